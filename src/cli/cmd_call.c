@@ -1,0 +1,347 @@
+/* sluice call: one Stripe API call (or every page of a list) from the command line. */
+#include <ctype.h>
+#include <strings.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sluice/stripe.h"
+
+#define CMD "call"
+
+void sl__cmd_call_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: sluice call METHOD /v1/PATH [PARAM=VALUE ...] [OPTIONS]\n"
+            "\n"
+            "Calls one Stripe API operation and prints the JSON response on stdout.\n"
+            "PARAM uses Stripe's bracket syntax: metadata[plan]=pro, line_items[0][quantity]=2,\n"
+            "expand[]=customer. An empty value (description=) unsets a field. GET and DELETE\n"
+            "send parameters in the query string, POST in the form-encoded body.\n"
+            "\n"
+            "Options:\n"
+            "  --api-key KEY            secret or restricted key (default: $STRIPE_API_KEY)\n"
+            "  --base-url URL           API address (default: $SLUICE_BASE_URL, else\n"
+            "                           https://api.stripe.com)\n"
+            "  --stripe-version V       Stripe-Version header (default: 2023-08-16)\n"
+            "  --stripe-account ACCT    act on a connected account (Stripe-Account header)\n"
+            "  --idempotency-key KEY    for POST (default: a random UUID, kept across retries)\n"
+            "  --json-params FILE|-     read parameters from a JSON object (PARAM=VALUE\n"
+            "                           arguments are applied on top)\n"
+            "  --all                    page through a list or search; prints one item per line\n"
+            "  --limit N                with --all: stop after N items; otherwise sends limit=N\n"
+            "  --max-retries N          retries on network errors, 409, 429, 5xx (default 2)\n"
+            "  --timeout SECONDS        per attempt (default 80)\n"
+            "  -v, --verbose            show the request, status, timing and retries on stderr\n"
+            "                           (the key is masked)\n"
+            "  -h, --help               show this help\n"
+            "\n"
+            "Exit codes: 0 success, 1 Stripe error (details on stderr), 2 usage error,\n"
+            "3 no answer from the server after the retries.\n"
+            "\n"
+            "Examples:\n"
+            "  sluice call POST /v1/customers email=jenny@example.com metadata[plan]=pro\n"
+            "  sluice call GET /v1/customers/cus_123 expand[]=default_source\n"
+            "  sluice call GET /v1/invoices status=open --all --limit 500\n"
+            "  sluice call GET /v1/customers/search \"query=email:'jenny@example.com'\" --all\n");
+}
+
+static void on_trace(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+static void print_failure(sl_err rc, const sl_response_t *resp)
+{
+    const sl_stripe_error_t *e = &resp->error;
+    if (rc == SL_ESTRIPE) {
+        fprintf(stderr, "sluice: Stripe error (HTTP %ld%s%s): %s\n", e->http_status,
+                e->type[0] ? ", " : "", e->type, e->message);
+        const struct {
+            const char *label, *value;
+        } rows[] = {{"code", e->code},
+                    {"decline_code", e->decline_code},
+                    {"param", e->param},
+                    {"doc_url", e->doc_url},
+                    {"request_id", e->request_id}};
+        for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+            if (rows[i].value[0])
+                fprintf(stderr, "  %-13s %s\n", rows[i].label, rows[i].value);
+        return;
+    }
+    if (rc == SL_ENETWORK || rc == SL_ETIMEOUT) {
+        fprintf(stderr, "sluice: %s: %s\n", rc == SL_ETIMEOUT ? "timed out" : "network error",
+                e->message);
+        return;
+    }
+    fprintf(stderr, "sluice: %s%s%s\n", sl_strerror(rc), e->message[0] ? ": " : "", e->message);
+}
+
+static int exit_code(sl_err rc)
+{
+    switch (rc) {
+    case SL_OK:
+        return CLI_OK;
+    case SL_ENETWORK:
+    case SL_ETIMEOUT:
+        return CLI_ENETWORK;
+    case SL_EINVAL:
+        return CLI_EUSAGE;
+    default:
+        return CLI_EFAIL;
+    }
+}
+
+static json_t *read_json_params(const char *file)
+{
+    json_error_t jerr;
+    json_t *v =
+        strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(file, 0, &jerr);
+    if (!v) {
+        sl__cli_usage_error(CMD, "--json-params %s: %s (line %d, column %d)", file, jerr.text,
+                            jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        sl__cli_usage_error(CMD, "--json-params %s: expected a JSON object of parameters", file);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static int is_method(const char *s)
+{
+    return strcasecmp(s, "GET") == 0 || strcasecmp(s, "POST") == 0 || strcasecmp(s, "DELETE") == 0;
+}
+
+int sl__cmd_call(int argc, char **argv)
+{
+    enum {
+        OPT_API_KEY = 256,
+        OPT_BASE_URL,
+        OPT_VERSION,
+        OPT_ACCOUNT,
+        OPT_IDEM,
+        OPT_JSON,
+        OPT_ALL,
+        OPT_LIMIT,
+        OPT_RETRIES,
+        OPT_TIMEOUT,
+    };
+    static const struct option opts[] = {
+        {"api-key", required_argument, NULL, OPT_API_KEY},
+        {"base-url", required_argument, NULL, OPT_BASE_URL},
+        {"stripe-version", required_argument, NULL, OPT_VERSION},
+        {"stripe-account", required_argument, NULL, OPT_ACCOUNT},
+        {"idempotency-key", required_argument, NULL, OPT_IDEM},
+        {"json-params", required_argument, NULL, OPT_JSON},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"max-retries", required_argument, NULL, OPT_RETRIES},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sl_client_config_t cfg;
+    sl_client_config_init(&cfg);
+    cfg.api_key = getenv("STRIPE_API_KEY");
+    cfg.base_url = getenv("SLUICE_BASE_URL");
+    const char *idem = NULL, *json_file = NULL;
+    int all = 0, verbose = 0;
+    long limit = 0, n;
+    int ret = CLI_OK;
+    json_t *params = NULL;
+    sl_client_t *client = NULL;
+    sl_pager_t *pager = NULL;
+    sl_response_t resp;
+    memset(&resp, 0, sizeof resp);
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_API_KEY:
+            cfg.api_key = optarg;
+            break;
+        case OPT_BASE_URL:
+            cfg.base_url = optarg;
+            break;
+        case OPT_VERSION:
+            cfg.stripe_version = optarg;
+            break;
+        case OPT_ACCOUNT:
+            cfg.stripe_account = optarg;
+            break;
+        case OPT_IDEM:
+            idem = optarg;
+            break;
+        case OPT_JSON:
+            json_file = optarg;
+            break;
+        case OPT_ALL:
+            all = 1;
+            break;
+        case OPT_LIMIT:
+            if (sl__cli_parse_long(optarg, 1, 1000000000L, &limit))
+                return sl__cli_usage_error(CMD, "--limit takes a positive whole number, not `%s`",
+                                           optarg);
+            break;
+        case OPT_RETRIES:
+            if (sl__cli_parse_long(optarg, 0, 20, &n))
+                return sl__cli_usage_error(CMD,
+                                           "--max-retries takes a number from 0 to 20, "
+                                           "not `%s`",
+                                           optarg);
+            cfg.max_retries = (int)n;
+            break;
+        case OPT_TIMEOUT:
+            if (sl__cli_parse_long(optarg, 1, 3600, &n))
+                return sl__cli_usage_error(CMD, "--timeout takes seconds from 1 to 3600, not `%s`",
+                                           optarg);
+            cfg.timeout_ms = n * 1000;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            sl__cmd_call_help(stdout);
+            return CLI_OK;
+        case ':':
+            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
+        default:
+            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice call --help`",
+                                       argv[optind - 1]);
+        }
+    }
+
+    /* The operation: "METHOD /path" as one argument or two. */
+    char method[16];
+    const char *path;
+    int i = optind;
+    if (i >= argc)
+        return sl__cli_usage_error(CMD, "no operation given; for example: sluice call POST "
+                                        "/v1/customers email=jenny@example.com");
+    const char *space = strchr(argv[i], ' ');
+    size_t mlen = space ? (size_t)(space - argv[i]) : strlen(argv[i]);
+    snprintf(method, sizeof method, "%.*s", (int)(mlen < sizeof method ? mlen : 0), argv[i]);
+    if (!is_method(method))
+        return sl__cli_usage_error(CMD,
+                                   "`%s` is not an operation: give METHOD /v1/PATH with "
+                                   "METHOD one of GET, POST, DELETE",
+                                   argv[i]);
+    for (char *p = method; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    if (space) {
+        path = space + 1;
+        while (*path == ' ')
+            path++;
+        i++;
+    } else {
+        if (i + 1 >= argc)
+            return sl__cli_usage_error(CMD, "%s needs a path such as /v1/customers", method);
+        path = argv[i + 1];
+        i += 2;
+    }
+    if (path[0] != '/')
+        return sl__cli_usage_error(CMD, "path `%s` must start with / (for example /v1/customers)",
+                                   path);
+
+    params = json_file ? read_json_params(json_file) : json_object();
+    if (!params)
+        return json_file ? CLI_EUSAGE : CLI_EFAIL;
+    for (; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            ret = sl__cli_usage_error(CMD, "argument `%s` is not PARAM=VALUE", argv[i]);
+            goto out;
+        }
+        char key[512], err[256];
+        if ((size_t)(eq - argv[i]) >= sizeof key) {
+            ret = sl__cli_usage_error(CMD, "parameter name in `%.40s...` is too long", argv[i]);
+            goto out;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
+        json_t *v = json_string(eq + 1);
+        if (!v) {
+            ret = sl__cli_usage_error(CMD, "value of `%s` is not valid UTF-8", key);
+            goto out;
+        }
+        if (sl_form_set(params, key, v, err, sizeof err)) {
+            ret = sl__cli_usage_error(CMD, "%s", err);
+            goto out;
+        }
+    }
+    if (limit && !all) {
+        char num[32];
+        snprintf(num, sizeof num, "%ld", limit);
+        json_object_set_new(params, "limit", json_string(num));
+    }
+    if (all && strcmp(method, "GET") != 0) {
+        ret =
+            sl__cli_usage_error(CMD, "--all pages through GET lists and searches, not %s", method);
+        goto out;
+    }
+    if (!cfg.api_key || !*cfg.api_key) {
+        ret = sl__cli_usage_error(CMD, "no API key: pass --api-key or set STRIPE_API_KEY");
+        goto out;
+    }
+    if (verbose) {
+        cfg.trace = on_trace;
+    }
+
+    char err[256];
+    sl_err rc = sl_client_new(&cfg, &client, err, sizeof err);
+    if (rc) {
+        ret = rc == SL_EINVAL ? sl__cli_usage_error(CMD, "%s", err) : CLI_EFAIL;
+        goto out;
+    }
+    sl_request_t req = {method, path, params, idem, NULL, NULL};
+    if (!all) {
+        rc = sl_client_request(client, &req, &resp);
+        if (rc) {
+            print_failure(rc, &resp);
+            ret = exit_code(rc);
+            goto out;
+        }
+        json_dumpf(resp.json, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        goto out;
+    }
+
+    if (!json_object_get(params, "limit")) {
+        char num[32];
+        snprintf(num, sizeof num, "%ld", limit && limit < 100 ? limit : 100L);
+        json_object_set_new(params, "limit", json_string(num));
+    }
+    rc = sl_pager_new(client, &req, (size_t)limit, &pager);
+    size_t count = 0;
+    json_t *item;
+    while (!rc && !(rc = sl_pager_next(pager, &item)) && item) {
+        json_dumpf(item, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        count++;
+    }
+    if (rc) {
+        fflush(stdout);
+        print_failure(rc, sl_pager_response(pager) ? sl_pager_response(pager) : &resp);
+        ret = exit_code(rc);
+        goto out;
+    }
+    if (verbose)
+        fprintf(stderr, "%zu item%s in %zu page%s\n", count, count == 1 ? "" : "s",
+                sl_pager_pages(pager), sl_pager_pages(pager) == 1 ? "" : "s");
+
+out:
+    sl_pager_free(pager);
+    sl_response_cleanup(&resp);
+    sl_client_free(client);
+    json_decref(params);
+    if (fflush(stdout) != 0 && ret == CLI_OK)
+        ret = CLI_EFAIL;
+    return ret;
+}

@@ -1,0 +1,95 @@
+/* sluice: the command-line entry point and its help. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "cli/cli.h"
+
+static const sl_cli_cmd_t commands[] = {
+    {"call", "Call any Stripe API operation: sluice call POST /v1/customers email=a@b.co",
+     sl__cmd_call, sl__cmd_call_help},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+int sl__cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, cmd ? "sluice %s: " : "sluice: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EUSAGE;
+}
+
+int sl__cli_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "sluice %s: a self-hosted Stripe automation engine\n\n"
+            "Usage: sluice COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+            SLUICE_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-8s %s\n", "help", "Show help for a command: sluice help call");
+    fprintf(out, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the "
+                 "version\n\nExit codes: 0 ok, 1 Stripe or operation error, 2 usage error, "
+                 "3 network failure.\n");
+}
+
+static const sl_cli_cmd_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EUSAGE;
+    }
+    const char *arg = argv[1];
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(arg, "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        const sl_cli_cmd_t *c = find_command(argv[2]);
+        if (!c)
+            return sl__cli_usage_error(NULL,
+                                       "no command named `%s`; run `sluice --help` for "
+                                       "the list",
+                                       argv[2]);
+        c->help(stdout);
+        return CLI_OK;
+    }
+    if (arg[0] == '-')
+        return sl__cli_usage_error(NULL, "unknown option `%s`; run `sluice --help`", arg);
+    const sl_cli_cmd_t *c = find_command(arg);
+    if (!c)
+        return sl__cli_usage_error(NULL, "unknown command `%s`; run `sluice --help` for the list",
+                                   arg);
+    return c->run(argc - 1, argv + 1);
+}

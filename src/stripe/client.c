@@ -1,0 +1,588 @@
+/* The Stripe HTTP client: one libcurl easy handle per call in flight, drawn from a pool, all
+ * sharing one connection cache so keep-alive connections are reused across calls and threads. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "core/buf.h"
+#include "stripe/internal.h"
+
+#define CLIENT_DEFAULT_API_VERSION "2023-08-16"
+
+struct sl_client {
+    char *api_key;
+    char *base_url;
+    char *stripe_version;
+    char *stripe_account;
+    char user_agent[96];
+    long connect_timeout_ms;
+    long timeout_ms;
+    size_t max_response_bytes;
+    sl_retry_policy_t retry;
+    sl_trace_fn trace;
+    void *trace_ctx;
+
+    CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_lock;
+    CURL **pool;
+    size_t pool_len;
+    size_t pool_cap;
+};
+
+/* What one attempt's header callback collects. */
+typedef struct attempt {
+    sl_buf_t body;
+    int too_big;
+    char request_id[128];
+    char should_retry[16];
+    char retry_after[64];
+} attempt_t;
+
+static pthread_once_t client_once = PTHREAD_ONCE_INIT;
+static CURLcode client_global_rc;
+
+static void client_global_init(void)
+{
+    client_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void sl_client_config_init(sl_client_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->connect_timeout_ms = 30000;
+    cfg->timeout_ms = 80000;
+    cfg->max_retries = 2;
+    cfg->retry_initial_ms = 500;
+    cfg->retry_max_ms = 5000;
+    cfg->retry_total_ms = 60000;
+    cfg->max_response_bytes = 16u << 20;
+}
+
+static void client_trace(const sl_client_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void client_trace(const sl_client_t *c, const char *fmt, ...)
+{
+    if (!c->trace)
+        return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    sl__redact(line, c->api_key);
+    c->trace(c->trace_ctx, line);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+    (void)h;
+    (void)access;
+    sl_client_t *c = ctx;
+    pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+    (void)h;
+    sl_client_t *c = ctx;
+    pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+sl_err sl_client_new(const sl_client_config_t *cfg, sl_client_t **out, char *err, size_t errlen)
+{
+    sl_err rc = SL_OK;
+    sl_client_t *c = NULL;
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+
+    const char *base = cfg->base_url && *cfg->base_url ? cfg->base_url : SL_STRIPE_DEFAULT_BASE_URL;
+    if (!cfg->api_key || !*cfg->api_key) {
+        if (err)
+            snprintf(err, errlen, "no API key given");
+        return SL_EINVAL;
+    }
+    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+        if (err)
+            snprintf(err, errlen, "base URL `%s` must start with http:// or https://", base);
+        return SL_EINVAL;
+    }
+    for (const char *p = cfg->api_key; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            if (err)
+                snprintf(err, errlen, "API key contains a space or control character");
+            return SL_EINVAL;
+        }
+    }
+    pthread_once(&client_once, client_global_init);
+    if (client_global_rc != CURLE_OK) {
+        if (err)
+            snprintf(err, errlen, "libcurl failed to initialise");
+        return SL_EINTERNAL;
+    }
+
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return SL_ENOMEM;
+    c->api_key = strdup(cfg->api_key);
+    c->base_url = strdup(base);
+    c->stripe_version =
+        dup_or_null(cfg->stripe_version ? cfg->stripe_version : CLIENT_DEFAULT_API_VERSION);
+    c->stripe_account = dup_or_null(cfg->stripe_account);
+    if (!c->api_key || !c->base_url ||
+        (cfg->stripe_version && *cfg->stripe_version && !c->stripe_version)) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    /* "https://api.stripe.com/" and "https://api.stripe.com" name the same thing. */
+    size_t bl = strlen(c->base_url);
+    while (bl > 0 && c->base_url[bl - 1] == '/')
+        c->base_url[--bl] = '\0';
+
+    snprintf(c->user_agent, sizeof c->user_agent, "sluice/%s", SLUICE_VERSION);
+    c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 30000;
+    c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 80000;
+    c->max_response_bytes = cfg->max_response_bytes ? cfg->max_response_bytes : 16u << 20;
+    c->retry.max_retries = cfg->max_retries < 0 ? 0 : cfg->max_retries;
+    c->retry.initial_ms = cfg->retry_initial_ms > 0 ? cfg->retry_initial_ms : 500;
+    c->retry.max_ms = cfg->retry_max_ms > 0 ? cfg->retry_max_ms : 5000;
+    c->retry.total_ms = cfg->retry_total_ms > 0 ? cfg->retry_total_ms : 60000;
+    c->trace = cfg->trace;
+    c->trace_ctx = cfg->trace_ctx;
+
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_locks[i], NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
+    c->share = curl_share_init();
+    if (!c->share) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    *out = c;
+    return SL_OK;
+
+fail:
+    if (err && errlen && !err[0])
+        snprintf(err, errlen, "%s", sl_strerror(rc));
+    sl_client_free(c);
+    return rc;
+}
+
+void sl_client_free(sl_client_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->pool_len; i++)
+        curl_easy_cleanup(c->pool[i]);
+    free(c->pool);
+    if (c->share)
+        curl_share_cleanup(c->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_locks[i]);
+    pthread_mutex_destroy(&c->pool_lock);
+    if (c->api_key)
+        memset(c->api_key, 0, strlen(c->api_key));
+    free(c->api_key);
+    free(c->base_url);
+    free(c->stripe_version);
+    free(c->stripe_account);
+    free(c);
+}
+
+static CURL *pool_take(sl_client_t *c)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->pool_len)
+        h = c->pool[--c->pool_len];
+    pthread_mutex_unlock(&c->pool_lock);
+    return h ? h : curl_easy_init();
+}
+
+static void pool_give(sl_client_t *c, CURL *h)
+{
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->pool_len == c->pool_cap) {
+        size_t cap = c->pool_cap ? c->pool_cap * 2 : 4;
+        CURL **p = realloc(c->pool, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&c->pool_lock);
+            curl_easy_cleanup(h);
+            return;
+        }
+        c->pool = p;
+        c->pool_cap = cap;
+    }
+    c->pool[c->pool_len++] = h;
+    pthread_mutex_unlock(&c->pool_lock);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    attempt_t *a = ctx;
+    size_t len = size * n;
+    sl_err rc = sl__buf_append(&a->body, p, len);
+    if (rc == SL_ETOOBIG)
+        a->too_big = 1;
+    return rc ? 0 : len;
+}
+
+static void header_value(char *dst, size_t dstlen, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    snprintf(dst, dstlen, "%.*s", (int)n, v);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    attempt_t *a = ctx;
+    size_t len = size * n;
+    static const struct {
+        const char *name;
+        size_t off;
+        size_t cap;
+    } wanted[] = {
+        {"request-id:", offsetof(attempt_t, request_id), sizeof(((attempt_t *)0)->request_id)},
+        {"stripe-should-retry:", offsetof(attempt_t, should_retry),
+         sizeof(((attempt_t *)0)->should_retry)},
+        {"retry-after:", offsetof(attempt_t, retry_after), sizeof(((attempt_t *)0)->retry_after)},
+    };
+    for (size_t i = 0; i < sizeof wanted / sizeof *wanted; i++) {
+        size_t m = strlen(wanted[i].name);
+        if (len > m && strncasecmp(p, wanted[i].name, m) == 0)
+            header_value((char *)a + wanted[i].off, wanted[i].cap, p + m, len - m);
+    }
+    return len;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = (uint32_t)rand();
+    return r;
+}
+
+void sl__uuid4(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) {
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)rand();
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+void sl_response_cleanup(sl_response_t *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    json_decref(resp->json);
+    memset(resp, 0, sizeof *resp);
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, int *failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static struct curl_slist *add_header(struct curl_slist *l, int *failed, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    struct curl_slist *n = curl_slist_append(l, line);
+    if (!n)
+        *failed = 1;
+    return n ? n : l;
+}
+
+/* The request, ready to send on every attempt. */
+typedef struct prepared {
+    char *url;
+    char *body; /* POST only */
+    int is_post;
+    struct curl_slist *headers;
+    const char *method;
+} prepared_t;
+
+static void prepared_cleanup(prepared_t *p)
+{
+    free(p->url);
+    free(p->body);
+    curl_slist_free_all(p->headers);
+}
+
+static sl_err prepare(sl_client_t *c, const sl_request_t *req, sl_response_t *resp, prepared_t *p)
+{
+    memset(p, 0, sizeof *p);
+    const char *m = req->method;
+    if (!m || (strcmp(m, "GET") && strcmp(m, "POST") && strcmp(m, "DELETE"))) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "method `%s` is not one of GET, POST, DELETE", m ? m : "(none)");
+        return SL_EINVAL;
+    }
+    if (!req->path || req->path[0] != '/') {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "path `%s` must start with '/' (for example /v1/customers)",
+                 req->path ? req->path : "(none)");
+        return SL_EINVAL;
+    }
+    if (req->params && !json_is_object(req->params)) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "parameters must be a JSON object");
+        return SL_EINVAL;
+    }
+    p->method = m;
+    p->is_post = strcmp(m, "POST") == 0;
+
+    char *encoded = NULL;
+    sl_err rc = sl_form_encode(req->params, &encoded);
+    if (rc) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "parameters cannot be form-encoded (a number that is not finite, or nesting "
+                 "deeper than 32)");
+        return rc;
+    }
+    sl_buf_t url;
+    sl__buf_init(&url, 0);
+    rc = sl__buf_puts(&url, c->base_url);
+    if (!rc)
+        rc = sl__buf_puts(&url, req->path);
+    if (!rc && !p->is_post && *encoded) {
+        rc = sl__buf_putc(&url, strchr(req->path, '?') ? '&' : '?');
+        if (!rc)
+            rc = sl__buf_puts(&url, encoded);
+    }
+    p->url = sl__buf_take(&url);
+    if (p->is_post) {
+        p->body = encoded;
+        encoded = NULL;
+    }
+    free(encoded);
+    if (rc || !p->url)
+        return rc ? rc : SL_ENOMEM;
+
+    int failed = 0;
+    p->headers = add_header(p->headers, &failed, "Authorization: Bearer %s", c->api_key);
+    p->headers = add_header(p->headers, &failed, "Accept: application/json");
+    p->headers = add_header(p->headers, &failed, "Expect:");
+    const char *version = req->stripe_version ? req->stripe_version : c->stripe_version;
+    const char *account = req->stripe_account ? req->stripe_account : c->stripe_account;
+    if (version && *version)
+        p->headers = add_header(p->headers, &failed, "Stripe-Version: %s", version);
+    if (account && *account)
+        p->headers = add_header(p->headers, &failed, "Stripe-Account: %s", account);
+    if (p->is_post) {
+        if (req->idempotency_key && *req->idempotency_key)
+            snprintf(resp->idempotency_key, sizeof resp->idempotency_key, "%s",
+                     req->idempotency_key);
+        else
+            sl__uuid4(resp->idempotency_key);
+        p->headers = add_header(p->headers, &failed, "Idempotency-Key: %s", resp->idempotency_key);
+        p->headers =
+            add_header(p->headers, &failed, "Content-Type: application/x-www-form-urlencoded");
+    }
+    if (failed)
+        return SL_ENOMEM;
+
+    char mask[64];
+    sl_key_mask(c->api_key, mask, sizeof mask);
+    client_trace(c, "> %s %s", m, p->url);
+    client_trace(c, "> Authorization: Bearer %s", mask);
+    if (version && *version)
+        client_trace(c, "> Stripe-Version: %s", version);
+    if (account && *account)
+        client_trace(c, "> Stripe-Account: %s", account);
+    if (p->is_post) {
+        client_trace(c, "> Idempotency-Key: %s", resp->idempotency_key);
+        client_trace(c, "> %s", p->body);
+    }
+    return SL_OK;
+}
+
+/* One HTTP exchange. Returns the libcurl result; fills status and the attempt record. */
+static CURLcode perform(sl_client_t *c, CURL *h, const prepared_t *p, attempt_t *a, long *status,
+                        char *errbuf)
+{
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+    curl_easy_setopt(h, CURLOPT_URL, p->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (p->is_post) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(p->body));
+    } else if (strcmp(p->method, "DELETE") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    errbuf[0] = '\0';
+    CURLcode cc = curl_easy_perform(h);
+    *status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    return cc;
+}
+
+sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    prepared_t p;
+    attempt_t a;
+    memset(&a, 0, sizeof a);
+    sl__buf_init(&a.body, c->max_response_bytes);
+    double start = now_ms();
+    CURL *h = NULL;
+    sl_err rc = prepare(c, req, resp, &p);
+    if (rc)
+        goto out;
+    h = pool_take(c);
+    if (!h) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+
+    char errbuf[CURL_ERROR_SIZE];
+    CURLcode cc;
+    long status;
+    for (;;) {
+        sl__buf_reset(&a.body);
+        a.too_big = 0;
+        a.request_id[0] = a.should_retry[0] = a.retry_after[0] = '\0';
+        double t0 = now_ms();
+        resp->attempts++;
+        cc = perform(c, h, &p, &a, &status, errbuf);
+        double took = now_ms() - t0;
+        if (a.too_big) {
+            snprintf(resp->error.message, sizeof resp->error.message,
+                     "response larger than the %zu-byte limit", c->max_response_bytes);
+            rc = SL_ETOOBIG;
+            goto out;
+        }
+        if (cc == CURLE_OK) {
+            client_trace(c, "< %ld in %.1f ms (attempt %d%s%s)", status, took, resp->attempts,
+                         a.request_id[0] ? ", request id " : "", a.request_id);
+            if (status >= 200 && status < 300)
+                break;
+        } else {
+            client_trace(c, "< no response after %.1f ms (attempt %d): %s", took, resp->attempts,
+                         errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        }
+        if (!sl__retry_should(&c->retry, status, a.should_retry[0] ? a.should_retry : NULL,
+                              resp->attempts - 1)) {
+            if (a.should_retry[0] && strcasecmp(a.should_retry, "false") == 0 &&
+                resp->attempts - 1 < c->retry.max_retries)
+                client_trace(c, "! not retrying: Stripe-Should-Retry: false");
+            break;
+        }
+        long after = sl__retry_after_ms(a.retry_after[0] ? a.retry_after : NULL, time(NULL));
+        long delay = sl__retry_delay_ms(&c->retry, resp->attempts, after, random_u32());
+        double spent = now_ms() - start;
+        if (spent + (double)delay > (double)c->retry.total_ms) {
+            client_trace(c,
+                         "! not retrying: the next attempt would start after the %ld ms "
+                         "budget",
+                         c->retry.total_ms);
+            break;
+        }
+        client_trace(c, "! retrying in %ld ms (retry %d of %d%s)", delay, resp->attempts,
+                     c->retry.max_retries, after >= 0 ? ", as Retry-After asks" : "");
+        sleep_ms(delay);
+    }
+
+    resp->status = status;
+    snprintf(resp->request_id, sizeof resp->request_id, "%s", a.request_id);
+    resp->body_len = a.body.len;
+    resp->body = sl__buf_take(&a.body);
+    if (!resp->body) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "no response from %s after %d attempt%s: %s", c->base_url, resp->attempts,
+                 resp->attempts == 1 ? "" : "s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = cc == CURLE_OPERATION_TIMEDOUT ? SL_ETIMEOUT : SL_ENETWORK;
+        goto out;
+    }
+    resp->json = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if (status < 200 || status >= 300) {
+        sl__stripe_error_parse(&resp->error, status, resp->json, resp->body, a.request_id);
+        rc = SL_ESTRIPE;
+        goto out;
+    }
+    if (!resp->json) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "HTTP %ld with a body that is not JSON", status);
+        rc = SL_EPARSE;
+    }
+
+out:
+    sl__redact(resp->error.message, c->api_key);
+    if (h)
+        pool_give(c, h);
+    if (rc == SL_EINVAL || rc == SL_ENOMEM)
+        resp->error.http_status = 0;
+    sl__buf_cleanup(&a.body);
+    prepared_cleanup(&p);
+    resp->elapsed_ms = now_ms() - start;
+    return rc;
+}

@@ -1,0 +1,544 @@
+/* Stripe's form encoding: JSON trees to `a[b][0][c]=v` and back. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "sluice/stripe.h"
+#include "stripe/internal.h"
+
+#define FORM_MAX_DEPTH 32
+
+/* --- Encoding ------------------------------------------------------------------------------- */
+
+/* The npm package leaves A-Z a-z 0-9 - . _ ~ alone, and turns %5B/%5D back into brackets. */
+static int form_keeps(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '[' || c == ']';
+}
+
+static sl_err form_escape(sl_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        sl_err rc;
+        if (form_keeps(c)) {
+            rc = sl__buf_putc(b, (char)c);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            rc = sl__buf_append(b, e, 3);
+        }
+        if (rc)
+            return rc;
+    }
+    return SL_OK;
+}
+
+sl_err sl__js_number(double x, char *out, size_t outlen)
+{
+    if (!isfinite(x) || outlen < 32)
+        return SL_EINVAL;
+    if (x == 0) {
+        snprintf(out, outlen, "0");
+        return SL_OK;
+    }
+    /* Shortest digit string that reads back as x, as ECMAScript's Number::toString requires. */
+    char sci[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec - 1, x);
+        if (strtod(sci, NULL) == x)
+            break;
+    }
+    /* sci is [-]d[.ddd]e[+-]XX: collect the digits and the exponent. */
+    const char *p = sci;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    char digits[20];
+    int k = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[k++] = *p;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    digits[k] = '\0';
+    int n = atoi(p + 1) + 1; /* the decimal point sits after n digits */
+
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    if (k <= n && n <= 21) {
+        memcpy(o, digits, (size_t)k);
+        o += k;
+        for (int i = k; i < n; i++)
+            *o++ = '0';
+    } else if (0 < n && n <= 21) {
+        memcpy(o, digits, (size_t)n);
+        o += n;
+        *o++ = '.';
+        memcpy(o, digits + n, (size_t)(k - n));
+        o += k - n;
+    } else if (-6 < n && n <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -n; i++)
+            *o++ = '0';
+        memcpy(o, digits, (size_t)k);
+        o += k;
+    } else {
+        *o++ = digits[0];
+        if (k > 1) {
+            *o++ = '.';
+            memcpy(o, digits + 1, (size_t)(k - 1));
+            o += k - 1;
+        }
+        o += sprintf(o, "e%c%d", n - 1 >= 0 ? '+' : '-', abs(n - 1));
+    }
+    *o = '\0';
+    return SL_OK;
+}
+
+/* JavaScript objects list integer-like keys ("0".."4294967294") first, in numeric order, then
+ * the others in insertion order; the npm encoder walks them that way. */
+static int js_array_index(const char *k, unsigned long *v)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
+        return 0;
+    unsigned long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] < '0' || k[i] > '9')
+            return 0;
+        x = x * 10 + (unsigned long)(k[i] - '0');
+    }
+    if (x > 4294967294UL)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+typedef struct form_key {
+    const char *key;
+    unsigned long index;
+    int is_index;
+    size_t order;
+} form_key_t;
+
+static int form_key_cmp(const void *a, const void *b)
+{
+    const form_key_t *x = a, *y = b;
+    if (x->is_index != y->is_index)
+        return x->is_index ? -1 : 1;
+    if (x->is_index)
+        return x->index < y->index ? -1 : x->index > y->index;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static sl_err form_encode_value(sl_buf_t *out, sl_buf_t *path, const json_t *v, int depth);
+
+static sl_err form_encode_child(sl_buf_t *out, sl_buf_t *path, const char *name, size_t namelen,
+                                const json_t *v, int depth)
+{
+    size_t mark = path->len;
+    sl_err rc;
+    if (depth == 0) {
+        rc = sl__buf_append(path, name, namelen);
+    } else {
+        rc = sl__buf_putc(path, '[');
+        if (!rc)
+            rc = sl__buf_append(path, name, namelen);
+        if (!rc)
+            rc = sl__buf_putc(path, ']');
+    }
+    if (!rc)
+        rc = form_encode_value(out, path, v, depth + 1);
+    path->len = mark;
+    if (path->data)
+        path->data[mark] = '\0';
+    return rc;
+}
+
+static sl_err form_encode_object(sl_buf_t *out, sl_buf_t *path, const json_t *obj, int depth)
+{
+    size_t n = json_object_size(obj);
+    if (n == 0)
+        return SL_OK;
+    form_key_t *keys = calloc(n, sizeof *keys);
+    if (!keys)
+        return SL_ENOMEM;
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        keys[i].key = k;
+        keys[i].order = i;
+        keys[i].is_index = js_array_index(k, &keys[i].index);
+        i++;
+    }
+    qsort(keys, n, sizeof *keys, form_key_cmp);
+    sl_err rc = SL_OK;
+    for (i = 0; i < n && !rc; i++)
+        rc = form_encode_child(out, path, keys[i].key, strlen(keys[i].key),
+                               json_object_get(obj, keys[i].key), depth);
+    free(keys);
+    return rc;
+}
+
+static sl_err form_emit(sl_buf_t *out, const sl_buf_t *path, const char *val, size_t len)
+{
+    sl_err rc = SL_OK;
+    if (out->len)
+        rc = sl__buf_putc(out, '&');
+    if (!rc)
+        rc = form_escape(out, path->data, path->len);
+    if (!rc)
+        rc = sl__buf_putc(out, '=');
+    if (!rc)
+        rc = form_escape(out, val, len);
+    return rc;
+}
+
+static sl_err form_encode_value(sl_buf_t *out, sl_buf_t *path, const json_t *v, int depth)
+{
+    char num[64];
+    if (depth > FORM_MAX_DEPTH)
+        return SL_EINVAL;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return form_encode_object(out, path, v, depth);
+    case JSON_ARRAY:
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int n = snprintf(num, sizeof num, "%zu", i);
+            sl_err rc = form_encode_child(out, path, num, (size_t)n, json_array_get(v, i), depth);
+            if (rc)
+                return rc;
+        }
+        return SL_OK;
+    case JSON_STRING:
+        return form_emit(out, path, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return form_emit(out, path, num, strlen(num));
+    case JSON_REAL: {
+        sl_err rc = sl__js_number(json_real_value(v), num, sizeof num);
+        return rc ? rc : form_emit(out, path, num, strlen(num));
+    }
+    case JSON_TRUE:
+        return form_emit(out, path, "true", 4);
+    case JSON_FALSE:
+        return form_emit(out, path, "false", 5);
+    case JSON_NULL:
+        return form_emit(out, path, "", 0);
+    }
+    return SL_EINVAL;
+}
+
+sl_err sl_form_encode(const json_t *params, char **out)
+{
+    *out = NULL;
+    if (params && !json_is_object(params))
+        return SL_EINVAL;
+    sl_buf_t body, path;
+    sl__buf_init(&body, 0);
+    sl__buf_init(&path, 0);
+    sl_err rc = params ? form_encode_object(&body, &path, params, 0) : SL_OK;
+    sl__buf_cleanup(&path);
+    if (rc) {
+        sl__buf_cleanup(&body);
+        return rc;
+    }
+    *out = sl__buf_take(&body);
+    return *out ? SL_OK : SL_ENOMEM;
+}
+
+/* --- Building trees from bracketed keys ----------------------------------------------------- */
+
+enum { SEG_KEY, SEG_INDEX, SEG_APPEND };
+
+typedef struct form_seg {
+    const char *s;
+    size_t n;
+    int kind;
+    size_t index;
+} form_seg_t;
+
+static void form_err(char *err, size_t errlen, const char *fmt, const char *key)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, key);
+}
+
+static int form_seg_parse(const char *key, form_seg_t *segs, int *nseg, char *err, size_t errlen)
+{
+    const char *p = key;
+    const char *b = strchr(key, '[');
+    size_t namelen = b ? (size_t)(b - key) : strlen(key);
+    if (namelen == 0) {
+        form_err(err, errlen, "parameter `%s` has no name before its brackets", key);
+        return -1;
+    }
+    int n = 0;
+    segs[n++] = (form_seg_t){key, namelen, SEG_KEY, 0};
+    p = key + namelen;
+    while (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close) {
+            form_err(err, errlen, "parameter `%s` has a '[' without its ']'", key);
+            return -1;
+        }
+        if (n == FORM_MAX_DEPTH) {
+            form_err(err, errlen, "parameter `%s` nests too deeply", key);
+            return -1;
+        }
+        form_seg_t s = {p + 1, (size_t)(close - p - 1), SEG_KEY, 0};
+        if (s.n == 0) {
+            s.kind = SEG_APPEND;
+        } else if (s.n <= 9 && (s.n == 1 || s.s[0] != '0') && strspn(s.s, "0123456789") >= s.n) {
+            s.kind = SEG_INDEX;
+            s.index = strtoul(s.s, NULL, 10);
+        }
+        segs[n++] = s;
+        p = close + 1;
+    }
+    if (*p) {
+        form_err(err, errlen, "parameter `%s` has text after a ']' (write a[b][c])", key);
+        return -1;
+    }
+    *nseg = n;
+    return 0;
+}
+
+static json_t *form_array_to_object(const json_t *arr)
+{
+    json_t *o = json_object();
+    char k[32];
+    for (size_t i = 0; o && i < json_array_size(arr); i++) {
+        snprintf(k, sizeof k, "%zu", i);
+        if (json_object_set(o, k, json_array_get(arr, i))) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *form_new_container(const form_seg_t *next)
+{
+    if (next->kind == SEG_APPEND || (next->kind == SEG_INDEX && next->index == 0))
+        return json_array();
+    return json_object();
+}
+
+sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size_t errlen)
+{
+    form_seg_t segs[FORM_MAX_DEPTH];
+    int nseg = 0;
+    sl_err rc = SL_OK;
+    if (!json_is_object(root) || !value) {
+        form_err(err, errlen, "%s", "no parameter tree or value");
+        rc = SL_EINVAL;
+        goto out;
+    }
+    if (form_seg_parse(key, segs, &nseg, err, errlen)) {
+        rc = SL_EINVAL;
+        goto out;
+    }
+
+    json_t *cur = root, *parent = NULL;
+    char pkey[256] = "", k[256];
+    size_t pidx = 0;
+    for (int i = 0; i < nseg; i++) {
+        const form_seg_t *seg = &segs[i];
+        int last = i == nseg - 1;
+        json_t *child;
+        if (json_is_array(cur)) {
+            size_t size = json_array_size(cur);
+            size_t idx = seg->kind == SEG_APPEND ? size : seg->index;
+            if (seg->kind == SEG_KEY || idx > size) {
+                /* Out-of-order indices or names: keep them as object keys, in given order. */
+                json_t *o = form_array_to_object(cur);
+                if (!o) {
+                    rc = SL_ENOMEM;
+                    goto out;
+                }
+                if (json_is_object(parent) ? json_object_set_new(parent, pkey, o)
+                                           : json_array_set_new(parent, pidx, o)) {
+                    rc = SL_ENOMEM;
+                    goto out;
+                }
+                cur = o;
+            } else {
+                child = idx < size ? json_array_get(cur, idx) : NULL;
+                if (last) {
+                    if (json_is_object(child) || json_is_array(child))
+                        goto nested_conflict;
+                    json_t *v = value;
+                    value = NULL;
+                    if (idx < size ? json_array_set_new(cur, idx, v)
+                                   : json_array_append_new(cur, v))
+                        rc = SL_ENOMEM;
+                    goto out;
+                }
+                if (!child) {
+                    child = form_new_container(&segs[i + 1]);
+                    if (!child || json_array_append_new(cur, child)) {
+                        rc = SL_ENOMEM;
+                        goto out;
+                    }
+                } else if (!json_is_object(child) && !json_is_array(child)) {
+                    goto value_conflict;
+                }
+                parent = cur;
+                pidx = idx;
+                cur = child;
+                continue;
+            }
+        }
+        /* cur is an object */
+        if (seg->n >= sizeof k) {
+            form_err(err, errlen, "parameter `%s` has a name longer than 255 bytes", key);
+            rc = SL_EINVAL;
+            goto out;
+        }
+        if (seg->kind == SEG_APPEND) {
+            size_t j = json_object_size(cur);
+            do
+                snprintf(k, sizeof k, "%zu", j++);
+            while (json_object_get(cur, k));
+        } else {
+            memcpy(k, seg->s, seg->n);
+            k[seg->n] = '\0';
+        }
+        child = json_object_get(cur, k);
+        if (last) {
+            if (json_is_object(child) || json_is_array(child))
+                goto nested_conflict;
+            json_t *v = value;
+            value = NULL;
+            if (json_object_set_new(cur, k, v))
+                rc = SL_ENOMEM;
+            goto out;
+        }
+        if (!child) {
+            child = form_new_container(&segs[i + 1]);
+            if (!child || json_object_set_new(cur, k, child)) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+        } else if (!json_is_object(child) && !json_is_array(child)) {
+            goto value_conflict;
+        }
+        parent = cur;
+        memcpy(pkey, k, sizeof k);
+        cur = child;
+    }
+    goto out;
+
+nested_conflict:
+    form_err(err, errlen, "parameter `%s` is set both as a value and as nested parameters", key);
+    rc = SL_EINVAL;
+    goto out;
+value_conflict:
+    form_err(err, errlen, "parameter `%s` nests under a name already set as a value", key);
+    rc = SL_EINVAL;
+out:
+    json_decref(value);
+    return rc;
+}
+
+/* --- Decoding ------------------------------------------------------------------------------- */
+
+static int form_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into b ('+' is a space). Returns the offset of a bad escape or -1. */
+static long form_unescape(sl_buf_t *b, const char *s, size_t n)
+{
+    sl__buf_reset(b);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= n)
+                return (long)i;
+            int hi = form_hexval(s[i + 1]), lo = form_hexval(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return (long)i;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (sl__buf_putc(b, c))
+            return (long)i;
+    }
+    if (!b->data)
+        sl__buf_append(b, "", 0);
+    return -1;
+}
+
+sl_err sl_form_decode(const char *s, size_t len, json_t **out, char *err, size_t errlen)
+{
+    sl_buf_t k, v;
+    sl__buf_init(&k, 0);
+    sl__buf_init(&v, 0);
+    json_t *root = json_object();
+    sl_err rc = root ? SL_OK : SL_ENOMEM;
+    size_t i = 0;
+    while (!rc && i < len) {
+        size_t end = i;
+        while (end < len && s[end] != '&')
+            end++;
+        size_t eq = i;
+        while (eq < end && s[eq] != '=')
+            eq++;
+        if (end > i) {
+            long bad = form_unescape(&k, s + i, eq - i);
+            if (bad < 0)
+                bad = eq < end ? form_unescape(&v, s + eq + 1, end - eq - 1)
+                               : form_unescape(&v, "", 0);
+            else
+                bad += (long)i;
+            if (bad >= 0) {
+                if (err && errlen)
+                    snprintf(err, errlen, "malformed percent-escape near byte %zu", i);
+                rc = SL_EPARSE;
+                break;
+            }
+            json_t *str = json_stringn(v.data, v.len);
+            if (!str || strlen(k.data) != k.len) {
+                if (err && errlen)
+                    snprintf(err, errlen, "parameter near byte %zu is not valid UTF-8 text", i);
+                json_decref(str);
+                rc = SL_EPARSE;
+                break;
+            }
+            rc = sl_form_set(root, k.data, str, err, errlen);
+            if (rc)
+                rc = SL_EPARSE;
+        }
+        i = end + 1;
+    }
+    sl__buf_cleanup(&k);
+    sl__buf_cleanup(&v);
+    if (rc) {
+        json_decref(root);
+        root = NULL;
+    }
+    *out = root;
+    return rc;
+}

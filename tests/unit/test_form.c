@@ -1,0 +1,211 @@
+/* Form encoding and decoding: the rules Stripe and its npm package follow. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sluice/stripe.h"
+#include "stripe/internal.h"
+
+static void assert_encodes(const char *json, const char *want)
+{
+    json_error_t jerr;
+    json_t *params = json_loads(json, 0, &jerr);
+    assert_non_null(params);
+    char *got = NULL;
+    assert_int_equal(sl_form_encode(params, &got), SL_OK);
+    assert_string_equal(got, want);
+    free(got);
+    json_decref(params);
+}
+
+static void test_encode_flat_and_nested(void **state)
+{
+    (void)state;
+    assert_encodes("{}", "");
+    assert_encodes("{\"email\":\"jenny@example.com\"}", "email=jenny%40example.com");
+    assert_encodes("{\"metadata\":{\"plan\":\"pro\",\"seats\":3}}",
+                   "metadata[plan]=pro&metadata[seats]=3");
+    assert_encodes("{\"line_items\":[{\"price_data\":{\"currency\":\"usd\",\"unit_amount\":500},"
+                   "\"quantity\":2}]}",
+                   "line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]"
+                   "=500&line_items[0][quantity]=2");
+    assert_encodes("{\"expand\":[\"customer\",\"invoice.subscription\"]}",
+                   "expand[0]=customer&expand[1]=invoice.subscription");
+}
+
+static void test_encode_scalars(void **state)
+{
+    (void)state;
+    assert_encodes("{\"a\":true,\"b\":false,\"c\":null,\"d\":\"\"}", "a=true&b=false&c=&d=");
+    assert_encodes("{\"a\":2.0,\"b\":0.1,\"c\":1e-7,\"d\":1e21,\"e\":-0.0,\"f\":123456789.125}",
+                   "a=2&b=0.1&c=1e-7&d=1e%2B21&e=0&f=123456789.125");
+    assert_encodes("{\"a\":[],\"b\":{},\"c\":[[],[1]]}", "c[1][0]=1");
+}
+
+static void test_encode_escapes_every_reserved_byte(void **state)
+{
+    (void)state;
+    assert_encodes("{\"q\":\"a b&c=d+e#f?g/h%i!j*k'l(m)n~o_p-q.r[s]\"}",
+                   "q=a%20b%26c%3Dd%2Be%23f%3Fg%2Fh%25i%21j%2Ak%27l%28m%29n~o_p-q.r[s]");
+    assert_encodes("{\"name\":\"Zo\\u00eb \\ud83c\\udf89\"}", "name=Zo%C3%AB%20%F0%9F%8E%89");
+    assert_encodes("{\"metadata\":{\"a b\":\"x\"}}", "metadata[a%20b]=x");
+}
+
+static void test_encode_orders_integer_keys_first(void **state)
+{
+    (void)state;
+    assert_encodes("{\"m\":{\"b\":1,\"10\":2,\"a\":3,\"1\":4,\"01\":5,\"2\":6}}",
+                   "m[1]=4&m[2]=6&m[10]=2&m[b]=1&m[a]=3&m[01]=5");
+}
+
+static void test_encode_rejects_non_objects(void **state)
+{
+    (void)state;
+    json_t *arr = json_array();
+    char *out = (char *)1;
+    assert_int_equal(sl_form_encode(arr, &out), SL_EINVAL);
+    assert_null(out);
+    json_decref(arr);
+    assert_int_equal(sl_form_encode(NULL, &out), SL_OK);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+static void test_js_number(void **state)
+{
+    (void)state;
+    char b[64];
+    struct {
+        double x;
+        const char *s;
+    } cases[] = {{0.5, "0.5"},
+                 {100, "100"},
+                 {1e20, "100000000000000000000"},
+                 {1e21, "1e+21"},
+                 {1.5e-7, "1.5e-7"},
+                 {0.000001, "0.000001"},
+                 {-2.25, "-2.25"},
+                 {5e-324, "5e-324"},
+                 {1.7976931348623157e308, "1.7976931348623157e+308"},
+                 {0.1 + 0.2, "0.30000000000000004"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(sl__js_number(cases[i].x, b, sizeof b), SL_OK);
+        assert_string_equal(b, cases[i].s);
+    }
+}
+
+static void assert_set(json_t *root, const char *key, const char *value)
+{
+    char err[256] = "";
+    sl_err rc = sl_form_set(root, key, json_string(value), err, sizeof err);
+    if (rc)
+        fail_msg("sl_form_set(%s): %s", key, err);
+}
+
+static void assert_dump(const json_t *v, const char *want)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+static void test_set_builds_trees(void **state)
+{
+    (void)state;
+    json_t *root = json_object();
+    assert_set(root, "email", "a@b.co");
+    assert_set(root, "metadata[plan]", "pro");
+    assert_set(root, "line_items[0][price]", "price_1");
+    assert_set(root, "line_items[0][quantity]", "2");
+    assert_set(root, "line_items[1][price]", "price_2");
+    assert_set(root, "expand[]", "customer");
+    assert_set(root, "expand[]", "invoice");
+    assert_set(root, "description", "");
+    assert_dump(root, "{\"email\":\"a@b.co\",\"metadata\":{\"plan\":\"pro\"},\"line_items\":[{"
+                      "\"price\":\"price_1\",\"quantity\":\"2\"},{\"price\":\"price_2\"}],"
+                      "\"expand\":[\"customer\",\"invoice\"],\"description\":\"\"}");
+    char *enc = NULL;
+    assert_int_equal(sl_form_encode(root, &enc), SL_OK);
+    assert_string_equal(enc, "email=a%40b.co&metadata[plan]=pro&line_items[0][price]=price_1&"
+                             "line_items[0][quantity]=2&line_items[1][price]=price_2&"
+                             "expand[0]=customer&expand[1]=invoice&description=");
+    free(enc);
+    json_decref(root);
+}
+
+static void test_set_out_of_order_indices_stay_keys(void **state)
+{
+    (void)state;
+    json_t *root = json_object();
+    assert_set(root, "metadata[123]", "x");
+    assert_set(root, "items[1]", "b");
+    assert_set(root, "items[0]", "a");
+    assert_set(root, "tags[0]", "t0");
+    assert_set(root, "tags[name]", "n");
+    assert_dump(root, "{\"metadata\":{\"123\":\"x\"},\"items\":{\"1\":\"b\",\"0\":\"a\"},"
+                      "\"tags\":{\"0\":\"t0\",\"name\":\"n\"}}");
+    json_decref(root);
+}
+
+static void assert_set_fails(const char *key, const char *first, const char *want)
+{
+    json_t *root = json_object();
+    char err[256] = "";
+    if (first)
+        assert_set(root, first, "v");
+    assert_int_equal(sl_form_set(root, key, json_string("v"), err, sizeof err), SL_EINVAL);
+    if (!strstr(err, want))
+        fail_msg("error for `%s` was \"%s\", wanted it to contain \"%s\"", key, err, want);
+    json_decref(root);
+}
+
+static void test_set_rejects_bad_keys(void **state)
+{
+    (void)state;
+    assert_set_fails("[a]", NULL, "no name");
+    assert_set_fails("a[b", NULL, "without its ']'");
+    assert_set_fails("a[b]c", NULL, "text after");
+    assert_set_fails("a[b]", "a", "already set as a value");
+    assert_set_fails("a", "a[b]", "both as a value and as nested");
+}
+
+static void test_decode_round_trip(void **state)
+{
+    (void)state;
+    const char *body = "email=jenny%40example.com&metadata[plan]=pro&name=Jenny+Rosen&"
+                       "line_items[0][quantity]=2&expand[0]=customer&empty=&flag";
+    json_t *v = NULL;
+    char err[128];
+    assert_int_equal(sl_form_decode(body, strlen(body), &v, err, sizeof err), SL_OK);
+    assert_dump(v, "{\"email\":\"jenny@example.com\",\"metadata\":{\"plan\":\"pro\"},\"name\":"
+                   "\"Jenny Rosen\",\"line_items\":[{\"quantity\":\"2\"}],\"expand\":[\"customer\"]"
+                   ",\"empty\":\"\",\"flag\":\"\"}");
+    json_decref(v);
+
+    assert_int_equal(sl_form_decode("a=%zz", 5, &v, err, sizeof err), SL_EPARSE);
+    assert_null(v);
+    assert_non_null(strstr(err, "percent-escape"));
+    assert_int_equal(sl_form_decode("a=%C3", 5, &v, err, sizeof err), SL_EPARSE);
+    assert_non_null(strstr(err, "UTF-8"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encode_flat_and_nested),
+        cmocka_unit_test(test_encode_scalars),
+        cmocka_unit_test(test_encode_escapes_every_reserved_byte),
+        cmocka_unit_test(test_encode_orders_integer_keys_first),
+        cmocka_unit_test(test_encode_rejects_non_objects),
+        cmocka_unit_test(test_js_number),
+        cmocka_unit_test(test_set_builds_trees),
+        cmocka_unit_test(test_set_out_of_order_indices_stay_keys),
+        cmocka_unit_test(test_set_rejects_bad_keys),
+        cmocka_unit_test(test_decode_round_trip),
+    };
+    return cmocka_run_group_tests_name("form", tests, NULL, NULL);
+}
