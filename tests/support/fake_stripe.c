@@ -62,6 +62,8 @@ struct fake_stripe {
     int connection_count;
     void (*recorder)(const fake_request_t *, void *);
     void *recorder_ctx;
+    fake_stripe_responder_fn responder;
+    void *responder_ctx;
     /*
      * Live contexts, so stop can free any that MHD never reported complete (e.g. a request MHD
      * rejected itself before calling the handler).
@@ -366,6 +368,11 @@ static enum MHD_Result fake_stripe_handler(void *cls, struct MHD_Connection *con
         /* Not a scripted answer, so the queue is left alone. */
         status = MHD_HTTP_CONTENT_TOO_LARGE;
         resp = fake_stripe_response_new(NULL, FAKE_STRIPE_413_BODY, strlen(FAKE_STRIPE_413_BODY));
+    } else if (!f->head && f->responder) {
+        char *body = NULL;
+        status = f->responder(r, &body, f->responder_ctx);
+        resp = fake_stripe_response_new(NULL, body ? body : "", body ? strlen(body) : 0);
+        free(body);
     } else {
         fake_stripe_reply_t *rep = f->head ? f->head : &f->dflt;
         status = rep->status;
@@ -509,6 +516,14 @@ void fake_stripe_set_default(fake_stripe_t *f, int status, const char *headers, 
     f->dflt = r;
     pthread_mutex_unlock(&f->lock);
     fake_stripe_reply_clear(&old);
+}
+
+void fake_stripe_set_responder(fake_stripe_t *f, fake_stripe_responder_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->lock);
+    f->responder = fn;
+    f->responder_ctx = ctx;
+    pthread_mutex_unlock(&f->lock);
 }
 
 void fake_stripe_set_recorder(fake_stripe_t *f, void (*fn)(const fake_request_t *, void *ctx),

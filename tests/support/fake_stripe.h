@@ -73,6 +73,14 @@ void fake_stripe_set_default(fake_stripe_t *f, int status, const char *headers, 
 void fake_stripe_set_recorder(fake_stripe_t *f, void (*fn)(const fake_request_t *, void *ctx),
                               void *ctx);
 
+/*
+ * Answers requests while the queue is empty (instead of the default reply): returns the status
+ * and sets *body to a malloc'd JSON body the server frees. Runs under the server's lock, in a
+ * connection thread: it must not call back into f. fn may be NULL to remove it.
+ */
+typedef int (*fake_stripe_responder_fn)(const fake_request_t *r, char **body, void *ctx);
+void fake_stripe_set_responder(fake_stripe_t *f, fake_stripe_responder_fn fn, void *ctx);
+
 size_t fake_stripe_request_count(fake_stripe_t *f);
 /* Recorded in arrival order; NULL if i is out of range; valid until fake_stripe_stop(). */
 const fake_request_t *fake_stripe_request(fake_stripe_t *f, size_t i);

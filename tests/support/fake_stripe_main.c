@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "sluice/stripe.h"
 
 #define FAKE_STRIPE_EXIT_USAGE 2
 
 static const char fake_stripe_usage[] =
-    "usage: fake_stripe --script FILE [--record FILE] [--port N]\n"
+    "usage: fake_stripe [--script FILE] [--echo OBJECT:PREFIX] [--record FILE] [--port N]\n"
     "\n"
     "Scriptable fake Stripe HTTP server on 127.0.0.1.\n"
     "\n"
@@ -34,6 +37,9 @@ static const char fake_stripe_usage[] =
     "                 drop closes the connection without replying; repeat keeps the entry,\n"
     "                 so it answers every further request. When the script runs out,\n"
     "                 requests get a 404 Stripe-style error.\n"
+    "  --echo OBJECT:PREFIX  once the script runs out (or without one), answer each\n"
+    "                 request with {\"id\": \"PREFIX_N\", \"object\": OBJECT, \"created\": ...,\n"
+    "                 \"livemode\": false} plus the request's decoded form parameters\n"
     "  --record FILE  write each completed request as one JSON line:\n"
     "                   {\"method\",\"path\",\"query\",\"body\",\"headers\":{lowercased: value}}\n"
     "  --port N       listen on port N (default 0: a random free port)\n"
@@ -296,9 +302,41 @@ static int fake_stripe_parse_port(const char *s, int *port)
     return 0;
 }
 
+typedef struct fake_echo {
+    char object[64];
+    char prefix[32];
+    unsigned long next_id;
+} fake_echo_t;
+
+/* Turns the request's form parameters back into the object a create call would return. */
+static int fake_stripe_echo(const fake_request_t *r, char **body, void *ctx)
+{
+    fake_echo_t *e = ctx;
+    const char *form = strcmp(r->method, "POST") == 0 ? r->body : r->query;
+    json_t *params = NULL;
+    char err[256];
+    if (sl_form_decode(form, strlen(form), &params, err, sizeof err) != SL_OK) {
+        json_t *eb =
+            json_pack("{s:{s:s,s:s}}", "error", "type", "invalid_request_error", "message", err);
+        *body = json_dumps(eb, JSON_COMPACT);
+        json_decref(eb);
+        return 400;
+    }
+    char id[96];
+    snprintf(id, sizeof id, "%s_%06lu", e->prefix, ++e->next_id);
+    json_t *obj = json_pack("{s:s,s:s,s:I,s:b}", "id", id, "object", e->object, "created",
+                            (json_int_t)time(NULL), "livemode", 0);
+    json_object_update(obj, params);
+    *body = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    json_decref(params);
+    return 200;
+}
+
 int main(int argc, char **argv)
 {
-    const char *script = NULL, *record = NULL;
+    const char *script = NULL, *record = NULL, *echo = NULL;
+    fake_echo_t echo_state = {"", "", 0};
     int port = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -307,7 +345,8 @@ int main(int argc, char **argv)
             fputs(fake_stripe_usage, stdout);
             return 0;
         }
-        if (strcmp(a, "--script") != 0 && strcmp(a, "--record") != 0 && strcmp(a, "--port") != 0) {
+        if (strcmp(a, "--script") != 0 && strcmp(a, "--record") != 0 && strcmp(a, "--port") != 0 &&
+            strcmp(a, "--echo") != 0) {
             fprintf(stderr, "fake_stripe: unknown argument \"%s\" (see --help)\n", a);
             return FAKE_STRIPE_EXIT_USAGE;
         }
@@ -320,13 +359,24 @@ int main(int argc, char **argv)
             script = val;
         } else if (strcmp(a, "--record") == 0) {
             record = val;
+        } else if (strcmp(a, "--echo") == 0) {
+            const char *colon = strchr(val, ':');
+            if (!colon || colon == val || !colon[1] || (size_t)(colon - val) >= 64 ||
+                strlen(colon + 1) >= 32) {
+                fprintf(stderr, "fake_stripe: --echo takes OBJECT:PREFIX, e.g. customer:cus\n");
+                return FAKE_STRIPE_EXIT_USAGE;
+            }
+            echo = val;
+            snprintf(echo_state.object, sizeof echo_state.object, "%.*s", (int)(colon - val), val);
+            snprintf(echo_state.prefix, sizeof echo_state.prefix, "%s", colon + 1);
         } else if (fake_stripe_parse_port(val, &port) != 0) {
             fprintf(stderr, "fake_stripe: --port: \"%s\" is not a port number 0..65535\n", val);
             return FAKE_STRIPE_EXIT_USAGE;
         }
     }
-    if (!script) {
-        fprintf(stderr, "fake_stripe: --script FILE is required (see --help)\n");
+    if (!script && !echo) {
+        fprintf(stderr,
+                "fake_stripe: --script FILE or --echo OBJECT:PREFIX is required (see --help)\n");
         return FAKE_STRIPE_EXIT_USAGE;
     }
 
@@ -356,8 +406,10 @@ int main(int argc, char **argv)
         goto out;
     }
     /* Queue the script before announcing the port: clients wait for the port line. */
-    if (fake_stripe_load_script(f, script) != 0)
+    if (script && fake_stripe_load_script(f, script) != 0)
         goto out;
+    if (echo)
+        fake_stripe_set_responder(f, fake_stripe_echo, &echo_state);
     if (rec)
         fake_stripe_set_recorder(f, fake_stripe_write_record, rec);
 
