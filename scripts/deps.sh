@@ -4,7 +4,7 @@
 sluice_install_deps() {
     local pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev)
     if [ "${1:-}" = "--test" ]; then
-        pkgs+=(libcmocka-dev libmicrohttpd-dev jq nodejs npm)
+        pkgs+=(libcmocka-dev libmicrohttpd-dev jq nodejs npm python3)
     else
         pkgs+=(libmicrohttpd-dev)
     fi

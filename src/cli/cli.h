@@ -21,6 +21,10 @@ typedef struct sl_cli_cmd {
 
 int sl__cmd_call(int argc, char **argv);
 void sl__cmd_call_help(FILE *out);
+int sl__cmd_ops(int argc, char **argv);
+void sl__cmd_ops_help(FILE *out);
+int sl__cmd_events(int argc, char **argv);
+void sl__cmd_events_help(FILE *out);
 
 /* Prints "sluice CMD: <message>" to stderr and returns CLI_EUSAGE. */
 int sl__cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sluice/catalog.h"
 #include "sluice/stripe.h"
 
 #define CMD "call"
@@ -29,6 +30,7 @@ void sl__cmd_call_help(FILE *out)
             "  --idempotency-key KEY    for POST (default: a random UUID, kept across retries)\n"
             "  --json-params FILE|-     read parameters from a JSON object (PARAM=VALUE\n"
             "                           arguments are applied on top)\n"
+            "  --no-validate            send a named call without checking its parameters\n"
             "  --all                    page through a list or search; prints one item per line\n"
             "  --limit N                with --all: stop after N items; otherwise sends limit=N\n"
             "  --max-retries N          retries on network errors, 409, 429, 5xx (default 2)\n"
@@ -130,6 +132,7 @@ int sl__cmd_call(int argc, char **argv)
         OPT_LIMIT,
         OPT_RETRIES,
         OPT_TIMEOUT,
+        OPT_NO_VALIDATE,
     };
     static const struct option opts[] = {
         {"api-key", required_argument, NULL, OPT_API_KEY},
@@ -142,6 +145,7 @@ int sl__cmd_call(int argc, char **argv)
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"max-retries", required_argument, NULL, OPT_RETRIES},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -151,7 +155,7 @@ int sl__cmd_call(int argc, char **argv)
     cfg.api_key = getenv("STRIPE_API_KEY");
     cfg.base_url = getenv("SLUICE_BASE_URL");
     const char *idem = NULL, *json_file = NULL;
-    int all = 0, verbose = 0;
+    int all = 0, verbose = 0, validate = 1;
     long limit = 0, n;
     int ret = CLI_OK;
     json_t *params = NULL;
@@ -205,6 +209,9 @@ int sl__cmd_call(int argc, char **argv)
                                            optarg);
             cfg.timeout_ms = n * 1000;
             break;
+        case OPT_NO_VALIDATE:
+            validate = 0;
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -219,43 +226,72 @@ int sl__cmd_call(int argc, char **argv)
         }
     }
 
-    /* The operation: "METHOD /path" as one argument or two. */
-    char method[16];
-    const char *path;
+    /* The operation: a name, or "METHOD /path" as one argument or two. */
+    char method[16] = "";
+    const char *path = NULL, *name = NULL;
+    const sl_op_t *op = NULL;
+    sl_op_call_t call;
+    memset(&call, 0, sizeof call);
     int i = optind;
     if (i >= argc)
-        return sl__cli_usage_error(CMD, "no operation given; for example: sluice call POST "
-                                        "/v1/customers email=jenny@example.com");
+        return sl__cli_usage_error(CMD, "no operation given; for example: sluice call "
+                                        "customers.create email=jenny@example.com");
     const char *space = strchr(argv[i], ' ');
     size_t mlen = space ? (size_t)(space - argv[i]) : strlen(argv[i]);
     snprintf(method, sizeof method, "%.*s", (int)(mlen < sizeof method ? mlen : 0), argv[i]);
-    if (!is_method(method))
-        return sl__cli_usage_error(CMD,
-                                   "`%s` is not an operation: give METHOD /v1/PATH with "
-                                   "METHOD one of GET, POST, DELETE",
-                                   argv[i]);
-    for (char *p = method; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    if (space) {
-        path = space + 1;
-        while (*path == ' ')
-            path++;
-        i++;
+    if (is_method(method)) {
+        for (char *p = method; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        if (space) {
+            path = space + 1;
+            while (*path == ' ')
+                path++;
+            i++;
+        } else {
+            if (i + 1 >= argc)
+                return sl__cli_usage_error(CMD, "%s needs a path such as /v1/customers", method);
+            path = argv[i + 1];
+            i += 2;
+        }
+        if (path[0] != '/')
+            return sl__cli_usage_error(
+                CMD, "path `%s` must start with / (for example /v1/customers)", path);
     } else {
-        if (i + 1 >= argc)
-            return sl__cli_usage_error(CMD, "%s needs a path such as /v1/customers", method);
-        path = argv[i + 1];
-        i += 2;
+        name = argv[i++];
+        op = sl_op_find(name);
+        const sl_alias_t *alias = op ? NULL : sl_alias_find(name);
+        if (alias)
+            op = sl_alias_op(alias);
+        const char *near = op ? NULL : sl_op_suggest(name);
+        if (!op && near)
+            return sl__cli_usage_error(CMD, "unknown operation `%s` (did you mean `%s`?)", name,
+                                       near);
+        if (!op)
+            return sl__cli_usage_error(CMD,
+                                       "unknown operation `%s`; `sluice ops` lists the "
+                                       "operations, `sluice ops --seeds` the named actions, "
+                                       "or give METHOD /v1/PATH",
+                                       name);
     }
-    if (path[0] != '/')
-        return sl__cli_usage_error(CMD, "path `%s` must start with / (for example /v1/customers)",
-                                   path);
 
     params = json_file ? read_json_params(json_file) : json_object();
     if (!params)
         return json_file ? CLI_EUSAGE : CLI_EFAIL;
+    size_t positional = 0;
     for (; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
+        if (op && !eq) {
+            const char *pname = sl_op_path_param(op, positional++);
+            if (!pname) {
+                ret = sl__cli_usage_error(CMD, "`%s`: %s takes %s", argv[i], name,
+                                          sl_op_path_param_count(op)
+                                              ? "no more IDs than its path parameters"
+                                              : "no ID; give parameters as PARAM=VALUE");
+                goto out;
+            }
+            json_object_set_new(params, pname, json_string(argv[i]));
+            continue;
+        }
         if (!eq || eq == argv[i]) {
             ret = sl__cli_usage_error(CMD, "argument `%s` is not PARAM=VALUE", argv[i]);
             goto out;
@@ -281,9 +317,9 @@ int sl__cmd_call(int argc, char **argv)
         snprintf(num, sizeof num, "%ld", limit);
         json_object_set_new(params, "limit", json_string(num));
     }
-    if (all && strcmp(method, "GET") != 0) {
-        ret =
-            sl__cli_usage_error(CMD, "--all pages through GET lists and searches, not %s", method);
+    if (all && strcmp(op ? sl_op_method(op) : method, "GET") != 0) {
+        ret = sl__cli_usage_error(CMD, "--all pages through GET lists and searches, not %s",
+                                  op ? sl_op_name(op) : method);
         goto out;
     }
     if (!cfg.api_key || !*cfg.api_key) {
@@ -301,8 +337,18 @@ int sl__cmd_call(int argc, char **argv)
         goto out;
     }
     sl_request_t req = {method, path, params, idem, NULL, NULL};
-    if (!all) {
+    if (op && !all) {
+        rc = sl_action_call(client, name, params, validate, &req, &resp, err, sizeof err);
+        if (rc == SL_EINVAL || rc == SL_ENOTFOUND) {
+            ret = rc == SL_EINVAL ? sl__cli_usage_error(CMD, "%s", err) : CLI_EFAIL;
+            if (rc == SL_ENOTFOUND)
+                fprintf(stderr, "sluice: %s\n", err);
+            goto out;
+        }
+    } else if (!all) {
         rc = sl_client_request(client, &req, &resp);
+    }
+    if (!all) {
         if (rc) {
             print_failure(rc, &resp);
             ret = exit_code(rc);
@@ -317,6 +363,15 @@ int sl__cmd_call(int argc, char **argv)
         char num[32];
         snprintf(num, sizeof num, "%ld", limit && limit < 100 ? limit : 100L);
         json_object_set_new(params, "limit", json_string(num));
+    }
+    if (op) {
+        rc = sl_op_call_init(&call, op, params, validate, err, sizeof err);
+        if (rc) {
+            ret = sl__cli_usage_error(CMD, "%s", err);
+            goto out;
+        }
+        call.req.idempotency_key = idem;
+        req = call.req;
     }
     rc = sl_pager_new(client, &req, (size_t)limit, &pager);
     size_t count = 0;
@@ -337,6 +392,7 @@ int sl__cmd_call(int argc, char **argv)
                 sl_pager_pages(pager), sl_pager_pages(pager) == 1 ? "" : "s");
 
 out:
+    sl_op_call_cleanup(&call);
     sl_pager_free(pager);
     sl_response_cleanup(&resp);
     sl_client_free(client);

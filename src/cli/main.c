@@ -7,8 +7,12 @@
 #include "cli/cli.h"
 
 static const sl_cli_cmd_t commands[] = {
-    {"call", "Call any Stripe API operation: sluice call POST /v1/customers email=a@b.co",
+    {"call", "Call any Stripe API operation: sluice call customers.create email=a@b.co",
      sl__cmd_call, sl__cmd_call_help},
+    {"ops", "List the operations and named actions, or show one: sluice ops customers.create",
+     sl__cmd_ops, sl__cmd_ops_help},
+    {"events", "Stripe's webhook event types: sluice events types invoice.", sl__cmd_events,
+     sl__cmd_events_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 

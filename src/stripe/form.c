@@ -12,20 +12,15 @@
 
 /* --- Encoding ------------------------------------------------------------------------------- */
 
-/* The npm package leaves A-Z a-z 0-9 - . _ ~ alone, and turns %5B/%5D back into brackets. */
-static int form_keeps(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~' || c == '[' || c == ']';
-}
-
-static sl_err form_escape(sl_buf_t *b, const char *s, size_t n)
+sl_err sl__percent_escape(sl_buf_t *b, const char *s, size_t n, int keep_brackets)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         sl_err rc;
-        if (form_keeps(c)) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' ||
+            (keep_brackets && (c == '[' || c == ']'))) {
             rc = sl__buf_putc(b, (char)c);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -197,11 +192,11 @@ static sl_err form_emit(sl_buf_t *out, const sl_buf_t *path, const char *val, si
     if (out->len)
         rc = sl__buf_putc(out, '&');
     if (!rc)
-        rc = form_escape(out, path->data, path->len);
+        rc = sl__percent_escape(out, path->data, path->len, 1);
     if (!rc)
         rc = sl__buf_putc(out, '=');
     if (!rc)
-        rc = form_escape(out, val, len);
+        rc = sl__percent_escape(out, val, len, 1);
     return rc;
 }
 

@@ -11,6 +11,12 @@
  * outlen must be at least 32. SL_EINVAL for NaN or infinities. */
 sl_err sl__js_number(double x, char *out, size_t outlen);
 
+/* Appends s[0..n) to b with every byte but A-Z a-z 0-9 - . _ ~ (and, if keep_brackets, [ ])
+ * percent-encoded in uppercase hex: the npm package's form encoding (which keeps brackets), and
+ * a safe path segment (which does not). */
+struct sl_buf;
+sl_err sl__percent_escape(struct sl_buf *b, const char *s, size_t n, int keep_brackets);
+
 /* --- Retries -------------------------------------------------------------------------------- */
 
 typedef struct sl_retry_policy {

@@ -123,7 +123,7 @@ expect_rc 2
 expect_err "argument \`email\` is not PARAM=VALUE"
 run call PATCH /v1/customers --base-url "$URL"
 expect_rc 2
-expect_err "is not an operation"
+expect_err "unknown operation \`PATCH\`"
 run call POST v1/customers --base-url "$URL"
 expect_rc 2
 expect_err "must start with /"
@@ -300,6 +300,111 @@ expect_rc 1
 expect_err "no \`data\` array"
 run call POST /v1/customers --all --base-url "$URL"
 expect_rc 2
+end
+
+
+begin "sluice ops lists every operation and reads like documentation"
+run ops
+expect_rc 0
+[ "$(wc -l <"$tmp/out")" = 468 ] || fail "wanted 468 operations"
+expect_out "customers.create"
+run ops invoices
+expect_rc 0
+expect_out "invoices.finalize"
+grep -qv invoices "$tmp/out" && fail "the filter let other operations through"
+run ops customers.create
+expect_rc 0
+expect_out "POST /v1/customers  ->  customer"
+expect_out "email  (string)"
+expect_out "one of: exempt, none, reverse"
+run ops customers.create --json
+expect_rc 0
+[ "$(jq -r .path "$tmp/out")" = /v1/customers ] || fail "--json lacks the path"
+run ops "Find Customer"
+expect_rc 0
+expect_out "find-customer — Find Customer (Konnectify)"
+expect_out "email=..."
+run ops --seeds
+expect_rc 0
+[ "$(wc -l <"$tmp/out")" = 50 ] || fail "wanted 50 named actions"
+expect_out "mark-invoice-as-uncollectible"
+run ops --seeds --json
+[ "$(jq length "$tmp/out")" = 50 ] || fail "--seeds --json"
+run ops no_such_thing
+expect_rc 1
+run events types
+expect_rc 0
+[ "$(wc -l <"$tmp/out")" = 223 ] || fail "wanted 223 event types"
+run events types invoice. --json
+expect_rc 0
+jq -e 'map(.type) | index("invoice.paid")' "$tmp/out" >/dev/null || fail "invoice.paid missing"
+run events bogus
+expect_rc 2
+end
+
+begin "named operations: parameters, IDs after the name, validation before sending"
+start_fake --echo customer:cus
+run call customers.create email=jenny@example.com 'metadata[plan]=pro' --base-url "$URL"
+expect_rc 0
+expect_out '"email": "jenny@example.com"'
+expect_field 1 .method POST
+expect_field 1 .path /v1/customers
+expect_field 1 .body 'email=jenny%40example.com&metadata[plan]=pro'
+run call customers.retrieve cus_123 'expand[]=default_source' --base-url "$URL"
+expect_rc 0
+expect_field 2 .method GET
+expect_field 2 .path /v1/customers/cus_123
+expect_field 2 .query 'expand[0]=default_source'
+run call customers.tax_ids.retrieve customer=cus_1 id=txi_2 --base-url "$URL"
+expect_rc 0
+expect_field 3 .path /v1/customers/cus_1/tax_ids/txi_2
+run call "Create a Customer" name=Jenny --base-url "$URL"
+expect_rc 0
+expect_field 4 .path /v1/customers
+run call customers.create emial=jenny@example.com --base-url "$URL"
+expect_rc 2
+expect_err "customers.create: unknown parameter \`emial\` (did you mean \`email\`?)"
+run call prices.create unit_amount=12.5 currency=usd --base-url "$URL"
+expect_rc 2
+expect_err "\`unit_amount\` must be an integer, not \`12.5\`"
+run call customers.create tax_exempt=maybe --base-url "$URL"
+expect_rc 2
+expect_err "must be one of exempt, none, reverse"
+run call customers.retrieve --base-url "$URL"
+expect_rc 2
+expect_err "missing path parameter \`customer\`"
+run call custmers.create --base-url "$URL"
+expect_rc 2
+expect_err "did you mean \`customers.create\`?"
+expect_requests 4
+run call customers.create emial=x --no-validate --base-url "$URL"
+expect_rc 0
+expect_field 5 .body 'emial=x'
+end
+
+begin "find-customer by email finds her, or says she is not there"
+script '[{"body":{"object":"list","has_more":false,"data":[{"id":"cus_jenny","object":"customer","email":"jenny@example.com"}]}},
+         {"body":{"object":"list","has_more":false,"data":[]}}]'
+run call find-customer email=jenny@example.com --base-url "$URL"
+expect_rc 0
+[ "$(jq -r .id "$tmp/out")" = cus_jenny ] || fail "did not print her customer object"
+expect_field 1 .path /v1/customers
+expect_field 1 .query 'email=jenny%40example.com&limit=1'
+run call find-customer nobody@example.com --base-url "$URL"
+expect_rc 1
+expect_err "no customer has the email \`nobody@example.com\`"
+end
+
+begin "--all with a named list"
+script '[{"body":{"object":"list","has_more":true,"data":[{"id":"in_1"}]}},
+         {"body":{"object":"list","has_more":false,"data":[{"id":"in_2"}]}}]'
+run call list-invoices status=open --all --base-url "$URL"
+expect_rc 0
+[ "$(jq -r .id "$tmp/out" | tr '\n' ' ')" = "in_1 in_2 " ] || fail "wanted in_1 in_2"
+expect_field 2 .query 'status=open&limit=100&starting_after=in_1'
+run call invoices.list status=bogus --all --base-url "$URL"
+expect_rc 2
+expect_err "\`status\` must be one of"
 end
 
 echo "$passed passed, $failed failed"

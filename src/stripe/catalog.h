@@ -1,0 +1,72 @@
+/* The compiled-in operation catalog (internal). The tables are generated into catalog_data.c by
+ * tools/gen_catalog.py; strings are offsets into one blob so the tables need no relocations. */
+#ifndef SLUICE_STRIPE_CATALOG_H
+#define SLUICE_STRIPE_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_CAT_NONE 0xFFFFFFFFu
+
+/* Kinds of value a parameter accepts (a bit set). */
+enum {
+    SL_KIND_STRING = 1,
+    SL_KIND_INTEGER = 2,
+    SL_KIND_NUMBER = 4,
+    SL_KIND_BOOLEAN = 8,
+    SL_KIND_OBJECT = 16,
+    SL_KIND_ARRAY = 32,
+};
+
+/* Shape flags. */
+enum {
+    SL_SHAPE_OPEN = 1,     /* an object taking any keys, such as metadata */
+    SL_SHAPE_EMPTY_OK = 2, /* "" is accepted: Stripe's way to unset a field */
+};
+
+typedef struct sl_cat_shape {
+    uint8_t kinds;
+    uint8_t flags;
+    uint16_t nfields;
+    uint16_t nenums;
+    uint32_t fields; /* first of nfields in sl__cat_fields */
+    uint32_t enums;  /* first of nenums in sl__cat_enums */
+    uint32_t items;  /* shape of array items, or SL_CAT_NONE */
+} sl_cat_shape_t;
+
+typedef struct sl_cat_field {
+    uint32_t name; /* string offsets */
+    uint32_t desc;
+    uint32_t shape;
+    uint8_t required;
+} sl_cat_field_t;
+
+typedef struct sl_cat_op {
+    uint32_t name;
+    uint8_t method; /* 0 GET, 1 POST, 2 DELETE */
+    uint32_t path;
+    uint32_t summary;
+    uint32_t response;
+    uint32_t path_fields; /* first of npath in sl__cat_fields, in path order */
+    uint8_t npath;
+    uint32_t params; /* shape of the query or body parameters (an object) */
+} sl_cat_op_t;
+
+typedef struct sl_cat_event {
+    uint32_t name;
+    uint32_t desc;
+} sl_cat_event_t;
+
+extern const char sl__cat_api_version[];
+extern const char sl__cat_str[];
+extern const sl_cat_shape_t sl__cat_shapes[];
+extern const sl_cat_field_t sl__cat_fields[];
+extern const uint32_t sl__cat_enums[];
+extern const sl_cat_op_t sl__cat_ops[]; /* sorted by name (strcmp) */
+extern const size_t sl__cat_nops;
+extern const sl_cat_event_t sl__cat_events[]; /* sorted by name */
+extern const size_t sl__cat_nevents;
+
+#define SL_CAT_STR(off) (sl__cat_str + (off))
+
+#endif
