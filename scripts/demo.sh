@@ -19,7 +19,12 @@ for _ in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$portfile")"
 
 echo
-echo "\$ sluice call POST /v1/customers email=jenny@example.com 'metadata[plan]=pro' --base-url $url --verbose"
+echo "\$ sluice call customers.create email=jenny@example.com 'metadata[plan]=pro' --base-url $url --verbose"
 STRIPE_API_KEY=sk_test_demo_0000000000000000000000000000 \
-    build/sluice call POST /v1/customers email=jenny@example.com 'metadata[plan]=pro' \
+    build/sluice call customers.create email=jenny@example.com 'metadata[plan]=pro' \
     --base-url "$url" --verbose
+
+echo
+echo "\$ sluice call customers.create emial=jenny@example.com   # a misspelled parameter"
+STRIPE_API_KEY=sk_test_demo_0000000000000000000000000000 \
+    build/sluice call customers.create emial=jenny@example.com --base-url "$url" || true
