@@ -9,8 +9,9 @@
  * `stripe` npm package encodes them.
  *
  * Threads: a client may be used from several threads at once once it is created. Each call
- * borrows one of the client's connection handles, so calls run in parallel and reuse kept-alive
- * connections. sl_client_new() and sl_client_free() must not race with calls on that client.
+ * borrows one of the client's connection handles (each keeping its own connection alive), so
+ * calls run in parallel and reuse connections; DNS answers and TLS sessions are shared.
+ * sl_client_new() and sl_client_free() must not race with calls on that client.
  */
 #ifndef SLUICE_STRIPE_H
 #define SLUICE_STRIPE_H
@@ -33,7 +34,7 @@ typedef void (*sl_trace_fn)(void *ctx, const char *line);
 typedef struct sl_client_config {
     const char *api_key;        /* required: sk_..., rk_... */
     const char *base_url;       /* NULL: SL_STRIPE_DEFAULT_BASE_URL */
-    const char *stripe_version; /* NULL: the account's default API version */
+    const char *stripe_version; /* NULL: 2023-08-16, the version the catalog describes */
     const char *stripe_account; /* NULL: the key's own account; acct_... acts on a connected one */
     long connect_timeout_ms;    /* default 30000 */
     long timeout_ms;            /* per attempt; default 80000 */
@@ -54,7 +55,8 @@ typedef struct sl_request {
     const char *method;          /* "GET", "POST" or "DELETE" */
     const char *path;            /* "/v1/customers"; may carry its own "?query" */
     const json_t *params;        /* NULL or an object; body for POST, query string otherwise */
-    const char *idempotency_key; /* POST only; NULL: a random UUID, reused across retries */
+    const char *idempotency_key; /* POST only, at most 255 bytes; NULL: a random UUID, reused
+                                    across retries */
     const char *stripe_account;  /* NULL: the client's */
     const char *stripe_version;  /* NULL: the client's */
 } sl_request_t;
@@ -75,12 +77,12 @@ typedef struct sl_response {
     long status; /* HTTP status of the last attempt; 0 if none answered */
     char *body;  /* raw body, NUL-terminated; owned by the response */
     size_t body_len;
-    json_t *json;             /* parsed body or NULL; owned by the response */
-    char request_id[128];     /* Request-Id header of the last attempt */
-    char idempotency_key[64]; /* the key sent (POST), else empty */
-    int attempts;             /* 1 + retries made */
-    double elapsed_ms;        /* whole call, retries and backoff included */
-    sl_stripe_error_t error;  /* filled when the call returns SL_ESTRIPE or SL_ENETWORK */
+    json_t *json;              /* parsed body or NULL; owned by the response */
+    char request_id[128];      /* Request-Id header of the last attempt */
+    char idempotency_key[256]; /* the key sent (POST), else empty */
+    int attempts;              /* 1 + retries made */
+    double elapsed_ms;         /* whole call, retries and backoff included */
+    sl_stripe_error_t error;   /* filled when the call returns SL_ESTRIPE or SL_ENETWORK */
 } sl_response_t;
 
 /* Fills `cfg` with the defaults above and NULL strings. */

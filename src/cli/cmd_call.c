@@ -163,12 +163,23 @@ int sl__cmd_call(int argc, char **argv)
     sl_pager_t *pager = NULL;
     sl_response_t resp;
     memset(&resp, 0, sizeof resp);
+    sl_op_call_t call;
+    memset(&call, 0, sizeof call);
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    /* "-" returns the other arguments in order (whatever POSIXLY_CORRECT says), so options
+     * may follow them; ":" reports a missing value apart from an unknown option. */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    int nargs = 0;
+    if (!args)
+        return CLI_EFAIL;
+    while ((c = getopt_long(argc, argv, "-:vh", opts, NULL)) != -1) {
         switch (c) {
+        case 1:
+            args[nargs++] = optarg;
+            break;
         case OPT_API_KEY:
             cfg.api_key = optarg;
             break;
@@ -191,22 +202,28 @@ int sl__cmd_call(int argc, char **argv)
             all = 1;
             break;
         case OPT_LIMIT:
-            if (sl__cli_parse_long(optarg, 1, 1000000000L, &limit))
-                return sl__cli_usage_error(CMD, "--limit takes a positive whole number, not `%s`",
-                                           optarg);
+            if (sl__cli_parse_long(optarg, 1, 1000000000L, &limit)) {
+                ret = sl__cli_usage_error(CMD, "--limit takes a positive whole number, not `%s`",
+                                          optarg);
+                goto out;
+            }
             break;
         case OPT_RETRIES:
-            if (sl__cli_parse_long(optarg, 0, 20, &n))
-                return sl__cli_usage_error(CMD,
-                                           "--max-retries takes a number from 0 to 20, "
-                                           "not `%s`",
-                                           optarg);
+            if (sl__cli_parse_long(optarg, 0, 20, &n)) {
+                ret = sl__cli_usage_error(CMD,
+                                          "--max-retries takes a number from 0 to 20, "
+                                          "not `%s`",
+                                          optarg);
+                goto out;
+            }
             cfg.max_retries = (int)n;
             break;
         case OPT_TIMEOUT:
-            if (sl__cli_parse_long(optarg, 1, 3600, &n))
-                return sl__cli_usage_error(CMD, "--timeout takes seconds from 1 to 3600, not `%s`",
-                                           optarg);
+            if (sl__cli_parse_long(optarg, 1, 3600, &n)) {
+                ret = sl__cli_usage_error(CMD, "--timeout takes seconds from 1 to 3600, not `%s`",
+                                          optarg);
+                goto out;
+            }
             cfg.timeout_ms = n * 1000;
             break;
         case OPT_NO_VALIDATE:
@@ -217,28 +234,49 @@ int sl__cmd_call(int argc, char **argv)
             break;
         case 'h':
             sl__cmd_call_help(stdout);
-            return CLI_OK;
+            {
+                ret = CLI_OK;
+                goto out;
+            }
         case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
+            if (optopt > 0 && optopt < 256) {
+                ret = sl__cli_usage_error(CMD, "option `-%c` needs a value", optopt);
+                goto out;
+            }
+            {
+                ret = sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
+                goto out;
+            }
         default:
-            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice call --help`",
-                                       argv[optind - 1]);
+            if (optopt > 0 && optopt < 256) {
+                ret = sl__cli_usage_error(CMD, "unknown option `-%c`; see `sluice call --help`",
+                                          optopt);
+                goto out;
+            }
+            {
+                ret = sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice call --help`",
+                                          argv[optind - 1]);
+                goto out;
+            }
         }
     }
+
+    for (; optind < argc; optind++)
+        args[nargs++] = argv[optind];
 
     /* The operation: a name, or "METHOD /path" as one argument or two. */
     char method[16] = "";
     const char *path = NULL, *name = NULL;
     const sl_op_t *op = NULL;
-    sl_op_call_t call;
-    memset(&call, 0, sizeof call);
-    int i = optind;
-    if (i >= argc)
-        return sl__cli_usage_error(CMD, "no operation given; for example: sluice call "
-                                        "customers.create email=jenny@example.com");
-    const char *space = strchr(argv[i], ' ');
-    size_t mlen = space ? (size_t)(space - argv[i]) : strlen(argv[i]);
-    snprintf(method, sizeof method, "%.*s", (int)(mlen < sizeof method ? mlen : 0), argv[i]);
+    int i = 0;
+    if (i >= nargs) {
+        ret = sl__cli_usage_error(CMD, "no operation given; for example: sluice call "
+                                       "customers.create email=jenny@example.com");
+        goto out;
+    }
+    const char *space = strchr(args[i], ' ');
+    size_t mlen = space ? (size_t)(space - args[i]) : strlen(args[i]);
+    snprintf(method, sizeof method, "%.*s", (int)(mlen < sizeof method ? mlen : 0), args[i]);
     if (is_method(method)) {
         for (char *p = method; *p; p++)
             *p = (char)toupper((unsigned char)*p);
@@ -248,60 +286,70 @@ int sl__cmd_call(int argc, char **argv)
                 path++;
             i++;
         } else {
-            if (i + 1 >= argc)
-                return sl__cli_usage_error(CMD, "%s needs a path such as /v1/customers", method);
-            path = argv[i + 1];
+            if (i + 1 >= nargs) {
+                ret = sl__cli_usage_error(CMD, "%s needs a path such as /v1/customers", method);
+                goto out;
+            }
+            path = args[i + 1];
             i += 2;
         }
-        if (path[0] != '/')
-            return sl__cli_usage_error(
+        if (path[0] != '/') {
+            ret = sl__cli_usage_error(
                 CMD, "path `%s` must start with / (for example /v1/customers)", path);
+            goto out;
+        }
     } else {
-        name = argv[i++];
+        name = args[i++];
         op = sl_op_find(name);
         const sl_alias_t *alias = op ? NULL : sl_alias_find(name);
         if (alias)
             op = sl_alias_op(alias);
         const char *near = op ? NULL : sl_op_suggest(name);
-        if (!op && near)
-            return sl__cli_usage_error(CMD, "unknown operation `%s` (did you mean `%s`?)", name,
-                                       near);
-        if (!op)
-            return sl__cli_usage_error(CMD,
-                                       "unknown operation `%s`; `sluice ops` lists the "
-                                       "operations, `sluice ops --seeds` the named actions, "
-                                       "or give METHOD /v1/PATH",
-                                       name);
+        if (!op && near) {
+            ret =
+                sl__cli_usage_error(CMD, "unknown operation `%s` (did you mean `%s`?)", name, near);
+            goto out;
+        }
+        if (!op) {
+            ret = sl__cli_usage_error(CMD,
+                                      "unknown operation `%s`; `sluice ops` lists the "
+                                      "operations, `sluice ops --seeds` the named actions, "
+                                      "or give METHOD /v1/PATH",
+                                      name);
+            goto out;
+        }
     }
 
     params = json_file ? read_json_params(json_file) : json_object();
-    if (!params)
-        return json_file ? CLI_EUSAGE : CLI_EFAIL;
+    if (!params) {
+        ret = json_file ? CLI_EUSAGE : CLI_EFAIL;
+        goto out;
+    }
     size_t positional = 0;
-    for (; i < argc; i++) {
-        const char *eq = strchr(argv[i], '=');
+    for (; i < nargs; i++) {
+        const char *eq = strchr(args[i], '=');
         if (op && !eq) {
             const char *pname = sl_op_path_param(op, positional++);
             if (!pname) {
-                ret = sl__cli_usage_error(CMD, "`%s`: %s takes %s", argv[i], name,
+                ret = sl__cli_usage_error(CMD, "`%s`: %s takes %s", args[i], name,
                                           sl_op_path_param_count(op)
                                               ? "no more IDs than its path parameters"
                                               : "no ID; give parameters as PARAM=VALUE");
                 goto out;
             }
-            json_object_set_new(params, pname, json_string(argv[i]));
+            json_object_set_new(params, pname, json_string(args[i]));
             continue;
         }
-        if (!eq || eq == argv[i]) {
-            ret = sl__cli_usage_error(CMD, "argument `%s` is not PARAM=VALUE", argv[i]);
+        if (!eq || eq == args[i] || args[i][0] == '-') {
+            ret = sl__cli_usage_error(CMD, "argument `%s` is not PARAM=VALUE", args[i]);
             goto out;
         }
         char key[512], err[256];
-        if ((size_t)(eq - argv[i]) >= sizeof key) {
-            ret = sl__cli_usage_error(CMD, "parameter name in `%.40s...` is too long", argv[i]);
+        if ((size_t)(eq - args[i]) >= sizeof key) {
+            ret = sl__cli_usage_error(CMD, "parameter name in `%.40s...` is too long", args[i]);
             goto out;
         }
-        snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
+        snprintf(key, sizeof key, "%.*s", (int)(eq - args[i]), args[i]);
         json_t *v = json_string(eq + 1);
         if (!v) {
             ret = sl__cli_usage_error(CMD, "value of `%s` is not valid UTF-8", key);
@@ -333,7 +381,11 @@ int sl__cmd_call(int argc, char **argv)
     char err[256];
     sl_err rc = sl_client_new(&cfg, &client, err, sizeof err);
     if (rc) {
-        ret = rc == SL_EINVAL ? sl__cli_usage_error(CMD, "%s", err) : CLI_EFAIL;
+        if (rc == SL_EINVAL)
+            ret = sl__cli_usage_error(CMD, "%s", err);
+        else
+            fprintf(stderr, "sluice: %s\n", err[0] ? err : sl_strerror(rc));
+        ret = rc == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
         goto out;
     }
     sl_request_t req = {method, path, params, idem, NULL, NULL};
@@ -383,7 +435,7 @@ int sl__cmd_call(int argc, char **argv)
     }
     if (rc) {
         fflush(stdout);
-        print_failure(rc, sl_pager_response(pager) ? sl_pager_response(pager) : &resp);
+        print_failure(rc, pager && sl_pager_response(pager) ? sl_pager_response(pager) : &resp);
         ret = exit_code(rc);
         goto out;
     }
@@ -392,6 +444,7 @@ int sl__cmd_call(int argc, char **argv)
                 sl_pager_pages(pager), sl_pager_pages(pager) == 1 ? "" : "s");
 
 out:
+    free(args);
     sl_op_call_cleanup(&call);
     sl_pager_free(pager);
     sl_response_cleanup(&resp);

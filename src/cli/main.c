@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <errno.h>
 
 #include "cli/cli.h"
+#include "sluice/stripe.h"
 
 static const sl_cli_cmd_t commands[] = {
     {"call", "Call any Stripe API operation: sluice call customers.create email=a@b.co",
@@ -16,14 +18,43 @@ static const sl_cli_cmd_t commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
+/* Replaces the secret part of anything that looks like a key (sk_, rk_, whsec_) in msg. */
+static void mask_secrets(char *msg, size_t cap)
+{
+    static const char *const prefixes[] = {"sk_", "rk_", "whsec_"};
+    for (char *p = msg; *p; p++) {
+        if (p != msg && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+            if (strncmp(p, prefixes[i], strlen(prefixes[i])) != 0)
+                continue;
+            size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+            char key[512], masked[64];
+            snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key ? n : sizeof key - 1), p);
+            sl_key_mask(key, masked, sizeof masked);
+            size_t m = strlen(masked), rest = strlen(p + n);
+            if ((size_t)(p - msg) + m + rest + 1 > cap)
+                return;
+            memmove(p + m, p + n, rest + 1);
+            memcpy(p, masked, m);
+            p += m - 1;
+            break;
+        }
+    }
+}
+
 int sl__cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, cmd ? "sluice %s: " : "sluice: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    mask_secrets(msg, sizeof msg);
+    if (cmd)
+        fprintf(stderr, "sluice %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "sluice: %s\n", msg);
     return CLI_EUSAGE;
 }
 

@@ -98,6 +98,34 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
     pthread_mutex_unlock(&c->share_locks[data]);
 }
 
+/* A header value: printable, no CR/LF (and, for the key, no spaces), at most 255 bytes. */
+static int header_safe(const char *v, int no_space)
+{
+    if (!v)
+        return 1;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++, n++) {
+        if (*p < 0x20 || *p == 0x7f || (no_space && *p == ' '))
+            return 0;
+    }
+    return n <= 255;
+}
+
+static int base_url_ok(const char *base)
+{
+    int ok = 0;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0])
+        ok = strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0;
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -117,35 +145,46 @@ sl_err sl_client_new(const sl_client_config_t *cfg, sl_client_t **out, char *err
             snprintf(err, errlen, "no API key given");
         return SL_EINVAL;
     }
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
-        if (err)
-            snprintf(err, errlen, "base URL `%s` must start with http:// or https://", base);
-        return SL_EINVAL;
-    }
-    for (const char *p = cfg->api_key; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            if (err)
-                snprintf(err, errlen, "API key contains a space or control character");
-            return SL_EINVAL;
-        }
-    }
     pthread_once(&client_once, client_global_init);
     if (client_global_rc != CURLE_OK) {
         if (err)
             snprintf(err, errlen, "libcurl failed to initialise");
         return SL_EINTERNAL;
     }
+    if (!base_url_ok(base)) {
+        if (err)
+            snprintf(err, errlen,
+                     "base URL `%.200s` is not an http:// or https:// address with a host", base);
+        return SL_EINVAL;
+    }
+    /* Header values must not smuggle in other headers. */
+    const struct {
+        const char *what, *value;
+    } fields[] = {{"API key", cfg->api_key},
+                  {"Stripe-Version", cfg->stripe_version},
+                  {"Stripe-Account", cfg->stripe_account}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if (!header_safe(fields[i].value, i == 0)) {
+            if (err)
+                snprintf(err, errlen, "%s contains a control character%s or is too long",
+                         fields[i].what, i == 0 ? " or a space" : "");
+            return SL_EINVAL;
+        }
+    }
 
     c = calloc(1, sizeof *c);
     if (!c)
         return SL_ENOMEM;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_locks[i], NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     c->api_key = strdup(cfg->api_key);
     c->base_url = strdup(base);
     c->stripe_version =
         dup_or_null(cfg->stripe_version ? cfg->stripe_version : CLIENT_DEFAULT_API_VERSION);
     c->stripe_account = dup_or_null(cfg->stripe_account);
-    if (!c->api_key || !c->base_url ||
-        (cfg->stripe_version && *cfg->stripe_version && !c->stripe_version)) {
+    if (!c->api_key || !c->base_url || !c->stripe_version ||
+        (cfg->stripe_account && *cfg->stripe_account && !c->stripe_account)) {
         rc = SL_ENOMEM;
         goto fail;
     }
@@ -165,20 +204,21 @@ sl_err sl_client_new(const sl_client_config_t *cfg, sl_client_t **out, char *err
     c->trace = cfg->trace;
     c->trace_ctx = cfg->trace_ctx;
 
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&c->share_locks[i], NULL);
-    pthread_mutex_init(&c->pool_lock, NULL);
     c->share = curl_share_init();
     if (!c->share) {
         rc = SL_ENOMEM;
         goto fail;
     }
-    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    /* DNS answers and TLS sessions are shared; connections are not (libcurl does not support
+     * sharing them between threads), so each pooled handle keeps its own alive. */
+    if (curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) ||
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)) {
+        rc = SL_EINTERNAL;
+        goto fail;
+    }
     *out = c;
     return SL_OK;
 
@@ -295,26 +335,29 @@ static void sleep_ms(long ms)
         ;
 }
 
+/* Jitter only: when the system's randomness fails, the time's nanoseconds do. */
 static uint32_t random_u32(void)
 {
     uint32_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (uint32_t)rand();
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (uint32_t)ts.tv_nsec;
+    }
     return r;
 }
 
-void sl__uuid4(char out[37])
+sl_err sl__uuid4(char out[37])
 {
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) {
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)rand();
-    }
+    if (RAND_bytes(b, sizeof b) != 1)
+        return SL_EINTERNAL; /* a guessable idempotency key could replay another request */
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
+    return SL_OK;
 }
 
 void sl_response_cleanup(sl_response_t *resp)
@@ -367,9 +410,10 @@ static sl_err prepare(sl_client_t *c, const sl_request_t *req, sl_response_t *re
                  "method `%s` is not one of GET, POST, DELETE", m ? m : "(none)");
         return SL_EINVAL;
     }
-    if (!req->path || req->path[0] != '/') {
+    if (!req->path || req->path[0] != '/' || strpbrk(req->path, " \t\r\n")) {
         snprintf(resp->error.message, sizeof resp->error.message,
-                 "path `%s` must start with '/' (for example /v1/customers)",
+                 "path `%.200s` must start with '/' and hold no spaces or line breaks (for "
+                 "example /v1/customers)",
                  req->path ? req->path : "(none)");
         return SL_EINVAL;
     }
@@ -418,12 +462,22 @@ static sl_err prepare(sl_client_t *c, const sl_request_t *req, sl_response_t *re
         p->headers = add_header(p->headers, &failed, "Stripe-Version: %s", version);
     if (account && *account)
         p->headers = add_header(p->headers, &failed, "Stripe-Account: %s", account);
+    if (!header_safe(version, 0) || !header_safe(account, 0) ||
+        !header_safe(req->idempotency_key, 0)) {
+        snprintf(resp->error.message, sizeof resp->error.message,
+                 "Stripe-Version, Stripe-Account and Idempotency-Key must be printable, without "
+                 "line breaks, and at most 255 bytes");
+        return SL_EINVAL;
+    }
     if (p->is_post) {
-        if (req->idempotency_key && *req->idempotency_key)
+        if (req->idempotency_key && *req->idempotency_key) {
             snprintf(resp->idempotency_key, sizeof resp->idempotency_key, "%s",
                      req->idempotency_key);
-        else
-            sl__uuid4(resp->idempotency_key);
+        } else if (sl__uuid4(resp->idempotency_key)) {
+            snprintf(resp->error.message, sizeof resp->error.message,
+                     "no randomness for an Idempotency-Key");
+            return SL_EINTERNAL;
+        }
         p->headers = add_header(p->headers, &failed, "Idempotency-Key: %s", resp->idempotency_key);
         p->headers =
             add_header(p->headers, &failed, "Content-Type: application/x-www-form-urlencoded");
@@ -512,6 +566,8 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
         cc = perform(c, h, &p, &a, &status, errbuf);
         double took = now_ms() - t0;
         if (a.too_big) {
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+            snprintf(resp->request_id, sizeof resp->request_id, "%s", a.request_id);
             snprintf(resp->error.message, sizeof resp->error.message,
                      "response larger than the %zu-byte limit", c->max_response_bytes);
             rc = SL_ETOOBIG;
@@ -522,6 +578,11 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
                          a.request_id[0] ? ", request id " : "", a.request_id);
             if (status >= 200 && status < 300)
                 break;
+        } else if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL) {
+            snprintf(resp->error.message, sizeof resp->error.message, "bad request address: %s",
+                     errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            rc = SL_EINVAL;
+            goto out;
         } else {
             client_trace(c, "< no response after %.1f ms (attempt %d): %s", took, resp->attempts,
                          errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -576,9 +637,14 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
     }
 
 out:
-    sl__redact(resp->error.message, c->api_key);
-    if (h)
+    char *fields[] = {resp->error.message,      resp->error.type,  resp->error.code,
+                      resp->error.decline_code, resp->error.param, resp->error.doc_url};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        sl__redact(fields[i], c->api_key);
+    if (h) {
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
         pool_give(c, h);
+    }
     if (rc == SL_EINVAL || rc == SL_ENOMEM)
         resp->error.http_status = 0;
     sl__buf_cleanup(&a.body);

@@ -120,6 +120,7 @@ static int js_array_index(const char *k, unsigned long *v)
 
 typedef struct form_key {
     const char *key;
+    const json_t *value;
     unsigned long index;
     int is_index;
     size_t order;
@@ -172,7 +173,12 @@ static sl_err form_encode_object(sl_buf_t *out, sl_buf_t *path, const json_t *ob
     json_t *v;
     json_object_foreach((json_t *)obj, k, v)
     {
+        if (strlen(k) != json_object_iter_key_len(json_object_key_to_iter(k))) {
+            free(keys);
+            return SL_EINVAL; /* a key with a NUL byte inside cannot be encoded */
+        }
         keys[i].key = k;
+        keys[i].value = v;
         keys[i].order = i;
         keys[i].is_index = js_array_index(k, &keys[i].index);
         i++;
@@ -180,8 +186,7 @@ static sl_err form_encode_object(sl_buf_t *out, sl_buf_t *path, const json_t *ob
     qsort(keys, n, sizeof *keys, form_key_cmp);
     sl_err rc = SL_OK;
     for (i = 0; i < n && !rc; i++)
-        rc = form_encode_child(out, path, keys[i].key, strlen(keys[i].key),
-                               json_object_get(obj, keys[i].key), depth);
+        rc = form_encode_child(out, path, keys[i].key, strlen(keys[i].key), keys[i].value, depth);
     free(keys);
     return rc;
 }
@@ -336,6 +341,15 @@ sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size
     form_seg_t segs[FORM_MAX_DEPTH];
     int nseg = 0;
     sl_err rc = SL_OK;
+    if (err && errlen)
+        err[0] = '\0';
+    json_t *utf8 = key ? json_string(key) : NULL; /* jansson checks the UTF-8 */
+    if (!utf8) {
+        form_err(err, errlen, "%s", "a parameter name is not valid UTF-8 text");
+        rc = SL_EINVAL;
+        goto out;
+    }
+    json_decref(utf8);
     if (!json_is_object(root) || !value) {
         form_err(err, errlen, "%s", "no parameter tree or value");
         rc = SL_EINVAL;

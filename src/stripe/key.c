@@ -24,7 +24,7 @@ void sl_key_mask(const char *key, char *out, size_t outlen)
             pre = m;
     }
     /* Show the last 4 only when at least 12 secret characters stay hidden. */
-    if (n >= pre + 16)
+    if (pre > 0 && n >= pre + 16)
         snprintf(out, outlen, "%.*s\xE2\x80\xA6%s", (int)pre, key, key + n - 4);
     else
         snprintf(out, outlen, "%.*s\xE2\x80\xA6", (int)pre, key);
@@ -40,13 +40,15 @@ void sl__redact(char *s, const char *secret)
     char mask[64];
     sl_key_mask(secret, mask, sizeof mask);
     size_t m = strlen(mask);
-    char *p;
-    while ((p = strstr(s, secret)) != NULL) {
+    char *p = s;
+    while ((p = strstr(p, secret)) != NULL) {
         if (m <= n) {
             memcpy(p, mask, m);
             memmove(p + m, p + n, strlen(p + n) + 1);
+            p += m;
         } else {
             memset(p, '*', n);
+            p += n;
         }
     }
 }

@@ -51,6 +51,10 @@ sl_err sl__page_next_params(const json_t *params, const json_t *page, json_t **n
     }
     if (!value)
         return SL_EPARSE; /* a list item without an id cannot anchor the next page */
+    /* A page that points at itself would be fetched forever. */
+    const char *prev = json_string_value(json_object_get(params, field));
+    if (prev && strcmp(prev, value) == 0)
+        return SL_EPARSE;
 
     json_t *n = params ? json_deep_copy(params) : json_object();
     if (!n || json_object_set_new(n, field, json_string(value))) {

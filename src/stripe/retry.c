@@ -25,11 +25,13 @@ int sl__retry_should(const sl_retry_policy_t *p, long status, const char *should
 
 long sl__retry_delay_ms(const sl_retry_policy_t *p, int retry, long retry_after_ms, uint32_t rnd)
 {
-    long ceiling = p->initial_ms > 0 ? p->initial_ms : 1;
-    for (int i = 1; i < retry && ceiling < p->max_ms; i++)
+    /* Bounded to an hour so the arithmetic below cannot overflow. */
+    long max_ms = p->max_ms < 1 ? 1 : p->max_ms > 3600000 ? 3600000 : p->max_ms;
+    long ceiling = p->initial_ms < 1 ? 1 : p->initial_ms > max_ms ? max_ms : p->initial_ms;
+    for (int i = 1; i < retry && ceiling < max_ms; i++)
         ceiling *= 2;
-    if (ceiling > p->max_ms)
-        ceiling = p->max_ms;
+    if (ceiling > max_ms)
+        ceiling = max_ms;
     long delay = (long)(rnd % ((uint32_t)ceiling + 1));
     if (retry_after_ms > delay)
         delay = retry_after_ms;
@@ -45,13 +47,20 @@ long sl__retry_after_ms(const char *value, time_t now)
     if (!*value)
         return -1;
     if (isdigit((unsigned char)*value)) {
-        char *end;
-        double secs = strtod(value, &end);
-        while (isspace((unsigned char)*end))
-            end++;
-        if (*end || secs < 0 || secs > 86400)
-            return -1;
-        return (long)(secs * 1000);
+        /* delta-seconds: digits, optionally with a fraction (some proxies send one) */
+        long secs = 0, frac_ms = 0, scale = 100;
+        const char *p = value;
+        for (; isdigit((unsigned char)*p); p++) {
+            secs = secs * 10 + (*p - '0');
+            if (secs > 86400)
+                return -1;
+        }
+        if (*p == '.')
+            for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+                frac_ms += (*p - '0') * scale;
+        while (isspace((unsigned char)*p))
+            p++;
+        return *p ? -1 : secs * 1000 + frac_ms;
     }
     time_t when = curl_getdate(value, NULL);
     if (when < 0)

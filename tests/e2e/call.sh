@@ -133,6 +133,25 @@ expect_err "without its ']'"
 run call GET /v1/customers --limit zero --base-url "$URL"
 expect_rc 2
 expect_err "--limit"
+run call GET /v1/customers --base-url "$URL" --limit
+expect_rc 2
+expect_err "option \`--limit\` needs a value"
+run call GET /v1/customers --base-url "$URL" -x
+expect_rc 2
+expect_err "unknown option \`-x\`"
+run call GET /v1/customers --base-url "$URL" --stripe-account $'acct_1\r\nX-Injected: yes'
+expect_rc 2
+expect_err "Stripe-Account"
+run call POST /v1/customers --base-url "$URL" --idempotency-key $'k\nX-Injected: yes'
+expect_rc 2
+run call POST /v1/customers $'\xff=1' --base-url "$URL"
+expect_rc 2
+expect_err "not valid UTF-8"
+run call GET "/v1/customers?a=b c" --base-url "$URL"
+expect_rc 2
+run call GET /v1/customers --base-url http://
+expect_rc 2
+expect_err "base URL"
 STRIPE_API_KEY= run call GET /v1/customers --base-url "$URL"
 expect_rc 2
 expect_err "no API key"
@@ -228,6 +247,25 @@ expect_err "decline_code  insufficient_funds"
 expect_err "param         payment_method"
 expect_err "request_id    req_card"
 [ -s "$tmp/out" ] && fail "stdout should be empty on an error"
+end
+
+begin "usage errors never print a key, wherever it was typed"
+script '[{"status":200,"body":{"id":"x"},"repeat":true}]'
+run call GET /v1/customers "$KEY" --base-url "$URL"
+expect_rc 2
+expect_no_key_anywhere
+expect_err "sk_test_…4f2a"
+run call --api-key "$KEY" -xv GET /v1/customers --base-url "$URL"
+expect_rc 2
+expect_no_key_anywhere
+run call GET /v1/customers --api-kye="$KEY" --base-url "$URL"
+expect_rc 2
+expect_no_key_anywhere
+POSIXLY_CORRECT=1 run call POST /v1/customers a=1 --api-key="$KEY" -v --base-url "$URL"
+expect_rc 0
+expect_field 1 .body 'a=1'
+expect_no_key_anywhere
+expect_requests 1
 end
 
 begin "a Stripe error that quotes the key does not print it"

@@ -145,6 +145,27 @@ static void test_429_then_200_retries_once_with_same_key(void **state)
     sl_response_cleanup(&resp);
 }
 
+static void test_long_idempotency_keys_are_sent_whole_or_refused(void **state)
+{
+    fixture_t *f = *state;
+    char key[300];
+    memset(key, 'k', 255);
+    key[255] = '\0';
+    fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"cus_1\"}");
+    sl_request_t req = {.method = "POST", .path = "/v1/customers", .idempotency_key = key};
+    sl_response_t resp;
+    assert_int_equal(sl_client_request(f->client, &req, &resp), SL_OK);
+    assert_string_equal(resp.idempotency_key, key);
+    sl_response_cleanup(&resp);
+    assert_string_equal(fake_request_header(fake_stripe_request(f->fake, 0), "Idempotency-Key"),
+                        key);
+    memset(key, 'k', 256);
+    key[256] = '\0';
+    assert_int_equal(sl_client_request(f->client, &req, &resp), SL_EINVAL);
+    sl_response_cleanup(&resp);
+    assert_int_equal(fake_stripe_request_count(f->fake), 1);
+}
+
 static void test_generated_key_is_reused_across_retries(void **state)
 {
     fixture_t *f = *state;
@@ -342,6 +363,15 @@ static void test_bad_configuration_and_requests(void **state)
     cfg.base_url = "ftp://example";
     assert_int_equal(sl_client_new(&cfg, &c, err, sizeof err), SL_EINVAL);
     assert_non_null(strstr(err, "http://"));
+    cfg.base_url = "http://";
+    assert_int_equal(sl_client_new(&cfg, &c, err, sizeof err), SL_EINVAL);
+    cfg.base_url = NULL;
+    cfg.stripe_account = "acct_1\r\nX-Injected: yes";
+    assert_int_equal(sl_client_new(&cfg, &c, err, sizeof err), SL_EINVAL);
+    assert_non_null(strstr(err, "Stripe-Account"));
+    cfg.stripe_account = NULL;
+    cfg.api_key = "sk_test_with space";
+    assert_int_equal(sl_client_new(&cfg, &c, err, sizeof err), SL_EINVAL);
 
     fixture_t *f = *state;
     sl_request_t req = {.method = "PATCH", .path = "/v1/customers"};
@@ -350,6 +380,16 @@ static void test_bad_configuration_and_requests(void **state)
     assert_non_null(strstr(resp.error.message, "PATCH"));
     sl_response_cleanup(&resp);
     req = (sl_request_t){.method = "GET", .path = "v1/customers"};
+    assert_int_equal(sl_client_request(f->client, &req, &resp), SL_EINVAL);
+    sl_response_cleanup(&resp);
+    req = (sl_request_t){.method = "GET", .path = "/v1/customers?x=a b"};
+    assert_int_equal(sl_client_request(f->client, &req, &resp), SL_EINVAL);
+    sl_response_cleanup(&resp);
+    req = (sl_request_t){
+        .method = "POST", .path = "/v1/customers", .idempotency_key = "k\r\nX-Injected: yes"};
+    assert_int_equal(sl_client_request(f->client, &req, &resp), SL_EINVAL);
+    sl_response_cleanup(&resp);
+    req = (sl_request_t){.method = "GET", .path = "/v1/customers", .stripe_account = "a\nb"};
     assert_int_equal(sl_client_request(f->client, &req, &resp), SL_EINVAL);
     sl_response_cleanup(&resp);
     assert_int_equal(fake_stripe_request_count(f->fake), 0);
@@ -469,7 +509,7 @@ static void test_connections_are_kept_alive(void **state)
     assert_int_equal(fake_stripe_connection_count(f->fake), 1);
 }
 
-#define THREADS 4
+#define THREADS 8
 #define CALLS 25
 
 static void *thread_calls(void *arg)
@@ -560,6 +600,7 @@ int main(void)
         T(test_get_and_delete_use_query_without_idempotency_key),
         T(test_429_then_200_retries_once_with_same_key),
         T(test_generated_key_is_reused_across_retries),
+        T(test_long_idempotency_keys_are_sent_whole_or_refused),
         T(test_should_retry_false_stops_retries),
         T(test_should_retry_true_retries_a_400),
         T(test_retries_are_bounded),

@@ -60,9 +60,9 @@ static void test_key_mask(void **state)
                              "9z9z");
     sl_key_mask("sk_test_short", out, sizeof out);
     assert_string_equal(out, "sk_test_\xE2\x80\xA6");
+    /* No known prefix: nothing of the secret is shown. */
     sl_key_mask("whatever-secret-value-1234567", out, sizeof out);
-    assert_string_equal(out, "\xE2\x80\xA6"
-                             "4567");
+    assert_string_equal(out, "\xE2\x80\xA6");
     sl_key_mask(NULL, out, sizeof out);
     assert_string_equal(out, "(none)");
     char tiny[4];
@@ -84,6 +84,14 @@ static void test_redact(void **state)
                              "4f2a)");
 }
 
+static void test_redact_terminates_when_the_secret_looks_masked(void **state)
+{
+    (void)state;
+    char msg[64] = "x sk_test_\xE2\x80\xA6 y";
+    sl__redact(msg, "sk_test_\xE2\x80\xA6");
+    assert_non_null(strstr(msg, " y"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +99,7 @@ int main(void)
         cmocka_unit_test(test_parse_partial_and_foreign_bodies),
         cmocka_unit_test(test_key_mask),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_redact_terminates_when_the_secret_looks_masked),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

@@ -75,6 +75,17 @@ static void test_encode_rejects_non_objects(void **state)
     free(out);
 }
 
+static void test_encode_rejects_keys_with_nul(void **state)
+{
+    (void)state;
+    json_t *o = json_object();
+    json_object_setn_new(o, "a\0b", 3, json_string("x"));
+    char *out = NULL;
+    assert_int_equal(sl_form_encode(o, &out), SL_EINVAL);
+    assert_null(out);
+    json_decref(o);
+}
+
 static void test_js_number(void **state)
 {
     (void)state;
@@ -171,6 +182,11 @@ static void test_set_rejects_bad_keys(void **state)
     assert_set_fails("a[b]c", NULL, "text after");
     assert_set_fails("a[b]", "a", "already set as a value");
     assert_set_fails("a", "a[b]", "both as a value and as nested");
+    assert_set_fails("a[\xff\xfe]", NULL, "not valid UTF-8");
+    json_t *v = NULL;
+    char err[128] = "stale";
+    assert_int_equal(sl_form_decode("a[0][b%FF%FF]=1", 15, &v, err, sizeof err), SL_EPARSE);
+    assert_non_null(strstr(err, "UTF-8"));
 }
 
 static void test_decode_round_trip(void **state)
@@ -201,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_encode_escapes_every_reserved_byte),
         cmocka_unit_test(test_encode_orders_integer_keys_first),
         cmocka_unit_test(test_encode_rejects_non_objects),
+        cmocka_unit_test(test_encode_rejects_keys_with_nul),
         cmocka_unit_test(test_js_number),
         cmocka_unit_test(test_set_builds_trees),
         cmocka_unit_test(test_set_out_of_order_indices_stay_keys),

@@ -73,6 +73,18 @@ static void test_not_pageable(void **state)
     json_decref(pg);
     pg = json_loads("{\"object\":\"list\",\"has_more\":true,\"data\":[{\"name\":\"x\"}]}", 0, NULL);
     assert_int_equal(sl__page_next_params(p, pg, &next), SL_EPARSE);
+    json_decref(pg);
+    /* A page whose cursor does not move would be fetched forever. */
+    json_object_set_new(p, "starting_after", json_string("cus_1"));
+    pg = json_loads("{\"object\":\"list\",\"has_more\":true,\"data\":[{\"id\":\"cus_1\"}]}", 0,
+                    NULL);
+    assert_int_equal(sl__page_next_params(p, pg, &next), SL_EPARSE);
+    json_decref(pg);
+    json_object_set_new(p, "page", json_string("pg_1"));
+    pg = json_loads("{\"object\":\"search_result\",\"has_more\":true,\"next_page\":\"pg_1\","
+                    "\"data\":[{\"id\":\"x\"}]}",
+                    0, NULL);
+    assert_int_equal(sl__page_next_params(p, pg, &next), SL_EPARSE);
     assert_null(next);
     json_decref(pg);
     json_decref(p);

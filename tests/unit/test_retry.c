@@ -59,6 +59,11 @@ static void test_delay_full_jitter_bounds(void **state)
         }
     }
     assert_in_range(sl__retry_delay_ms(&policy, 60, -1, 0xffffffffu), 0, 5000);
+    /* Absurd settings are clamped, not divided by zero. */
+    sl_retry_policy_t wild = {.max_retries = 1, .initial_ms = 0xFFFFFFFFL, .max_ms = 0xFFFFFFFFL};
+    assert_in_range(sl__retry_delay_ms(&wild, 3, -1, 0xffffffffu), 0, 3600000);
+    sl_retry_policy_t zero = {.max_retries = 1};
+    assert_in_range(sl__retry_delay_ms(&zero, 1, -1, 12345), 0, 1);
 }
 
 static void test_delay_honours_retry_after(void **state)
@@ -78,6 +83,9 @@ static void test_retry_after_parse(void **state)
     assert_int_equal(sl__retry_after_ms(" 0.5 ", now), 500);
     assert_int_equal(sl__retry_after_ms("soon", now), -1);
     assert_int_equal(sl__retry_after_ms("-1", now), -1);
+    assert_int_equal(sl__retry_after_ms("0x10", now), -1);
+    assert_int_equal(sl__retry_after_ms("1e3", now), -1);
+    assert_int_equal(sl__retry_after_ms("99999999999", now), -1);
     /* 1700000000 is Tue, 14 Nov 2023 22:13:20 GMT */
     assert_int_equal(sl__retry_after_ms("Tue, 14 Nov 2023 22:13:25 GMT", now), 5000);
     assert_int_equal(sl__retry_after_ms("Tue, 14 Nov 2023 22:13:00 GMT", now), 0);
