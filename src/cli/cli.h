@@ -4,6 +4,10 @@
 
 #include <stdio.h>
 
+#include "conn/conn.h"
+#include "core/crypt.h"
+#include "store/store.h"
+
 /* Exit codes every subcommand uses. */
 enum {
     CLI_OK = 0,
@@ -25,6 +29,35 @@ int sl__cmd_ops(int argc, char **argv);
 void sl__cmd_ops_help(FILE *out);
 int sl__cmd_events(int argc, char **argv);
 void sl__cmd_events_help(FILE *out);
+int sl__cmd_connect(int argc, char **argv);
+void sl__cmd_connect_help(FILE *out);
+int sl__cmd_serve(int argc, char **argv);
+void sl__cmd_serve_help(FILE *out);
+
+/* The data directory, store and (if asked for) master key of a command that keeps state. */
+typedef struct sl_cli_env {
+    char data[4096];
+    sl_store_t *store;
+    sl_crypt_t crypt;
+    int have_crypt;
+} sl_cli_env_t;
+
+/* Opens them from --data / --store (else SLUICE_DATA / SLUICE_STORE, else the defaults);
+ * prints why it failed and returns a CLI exit code. */
+int sl__cli_env_open(sl_cli_env_t *env, const char *cmd, const char *data_opt,
+                     const char *store_opt, int need_crypt);
+void sl__cli_env_close(sl_cli_env_t *env);
+
+/* Collects connection names (an sl_conn_cb): up to cap of them into names. */
+typedef struct sl_cli_names {
+    char (*names)[64];
+    size_t *n;
+    size_t cap;
+} sl_cli_names_t;
+int sl__cli_collect_name(const sl_conn_row_t *row, void *ctx);
+
+/* An sl_trace_fn printing to stderr. */
+void sl__cli_trace(void *ctx, const char *line);
 
 /* Prints "sluice CMD: <message>" to stderr and returns CLI_EUSAGE. */
 int sl__cli_usage_error(const char *cmd, const char *fmt, ...)

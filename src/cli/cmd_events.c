@@ -1,6 +1,8 @@
-/* sluice events: Stripe's webhook event types (the inbox arrives with `sluice serve`). */
+/* sluice events: the inbox of received events, and Stripe's webhook event types. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "sluice/catalog.h"
@@ -70,15 +72,161 @@ static int events_types(int argc, char **argv)
     return CLI_OK;
 }
 
+static void iso_time(long long ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03lldZ", ms % 1000);
+}
+
+static json_t *event_json(const sl_event_row_t *r, int with_payload)
+{
+    char when[40];
+    iso_time(r->received_ms, when, sizeof when);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", r->id, "type", r->type, "connection",
+                          r->connection, "source", r->source, "received_at", when, "created",
+                          (json_int_t)r->created);
+    if (with_payload) {
+        json_t *p = r->payload ? json_loads(r->payload, 0, NULL) : NULL;
+        json_object_set_new(o, "payload", p ? p : json_string(r->payload ? r->payload : ""));
+    }
+    return o;
+}
+
+typedef struct list_ctx {
+    json_t *arr;
+    size_t n;
+} list_ctx_t;
+
+static int list_one(const sl_event_row_t *r, void *ctx)
+{
+    list_ctx_t *l = ctx;
+    l->n++;
+    if (l->arr) {
+        json_array_append_new(l->arr, event_json(r, 0));
+    } else {
+        char when[40];
+        iso_time(r->received_ms, when, sizeof when);
+        printf("%-32s %-40s %-14s %-9s %s\n", r->id, r->type, r->connection, r->source, when);
+    }
+    return 0;
+}
+
+static int events_store(int argc, char **argv, int show)
+{
+    enum { O_TYPE = 256, O_CONN, O_LIMIT, O_JSON, O_DATA, O_STORE };
+    static const struct option opts[] = {
+        {"type", required_argument, NULL, O_TYPE},
+        {"connection", required_argument, NULL, O_CONN},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"json", no_argument, NULL, O_JSON},
+        {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sl_event_filter_t f = {NULL, NULL, 20};
+    const char *data = NULL, *store = NULL;
+    long limit;
+    int as_json = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TYPE:
+            f.type = optarg;
+            break;
+        case O_CONN:
+            f.connection = optarg;
+            break;
+        case O_LIMIT:
+            if (sl__cli_parse_long(optarg, 1, 100000, &limit))
+                return sl__cli_usage_error(CMD, "--limit takes a number from 1 to 100000");
+            f.limit = (size_t)limit;
+            break;
+        case O_JSON:
+            as_json = 1;
+            break;
+        case O_DATA:
+            data = optarg;
+            break;
+        case O_STORE:
+            store = optarg;
+            break;
+        case 'h':
+            sl__cmd_events_help(stdout);
+            return CLI_OK;
+        case ':':
+            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
+        default:
+            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice events --help`",
+                                       argv[optind - 1]);
+        }
+    }
+    if (show && optind + 1 != argc)
+        return sl__cli_usage_error(CMD, "show takes one event ID");
+    if (!show && optind != argc)
+        return sl__cli_usage_error(CMD, "list takes no arguments (filters: --type, --connection)");
+    sl_cli_env_t env;
+    int ret = sl__cli_env_open(&env, CMD, data, store, 0);
+    if (ret)
+        return ret;
+    char err[512];
+    if (show) {
+        sl_event_row_t r;
+        sl_err rc = env.store->ops->event_get(env.store, argv[optind], &r, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "sluice events: %s\n", err);
+            ret = CLI_EFAIL;
+        } else {
+            json_t *o = event_json(&r, 1);
+            if (!as_json) {
+                char when[40];
+                iso_time(r.received_ms, when, sizeof when);
+                printf("%s  %s\nconnection %s, received %s by %s\n\n", r.id, r.type, r.connection,
+                       when, strcmp(r.source, "webhook") == 0 ? "webhook" : "catch-up polling");
+                json_dumpf(json_object_get(o, "payload"), stdout, JSON_INDENT(2));
+            } else {
+                json_dumpf(o, stdout, JSON_INDENT(2));
+            }
+            fputc('\n', stdout);
+            json_decref(o);
+            sl_event_row_cleanup(&r);
+        }
+    } else {
+        list_ctx_t l = {as_json ? json_array() : NULL, 0};
+        if (!as_json)
+            printf("%-32s %-40s %-14s %-9s %s\n", "ID", "TYPE", "CONNECTION", "SOURCE", "RECEIVED");
+        if (env.store->ops->events_list(env.store, &f, list_one, &l, err, sizeof err)) {
+            fprintf(stderr, "sluice events: %s\n", err);
+            ret = CLI_EFAIL;
+        }
+        if (l.arr) {
+            json_dumpf(l.arr, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(l.arr);
+        } else if (!l.n) {
+            printf("(no events yet)\n");
+        }
+    }
+    sl__cli_env_close(&env);
+    return ret;
+}
+
 int sl__cmd_events(int argc, char **argv)
 {
     if (argc < 2)
-        return sl__cli_usage_error(CMD, "needs a subcommand: types; see `sluice events --help`");
+        return sl__cli_usage_error(CMD, "needs a subcommand: list, show or types; see `sluice "
+                                        "events --help`");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         sl__cmd_events_help(stdout);
         return CLI_OK;
     }
     if (strcmp(argv[1], "types") == 0)
         return events_types(argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0)
+        return events_store(argc - 1, argv + 1, strcmp(argv[1], "show") == 0);
     return sl__cli_usage_error(CMD, "unknown subcommand `%s`; see `sluice events --help`", argv[1]);
 }

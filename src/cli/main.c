@@ -13,7 +13,11 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_call, sl__cmd_call_help},
     {"ops", "List the operations and named actions, or show one: sluice ops customers.create",
      sl__cmd_ops, sl__cmd_ops_help},
-    {"events", "Stripe's webhook event types: sluice events types invoice.", sl__cmd_events,
+    {"connect", "Add and manage Stripe connections: sluice connect add shop --key sk_test_...",
+     sl__cmd_connect, sl__cmd_connect_help},
+    {"serve", "Receive, verify and store webhooks: sluice serve --listen 127.0.0.1:8080",
+     sl__cmd_serve, sl__cmd_serve_help},
+    {"events", "The inbox and event types: sluice events list, show ID, types", sl__cmd_events,
      sl__cmd_events_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)

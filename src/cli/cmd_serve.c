@@ -1,0 +1,179 @@
+/* sluice serve: receive Stripe's webhooks, verify them and store every one durably. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "conn/catchup.h"
+#include "conn/endpoints.h"
+#include "core/log.h"
+#include "http/server.h"
+
+#define CMD "serve"
+
+void sl__cmd_serve_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: sluice serve [--listen HOST:PORT] [--data DIR] [--store sqlite:PATH]\n"
+            "                    [--public-url URL [--events TYPES]] [--catch-up SECONDS]\n"
+            "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
+            "\n"
+            "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
+            "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
+            "timestamps within the tolerance), and stores each event in the inbox before\n"
+            "answering 200; a duplicate event id is answered 200 and not stored again.\n"
+            "Concurrent requests are committed together, each answered once its batch is on\n"
+            "disk. Refusals: 400 (bad or missing signature, stale timestamp, not an event),\n"
+            "404 (unknown connection), 405, 413 (body too large). Nothing refused is stored.\n"
+            "\n"
+            "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port)\n"
+            "  --data DIR           default $SLUICE_DATA or ~/.local/share/sluice\n"
+            "  --store URI          default sqlite:DATA/sluice.db\n"
+            "  --public-url URL     register (or reuse, or update) one webhook endpoint per\n"
+            "                       connection at URL/hooks/NAME through Stripe's API\n"
+            "  --events TYPES       comma-separated event types for those endpoints (default *)\n"
+            "  --catch-up SECONDS   every SECONDS, list /v1/events since the last seen and store\n"
+            "                       what webhooks missed (Stripe keeps events 30 days)\n"
+            "  --max-body BYTES     default 1048576\n"
+            "  --tolerance SECONDS  default 300\n"
+            "  --quiet              log only warnings and errors\n"
+            "\n"
+            "Also GET /healthz and GET /metrics (Prometheus). Logs are JSON lines on stderr.\n"
+            "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
+            "\n"
+            "Example:\n"
+            "  sluice connect add shop --key sk_test_... --webhook-secret whsec_...\n"
+            "  sluice serve --listen 127.0.0.1:8080\n");
+}
+
+int sl__cmd_serve(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_DATA, O_STORE, O_PUBLIC, O_EVENTS, O_CATCHUP, O_BODY, O_TOL, O_QUIET };
+    static const struct option options[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
+        {"public-url", required_argument, NULL, O_PUBLIC},
+        {"events", required_argument, NULL, O_EVENTS},
+        {"catch-up", required_argument, NULL, O_CATCHUP},
+        {"max-body", required_argument, NULL, O_BODY},
+        {"tolerance", required_argument, NULL, O_TOL},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen = "127.0.0.1:8080", *data = NULL, *store = NULL, *public_url = NULL;
+    char events_buf[4096] = "*";
+    long catch_up = 0, max_body = 1 << 20, tolerance = 300;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            listen = optarg;
+            break;
+        case O_DATA:
+            data = optarg;
+            break;
+        case O_STORE:
+            store = optarg;
+            break;
+        case O_PUBLIC:
+            public_url = optarg;
+            break;
+        case O_EVENTS:
+            snprintf(events_buf, sizeof events_buf, "%s", optarg);
+            break;
+        case O_CATCHUP:
+            if (sl__cli_parse_long(optarg, 1, 86400, &catch_up))
+                return sl__cli_usage_error(CMD, "--catch-up takes seconds from 1 to 86400");
+            break;
+        case O_BODY:
+            if (sl__cli_parse_long(optarg, 1024, 64L << 20, &max_body))
+                return sl__cli_usage_error(CMD, "--max-body takes bytes from 1024 to 67108864");
+            break;
+        case O_TOL:
+            if (sl__cli_parse_long(optarg, 0, 86400, &tolerance))
+                return sl__cli_usage_error(CMD, "--tolerance takes seconds from 0 to 86400");
+            break;
+        case O_QUIET:
+            sl__log_quiet(1);
+            break;
+        case 'h':
+            sl__cmd_serve_help(stdout);
+            return CLI_OK;
+        case ':':
+            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
+        default:
+            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice serve --help`",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return sl__cli_usage_error(CMD, "unexpected argument `%s`", argv[optind]);
+    const char *events[256];
+    size_t nevents = 0;
+    for (char *tok = strtok(events_buf, ","); tok && nevents < 256; tok = strtok(NULL, ","))
+        events[nevents++] = tok;
+    if (!nevents)
+        return sl__cli_usage_error(CMD, "--events needs at least one event type");
+
+    /* Block the stop signals before any thread starts, so only sigwait() below sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sl_cli_env_t env;
+    int ret = sl__cli_env_open(&env, CMD, data, store, 1);
+    if (ret)
+        return ret;
+    char err[1024];
+    if (public_url) {
+        char names[64][64];
+        size_t n = 0;
+        sl_cli_names_t acc = {names, &n, 64};
+        /* Names first: registering calls the API, which must not happen under the store lock. */
+        env.store->ops->conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
+        for (size_t i = 0; i < n; i++) {
+            char msg[1024];
+            sl_err rc = sl__endpoint_register(env.store, &env.crypt, names[i], public_url, events,
+                                              nevents, NULL, msg, sizeof msg);
+            sl__log(rc ? "error" : "info", rc ? "webhook endpoint not registered" : msg,
+                    json_pack("{s:s,s:s}", "connection", names[i], "detail", msg));
+        }
+    }
+    sl_serve_config_t cfg = {listen, (size_t)max_body, tolerance, 1024, env.store, &env.crypt};
+    sl_server_t *server = NULL;
+    if (sl__server_start(&cfg, &server, err, sizeof err)) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        sl__cli_env_close(&env);
+        return CLI_EFAIL;
+    }
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    char url[300];
+    snprintf(url, sizeof url, "http://%s:%d", host, sl__server_port(server));
+    sl__log("info", "listening",
+            json_pack("{s:s,s:s,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION", "data",
+                      env.data, "max_body", (json_int_t)max_body));
+    sl_catchup_t *catchup = NULL;
+    if (catch_up && sl__catchup_start(env.store, &env.crypt, server, catch_up, &catchup))
+        sl__log("error", "catch-up did not start", NULL);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    sl__log("info", "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
+    sl__catchup_stop(catchup);
+    sl__server_stop(server);
+    sl__cli_env_close(&env);
+    sl__log("info", "stopped", NULL);
+    return CLI_OK;
+}

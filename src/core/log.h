@@ -1,0 +1,14 @@
+/* JSON-lines logging to stderr (internal). Never pass secrets in fields. */
+#ifndef SLUICE_CORE_LOG_H
+#define SLUICE_CORE_LOG_H
+
+#include <jansson.h>
+
+/* Writes one line {"ts": ISO time, "level": level, "msg": msg, ...fields} to stderr, whole,
+ * even from several threads. `fields` (may be NULL) is stolen. */
+void sl__log(const char *level, const char *msg, json_t *fields);
+
+/* Silences info lines (warnings and errors still go out). */
+void sl__log_quiet(int quiet);
+
+#endif

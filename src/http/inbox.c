@@ -1,0 +1,173 @@
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/inbox.h"
+
+const double sl__inbox_batch_bounds[SL_INBOX_BATCH_BUCKETS - 1] = {1, 2, 4, 16, 64, 256, 1024};
+const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1] = {1, 2, 5, 10, 25, 50, 100};
+
+typedef struct pending {
+    const sl_event_in_t *ev;
+    struct pending *next;
+    int done;
+    int fresh;
+    sl_err rc;
+    char err[256];
+} pending_t;
+
+struct sl_inbox {
+    sl_store_t *store;
+    size_t max_batch;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    pthread_cond_t done;
+    pending_t *head, *tail;
+    int stopping;
+    sl_inbox_stats_t stats;
+};
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void record_stats(sl_inbox_t *in, size_t n, double ms)
+{
+    sl_inbox_stats_t *s = &in->stats;
+    s->batches++;
+    s->events += n;
+    size_t b = 0;
+    while (b < SL_INBOX_BATCH_BUCKETS - 1 && (double)n > sl__inbox_batch_bounds[b])
+        b++;
+    s->batch_le[b]++;
+    size_t l = 0;
+    while (l < SL_INBOX_LATENCY_BUCKETS - 1 && ms > sl__inbox_latency_bounds_ms[l])
+        l++;
+    s->latency_le[l]++;
+    s->latency_sum_s += ms / 1e3;
+}
+
+static void *committer(void *arg)
+{
+    sl_inbox_t *in = arg;
+    sl_event_in_t *evs = calloc(in->max_batch, sizeof *evs);
+    int *fresh = calloc(in->max_batch, sizeof *fresh);
+    pending_t **batch = calloc(in->max_batch, sizeof *batch);
+    pthread_mutex_lock(&in->lock);
+    for (;;) {
+        while (!in->head && !in->stopping)
+            pthread_cond_wait(&in->work, &in->lock);
+        if (!in->head)
+            break;
+        size_t n = 0;
+        while (in->head && n < in->max_batch) {
+            batch[n] = in->head;
+            in->head = in->head->next;
+            n++;
+        }
+        if (!in->head)
+            in->tail = NULL;
+        pthread_mutex_unlock(&in->lock);
+
+        char err[256] = "";
+        sl_err rc = SL_ENOMEM;
+        double t0 = mono_ms();
+        if (evs && fresh && batch) {
+            for (size_t i = 0; i < n; i++)
+                evs[i] = *batch[i]->ev;
+            rc = in->store->ops->events_insert(in->store, evs, n, fresh, err, sizeof err);
+        }
+        double ms = mono_ms() - t0;
+
+        pthread_mutex_lock(&in->lock);
+        if (!rc)
+            record_stats(in, n, ms);
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->rc = rc;
+            batch[i]->fresh = rc ? 0 : fresh[i];
+            snprintf(batch[i]->err, sizeof batch[i]->err, "%s", err);
+            batch[i]->done = 1;
+        }
+        pthread_cond_broadcast(&in->done);
+    }
+    pthread_mutex_unlock(&in->lock);
+    free(evs);
+    free(fresh);
+    free(batch);
+    return NULL;
+}
+
+sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
+{
+    *out = NULL;
+    sl_inbox_t *in = calloc(1, sizeof *in);
+    if (!in)
+        return SL_ENOMEM;
+    in->store = store;
+    in->max_batch = max_batch ? max_batch : 1024;
+    pthread_mutex_init(&in->lock, NULL);
+    pthread_cond_init(&in->work, NULL);
+    pthread_cond_init(&in->done, NULL);
+    if (pthread_create(&in->thread, NULL, committer, in)) {
+        pthread_mutex_destroy(&in->lock);
+        pthread_cond_destroy(&in->work);
+        pthread_cond_destroy(&in->done);
+        free(in);
+        return SL_EINTERNAL;
+    }
+    *out = in;
+    return SL_OK;
+}
+
+sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, char *err,
+                        size_t errlen)
+{
+    pending_t p = {ev, NULL, 0, 0, SL_OK, ""};
+    pthread_mutex_lock(&in->lock);
+    if (in->stopping) {
+        pthread_mutex_unlock(&in->lock);
+        snprintf(err, errlen, "shutting down");
+        return SL_EINVAL;
+    }
+    if (in->tail)
+        in->tail->next = &p;
+    else
+        in->head = &p;
+    in->tail = &p;
+    pthread_cond_signal(&in->work);
+    while (!p.done)
+        pthread_cond_wait(&in->done, &in->lock);
+    pthread_mutex_unlock(&in->lock);
+    *fresh = p.fresh;
+    if (p.rc)
+        snprintf(err, errlen, "%s", p.err);
+    return p.rc;
+}
+
+void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out)
+{
+    pthread_mutex_lock(&in->lock);
+    *out = in->stats;
+    pthread_mutex_unlock(&in->lock);
+}
+
+void sl__inbox_stop(sl_inbox_t *in)
+{
+    if (!in)
+        return;
+    pthread_mutex_lock(&in->lock);
+    in->stopping = 1;
+    pthread_cond_signal(&in->work);
+    pthread_mutex_unlock(&in->lock);
+    pthread_join(in->thread, NULL);
+    pthread_mutex_destroy(&in->lock);
+    pthread_cond_destroy(&in->work);
+    pthread_cond_destroy(&in->done);
+    free(in);
+}

@@ -1,0 +1,44 @@
+/* The inbox: concurrent events batched into group commits (internal).
+ *
+ * Request threads submit an event and wait; one committer thread stores everything waiting in a
+ * single durable transaction, then wakes each submitter with its own outcome. While one batch
+ * commits, the next gathers, so the commit rate follows the load with no timer. */
+#ifndef SLUICE_HTTP_INBOX_H
+#define SLUICE_HTTP_INBOX_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+typedef struct sl_inbox sl_inbox_t;
+
+/* Commit statistics for /metrics: batch sizes and commit latency, as histogram buckets. */
+#define SL_INBOX_BATCH_BUCKETS 8   /* <=1, 2, 4, 16, 64, 256, 1024, +Inf */
+#define SL_INBOX_LATENCY_BUCKETS 8 /* <=1, 2, 5, 10, 25, 50, 100 ms, +Inf */
+typedef struct sl_inbox_stats {
+    unsigned long long batches;
+    unsigned long long events;
+    unsigned long long batch_le[SL_INBOX_BATCH_BUCKETS];
+    unsigned long long latency_le[SL_INBOX_LATENCY_BUCKETS];
+    double latency_sum_s;
+} sl_inbox_stats_t;
+
+extern const double sl__inbox_batch_bounds[SL_INBOX_BATCH_BUCKETS - 1];
+extern const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1];
+
+/* Starts the committer over `store` (borrowed; it must outlive the inbox). */
+sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out);
+
+/* Stores `ev` (borrowed until this returns) and waits until its batch is durable. Sets *fresh
+ * to 1 if stored, 0 if its id was already there. SL_EIO (err says why) when the store failed:
+ * nothing of that batch was kept. SL_EINVAL once the inbox is stopping. */
+sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, char *err,
+                        size_t errlen);
+
+void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out);
+
+/* Commits what is waiting, stops the committer and frees the inbox. Submitters still waiting
+ * get their outcome first. NULL is a no-op. */
+void sl__inbox_stop(sl_inbox_t *in);
+
+#endif

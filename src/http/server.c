@@ -1,0 +1,483 @@
+/* Webhook ingest over libmicrohttpd: POST /hooks/CONNECTION is verified, parsed, stored through
+ * the inbox and answered 2xx only once durable. One thread per connection, so a request simply
+ * waits for its group commit. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "conn/conn.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "http/inbox.h"
+#include "http/server.h"
+#include "sluice/webhook.h"
+
+/* Why a request was refused; the order is the order /metrics prints them in. */
+enum {
+    REJ_MISSING_HEADER,
+    REJ_MALFORMED_HEADER,
+    REJ_TIMESTAMP,
+    REJ_NO_MATCH,
+    REJ_NO_SECRET,
+    REJ_NOT_EVENT,
+    REJ_UNKNOWN_CONNECTION,
+    REJ_METHOD,
+    REJ_TOO_LARGE,
+    REJ_COUNT
+};
+static const char *const rej_names[REJ_COUNT] = {
+    "missing_signature_header", "malformed_signature_header", "timestamp_outside_tolerance",
+    "no_matching_signature",    "no_webhook_secret",          "not_a_stripe_event",
+    "unknown_connection",       "method_not_allowed",         "body_too_large",
+};
+
+/* Unsealed webhook secrets of one connection, refreshed from the store every few seconds so
+ * `sluice connect` changes reach a running server. */
+#define SECRET_TTL_S 5
+typedef struct secret_entry {
+    char name[64];
+    int exists;
+    char *current;
+    char *previous;
+    time_t loaded;
+} secret_entry_t;
+
+struct sl_server {
+    sl_serve_config_t cfg;
+    struct MHD_Daemon *daemon;
+    int port;
+    sl_inbox_t *inbox;
+    pthread_mutex_t secrets_lock;
+    secret_entry_t *secrets;
+    size_t nsecrets;
+    atomic_ullong received, accepted, duplicates, store_errors;
+    atomic_ullong rejected[REJ_COUNT];
+};
+
+typedef struct request {
+    sl_buf_t body;
+    int too_big;
+} request_t;
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
+                             const char *type)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, "Allow", "POST");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    enum MHD_Result ret = reply(conn, status, text ? text : "{}", "application/json");
+    free(text);
+    return ret;
+}
+
+static const char *remote_addr(struct MHD_Connection *conn, char *buf, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = '\0';
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)n);
+    }
+    return buf;
+}
+
+static enum MHD_Result reject(sl_server_t *s, struct MHD_Connection *conn, int why, unsigned status,
+                              const char *connection, const char *message)
+{
+    s->rejected[why]++;
+    char addr[64];
+    sl__log("warn", "webhook rejected",
+            json_pack("{s:s,s:s,s:s,s:i}", "connection", connection ? connection : "", "reason",
+                      rej_names[why], "remote", remote_addr(conn, addr, sizeof addr), "status",
+                      (int)status));
+    return reply_json(conn, status,
+                      json_pack("{s:s,s:s}", "error", rej_names[why], "message", message));
+}
+
+/* Copies the connection's secrets (refreshing them from the store when stale). Returns 0 when
+ * the connection does not exist. */
+static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev)
+{
+    time_t now = time(NULL);
+    *cur = *prev = NULL;
+    pthread_mutex_lock(&s->secrets_lock);
+    secret_entry_t *e = NULL;
+    for (size_t i = 0; i < s->nsecrets; i++)
+        if (strcmp(s->secrets[i].name, name) == 0)
+            e = &s->secrets[i];
+    if (!e && strlen(name) < sizeof e->name) {
+        secret_entry_t *grown = realloc(s->secrets, (s->nsecrets + 1) * sizeof *grown);
+        if (grown) {
+            s->secrets = grown;
+            e = &s->secrets[s->nsecrets++];
+            memset(e, 0, sizeof *e);
+            snprintf(e->name, sizeof e->name, "%s", name);
+        }
+    }
+    if (e && (e->loaded == 0 || now - e->loaded >= SECRET_TTL_S)) {
+        sl__crypt_free(e->current);
+        sl__crypt_free(e->previous);
+        e->current = e->previous = NULL;
+        e->exists = 0;
+        sl_conn_row_t row;
+        char err[256];
+        if (s->cfg.store->ops->conn_get(s->cfg.store, name, &row, err, sizeof err) == SL_OK) {
+            e->exists = 1;
+            if (sl__conn_secrets(&row, s->cfg.crypt, now, &e->current, &e->previous))
+                sl__log("error", "cannot decrypt the webhook secret",
+                        json_pack("{s:s}", "connection", name));
+            sl_conn_row_cleanup(&row);
+        }
+        e->loaded = now;
+    }
+    int exists = e && e->exists;
+    if (exists) {
+        *cur = e->current ? strdup(e->current) : NULL;
+        *prev = e->previous ? strdup(e->previous) : NULL;
+    }
+    pthread_mutex_unlock(&s->secrets_lock);
+    return exists;
+}
+
+static long long now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* A Stripe event: an object with an evt_ id, "object": "event" and a type. */
+static const char *event_problem(const json_t *ev)
+{
+    if (!json_is_object(ev))
+        return "the body is not a JSON object";
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    if (!id || strncmp(id, "evt_", 4) != 0 || strlen(id) > 120)
+        return "the body has no event id (evt_...)";
+    const char *object = json_string_value(json_object_get(ev, "object"));
+    if (!object || strcmp(object, "event") != 0)
+        return "the body is not an event (\"object\": \"event\")";
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    if (!type || !*type || strlen(type) > 120)
+        return "the event has no type";
+    return NULL;
+}
+
+sl_err sl__server_ingest(sl_server_t *s, const char *connection, const char *source,
+                         const char *payload, size_t len, int *fresh, char *err, size_t errlen)
+{
+    json_t *ev = json_loadb(payload, len, 0, NULL);
+    const char *problem = event_problem(ev);
+    if (problem) {
+        snprintf(err, errlen, "%s", problem);
+        json_decref(ev);
+        return SL_EPARSE;
+    }
+    sl_event_in_t in = {json_string_value(json_object_get(ev, "id")),
+                        connection,
+                        json_string_value(json_object_get(ev, "type")),
+                        source,
+                        payload,
+                        len,
+                        json_integer_value(json_object_get(ev, "created")),
+                        now_ms()};
+    s->received++;
+    sl_err rc = sl__inbox_submit(s->inbox, &in, fresh, err, errlen);
+    if (!rc)
+        atomic_fetch_add(*fresh ? &s->accepted : &s->duplicates, 1);
+    else
+        s->store_errors++;
+    json_decref(ev);
+    return rc;
+}
+
+static enum MHD_Result handle_hook(sl_server_t *s, struct MHD_Connection *conn, const char *name,
+                                   request_t *rq)
+{
+    if (rq->too_big) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+        return reject(s, conn, REJ_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, name, msg);
+    }
+    char *cur = NULL, *prev = NULL;
+    if (!secrets_for(s, name, &cur, &prev))
+        return reject(s, conn, REJ_UNKNOWN_CONNECTION, MHD_HTTP_NOT_FOUND, name,
+                      "no connection of that name");
+    const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Stripe-Signature");
+    const char *secrets[2] = {cur, prev};
+    const char *body = rq->body.data ? rq->body.data : "";
+    sl_webhook_reason why =
+        sl_webhook_verify(header, body, rq->body.len, secrets, 2, s->cfg.tolerance, time(NULL));
+    sl__crypt_free(cur);
+    sl__crypt_free(prev);
+    if (why != SL_WEBHOOK_OK) {
+        static const int map[] = {[SL_WEBHOOK_NO_HEADER] = REJ_MISSING_HEADER,
+                                  [SL_WEBHOOK_MALFORMED] = REJ_MALFORMED_HEADER,
+                                  [SL_WEBHOOK_TIMESTAMP] = REJ_TIMESTAMP,
+                                  [SL_WEBHOOK_NO_MATCH] = REJ_NO_MATCH,
+                                  [SL_WEBHOOK_NO_SECRET] = REJ_NO_SECRET};
+        static const char *const msgs[] = {
+            [SL_WEBHOOK_NO_HEADER] = "no Stripe-Signature header",
+            [SL_WEBHOOK_MALFORMED] = "the Stripe-Signature header needs t= and v1=",
+            [SL_WEBHOOK_TIMESTAMP] = "the signature's timestamp is outside the tolerance",
+            [SL_WEBHOOK_NO_MATCH] = "no signature matches the webhook secret",
+            [SL_WEBHOOK_NO_SECRET] = "the connection has no webhook secret yet"};
+        return reject(s, conn, map[why],
+                      why == SL_WEBHOOK_NO_SECRET ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                                  : MHD_HTTP_BAD_REQUEST,
+                      name, msgs[why]);
+    }
+    int fresh = 0;
+    char err[256] = "";
+    sl_err rc = sl__server_ingest(s, name, "webhook", body, rq->body.len, &fresh, err, sizeof err);
+    if (rc == SL_EPARSE)
+        return reject(s, conn, REJ_NOT_EVENT, MHD_HTTP_BAD_REQUEST, name, err);
+    if (rc) {
+        sl__log("error", "event not stored",
+                json_pack("{s:s,s:s}", "connection", name, "error", err));
+        /* Stripe retries on 5xx, so nothing is lost. */
+        return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack("{s:s,s:s}", "error", "store_unavailable", "message", err));
+    }
+    return reply_json(conn, MHD_HTTP_OK,
+                      json_pack("{s:b,s:b}", "received", 1, "duplicate", !fresh));
+}
+
+static enum MHD_Result handle_metrics(sl_server_t *s, struct MHD_Connection *conn)
+{
+    sl_buf_t b;
+    sl__buf_init(&b, 1 << 20);
+    sl__buf_printf(&b,
+                   "# HELP sluice_webhooks_received_total Verified webhook events offered to the "
+                   "inbox.\n# TYPE sluice_webhooks_received_total counter\n"
+                   "sluice_webhooks_received_total %llu\n"
+                   "# HELP sluice_webhooks_accepted_total Events stored for the first time.\n"
+                   "# TYPE sluice_webhooks_accepted_total counter\n"
+                   "sluice_webhooks_accepted_total %llu\n"
+                   "# HELP sluice_webhooks_duplicate_total Events already in the inbox.\n"
+                   "# TYPE sluice_webhooks_duplicate_total counter\n"
+                   "sluice_webhooks_duplicate_total %llu\n"
+                   "# HELP sluice_webhooks_store_errors_total Events the store failed to keep "
+                   "(answered 503).\n# TYPE sluice_webhooks_store_errors_total counter\n"
+                   "sluice_webhooks_store_errors_total %llu\n"
+                   "# HELP sluice_webhooks_rejected_total Requests refused, by reason.\n"
+                   "# TYPE sluice_webhooks_rejected_total counter\n",
+                   (unsigned long long)s->received, (unsigned long long)s->accepted,
+                   (unsigned long long)s->duplicates, (unsigned long long)s->store_errors);
+    for (int i = 0; i < REJ_COUNT; i++)
+        sl__buf_printf(&b, "sluice_webhooks_rejected_total{reason=\"%s\"} %llu\n", rej_names[i],
+                       (unsigned long long)s->rejected[i]);
+    sl_inbox_stats_t st;
+    sl__inbox_stats(s->inbox, &st);
+    sl__buf_printf(&b, "# HELP sluice_commit_batch_size Events per group commit.\n"
+                       "# TYPE sluice_commit_batch_size histogram\n");
+    unsigned long long cum = 0;
+    for (int i = 0; i < SL_INBOX_BATCH_BUCKETS; i++) {
+        cum += st.batch_le[i];
+        if (i < SL_INBOX_BATCH_BUCKETS - 1)
+            sl__buf_printf(&b, "sluice_commit_batch_size_bucket{le=\"%g\"} %llu\n",
+                           sl__inbox_batch_bounds[i], cum);
+        else
+            sl__buf_printf(&b, "sluice_commit_batch_size_bucket{le=\"+Inf\"} %llu\n", cum);
+    }
+    sl__buf_printf(&b, "sluice_commit_batch_size_sum %llu\nsluice_commit_batch_size_count %llu\n",
+                   st.events, st.batches);
+    sl__buf_printf(&b, "# HELP sluice_commit_seconds Time to make one batch durable.\n"
+                       "# TYPE sluice_commit_seconds histogram\n");
+    cum = 0;
+    for (int i = 0; i < SL_INBOX_LATENCY_BUCKETS; i++) {
+        cum += st.latency_le[i];
+        if (i < SL_INBOX_LATENCY_BUCKETS - 1)
+            sl__buf_printf(&b, "sluice_commit_seconds_bucket{le=\"%g\"} %llu\n",
+                           sl__inbox_latency_bounds_ms[i] / 1e3, cum);
+        else
+            sl__buf_printf(&b, "sluice_commit_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    }
+    sl__buf_printf(&b, "sluice_commit_seconds_sum %.6f\nsluice_commit_seconds_count %llu\n",
+                   st.latency_sum_s, st.batches);
+    enum MHD_Result ret =
+        reply(conn, MHD_HTTP_OK, b.data ? b.data : "", "text/plain; version=0.0.4");
+    sl__buf_cleanup(&b);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    sl_server_t *s = cls;
+    int is_hook = strncmp(url, "/hooks/", 7) == 0;
+    const char *name = url + 7;
+
+    if (!*con_cls) {
+        /* First call: headers only. Answer what needs no body at once. */
+        if (strcmp(url, "/healthz") == 0)
+            return reply(conn, MHD_HTTP_OK, "{\"ok\":true}", "application/json");
+        if (strcmp(url, "/metrics") == 0)
+            return handle_metrics(s, conn);
+        if (!is_hook || !*name || strchr(name, '/'))
+            return reply_json(conn, MHD_HTTP_NOT_FOUND,
+                              json_pack("{s:s,s:s}", "error", "not_found", "message",
+                                        "webhooks go to POST /hooks/CONNECTION"));
+        if (strcmp(method, "POST") != 0)
+            return reject(s, conn, REJ_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, name,
+                          "webhooks are POSTed");
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+            return reject(s, conn, REJ_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, name, msg);
+        }
+        request_t *rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        sl__buf_init(&rq->body, s->cfg.max_body);
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    request_t *rq = *con_cls;
+    if (*upload_data_size) {
+        if (!rq->too_big && sl__buf_append(&rq->body, upload_data, *upload_data_size))
+            rq->too_big = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return handle_hook(s, conn, name, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_t *rq = *con_cls;
+    if (rq) {
+        sl__buf_cleanup(&rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+static sl_err parse_listen(const char *listen, struct sockaddr_storage *ss, char *err,
+                           size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || !colon[1]) {
+        snprintf(err, errlen, "--listen `%s` is not HOST:PORT", listen);
+        return SL_EINVAL;
+    }
+    size_t hl = (size_t)(colon - listen);
+    if (listen[0] == '[' && hl > 2 && listen[hl - 1] == ']') { /* [::1]:8080 */
+        listen++;
+        hl -= 2;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)hl, listen);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, colon + 1, &hints, &res) || !res) {
+        snprintf(err, errlen, "--listen `%s`: not an address and port", listen);
+        return SL_EINVAL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return SL_OK;
+}
+
+sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    sl_err rc = parse_listen(cfg->listen, &ss, err, errlen);
+    if (rc)
+        return rc;
+    sl_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    s->cfg = *cfg;
+    pthread_mutex_init(&s->secrets_lock, NULL);
+    rc = sl__inbox_start(cfg->store, cfg->max_batch, &s->inbox);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the committer");
+        goto fail;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                 s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
+                 cfg->listen);
+        rc = SL_EIO;
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    *out = s;
+    return SL_OK;
+fail:
+    sl__inbox_stop(s->inbox);
+    pthread_mutex_destroy(&s->secrets_lock);
+    free(s);
+    return rc;
+}
+
+int sl__server_port(const sl_server_t *s)
+{
+    return s->port;
+}
+
+void sl__server_stop(sl_server_t *s)
+{
+    if (!s)
+        return;
+    /* Stop accepting; requests in flight finish (the committer still runs) before this returns. */
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    MHD_stop_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    sl__inbox_stop(s->inbox);
+    for (size_t i = 0; i < s->nsecrets; i++) {
+        sl__crypt_free(s->secrets[i].current);
+        sl__crypt_free(s->secrets[i].previous);
+    }
+    free(s->secrets);
+    pthread_mutex_destroy(&s->secrets_lock);
+    free(s);
+}

@@ -1,0 +1,35 @@
+/* sluice serve's HTTP server: webhook ingest, /healthz and /metrics (internal). */
+#ifndef SLUICE_HTTP_SERVER_H
+#define SLUICE_HTTP_SERVER_H
+
+#include <stddef.h>
+
+#include "core/crypt.h"
+#include "store/store.h"
+
+typedef struct sl_serve_config {
+    const char *listen; /* "HOST:PORT"; port 0 picks a free one */
+    size_t max_body;    /* bytes; larger bodies get 413 */
+    long tolerance;     /* seconds a signature's timestamp may differ from now */
+    size_t max_batch;   /* events per group commit at most */
+    sl_store_t *store;  /* borrowed */
+    const sl_crypt_t *crypt;
+} sl_serve_config_t;
+
+typedef struct sl_server sl_server_t;
+
+/* Starts listening and committing. On failure returns an error with a reason in err. */
+sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *err, size_t errlen);
+
+/* The port actually bound. */
+int sl__server_port(const sl_server_t *s);
+
+/* Stores one event through the same inbox and dedupe as webhooks (catch-up uses it). */
+sl_err sl__server_ingest(sl_server_t *s, const char *connection, const char *source,
+                         const char *payload, size_t len, int *fresh, char *err, size_t errlen);
+
+/* Stops accepting, lets requests in flight finish and their events commit, then frees the
+ * server. NULL is a no-op. */
+void sl__server_stop(sl_server_t *s);
+
+#endif

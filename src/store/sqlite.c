@@ -1,0 +1,449 @@
+/* The SQLite store: WAL journal with synchronous=FULL, so a COMMIT is on disk when it returns.
+ * One connection, serialised by a mutex; the inbox batches many events into one commit. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+typedef struct sqlite_store {
+    sl_store_t base;
+    sqlite3 *db;
+    pthread_mutex_t lock;
+} sqlite_store_t;
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS connections ("
+    " name TEXT PRIMARY KEY, mode TEXT NOT NULL, account_id TEXT, key_sealed TEXT NOT NULL,"
+    " secret_sealed TEXT, old_secret_sealed TEXT, old_secret_expires BIGINT,"
+    " base_url TEXT, stripe_version TEXT, stripe_account TEXT, endpoint_id TEXT,"
+    " endpoint_url TEXT, created BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id TEXT PRIMARY KEY, connection TEXT NOT NULL, type TEXT NOT NULL, created BIGINT,"
+    " received_ms BIGINT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);"
+    "CREATE TABLE IF NOT EXISTS cursors ("
+    " connection TEXT PRIMARY KEY, created BIGINT NOT NULL);";
+
+static sqlite_store_t *as_sqlite(sl_store_t *s)
+{
+    return (sqlite_store_t *)s;
+}
+
+static sl_err db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "store: %s: %s", what, sqlite3_errmsg(st->db));
+    return SL_EIO;
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *q, int col)
+{
+    const unsigned char *v = sqlite3_column_text(q, col);
+    snprintf(dst, n, "%s", v ? (const char *)v : "");
+}
+
+static char *dup_col(sqlite3_stmt *q, int col)
+{
+    const unsigned char *v = sqlite3_column_text(q, col);
+    return v ? strdup((const char *)v) : NULL;
+}
+
+static void bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static void sq_close(sl_store_t *s)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static sl_err sq_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    static const char *const sql =
+        "INSERT INTO connections (name, mode, account_id, key_sealed, secret_sealed,"
+        " old_secret_sealed, old_secret_expires, base_url, stripe_version, stripe_account,"
+        " endpoint_id, endpoint_url, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (name) DO UPDATE SET mode = excluded.mode,"
+        " account_id = excluded.account_id, key_sealed = excluded.key_sealed,"
+        " secret_sealed = excluded.secret_sealed, old_secret_sealed = excluded.old_secret_sealed,"
+        " old_secret_expires = excluded.old_secret_expires, base_url = excluded.base_url,"
+        " stripe_version = excluded.stripe_version, stripe_account = excluded.stripe_account,"
+        " endpoint_id = excluded.endpoint_id, endpoint_url = excluded.endpoint_url";
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        rc = db_error(st, "saving a connection", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, r->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, r->mode, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 3, r->account_id);
+    sqlite3_bind_text(q, 4, r->key_sealed ? r->key_sealed : "", -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 5, r->secret_sealed);
+    bind_text_or_null(q, 6, r->old_secret_sealed);
+    sqlite3_bind_int64(q, 7, r->old_secret_expires);
+    bind_text_or_null(q, 8, r->base_url);
+    bind_text_or_null(q, 9, r->stripe_version);
+    bind_text_or_null(q, 10, r->stripe_account);
+    bind_text_or_null(q, 11, r->endpoint_id);
+    bind_text_or_null(q, 12, r->endpoint_url);
+    sqlite3_bind_int64(q, 13, r->created);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = db_error(st, "saving a connection", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+#define CONN_COLUMNS                                                                               \
+    "name, mode, account_id, key_sealed, secret_sealed, old_secret_sealed, old_secret_expires,"    \
+    " base_url, stripe_version, stripe_account, endpoint_id, endpoint_url, created"
+
+static void conn_from_row(sqlite3_stmt *q, sl_conn_row_t *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_col(r->name, sizeof r->name, q, 0);
+    copy_col(r->mode, sizeof r->mode, q, 1);
+    copy_col(r->account_id, sizeof r->account_id, q, 2);
+    r->key_sealed = dup_col(q, 3);
+    r->secret_sealed = dup_col(q, 4);
+    r->old_secret_sealed = dup_col(q, 5);
+    r->old_secret_expires = sqlite3_column_int64(q, 6);
+    copy_col(r->base_url, sizeof r->base_url, q, 7);
+    copy_col(r->stripe_version, sizeof r->stripe_version, q, 8);
+    copy_col(r->stripe_account, sizeof r->stripe_account, q, 9);
+    copy_col(r->endpoint_id, sizeof r->endpoint_id, q, 10);
+    copy_col(r->endpoint_url, sizeof r->endpoint_url, q, 11);
+    r->created = sqlite3_column_int64(q, 12);
+}
+
+static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, char *err,
+                          size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections WHERE name = ?", -1,
+                           &q, NULL) != SQLITE_OK) {
+        rc = db_error(st, "reading a connection", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        conn_from_row(q, out);
+    } else if (step == SQLITE_DONE) {
+        snprintf(err, errlen, "no connection named `%s` (see `sluice connect list`)", name);
+        rc = SL_ENOTFOUND;
+    } else {
+        rc = db_error(st, "reading a connection", err, errlen);
+    }
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = db_error(st, "listing connections", err, errlen);
+        goto out;
+    }
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        sl_conn_row_t r;
+        conn_from_row(q, &r);
+        int stop = cb(&r, ctx);
+        sl_conn_row_cleanup(&r);
+        if (stop)
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = db_error(st, "listing connections", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_conn_delete(sl_store_t *s, const char *name, char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM connections WHERE name = ?", -1, &q, NULL) !=
+        SQLITE_OK) {
+        rc = db_error(st, "removing a connection", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        rc = db_error(st, "removing a connection", err, errlen);
+    } else if (sqlite3_changes(st->db) == 0) {
+        snprintf(err, errlen, "no connection named `%s`", name);
+        rc = SL_ENOTFOUND;
+    }
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n, int *fresh,
+                               char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(st, "starting a transaction", err, errlen);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO events (id, connection, type, created, received_ms,"
+                           " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = db_error(st, "storing events", err, errlen);
+        goto rollback;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(q, 1, ev[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, ev[i].connection, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, ev[i].type, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, ev[i].created);
+        sqlite3_bind_int64(q, 5, ev[i].received_ms);
+        sqlite3_bind_text(q, 6, ev[i].source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 7, ev[i].payload, (int)ev[i].payload_len, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            rc = db_error(st, "storing an event", err, errlen);
+            goto rollback;
+        }
+        fresh[i] = sqlite3_changes(st->db) > 0;
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_error(st, "committing events", err, errlen);
+        goto rollback;
+    }
+    goto out;
+rollback:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static void event_from_row(sqlite3_stmt *q, sl_event_row_t *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_col(r->id, sizeof r->id, q, 0);
+    copy_col(r->connection, sizeof r->connection, q, 1);
+    copy_col(r->type, sizeof r->type, q, 2);
+    r->created = sqlite3_column_int64(q, 3);
+    r->received_ms = sqlite3_column_int64(q, 4);
+    copy_col(r->source, sizeof r->source, q, 5);
+    r->payload = dup_col(q, 6);
+}
+
+#define EVENT_COLUMNS "id, connection, type, created, received_ms, source, payload"
+
+static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, sl_event_cb cb, void *ctx,
+                             char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    char type_like[256] = "";
+    if (f->type) {
+        size_t n = strlen(f->type);
+        if (n && f->type[n - 1] == '*')
+            snprintf(type_like, sizeof type_like, "%.*s%%", (int)(n - 1), f->type);
+        else
+            snprintf(type_like, sizeof type_like, "%s", f->type);
+    }
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT " EVENT_COLUMNS " FROM events"
+                           " WHERE (?1 IS NULL OR type LIKE ?1) AND (?2 IS NULL OR connection = ?2)"
+                           " ORDER BY received_ms DESC, id DESC LIMIT ?3",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = db_error(st, "listing events", err, errlen);
+        goto out;
+    }
+    bind_text_or_null(q, 1, type_like);
+    bind_text_or_null(q, 2, f->connection);
+    sqlite3_bind_int64(q, 3, f->limit ? (long long)f->limit : 100);
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        sl_event_row_t r;
+        event_from_row(q, &r);
+        int stop = cb(&r, ctx);
+        sl_event_row_cleanup(&r);
+        if (stop)
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = db_error(st, "listing events", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, char *err,
+                           size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = db_error(st, "reading an event", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        event_from_row(q, out);
+    } else if (step == SQLITE_DONE) {
+        snprintf(err, errlen, "no event `%s` in the inbox", id);
+        rc = SL_ENOTFOUND;
+    } else {
+        rc = db_error(st, "reading an event", err, errlen);
+    }
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_events_count(sl_store_t *s, long long *n, char *err, size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM events", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW)
+        rc = db_error(st, "counting events", err, errlen);
+    else
+        *n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_cursor_get(sl_store_t *s, const char *connection, long long *created, char *err,
+                            size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT created FROM cursors WHERE connection = ?", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = db_error(st, "reading a cursor", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, connection, -1, SQLITE_TRANSIENT);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW)
+        *created = sqlite3_column_int64(q, 0);
+    else if (step == SQLITE_DONE)
+        rc = SL_ENOTFOUND;
+    else
+        rc = db_error(st, "reading a cursor", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static sl_err sq_cursor_put(sl_store_t *s, const char *connection, long long created, char *err,
+                            size_t errlen)
+{
+    sqlite_store_t *st = as_sqlite(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO cursors (connection, created) VALUES (?, ?)"
+                           " ON CONFLICT (connection) DO UPDATE SET created = excluded.created",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = db_error(st, "saving a cursor", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, connection, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, created);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = db_error(st, "saving a cursor", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+static const sl_store_ops_t sqlite_ops = {
+    sq_close,       sq_conn_put,  sq_conn_get,     sq_conn_list,  sq_conn_delete, sq_events_insert,
+    sq_events_list, sq_event_get, sq_events_count, sq_cursor_get, sq_cursor_put,
+};
+
+sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    sqlite_store_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return SL_ENOMEM;
+    st->base.ops = &sqlite_ops;
+    pthread_mutex_init(&st->lock, NULL);
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "store: cannot open %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        sq_close(&st->base);
+        return SL_EIO;
+    }
+    chmod(path, S_IRUSR | S_IWUSR); /* payloads hold customers' data; keys are sealed anyway */
+    sqlite3_busy_timeout(st->db, 10000);
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     &msg) != SQLITE_OK ||
+        sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "store: cannot prepare %s: %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        sq_close(&st->base);
+        return SL_EIO;
+    }
+    *out = &st->base;
+    return SL_OK;
+}
