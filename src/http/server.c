@@ -43,7 +43,7 @@ static const char *const rej_names[REJ_COUNT] = {
 
 /* Unsealed webhook secrets of one connection, refreshed from the store every few seconds so
  * `sluice connect` changes reach a running server. */
-#define SECRET_TTL_S 5
+#define SECRET_TTL_S 1
 typedef struct secret_entry {
     char name[64];
     int exists;

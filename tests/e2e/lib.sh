@@ -1,0 +1,82 @@
+# Shared by the end-to-end shell tests: a temp directory, a scripted fake Stripe, running the
+# binary with its output captured, and assertions that count passes and failures.
+# The sourcing script sets SLUICE and FAKE (binaries) and KEY (the API key under test).
+tmp=$(mktemp -d)
+fake_pid=
+passed=0
+failed=0
+
+cleanup() {
+    stop_fake
+    [ "$(type -t extra_cleanup)" = function ] && extra_cleanup
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $current: $*"
+    echo "  stdout: $(head -c 600 "$tmp/out")"
+    echo "  stderr: $(head -c 600 "$tmp/err")"
+    failed=$((failed + 1))
+    ok=0
+}
+
+# start_fake ARGS...: (re)starts fake_stripe with a record file; sets $URL.
+start_fake() {
+    stop_fake
+    : >"$tmp/record"
+    # The same port every time, so connections saved with --base-url keep reaching it.
+    "$FAKE" "$@" --record "$tmp/record" --port "${FAKE_PORT:-0}" >"$tmp/port" 2>"$tmp/fake.err" &
+    fake_pid=$!
+    for _ in $(seq 100); do
+        [ -s "$tmp/port" ] && break
+        sleep 0.05
+    done
+    FAKE_PORT=$(cat "$tmp/port")
+    URL="http://127.0.0.1:$FAKE_PORT"
+}
+
+stop_fake() {
+    if [ -n "$fake_pid" ]; then
+        kill "$fake_pid" 2>/dev/null
+        wait "$fake_pid" 2>/dev/null
+        fake_pid=
+    fi
+}
+
+script() {
+    printf '%s' "$1" >"$tmp/script.json"
+    start_fake --script "$tmp/script.json"
+}
+
+# run ARGS...: runs sluice, capturing stdout, stderr and the exit code in $rc.
+run() {
+    "$SLUICE" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+begin() {
+    current=$1
+    ok=1
+}
+
+end() {
+    [ "$ok" = 1 ] && passed=$((passed + 1)) && echo "ok: $current"
+}
+
+expect_rc() { [ "$rc" = "$1" ] || fail "exit code $rc, wanted $1"; }
+expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks: $1"; }
+expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks: $1"; }
+requests() { wc -l <"$tmp/record" | tr -d ' '; }
+expect_requests() { [ "$(requests)" = "$1" ] || fail "$(requests) requests reached the server, wanted $1"; }
+# field N JQ: a field of the Nth recorded request (1-based)
+field() { sed -n "${1}p" "$tmp/record" | jq -r "$2"; }
+expect_field() {
+    local got
+    got=$(field "$1" "$2")
+    [ "$got" = "$3" ] || fail "request $1 $2 = '$got', wanted '$3'"
+}
+expect_no_key_anywhere() {
+    if grep -qF -- "$KEY" "$tmp/out" "$tmp/err"; then fail "the API key was printed"; fi
+}
+
