@@ -1,15 +1,15 @@
 -- wrk script for the ingest benchmark: replays pre-signed Stripe webhooks (bench/ingest_sign.js).
 --
---   wrk -t2 -c64 -d10s --latency -s bench/ingest.lua http://127.0.0.1:PORT/hooks/NAME -- RECORDS 2
---   (the last argument repeats the thread count, which init() needs to pick its slice)
+--   node bench/ingest_sign.js N whsec_... /tmp/ev 2      # writes /tmp/ev.0 and /tmp/ev.1
+--   wrk -t2 -c64 -d10s --latency -s bench/ingest.lua http://127.0.0.1:PORT/hooks/NAME -- /tmp/ev
 --
--- Each thread loads its own disjoint slice of RECORDS (record i goes to thread i % threads) as
--- ready-made requests, so every request carries a different event. A thread that runs out starts
--- its slice again; those repeats are duplicates and are reported (`wrapped`, and the `dups` count
--- from sluice's {"duplicate":true} answers). done() prints one machine-readable RESULT line.
+-- Thread k replays its own file PREFIX.k (one part per thread: disjoint slices), so every request
+-- carries a different event. init() only reads the file into memory (fast, so all threads start
+-- at about the same time); request() cuts the next record out of it. A thread that runs out
+-- starts its slice again (`wrapped`): those repeats are duplicates, which sluice answers with
+-- {"duplicate":true} and this script counts (`dups`). done() prints one RESULT line.
 
-local threads = {}
-local nthreads = 0
+local threads, nthreads = {}, 0
 
 function setup(thread)
   thread:set("tid", nthreads)           -- 0-based thread index, a global in that thread's state
@@ -17,46 +17,34 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local reqs, nreqs, pos = {}, 0, 0
 -- Per-thread counters are globals so that done() can read them with thread:get().
 ok2xx, non2xx, dups, wrapped = 0, 0, 0, 0
-statuses = ""                           -- "code:count,..." of the non-2xx answers, for done()
+statuses = ""                           -- "code:count,..." of the non-2xx answers
 local bad = {}
+local blob, off, head                   -- this thread's records, next record, request head
 
 function init(args)
-  local file = args[1] or error("usage: wrk ... -s ingest.lua URL -- RECORDS THREADS")
-  local total_threads = tonumber(args[2]) or error("pass the wrk thread count after RECORDS")
-  local f = assert(io.open(file, "rb"))
-  local host = wrk.host .. ":" .. tostring(wrk.port)
-  local i = 0
-  while true do
-    local hdr = f:read("*l")
-    if not hdr then break end
-    local sig, len = hdr:match("^([^\t]+)\t(%d+)$")
-    assert(sig, "bad record header: " .. hdr)
-    len = tonumber(len)
-    if i % total_threads == tid then
-      local body = f:read(len)
-      reqs[#reqs + 1] = wrk.format("POST", wrk.path, {
-        ["Host"] = host,
-        ["Content-Type"] = "application/json; charset=utf-8",
-        ["User-Agent"] = "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        ["Stripe-Signature"] = sig,
-      }, body)
-    else
-      f:seek("cur", len)                -- another thread's record
-    end
-    i = i + 1
-  end
+  local prefix = args[1] or error("usage: wrk ... -s ingest.lua URL -- RECORDS_PREFIX")
+  local f = assert(io.open(prefix .. "." .. tid, "rb"))
+  blob = f:read("*a")
   f:close()
-  nreqs = #reqs
-  assert(nreqs > 0, "no records for thread " .. tid)
+  assert(#blob > 0, "no records for thread " .. tid)
+  off = 1
+  head = "POST " .. wrk.path .. " HTTP/1.1\r\n" ..
+         "Host: " .. wrk.host .. ":" .. tostring(wrk.port) .. "\r\n" ..
+         "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n" ..
+         "Content-Type: application/json; charset=utf-8\r\n" ..
+         "Accept: */*; q=0.5, application/xml\r\n"
 end
 
 function request()
-  pos = pos + 1
-  if pos > nreqs then pos = 1; wrapped = wrapped + 1 end
-  return reqs[pos]
+  if off > #blob then off = 1; wrapped = wrapped + 1 end
+  local nl = blob:find("\n", off, true)
+  local sig, len = blob:sub(off, nl - 1):match("^([^\t]+)\t(%d+)$")
+  len = tonumber(len)
+  local body = blob:sub(nl + 1, nl + len)
+  off = nl + len + 1
+  return head .. "Stripe-Signature: " .. sig .. "\r\nContent-Length: " .. len .. "\r\n\r\n" .. body
 end
 
 function response(status, headers, body)
