@@ -4,10 +4,11 @@
 --   wrk -t2 -c64 -d10s --latency -s bench/ingest.lua http://127.0.0.1:PORT/hooks/NAME -- /tmp/ev
 --
 -- Thread k replays its own file PREFIX.k (one part per thread: disjoint slices), so every request
--- carries a different event. init() only reads the file into memory (fast, so all threads start
--- at about the same time); request() cuts the next record out of it. A thread that runs out
--- starts its slice again (`wrapped`): those repeats are duplicates, which sluice answers with
--- {"duplicate":true} and this script counts (`dups`). done() prints one RESULT line.
+-- carries a different event. init() only opens the file, so all threads start together (wrk runs
+-- each thread's init() while the threads before it are already sending); request() reads the
+-- next record (buffered reads from the page cache). A thread that runs out starts its slice again
+-- (`wrapped`): those repeats are duplicates, which sluice answers with {"duplicate":true} and
+-- this script counts (`dups`). done() prints one RESULT line.
 
 local threads, nthreads = {}, 0
 
@@ -21,29 +22,29 @@ end
 ok2xx, non2xx, dups, wrapped = 0, 0, 0, 0
 statuses = ""                           -- "code:count,..." of the non-2xx answers
 local bad = {}
-local blob, off, head                   -- this thread's records, next record, request head
+local file, head                        -- this thread's records, the request's fixed head
 
 function init(args)
   local prefix = args[1] or error("usage: wrk ... -s ingest.lua URL -- RECORDS_PREFIX")
-  local f = assert(io.open(prefix .. "." .. tid, "rb"))
-  blob = f:read("*a")
-  f:close()
-  assert(#blob > 0, "no records for thread " .. tid)
-  off = 1
+  file = assert(io.open(prefix .. "." .. tid, "rb"))
+  file:setvbuf("full", 1048576)
   head = "POST " .. wrk.path .. " HTTP/1.1\r\n" ..
          "Host: " .. wrk.host .. ":" .. tostring(wrk.port) .. "\r\n" ..
          "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n" ..
          "Content-Type: application/json; charset=utf-8\r\n" ..
-         "Accept: */*; q=0.5, application/xml\r\n"
+         "Accept: */*; q=0.5, application/xml\r\n" ..
+         "Cache-Control: no-cache\r\n"
 end
 
 function request()
-  if off > #blob then off = 1; wrapped = wrapped + 1 end
-  local nl = blob:find("\n", off, true)
-  local sig, len = blob:sub(off, nl - 1):match("^([^\t]+)\t(%d+)$")
-  len = tonumber(len)
-  local body = blob:sub(nl + 1, nl + len)
-  off = nl + len + 1
+  local hdr = file:read("*l")
+  if not hdr then                       -- end of this thread's slice: replay it (duplicates)
+    wrapped = wrapped + 1
+    file:seek("set", 0)
+    hdr = assert(file:read("*l"), "empty records file")
+  end
+  local sig, len = hdr:match("^([^\t]+)\t(%d+)$")
+  local body = file:read(tonumber(len))
   return head .. "Stripe-Signature: " .. sig .. "\r\nContent-Length: " .. len .. "\r\n\r\n" .. body
 end
 

@@ -41,4 +41,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 30000;
 server.listen(port, '127.0.0.1', () => console.log(server.address().port));
-process.on('SIGTERM', () => server.close(() => { fs.closeSync(fd); process.exit(0); }));
+process.on('SIGTERM', () => {
+  server.close(() => { fs.closeSync(fd); process.exit(0); });
+  server.closeAllConnections();  // wrk has stopped: nothing is in flight any more
+});
