@@ -160,7 +160,7 @@ int sl__cmd_serve(int argc, char **argv)
     snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
     char url[300];
     snprintf(url, sizeof url, "http://%s:%d", host, sl__server_port(server));
-    sl__log("info", "listening",
+    sl__log("notice", "listening",
             json_pack("{s:s,s:s,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION", "data",
                       env.data, "max_body", (json_int_t)max_body));
     sl_catchup_t *catchup = NULL;
@@ -174,6 +174,6 @@ int sl__cmd_serve(int argc, char **argv)
     sl__catchup_stop(catchup);
     sl__server_stop(server);
     sl__cli_env_close(&env);
-    sl__log("info", "stopped", NULL);
+    sl__log("notice", "stopped", NULL);
     return CLI_OK;
 }

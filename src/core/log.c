@@ -17,6 +17,7 @@ void sl__log_quiet(int quiet)
 
 void sl__log(const char *level, const char *msg, json_t *fields)
 {
+    /* "notice" lines (where sluice listens, that it stopped) show even when quiet. */
     if (log_is_quiet && strcmp(level, "info") == 0) {
         json_decref(fields);
         return;
