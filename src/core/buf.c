@@ -28,7 +28,7 @@ void sl__buf_reset(sl_buf_t *b)
         b->data[0] = '\0';
 }
 
-static sl_err buf_reserve(sl_buf_t *b, size_t extra)
+sl_err sl__buf_reserve(sl_buf_t *b, size_t extra)
 {
     if (extra > b->max - b->len)
         return SL_ETOOBIG;
@@ -48,7 +48,7 @@ static sl_err buf_reserve(sl_buf_t *b, size_t extra)
 
 sl_err sl__buf_append(sl_buf_t *b, const void *p, size_t n)
 {
-    sl_err rc = buf_reserve(b, n);
+    sl_err rc = sl__buf_reserve(b, n);
     if (rc)
         return rc;
     if (n)
@@ -76,7 +76,7 @@ sl_err sl__buf_printf(sl_buf_t *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return SL_EINVAL;
-    sl_err rc = buf_reserve(b, (size_t)n);
+    sl_err rc = sl__buf_reserve(b, (size_t)n);
     if (rc)
         return rc;
     va_start(ap, fmt);

@@ -25,6 +25,9 @@ void sl__buf_cleanup(sl_buf_t *b);
 /* Drops the contents but keeps the memory. */
 void sl__buf_reset(sl_buf_t *b);
 
+/* Makes room for `extra` more bytes at once (SL_ETOOBIG past the cap). */
+sl_err sl__buf_reserve(sl_buf_t *b, size_t extra);
+
 sl_err sl__buf_append(sl_buf_t *b, const void *p, size_t n);
 sl_err sl__buf_puts(sl_buf_t *b, const char *s);
 sl_err sl__buf_putc(sl_buf_t *b, char c);

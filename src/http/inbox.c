@@ -9,23 +9,13 @@
 const double sl__inbox_batch_bounds[SL_INBOX_BATCH_BUCKETS - 1] = {1, 2, 4, 16, 64, 256, 1024};
 const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1] = {1, 2, 5, 10, 25, 50, 100};
 
-typedef struct pending {
-    const sl_event_in_t *ev;
-    struct pending *next;
-    int done;
-    int fresh;
-    sl_err rc;
-    char err[256];
-} pending_t;
-
 struct sl_inbox {
     sl_store_t *store;
     size_t max_batch;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work;
-    pthread_cond_t done;
-    pending_t *head, *tail;
+    sl_inbox_item_t *head, *tail;
     int stopping;
     sl_inbox_stats_t stats;
 };
@@ -58,7 +48,7 @@ static void *committer(void *arg)
     sl_inbox_t *in = arg;
     sl_event_in_t *evs = calloc(in->max_batch, sizeof *evs);
     int *fresh = calloc(in->max_batch, sizeof *fresh);
-    pending_t **batch = calloc(in->max_batch, sizeof *batch);
+    sl_inbox_item_t **batch = calloc(in->max_batch, sizeof *batch);
     pthread_mutex_lock(&in->lock);
     for (;;) {
         while (!in->head && !in->stopping)
@@ -85,16 +75,16 @@ static void *committer(void *arg)
         }
         double ms = mono_ms() - t0;
 
+        for (size_t i = 0; i < n; i++) {
+            sl_inbox_item_t *it = batch[i];
+            it->rc = rc;
+            it->fresh = rc ? 0 : fresh[i];
+            snprintf(it->err, sizeof it->err, "%s", err);
+            it->done(it); /* may free or reuse the item: touch it no more */
+        }
         pthread_mutex_lock(&in->lock);
         if (!rc)
             record_stats(in, n, ms);
-        for (size_t i = 0; i < n; i++) {
-            batch[i]->rc = rc;
-            batch[i]->fresh = rc ? 0 : fresh[i];
-            snprintf(batch[i]->err, sizeof batch[i]->err, "%s", err);
-            batch[i]->done = 1;
-        }
-        pthread_cond_broadcast(&in->done);
     }
     pthread_mutex_unlock(&in->lock);
     free(evs);
@@ -113,11 +103,9 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
     in->max_batch = max_batch ? max_batch : 1024;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->work, NULL);
-    pthread_cond_init(&in->done, NULL);
     if (pthread_create(&in->thread, NULL, committer, in)) {
         pthread_mutex_destroy(&in->lock);
         pthread_cond_destroy(&in->work);
-        pthread_cond_destroy(&in->done);
         free(in);
         return SL_EINTERNAL;
     }
@@ -125,29 +113,59 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
     return SL_OK;
 }
 
-sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, char *err,
-                        size_t errlen)
+sl_err sl__inbox_submit_async(sl_inbox_t *in, sl_inbox_item_t *item)
 {
-    pending_t p = {ev, NULL, 0, 0, SL_OK, ""};
+    item->next = NULL;
     pthread_mutex_lock(&in->lock);
     if (in->stopping) {
         pthread_mutex_unlock(&in->lock);
-        snprintf(err, errlen, "shutting down");
         return SL_EINVAL;
     }
     if (in->tail)
-        in->tail->next = &p;
+        in->tail->next = item;
     else
-        in->head = &p;
-    in->tail = &p;
+        in->head = item;
+    in->tail = item;
     pthread_cond_signal(&in->work);
-    while (!p.done)
-        pthread_cond_wait(&in->done, &in->lock);
     pthread_mutex_unlock(&in->lock);
-    *fresh = p.fresh;
-    if (p.rc)
-        snprintf(err, errlen, "%s", p.err);
-    return p.rc;
+    return SL_OK;
+}
+
+/* The waiting form: a condition variable of the submitter's own, signalled from done. */
+typedef struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int finished;
+} waiter_t;
+
+static void wake_waiter(sl_inbox_item_t *item)
+{
+    waiter_t *w = item->ctx;
+    pthread_mutex_lock(&w->lock);
+    w->finished = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, char *err,
+                        size_t errlen)
+{
+    waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    sl_inbox_item_t item = {.ev = ev, .done = wake_waiter, .ctx = &w};
+    if (sl__inbox_submit_async(in, &item)) {
+        snprintf(err, errlen, "shutting down");
+        return SL_EINVAL;
+    }
+    pthread_mutex_lock(&w.lock);
+    while (!w.finished)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    *fresh = item.fresh;
+    if (item.rc)
+        snprintf(err, errlen, "%s", item.err);
+    return item.rc;
 }
 
 void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out)
@@ -168,6 +186,5 @@ void sl__inbox_stop(sl_inbox_t *in)
     pthread_join(in->thread, NULL);
     pthread_mutex_destroy(&in->lock);
     pthread_cond_destroy(&in->work);
-    pthread_cond_destroy(&in->done);
     free(in);
 }

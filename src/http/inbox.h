@@ -29,6 +29,24 @@ extern const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1];
 /* Starts the committer over `store` (borrowed; it must outlive the inbox). */
 sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out);
 
+/* An event waiting for its commit. The submitter owns it until `done` is called. */
+typedef struct sl_inbox_item sl_inbox_item_t;
+struct sl_inbox_item {
+    const sl_event_in_t *ev; /* borrowed until done is called */
+    /* Called once, on the committer thread, outside the inbox's lock, when the item's batch is
+     * durable (rc SL_OK, fresh 1 or 0) or failed (rc and err). */
+    void (*done)(sl_inbox_item_t *item);
+    void *ctx;
+    sl_err rc;
+    int fresh;
+    char err[256];
+    sl_inbox_item_t *next; /* the inbox's */
+};
+
+/* Queues an item for the next group commit and returns at once. SL_EINVAL once the inbox is
+ * stopping (done is then never called). */
+sl_err sl__inbox_submit_async(sl_inbox_t *in, sl_inbox_item_t *item);
+
 /* Stores `ev` (borrowed until this returns) and waits until its batch is durable. Sets *fresh
  * to 1 if stored, 0 if its id was already there. SL_EIO (err says why) when the store failed:
  * nothing of that batch was kept. SL_EINVAL once the inbox is stopping. */

@@ -1,6 +1,7 @@
 /* Webhook ingest over libmicrohttpd: POST /hooks/CONNECTION is verified, parsed, stored through
- * the inbox and answered 2xx only once durable. One thread per connection, so a request simply
- * waits for its group commit. */
+ * the inbox and answered 2xx only once durable. A small pool of epoll threads serves every
+ * connection: a verified request suspends its connection and joins the next group commit; the
+ * committer resumes the connections of a batch once it is on disk, and the answer goes out. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 
 #include "conn/conn.h"
 #include "core/buf.h"
+#include "core/jscan.h"
 #include "core/log.h"
 #include "http/inbox.h"
 #include "http/server.h"
@@ -62,11 +64,23 @@ struct sl_server {
     size_t nsecrets;
     atomic_ullong received, accepted, duplicates, store_errors;
     atomic_ullong rejected[REJ_COUNT];
+    /* Requests waiting for their commit; none may start once stopping is set. */
+    pthread_mutex_t flight_lock;
+    size_t in_flight;
+    int stopping;
 };
+
+enum { RQ_READING, RQ_COMMITTING, RQ_COMMITTED };
 
 typedef struct request {
     sl_buf_t body;
     int too_big;
+    atomic_int state;
+    char id[128]; /* ev's strings */
+    char type[128];
+    sl_event_in_t ev;
+    sl_inbox_item_t item;
+    struct MHD_Connection *conn;
 } request_t;
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
@@ -173,54 +187,93 @@ static long long now_ms(void)
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* A Stripe event: an object with an evt_ id, "object": "event" and a type. */
-static const char *event_problem(const json_t *ev)
+/* A Stripe event: an object with an evt_ id, "object": "event" and a type. Copies the id and
+ * type out; returns what is wrong with the body, or NULL. */
+static const char *event_fields(const char *body, size_t len, char *id, size_t idlen, char *type,
+                                size_t typelen, long long *created)
 {
-    if (!json_is_object(ev))
+    sl_jscan_field_t f[4] = {
+        {.name = "id"}, {.name = "object"}, {.name = "type"}, {.name = "created"}};
+    if (sl__jscan_object(body, len, f, 4))
         return "the body is not a JSON object";
-    const char *id = json_string_value(json_object_get(ev, "id"));
-    if (!id || strncmp(id, "evt_", 4) != 0 || strlen(id) > 120)
+    if (f[0].kind != SL_JSCAN_STRING || f[0].len < 5 || f[0].len >= idlen ||
+        memcmp(f[0].str, "evt_", 4) != 0)
         return "the body has no event id (evt_...)";
-    const char *object = json_string_value(json_object_get(ev, "object"));
-    if (!object || strcmp(object, "event") != 0)
+    if (f[1].kind != SL_JSCAN_STRING || f[1].len != 5 || memcmp(f[1].str, "event", 5) != 0)
         return "the body is not an event (\"object\": \"event\")";
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    if (!type || !*type || strlen(type) > 120)
+    if (f[2].kind != SL_JSCAN_STRING || !f[2].len || f[2].len >= typelen)
         return "the event has no type";
+    memcpy(id, f[0].str, f[0].len);
+    id[f[0].len] = '\0';
+    memcpy(type, f[2].str, f[2].len);
+    type[f[2].len] = '\0';
+    *created = f[3].kind == SL_JSCAN_INTEGER ? f[3].integer : 0;
     return NULL;
 }
 
 sl_err sl__server_ingest(sl_server_t *s, const char *connection, const char *source,
                          const char *payload, size_t len, int *fresh, char *err, size_t errlen)
 {
-    json_t *ev = json_loadb(payload, len, 0, NULL);
-    const char *problem = event_problem(ev);
+    char id[128], type[128];
+    long long created;
+    const char *problem = event_fields(payload, len, id, sizeof id, type, sizeof type, &created);
     if (problem) {
         snprintf(err, errlen, "%s", problem);
-        json_decref(ev);
         return SL_EPARSE;
     }
-    sl_event_in_t in = {json_string_value(json_object_get(ev, "id")),
-                        connection,
-                        json_string_value(json_object_get(ev, "type")),
-                        source,
-                        payload,
-                        len,
-                        json_integer_value(json_object_get(ev, "created")),
-                        now_ms()};
+    sl_event_in_t in = {id, connection, type, source, payload, len, created, now_ms()};
     s->received++;
     sl_err rc = sl__inbox_submit(s->inbox, &in, fresh, err, errlen);
     if (!rc)
         atomic_fetch_add(*fresh ? &s->accepted : &s->duplicates, 1);
     else
         s->store_errors++;
-    json_decref(ev);
     return rc;
+}
+
+/* The committer calls this once the request's batch is durable (or failed). */
+static void on_committed(sl_inbox_item_t *item)
+{
+    request_t *rq = item->ctx;
+    atomic_store(&rq->state, RQ_COMMITTED);
+    MHD_resume_connection(rq->conn);
+}
+
+static void flight_done(sl_server_t *s)
+{
+    pthread_mutex_lock(&s->flight_lock);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->flight_lock);
+}
+
+/* After the commit: the answer. */
+static enum MHD_Result answer_committed(sl_server_t *s, struct MHD_Connection *conn,
+                                        const char *name, request_t *rq)
+{
+    flight_done(s);
+    if (rq->item.rc) {
+        s->store_errors++;
+        sl__log("error", "event not stored",
+                json_pack("{s:s,s:s}", "connection", name, "error", rq->item.err));
+        /* Stripe retries on 5xx, so nothing is lost. */
+        return reply_json(
+            conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+            json_pack("{s:s,s:s}", "error", "store_unavailable", "message", rq->item.err));
+    }
+    atomic_fetch_add(rq->item.fresh ? &s->accepted : &s->duplicates, 1);
+    return reply(conn, MHD_HTTP_OK,
+                 rq->item.fresh ? "{\"received\":true,\"duplicate\":false}"
+                                : "{\"received\":true,\"duplicate\":true}",
+                 "application/json");
 }
 
 static enum MHD_Result handle_hook(sl_server_t *s, struct MHD_Connection *conn, const char *name,
                                    request_t *rq)
 {
+    if (atomic_load(&rq->state) == RQ_COMMITTED)
+        return answer_committed(s, conn, name, rq);
+    if (atomic_load(&rq->state) == RQ_COMMITTING)
+        return MHD_YES; /* not resumed yet */
     if (rq->too_big) {
         char msg[96];
         snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
@@ -254,20 +307,34 @@ static enum MHD_Result handle_hook(sl_server_t *s, struct MHD_Connection *conn, 
                                                   : MHD_HTTP_BAD_REQUEST,
                       name, msgs[why]);
     }
-    int fresh = 0;
-    char err[256] = "";
-    sl_err rc = sl__server_ingest(s, name, "webhook", body, rq->body.len, &fresh, err, sizeof err);
-    if (rc == SL_EPARSE)
-        return reject(s, conn, REJ_NOT_EVENT, MHD_HTTP_BAD_REQUEST, name, err);
-    if (rc) {
-        sl__log("error", "event not stored",
-                json_pack("{s:s,s:s}", "connection", name, "error", err));
-        /* Stripe retries on 5xx, so nothing is lost. */
+    long long created = 0;
+    const char *problem = event_fields(body, rq->body.len, rq->id, sizeof rq->id, rq->type,
+                                       sizeof rq->type, &created);
+    if (problem)
+        return reject(s, conn, REJ_NOT_EVENT, MHD_HTTP_BAD_REQUEST, name, problem);
+    pthread_mutex_lock(&s->flight_lock);
+    int stopping = s->stopping;
+    if (!stopping)
+        s->in_flight++;
+    pthread_mutex_unlock(&s->flight_lock);
+    if (stopping)
         return reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack("{s:s,s:s}", "error", "store_unavailable", "message", err));
+                          json_pack("{s:s,s:s}", "error", "shutting_down", "message",
+                                    "sluice is stopping; Stripe will retry"));
+    rq->ev =
+        (sl_event_in_t){rq->id, name, rq->type, "webhook", body, rq->body.len, created, now_ms()};
+    rq->item = (sl_inbox_item_t){.ev = &rq->ev, .done = on_committed, .ctx = rq};
+    rq->conn = conn;
+    s->received++;
+    /* Suspend first: the commit may finish, and resume us, before this function returns. */
+    atomic_store(&rq->state, RQ_COMMITTING);
+    MHD_suspend_connection(conn);
+    if (sl__inbox_submit_async(s->inbox, &rq->item)) {
+        rq->item.rc = SL_EINVAL;
+        snprintf(rq->item.err, sizeof rq->item.err, "shutting down");
+        on_committed(&rq->item);
     }
-    return reply_json(conn, MHD_HTTP_OK,
-                      json_pack("{s:b,s:b}", "received", 1, "duplicate", !fresh));
+    return MHD_YES;
 }
 
 static enum MHD_Result handle_metrics(sl_server_t *s, struct MHD_Connection *conn)
@@ -360,6 +427,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq)
             return MHD_NO;
         sl__buf_init(&rq->body, s->cfg.max_body);
+        if (cl)
+            sl__buf_reserve(&rq->body, strtoull(cl, NULL, 10)); /* one allocation, not seven */
         *con_cls = rq;
         return MHD_YES;
     }
@@ -414,6 +483,13 @@ static sl_err parse_listen(const char *listen, struct sockaddr_storage *ss, char
     return SL_OK;
 }
 
+/* One epoll thread per core (at least 2): parsing and HMAC run there, the commit elsewhere. */
+static unsigned pool_size(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 2 ? 2 : n > 16 ? 16 : (unsigned)n;
+}
+
 sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -427,20 +503,21 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
         return SL_ENOMEM;
     s->cfg = *cfg;
     pthread_mutex_init(&s->secrets_lock, NULL);
+    pthread_mutex_init(&s->flight_lock, NULL);
     rc = sl__inbox_start(cfg->store, cfg->max_batch, &s->inbox);
     if (rc) {
         snprintf(err, errlen, "cannot start the committer");
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                 s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
                  cfg->listen);
@@ -454,6 +531,7 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
 fail:
     sl__inbox_stop(s->inbox);
     pthread_mutex_destroy(&s->secrets_lock);
+    pthread_mutex_destroy(&s->flight_lock);
     free(s);
     return rc;
 }
@@ -467,8 +545,20 @@ void sl__server_stop(sl_server_t *s)
 {
     if (!s)
         return;
-    /* Stop accepting; requests in flight finish (the committer still runs) before this returns. */
+    /* Stop accepting connections, refuse new submissions, and wait (up to 30 s) for those in
+     * flight to be committed and answered: only then may connections close. */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    pthread_mutex_lock(&s->flight_lock);
+    s->stopping = 1;
+    pthread_mutex_unlock(&s->flight_lock);
+    for (int i = 0; i < 30000; i++) {
+        pthread_mutex_lock(&s->flight_lock);
+        size_t left = s->in_flight;
+        pthread_mutex_unlock(&s->flight_lock);
+        if (!left)
+            break;
+        usleep(1000);
+    }
     MHD_stop_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -479,5 +569,6 @@ void sl__server_stop(sl_server_t *s)
     }
     free(s->secrets);
     pthread_mutex_destroy(&s->secrets_lock);
+    pthread_mutex_destroy(&s->flight_lock);
     free(s);
 }

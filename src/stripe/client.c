@@ -636,11 +636,13 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
         rc = SL_EPARSE;
     }
 
-out:
+out : {
+    /* Whatever Stripe (or a proxy) wrote back must not show the key. */
     char *fields[] = {resp->error.message,      resp->error.type,  resp->error.code,
                       resp->error.decline_code, resp->error.param, resp->error.doc_url};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         sl__redact(fields[i], c->api_key);
+}
     if (h) {
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
         pool_give(c, h);

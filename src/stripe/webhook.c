@@ -87,11 +87,12 @@ sl_webhook_reason sl_webhook_verify(const char *header, const char *body, size_t
             tlen = n - 2;
         } else if (n == 3 + 64 && strncmp(p, "v1=", 3) == 0 && nsigs < WEBHOOK_MAX_V1) {
             int bad = 0;
-            for (size_t i = 0; i < 32; i++) {
+            for (size_t i = 0; i < 32 && !bad; i++) {
                 int hi = hexval(p[3 + 2 * i]), lo = hexval(p[4 + 2 * i]);
                 if (hi < 0 || lo < 0)
-                    bad = 1;
-                sigs[nsigs][i] = (unsigned char)((hi << 4) | (lo & 15));
+                    bad = 1; /* not hex: this v1 can match nothing */
+                else
+                    sigs[nsigs][i] = (unsigned char)(hi << 4 | lo);
             }
             if (!bad)
                 nsigs++;

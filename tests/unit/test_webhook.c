@@ -68,6 +68,11 @@ static void test_malformed(void **state)
     assert_int_equal(verify("garbage", body, SECRET, NULL, 1), SL_WEBHOOK_MALFORMED);
     assert_int_equal(verify("t=1700000000", body, SECRET, NULL, 1700000000), SL_WEBHOOK_MALFORMED);
     assert_int_equal(verify("t=abc,v1=00", body, SECRET, NULL, 1), SL_WEBHOOK_MALFORMED);
+    /* A v1 of the right length that is not hex (found by fuzz/fuzz_signature.c). */
+    char nothex[80] = "t=1,v1=";
+    memset(nothex + 7, 'z', 64);
+    nothex[71] = '\0';
+    assert_int_equal(verify(nothex, body, SECRET, NULL, 1), SL_WEBHOOK_MALFORMED);
     char h[128], bad[160];
     sl_webhook_sign(SECRET, 1700000000, body, strlen(body), h, sizeof h);
     snprintf(bad, sizeof bad, "v1=%s", h + 16); /* no t= */
