@@ -322,10 +322,13 @@ static int fake_stripe_echo(const fake_request_t *r, char **body, void *ctx)
         json_decref(eb);
         return 400;
     }
+    /* The key's own account is an account whatever --echo says. */
+    int account = strcmp(r->path, "/v1/account") == 0;
     char id[96];
-    snprintf(id, sizeof id, "%s_%06lu", e->prefix, ++e->next_id);
-    json_t *obj = json_pack("{s:s,s:s,s:I,s:b}", "id", id, "object", e->object, "created",
-                            (json_int_t)time(NULL), "livemode", 0);
+    snprintf(id, sizeof id, "%s_%06lu", account ? "acct" : e->prefix, ++e->next_id);
+    json_t *obj = json_pack("{s:s,s:s,s:I,s:b}", "id", id, "object",
+                            account ? "account" : e->object, "created", (json_int_t)time(NULL),
+                            "livemode", 0);
     json_object_update(obj, params);
     *body = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
