@@ -44,6 +44,8 @@ typedef struct sl_client_config {
     long retry_total_ms;        /* no retry starts past this much time since the call began;
                                    default 60000 */
     size_t max_response_bytes;  /* default 16 MiB; larger responses fail with SL_ETOOBIG */
+    double rate_limit;          /* requests per second across all threads; 0: none. Stripe
+                                   allows 25/s in test mode and 100/s in live mode */
     sl_trace_fn trace;          /* NULL: no tracing */
     void *trace_ctx;
 } sl_client_config_t;

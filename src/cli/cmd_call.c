@@ -22,6 +22,9 @@ void sl__cmd_call_help(FILE *out)
             "send parameters in the query string, POST in the form-encoded body.\n"
             "\n"
             "Options:\n"
+            "  --connection NAME        use a stored connection (sluice connect): its key, base\n"
+            "                           URL, version, account and rate limit (25/s test, 100/s\n"
+            "                           live); --data/--store say where connections are kept\n"
             "  --api-key KEY            secret or restricted key (default: $STRIPE_API_KEY)\n"
             "  --base-url URL           API address (default: $SLUICE_BASE_URL, else\n"
             "                           https://api.stripe.com)\n"
@@ -133,6 +136,9 @@ int sl__cmd_call(int argc, char **argv)
         OPT_RETRIES,
         OPT_TIMEOUT,
         OPT_NO_VALIDATE,
+        OPT_CONNECTION,
+        OPT_DATA,
+        OPT_STORE,
     };
     static const struct option opts[] = {
         {"api-key", required_argument, NULL, OPT_API_KEY},
@@ -146,14 +152,22 @@ int sl__cmd_call(int argc, char **argv)
         {"max-retries", required_argument, NULL, OPT_RETRIES},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
+        {"connection", required_argument, NULL, OPT_CONNECTION},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"store", required_argument, NULL, OPT_STORE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     sl_client_config_t cfg;
     sl_client_config_init(&cfg);
-    cfg.api_key = getenv("STRIPE_API_KEY");
-    cfg.base_url = getenv("SLUICE_BASE_URL");
+    /* Explicit options win over a connection, which wins over the environment. */
+    const char *opt_key = NULL, *opt_base = NULL, *opt_version = NULL, *opt_account = NULL;
+    const char *connection = NULL, *data = NULL, *store = NULL;
+    char *conn_key = NULL;
+    char base_buf[512] = "", version_buf[32] = "", account_buf[64] = "";
+    sl_cli_env_t env;
+    memset(&env, 0, sizeof env);
     const char *idem = NULL, *json_file = NULL;
     int all = 0, verbose = 0, validate = 1;
     long limit = 0, n;
@@ -181,16 +195,16 @@ int sl__cmd_call(int argc, char **argv)
             args[nargs++] = optarg;
             break;
         case OPT_API_KEY:
-            cfg.api_key = optarg;
+            opt_key = optarg;
             break;
         case OPT_BASE_URL:
-            cfg.base_url = optarg;
+            opt_base = optarg;
             break;
         case OPT_VERSION:
-            cfg.stripe_version = optarg;
+            opt_version = optarg;
             break;
         case OPT_ACCOUNT:
-            cfg.stripe_account = optarg;
+            opt_account = optarg;
             break;
         case OPT_IDEM:
             idem = optarg;
@@ -225,6 +239,15 @@ int sl__cmd_call(int argc, char **argv)
                 goto out;
             }
             cfg.timeout_ms = n * 1000;
+            break;
+        case OPT_CONNECTION:
+            connection = optarg;
+            break;
+        case OPT_DATA:
+            data = optarg;
+            break;
+        case OPT_STORE:
+            store = optarg;
             break;
         case OPT_NO_VALIDATE:
             validate = 0;
@@ -370,8 +393,45 @@ int sl__cmd_call(int argc, char **argv)
                                   op ? sl_op_name(op) : method);
         goto out;
     }
+    if (connection) {
+        if (opt_key) {
+            ret = sl__cli_usage_error(CMD, "give --connection or --api-key, not both");
+            goto out;
+        }
+        ret = sl__cli_env_open(&env, CMD, data, store, 1);
+        if (ret)
+            goto out;
+        sl_conn_row_t row;
+        char cerr[512];
+        if (env.store->ops->conn_get(env.store, connection, &row, cerr, sizeof cerr) ||
+            sl__conn_config(&row, &env.crypt, &cfg, &conn_key, cerr, sizeof cerr)) {
+            sl_conn_row_cleanup(&row);
+            ret = sl__cli_usage_error(CMD, "%s", cerr);
+            goto out;
+        }
+        /* cfg points into the row: keep copies that outlive it. */
+        snprintf(base_buf, sizeof base_buf, "%s", row.base_url);
+        snprintf(version_buf, sizeof version_buf, "%s", row.stripe_version);
+        snprintf(account_buf, sizeof account_buf, "%s", row.stripe_account);
+        cfg.base_url = base_buf[0] ? base_buf : NULL;
+        cfg.stripe_version = version_buf[0] ? version_buf : NULL;
+        cfg.stripe_account = account_buf[0] ? account_buf : NULL;
+        sl_conn_row_cleanup(&row);
+    } else {
+        cfg.api_key = getenv("STRIPE_API_KEY");
+        cfg.base_url = getenv("SLUICE_BASE_URL");
+    }
+    if (opt_key)
+        cfg.api_key = opt_key;
+    if (opt_base)
+        cfg.base_url = opt_base;
+    if (opt_version)
+        cfg.stripe_version = opt_version;
+    if (opt_account)
+        cfg.stripe_account = opt_account;
     if (!cfg.api_key || !*cfg.api_key) {
-        ret = sl__cli_usage_error(CMD, "no API key: pass --api-key or set STRIPE_API_KEY");
+        ret = sl__cli_usage_error(CMD, "no API key: pass --connection NAME or --api-key, or set "
+                                       "STRIPE_API_KEY");
         goto out;
     }
     if (verbose) {
@@ -444,6 +504,8 @@ int sl__cmd_call(int argc, char **argv)
                 sl_pager_pages(pager), sl_pager_pages(pager) == 1 ? "" : "s");
 
 out:
+    sl__crypt_free(conn_key);
+    sl__cli_env_close(&env);
     free(args);
     sl_op_call_cleanup(&call);
     sl_pager_free(pager);

@@ -179,25 +179,35 @@ sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_sp
     return SL_OK;
 }
 
+sl_err sl__conn_config(const sl_conn_row_t *row, const sl_crypt_t *crypt, sl_client_config_t *cfg,
+                       char **key, char *err, size_t errlen)
+{
+    *key = NULL;
+    if (sl__crypt_open(crypt, row->key_sealed, row->name, key)) {
+        snprintf(err, errlen,
+                 "cannot decrypt the key of `%s`: is this the master key it was saved with?",
+                 row->name);
+        return SL_EINVAL;
+    }
+    cfg->api_key = *key;
+    cfg->base_url = row->base_url[0] ? row->base_url : NULL;
+    cfg->stripe_version = row->stripe_version[0] ? row->stripe_version : NULL;
+    cfg->stripe_account = row->stripe_account[0] ? row->stripe_account : NULL;
+    cfg->rate_limit = strcmp(row->mode, "live") == 0 ? 100 : 25;
+    return SL_OK;
+}
+
 sl_err sl__conn_client(const sl_conn_row_t *row, const sl_crypt_t *crypt, sl_trace_fn trace,
                        sl_client_t **out, char *err, size_t errlen)
 {
     char *key = NULL;
+    sl_client_config_t cfg;
+    sl_client_config_init(&cfg);
+    cfg.trace = trace;
     *out = NULL;
-    if (sl__crypt_open(crypt, row->key_sealed, row->name, &key)) {
-        snprintf(err, errlen,
-                 "cannot decrypt the key of `%s`: is this the master key it was "
-                 "saved with?",
-                 row->name);
-        return SL_EINVAL;
-    }
-    sl_conn_spec_t spec = {row->name,
-                           key,
-                           NULL,
-                           row->base_url[0] ? row->base_url : NULL,
-                           row->stripe_version[0] ? row->stripe_version : NULL,
-                           row->stripe_account[0] ? row->stripe_account : NULL};
-    sl_err rc = client_for(key, &spec, trace, out, err, errlen);
+    sl_err rc = sl__conn_config(row, crypt, &cfg, &key, err, errlen);
+    if (!rc)
+        rc = sl_client_new(&cfg, out, err, errlen);
     sl__crypt_free(key);
     return rc;
 }

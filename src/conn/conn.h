@@ -29,6 +29,12 @@ typedef struct sl_conn_spec {
 sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_spec_t *spec,
                     sl_trace_fn trace, sl_conn_row_t *saved, char *err, size_t errlen);
 
+/* Fills cfg from the connection: its key (unsealed into *key, which the caller frees with
+ * sl__crypt_free() once the client exists), base URL, Stripe-Version, Stripe-Account, and the
+ * rate limit of its mode (25/s test, 100/s live). Other fields of cfg are left alone. */
+sl_err sl__conn_config(const sl_conn_row_t *row, const sl_crypt_t *crypt, sl_client_config_t *cfg,
+                       char **key, char *err, size_t errlen);
+
 /* A client for the connection (its key unsealed, base URL, version and account applied). */
 sl_err sl__conn_client(const sl_conn_row_t *row, const sl_crypt_t *crypt, sl_trace_fn trace,
                        sl_client_t **out, char *err, size_t errlen);

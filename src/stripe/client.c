@@ -33,6 +33,10 @@ struct sl_client {
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t pool_lock;
+    /* A token bucket: next_slot is when the next request may start (monotonic ms). */
+    double rate_limit;
+    pthread_mutex_t rate_lock;
+    double next_slot;
     CURL **pool;
     size_t pool_len;
     size_t pool_cap;
@@ -178,6 +182,7 @@ sl_err sl_client_new(const sl_client_config_t *cfg, sl_client_t **out, char *err
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
+    pthread_mutex_init(&c->rate_lock, NULL);
     c->api_key = strdup(cfg->api_key);
     c->base_url = strdup(base);
     c->stripe_version =
@@ -203,6 +208,7 @@ sl_err sl_client_new(const sl_client_config_t *cfg, sl_client_t **out, char *err
     c->retry.total_ms = cfg->retry_total_ms > 0 ? cfg->retry_total_ms : 60000;
     c->trace = cfg->trace;
     c->trace_ctx = cfg->trace_ctx;
+    c->rate_limit = cfg->rate_limit > 0 ? cfg->rate_limit : 0;
 
     c->share = curl_share_init();
     if (!c->share) {
@@ -241,6 +247,7 @@ void sl_client_free(sl_client_t *c)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_locks[i]);
     pthread_mutex_destroy(&c->pool_lock);
+    pthread_mutex_destroy(&c->rate_lock);
     if (c->api_key)
         memset(c->api_key, 0, strlen(c->api_key));
     free(c->api_key);
@@ -501,6 +508,22 @@ static sl_err prepare(sl_client_t *c, const sl_request_t *req, sl_response_t *re
 }
 
 /* One HTTP exchange. Returns the libcurl result; fills status and the attempt record. */
+/* Waits for this request's turn under the rate limit: each request takes the next free slot,
+ * 1/rate seconds after the previous one, so threads share the limit fairly. */
+static void rate_wait(sl_client_t *c)
+{
+    if (c->rate_limit <= 0)
+        return;
+    pthread_mutex_lock(&c->rate_lock);
+    double now = now_ms(), slot = c->next_slot > now ? c->next_slot : now;
+    c->next_slot = slot + 1000.0 / c->rate_limit;
+    pthread_mutex_unlock(&c->rate_lock);
+    if (slot > now) {
+        client_trace(c, "! waiting %.0f ms for the rate limit (%g/s)", slot - now, c->rate_limit);
+        sleep_ms((long)(slot - now + 0.5));
+    }
+}
+
 static CURLcode perform(sl_client_t *c, CURL *h, const prepared_t *p, attempt_t *a, long *status,
                         char *errbuf)
 {
@@ -561,6 +584,7 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
         sl__buf_reset(&a.body);
         a.too_big = 0;
         a.request_id[0] = a.should_retry[0] = a.retry_after[0] = '\0';
+        rate_wait(c);
         double t0 = now_ms();
         resp->attempts++;
         cc = perform(c, h, &p, &a, &status, errbuf);

@@ -73,6 +73,24 @@ expect_out '"webhook_secret": true'
 expect_no_key_anywhere
 end
 
+begin "sluice call --connection uses the stored key, base URL and account"
+script '[{"status":200,"body":{"id":"cus_1","object":"customer"}},{"status":200,"body":{"id":"cus_2","object":"customer"}}]'
+run call --connection shop customers.retrieve cus_1
+expect_rc 0
+expect_out '"id": "cus_1"'
+expect_field 1 .path /v1/customers/cus_1
+expect_field 1 .headers.authorization "Bearer $KEY"
+run call --connection shop customers.retrieve cus_2 --stripe-account acct_other -v
+expect_rc 0
+expect_field 2 '.headers["stripe-account"]' acct_other
+expect_no_key_anywhere
+run call --connection shop --api-key "$KEY" customers.retrieve cus_1
+expect_rc 2
+run call --connection nobody customers.retrieve cus_1
+expect_rc 2
+expect_err "no connection named"
+end
+
 begin "connect add: invalid, revoked, under-privileged and publishable keys save nothing"
 script '[{"status":401,"body":{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****4f2a"}}}]'
 run connect add bad --key "$KEY" --base-url "$URL"

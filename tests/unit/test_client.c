@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -551,6 +552,31 @@ static void test_one_client_many_threads(void **state)
     assert_in_range(fake_stripe_connection_count(f->fake), 1, THREADS);
 }
 
+static void test_rate_limit_spaces_requests(void **state)
+{
+    fixture_t *f = *state;
+    sl_client_config_t cfg;
+    sl_client_config_init(&cfg);
+    cfg.api_key = KEY;
+    cfg.base_url = fake_stripe_url(f->fake);
+    cfg.rate_limit = 20; /* one request every 50 ms */
+    sl_client_t *c = NULL;
+    assert_int_equal(sl_client_new(&cfg, &c, NULL, 0), SL_OK);
+    fake_stripe_set_default(f->fake, 200, NULL, "{\"id\":\"x\"}");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 6; i++) {
+        sl_request_t req = {.method = "GET", .path = "/v1/balance"};
+        sl_response_t resp;
+        assert_int_equal(sl_client_request(c, &req, &resp), SL_OK);
+        sl_response_cleanup(&resp);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(ms >= 5 * 50 - 5); /* the first goes at once, each next 50 ms later */
+    sl_client_free(c);
+}
+
 typedef struct trace_log {
     char text[8192];
 } trace_log_t;
@@ -619,6 +645,7 @@ int main(void)
         T(test_connections_are_kept_alive),
         T(test_one_client_many_threads),
         T(test_trace_masks_the_key),
+        T(test_rate_limit_spaces_requests),
     };
     return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }
