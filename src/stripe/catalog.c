@@ -583,6 +583,69 @@ sl_err sl_op_call_init(sl_op_call_t *out, const sl_op_t *op, const json_t *param
     return SL_OK;
 }
 
+/* --- Typing parameters ---------------------------------------------------------------------- */
+
+static json_t *coerce(const sl_cat_shape_t *sh, const json_t *v, int depth)
+{
+    if (depth > 32)
+        return json_deep_copy(v);
+    if (json_is_string(v)) {
+        const char *t = json_string_value(v);
+        int text_ok = (sh->kinds & SL_KIND_STRING) != 0;
+        if (!*t && (sh->flags & SL_SHAPE_EMPTY_OK))
+            return json_null();
+        if (!text_ok && (sh->kinds & SL_KIND_INTEGER) && text_is_integer(t))
+            return json_integer(strtoll(t, NULL, 10));
+        if (!text_ok && (sh->kinds & SL_KIND_NUMBER) && text_is_number(t))
+            return json_real(strtod(t, NULL));
+        if (!text_ok && (sh->kinds & SL_KIND_BOOLEAN) &&
+            (strcmp(t, "true") == 0 || strcmp(t, "false") == 0))
+            return json_boolean(t[0] == 't');
+        return json_incref((json_t *)v);
+    }
+    if (json_is_object(v) && (sh->kinds & SL_KIND_ARRAY) && !(sh->kinds & SL_KIND_OBJECT) &&
+        all_keys_numeric(v)) {
+        json_t *arr = json_array();
+        const char *k;
+        json_t *item;
+        json_object_foreach((json_t *)v, k, item)
+        {
+            json_array_append_new(arr, sh->items == SL_CAT_NONE
+                                           ? json_deep_copy(item)
+                                           : coerce(&sl__cat_shapes[sh->items], item, depth + 1));
+        }
+        return arr;
+    }
+    if (json_is_object(v)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *item;
+        json_object_foreach((json_t *)v, k, item)
+        {
+            const sl_cat_field_t *f = shape_field(sh, k);
+            json_object_set_new(out, k,
+                                f ? coerce(&sl__cat_shapes[f->shape], item, depth + 1)
+                                  : json_deep_copy(item));
+        }
+        return out;
+    }
+    if (json_is_array(v)) {
+        json_t *out = json_array();
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_append_new(
+                out, sh->items == SL_CAT_NONE
+                         ? json_deep_copy(json_array_get(v, i))
+                         : coerce(&sl__cat_shapes[sh->items], json_array_get(v, i), depth + 1));
+        return out;
+    }
+    return json_deep_copy(v);
+}
+
+json_t *sl__op_coerce(const struct sl_op *op, const json_t *params)
+{
+    return coerce(&sl__cat_shapes[cat_op((const sl_op_t *)op)->params], params, 0);
+}
+
 /* --- Event types --------------------------------------------------------------------------- */
 
 size_t sl_event_type_count(void)

@@ -69,4 +69,13 @@ extern const size_t sl__cat_nevents;
 
 #define SL_CAT_STR(off) (sl__cat_str + (off))
 
+#include <jansson.h>
+
+struct sl_op;
+/* A copy of `params` (valid for the operation) with each value given the JSON type its
+ * parameter declares: "12" for an integer becomes 12, "true" for a boolean true, "" where Stripe
+ * allows it to unset a field becomes null, objects with numeric keys become arrays. Values of
+ * free-form objects (metadata) stay strings. Returns a new reference, NULL when out of memory. */
+json_t *sl__op_coerce(const struct sl_op *op, const json_t *params);
+
 #endif

@@ -11,7 +11,8 @@ if [ ! -f "$spec" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 "$src/tools/gen_catalog.py" "$spec" "$tmp/catalog_data.c" "$tmp/catalog_examples.json"
+python3 "$src/tools/gen_catalog.py" "$spec" "$tmp/catalog_data.c" "$tmp/catalog_examples.json" "$tmp/fixtures_data.c"
 cmp "$tmp/catalog_data.c" "$src/src/stripe/catalog_data.c"
 cmp "$tmp/catalog_examples.json" "$src/tests/data/catalog_examples.json"
+cmp "$tmp/fixtures_data.c" "$src/src/emulator/fixtures_data.c"
 echo "the committed catalog matches the generator's output"

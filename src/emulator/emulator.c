@@ -1,0 +1,1145 @@
+/* A local, stateful Stripe: Stripe's wire protocol (form bodies, bearer keys, error bodies,
+ * Request-Id), every request checked against the catalog, objects built from Stripe's example
+ * objects and kept in memory, list pagination, the search query language, idempotent replays,
+ * and events recorded for every change and delivered signed to webhook endpoints, with retries.
+ *
+ * One lock guards all state; requests are short. Deliveries run on their own thread. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "emulator/emulator.h"
+#include "emulator/fixtures.h"
+#include "sluice/catalog.h"
+#include "sluice/webhook.h"
+#include "stripe/catalog.h"
+
+#define EMU_MAX_BODY (1u << 20)
+
+/* The resources the emulator keeps, by the plural their operations are named with. */
+typedef struct resource {
+    const char *plural; /* "customers": customers.create, customers.list, ... */
+    const char *object; /* the fixture and the "object" field */
+    const char *prefix; /* of generated ids */
+    int emits;          /* records <object>.created/.updated/.deleted events */
+} resource_t;
+
+static const resource_t resources[] = {
+    {"customers", "customer", "cus", 1},
+    {"products", "product", "prod", 1},
+    {"prices", "price", "price", 1},
+    {"coupons", "coupon", "co", 1},
+    {"webhook_endpoints", "webhook_endpoint", "we", 0},
+};
+
+typedef struct delivery {
+    char *url;
+    char *secret;
+    char *payload;
+    int attempt;
+    double next_at; /* monotonic ms */
+    struct delivery *next;
+} delivery_t;
+
+struct sl_emulator {
+    sl_emulator_config_t cfg;
+    struct MHD_Daemon *daemon;
+    int port;
+    pthread_mutex_t lock; /* guards everything below */
+    json_t *objects;      /* id -> object */
+    json_t *lists;        /* object type -> [ids], oldest first */
+    json_t *events;       /* [events], oldest first */
+    json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
+    json_t *secrets;      /* webhook endpoint id -> whsec_ */
+    /* deliveries */
+    pthread_t thread;
+    pthread_cond_t wake;
+    delivery_t *queue;
+    int stopping;
+};
+
+typedef struct request {
+    sl_buf_t body;
+    char *uri;
+} request_t;
+
+/* A reply being built: status and JSON body. */
+typedef struct reply {
+    unsigned status;
+    json_t *body;
+    int replayed;
+} reply_t;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void random_token(char *out, size_t n)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char raw[64];
+    if (n > sizeof raw)
+        n = sizeof raw;
+    if (RAND_bytes(raw, (int)n) != 1)
+        for (size_t i = 0; i < n; i++)
+            raw[i] = (unsigned char)rand();
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
+    out[n] = '\0';
+}
+
+static void new_id(const char *prefix, char *out, size_t n)
+{
+    char tok[24];
+    random_token(tok, 14);
+    snprintf(out, n, "%s_%s", prefix, tok);
+}
+
+static reply_t stripe_error(unsigned status, const char *type, const char *code, const char *param,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static reply_t stripe_error(unsigned status, const char *type, const char *code, const char *param,
+                            const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s,s:s}", "type", type, "message", msg);
+    if (code)
+        json_object_set_new(e, "code", json_string(code));
+    if (param)
+        json_object_set_new(e, "param", json_string(param));
+    return (reply_t){status, json_pack("{s:o}", "error", e), 0};
+}
+
+static reply_t no_such(const char *object, const char *id)
+{
+    return stripe_error(404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
+                        object, id);
+}
+
+/* --- Events and their delivery ---------------------------------------------------------------- */
+
+static int endpoint_wants(const json_t *endpoint, const char *type)
+{
+    const json_t *types = json_object_get(endpoint, "enabled_events");
+    if (strcmp(json_string_value(json_object_get(endpoint, "status")) ?: "", "enabled") != 0)
+        return 0;
+    for (size_t i = 0; i < json_array_size(types); i++) {
+        const char *t = json_string_value(json_array_get(types, i));
+        if (t && (strcmp(t, "*") == 0 || strcmp(t, type) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Records an event (caller holds the lock) and queues it for every endpoint that wants it. */
+static void emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                 const char *request_id, const char *idem_key)
+{
+    char id[64];
+    new_id("evt", id, sizeof id);
+    json_t *data = json_pack("{s:O}", "object", object);
+    if (previous)
+        json_object_set_new(data, "previous_attributes", previous);
+    json_t *ev =
+        json_pack("{s:s,s:s,s:s,s:I,s:o,s:b,s:i,s:{s:s,s:s?},s:s}", "id", id, "object", "event",
+                  "api_version", sl_catalog_api_version(), "created", (json_int_t)time(NULL),
+                  "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id", request_id,
+                  "idempotency_key", idem_key, "type", type);
+    int pending = 0;
+    const json_t *ids = json_object_get(e->lists, "webhook_endpoint");
+    char *payload = NULL;
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        const char *we = json_string_value(json_array_get(ids, i));
+        const json_t *endpoint = json_object_get(e->objects, we);
+        const char *secret = json_string_value(json_object_get(e->secrets, we));
+        if (!endpoint || !secret || !endpoint_wants(endpoint, type))
+            continue;
+        pending++;
+        json_object_set_new(ev, "pending_webhooks", json_integer(pending));
+    }
+    payload = json_dumps(ev, JSON_INDENT(2));
+    for (size_t i = 0; payload && i < json_array_size(ids); i++) {
+        const char *we = json_string_value(json_array_get(ids, i));
+        const json_t *endpoint = json_object_get(e->objects, we);
+        const char *secret = json_string_value(json_object_get(e->secrets, we));
+        if (!endpoint || !secret || !endpoint_wants(endpoint, type))
+            continue;
+        delivery_t *d = calloc(1, sizeof *d);
+        if (!d)
+            continue;
+        d->url = strdup(json_string_value(json_object_get(endpoint, "url")) ?: "");
+        d->secret = strdup(secret);
+        d->payload = strdup(payload);
+        d->next_at = mono_ms();
+        d->next = e->queue;
+        e->queue = d;
+        pthread_cond_signal(&e->wake);
+    }
+    free(payload);
+    json_array_append_new(e->events, ev);
+}
+
+static void delivery_free(delivery_t *d)
+{
+    free(d->url);
+    free(d->secret);
+    free(d->payload);
+    free(d);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+/* POSTs one event signed as Stripe signs; 1 if the receiver answered 2xx. */
+static int deliver(CURL *h, const delivery_t *d)
+{
+    char sig[160], header[200];
+    if (sl_webhook_sign(d->secret, time(NULL), d->payload, strlen(d->payload), sig, sizeof sig))
+        return 0;
+    snprintf(header, sizeof header, "Stripe-Signature: %s", sig);
+    struct curl_slist *hs = curl_slist_append(NULL, header);
+    hs = curl_slist_append(hs, "Content-Type: application/json; charset=utf-8");
+    hs = curl_slist_append(hs, "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)");
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, d->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, d->payload);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    long status = 0;
+    int ok = curl_easy_perform(h) == CURLE_OK &&
+             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 &&
+             status < 300;
+    curl_slist_free_all(hs);
+    return ok;
+}
+
+static void *deliverer(void *arg)
+{
+    sl_emulator_t *e = arg;
+    CURL *h = curl_easy_init();
+    pthread_mutex_lock(&e->lock);
+    while (!e->stopping) {
+        /* The delivery due first. */
+        delivery_t **best = NULL;
+        for (delivery_t **p = &e->queue; *p; p = &(*p)->next)
+            if (!best || (*p)->next_at < (*best)->next_at)
+                best = p;
+        double now = mono_ms();
+        if (!best || (*best)->next_at > now) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double wait = best ? (*best)->next_at - now : 1000;
+            until.tv_sec += (time_t)(wait / 1000);
+            until.tv_nsec += (long)((long long)wait % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&e->wake, &e->lock, &until);
+            continue;
+        }
+        delivery_t *d = *best;
+        *best = d->next;
+        pthread_mutex_unlock(&e->lock);
+        int ok = h && deliver(h, d);
+        pthread_mutex_lock(&e->lock);
+        d->attempt++;
+        if (ok || d->attempt >= e->cfg.max_deliveries) {
+            if (!ok)
+                sl__log("warn", "emulator: gave up delivering an event",
+                        json_pack("{s:s,s:i}", "url", d->url, "attempts", d->attempt));
+            delivery_free(d);
+            continue;
+        }
+        /* Back off exponentially, as Stripe does (in seconds to hours; here scaled down). */
+        d->next_at = mono_ms() + (double)e->cfg.retry_base_ms * (double)(1 << (d->attempt - 1));
+        d->next = e->queue;
+        e->queue = d;
+    }
+    pthread_mutex_unlock(&e->lock);
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* --- Objects ------------------------------------------------------------------------------- */
+
+static const resource_t *resource_by_plural(const char *plural, size_t n)
+{
+    for (size_t i = 0; i < sizeof resources / sizeof *resources; i++)
+        if (strlen(resources[i].plural) == n && strncmp(resources[i].plural, plural, n) == 0)
+            return &resources[i];
+    return NULL;
+}
+
+/* Merges typed parameters into an object, as Stripe applies an update: null unsets, metadata
+ * merges key by key (an empty value removes the key), other objects merge field by field. */
+static void apply(json_t *obj, const json_t *params, json_t *previous, int metadata)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (strcmp(k, "expand") == 0)
+            continue;
+        json_t *cur = json_object_get(obj, k);
+        if (previous && !json_object_get(previous, k))
+            json_object_set_new(previous, k, cur ? json_deep_copy(cur) : json_null());
+        if (metadata && (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))) {
+            json_object_del(obj, k);
+        } else if (json_is_null(v) && strcmp(k, "metadata") == 0) {
+            json_object_set_new(obj, k, json_object());
+        } else if (json_is_object(v) && json_is_object(cur)) {
+            apply(cur, v, NULL, strcmp(k, "metadata") == 0);
+        } else if (json_is_object(v) && strcmp(k, "metadata") == 0) {
+            json_t *m = json_object();
+            apply(m, v, NULL, 1);
+            json_object_set_new(obj, k, m);
+        } else {
+            json_object_set(obj, k, v);
+        }
+    }
+}
+
+static reply_t create(sl_emulator_t *e, const resource_t *r, const json_t *params,
+                      const char *request_id, const char *idem_key)
+{
+    const char *tmpl = sl__fixture_json(r->object);
+    json_t *obj = tmpl ? json_loads(tmpl, 0, NULL) : json_object();
+    char id[80];
+    const char *given = json_string_value(json_object_get(params, "id"));
+    if (given && *given) {
+        if (json_object_get(e->objects, given)) {
+            json_decref(obj);
+            return stripe_error(400, "invalid_request_error", "resource_already_exists", "id",
+                                "%s already exists.", given);
+        }
+        snprintf(id, sizeof id, "%s", given);
+    } else {
+        new_id(r->prefix, id, sizeof id);
+    }
+    json_object_set_new(obj, "id", json_string(id));
+    json_object_set_new(obj, "object", json_string(r->object));
+    json_object_set_new(obj, "created", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(obj, "livemode", json_false());
+    if (json_object_get(obj, "metadata"))
+        json_object_set_new(obj, "metadata", json_object());
+    /* Fields the example fills that a new object starts without. */
+    static const char *const cleared[] = {"email",
+                                          "name",
+                                          "description",
+                                          "phone",
+                                          "address",
+                                          "shipping",
+                                          "nickname",
+                                          "lookup_key",
+                                          "default_price",
+                                          "unit_label",
+                                          "statement_descriptor",
+                                          "url"};
+    for (size_t i = 0; i < sizeof cleared / sizeof *cleared; i++)
+        if (json_object_get(obj, cleared[i]))
+            json_object_set_new(obj, cleared[i], json_null());
+    if (strcmp(r->object, "product") == 0 || strcmp(r->object, "price") == 0)
+        json_object_set_new(obj, "active", json_true());
+    if (strcmp(r->object, "webhook_endpoint") == 0)
+        json_object_set_new(obj, "status", json_string("enabled"));
+    apply(obj, params, NULL, 0);
+    json_object_set(e->objects, id, obj);
+    json_t *list = json_object_get(e->lists, r->object);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(e->lists, r->object, list);
+    }
+    json_array_append_new(list, json_string(id));
+    json_t *out = json_deep_copy(obj);
+    if (strcmp(r->object, "webhook_endpoint") == 0) {
+        char secret[64];
+        random_token(secret, 32);
+        char whsec[80];
+        snprintf(whsec, sizeof whsec, "whsec_%s", secret);
+        json_object_set_new(e->secrets, id, json_string(whsec));
+        json_object_set_new(out, "secret", json_string(whsec)); /* shown once, as Stripe does */
+    }
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.created", r->object);
+        emit(e, type, obj, NULL, request_id, idem_key);
+    }
+    json_decref(obj);
+    return (reply_t){200, out, 0};
+}
+
+static reply_t update(sl_emulator_t *e, const resource_t *r, const char *id, const json_t *params,
+                      const char *request_id, const char *idem_key)
+{
+    json_t *obj = json_object_get(e->objects, id);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
+        return no_such(r->object, id);
+    json_t *previous = json_object();
+    apply(obj, params, previous, 0);
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.updated", r->object);
+        emit(e, type, obj, previous, request_id, idem_key);
+    } else {
+        json_decref(previous);
+    }
+    return (reply_t){200, json_deep_copy(obj), 0};
+}
+
+static reply_t delete (sl_emulator_t *e, const resource_t *r, const char *id,
+                       const char *request_id)
+{
+    json_t *obj = json_object_get(e->objects, id);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
+        return no_such(r->object, id);
+    json_incref(obj);
+    json_object_del(e->objects, id);
+    json_t *list = json_object_get(e->lists, r->object);
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if (strcmp(json_string_value(json_array_get(list, i)), id) == 0) {
+            json_array_remove(list, i);
+            break;
+        }
+    json_object_del(e->secrets, id);
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.deleted", r->object);
+        emit(e, type, obj, NULL, request_id, NULL);
+    }
+    json_decref(obj);
+    return (reply_t){200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1),
+                     0};
+}
+
+/* created=N or created[gt|gte|lt|lte]=N */
+static int created_matches(const json_t *filter, long long created)
+{
+    if (!filter)
+        return 1;
+    if (json_is_integer(filter))
+        return created == json_integer_value(filter);
+    const json_t *v;
+    if ((v = json_object_get(filter, "gt")) && !(created > json_integer_value(v)))
+        return 0;
+    if ((v = json_object_get(filter, "gte")) && !(created >= json_integer_value(v)))
+        return 0;
+    if ((v = json_object_get(filter, "lt")) && !(created < json_integer_value(v)))
+        return 0;
+    if ((v = json_object_get(filter, "lte")) && !(created <= json_integer_value(v)))
+        return 0;
+    return 1;
+}
+
+/* Parameters of a list call that filter by an equal top-level field (email=, product=, ...). */
+static int filters_match(const json_t *obj, const json_t *params)
+{
+    static const char *const paging[] = {"limit",   "starting_after",  "ending_before",
+                                         "created", "expand",          "type",
+                                         "types",   "delivery_success"};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        int skip = 0;
+        for (size_t i = 0; i < sizeof paging / sizeof *paging; i++)
+            skip |= strcmp(k, paging[i]) == 0;
+        if (skip || json_is_object(v) || json_is_array(v))
+            continue;
+        const json_t *have = json_object_get(obj, k);
+        if (!have || !json_equal(have, v))
+            return 0;
+    }
+    return created_matches(json_object_get(params, "created"),
+                           json_integer_value(json_object_get(obj, "created")));
+}
+
+/* A page of `items` (newest first already), cut by limit, starting_after and ending_before. */
+static reply_t page_of(json_t *items, const json_t *params, const char *url)
+{
+    long long limit = json_is_integer(json_object_get(params, "limit"))
+                          ? json_integer_value(json_object_get(params, "limit"))
+                          : 10;
+    if (limit < 1 || limit > 100) {
+        json_decref(items);
+        return stripe_error(400, "invalid_request_error", "parameter_invalid_integer", "limit",
+                            "Invalid limit: must be an integer between 1 and 100");
+    }
+    const char *after = json_string_value(json_object_get(params, "starting_after"));
+    const char *before = json_string_value(json_object_get(params, "ending_before"));
+    size_t n = json_array_size(items), start = 0, end = n;
+    const char *anchor = after ? after : before;
+    if (anchor) {
+        size_t at = n;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(items, i), "id")) ?: "",
+                       anchor) == 0)
+                at = i;
+        if (at == n) {
+            json_decref(items);
+            return stripe_error(400, "invalid_request_error", "resource_missing",
+                                after ? "starting_after" : "ending_before", "No such object: '%s'",
+                                anchor);
+        }
+        if (after)
+            start = at + 1;
+        else
+            end = at;
+    }
+    json_t *data = json_array();
+    int has_more;
+    if (before && !after) {
+        size_t from = end > (size_t)limit ? end - (size_t)limit : 0;
+        for (size_t i = from; i < end; i++)
+            json_array_append(data, json_array_get(items, i));
+        has_more = from > 0;
+    } else {
+        for (size_t i = start; i < end && json_array_size(data) < (size_t)limit; i++)
+            json_array_append(data, json_array_get(items, i));
+        has_more = start + json_array_size(data) < end;
+    }
+    json_decref(items);
+    return (reply_t){200,
+                     json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data, "has_more",
+                               has_more, "url", url),
+                     0};
+}
+
+static reply_t list(sl_emulator_t *e, const resource_t *r, const json_t *params, const char *url)
+{
+    json_t *items = json_array();
+    const json_t *ids = json_object_get(e->lists, r->object);
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const json_t *obj = json_object_get(e->objects, json_string_value(json_array_get(ids, i)));
+        if (obj && filters_match(obj, params))
+            json_array_append(items, (json_t *)obj);
+    }
+    return page_of(items, params, url);
+}
+
+/* --- Search: field:'v', field~'v', metadata['k']:'v', created>N, -negation, AND / OR ---------- */
+
+typedef struct clause {
+    char field[128];
+    char meta[128]; /* metadata['key'] */
+    char op[3];
+    char value[256];
+    int is_number;
+    int negate;
+} clause_t;
+
+static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
+{
+    const char *p = *pp;
+    memset(c, 0, sizeof *c);
+    while (*p == ' ')
+        p++;
+    if (*p == '-') {
+        c->negate = 1;
+        p++;
+    }
+    size_t n = 0;
+    while ((isalnum((unsigned char)*p) || *p == '_' || *p == '.') && n + 1 < sizeof c->field)
+        c->field[n++] = *p++;
+    if (!n) {
+        snprintf(err, errlen, "expected a field name at `%.20s`", p);
+        return -1;
+    }
+    if (strcmp(c->field, "metadata") == 0) {
+        if (strncmp(p, "['", 2) != 0) {
+            snprintf(err, errlen, "metadata takes a key: metadata['key']");
+            return -1;
+        }
+        p += 2;
+        n = 0;
+        while (*p && *p != '\'' && n + 1 < sizeof c->meta)
+            c->meta[n++] = *p++;
+        if (strncmp(p, "']", 2) != 0) {
+            snprintf(err, errlen, "unterminated metadata key");
+            return -1;
+        }
+        p += 2;
+    }
+    if (p[0] == '>' || p[0] == '<') {
+        c->op[0] = *p++;
+        if (*p == '=')
+            c->op[1] = *p++;
+    } else if (*p == ':' || *p == '~') {
+        c->op[0] = *p++;
+    } else {
+        snprintf(err, errlen, "expected :, ~, >, <, >= or <= after `%s`", c->field);
+        return -1;
+    }
+    n = 0;
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        while (*p && *p != q && n + 1 < sizeof c->value) {
+            if (*p == '\\' && p[1])
+                p++;
+            c->value[n++] = *p++;
+        }
+        if (*p != q) {
+            snprintf(err, errlen, "unterminated string value for `%s`", c->field);
+            return -1;
+        }
+        p++;
+    } else {
+        while (*p && *p != ' ' && n + 1 < sizeof c->value)
+            c->value[n++] = *p++;
+        c->is_number = 1;
+    }
+    *pp = p;
+    return 0;
+}
+
+static int clause_matches(const clause_t *c, const json_t *obj)
+{
+    const json_t *v = c->meta[0] ? json_object_get(json_object_get(obj, "metadata"), c->meta)
+                                 : json_object_get(obj, c->field);
+    int m = 0;
+    char text[64];
+    const char *s = json_string_value(v);
+    if (!s && json_is_integer(v)) {
+        snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = text;
+    } else if (!s && json_is_boolean(v)) {
+        s = json_is_true(v) ? "true" : "false";
+    }
+    if (c->op[0] == ':') {
+        m = s ? strcasecmp(s, c->value) == 0 : strcmp(c->value, "null") == 0;
+    } else if (c->op[0] == '~') {
+        m = s && strcasestr(s, c->value) != NULL;
+    } else if (json_is_integer(v)) {
+        long long a = json_integer_value(v), b = strtoll(c->value, NULL, 10);
+        m = c->op[0] == '>' ? (c->op[1] ? a >= b : a > b) : (c->op[1] ? a <= b : a < b);
+    }
+    return c->negate ? !m : m;
+}
+
+static reply_t search(sl_emulator_t *e, const resource_t *r, const json_t *params, const char *url)
+{
+    const char *q = json_string_value(json_object_get(params, "query"));
+    clause_t clauses[16];
+    size_t n = 0;
+    int any = 0, all = 0;
+    char err[256];
+    const char *p = q ? q : "";
+    while (*p) {
+        if (n == 16)
+            return stripe_error(400, "invalid_request_error", "search_query_invalid", "query",
+                                "Too many clauses in the search query");
+        if (parse_clause(&p, &clauses[n++], err, sizeof err))
+            return stripe_error(400, "invalid_request_error", "search_query_invalid", "query",
+                                "Invalid search query: %s", err);
+        while (*p == ' ')
+            p++;
+        if (!strncmp(p, "AND ", 4)) {
+            all = 1;
+            p += 4;
+        } else if (!strncmp(p, "OR ", 3)) {
+            any = 1;
+            p += 3;
+        } else if (*p) {
+            return stripe_error(400, "invalid_request_error", "search_query_invalid", "query",
+                                "Invalid search query: expected AND or OR at `%.20s`", p);
+        }
+    }
+    if (any && all)
+        return stripe_error(400, "invalid_request_error", "search_query_invalid", "query",
+                            "A search query cannot mix AND and OR");
+    json_t *hits = json_array();
+    const json_t *ids = json_object_get(e->lists, r->object);
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const json_t *obj = json_object_get(e->objects, json_string_value(json_array_get(ids, i)));
+        if (!obj)
+            continue;
+        int ok = any ? 0 : 1;
+        for (size_t c = 0; c < n; c++)
+            ok = any ? ok || clause_matches(&clauses[c], obj)
+                     : ok && clause_matches(&clauses[c], obj);
+        if (ok)
+            json_array_append(hits, (json_t *)obj);
+    }
+    long long limit = json_is_integer(json_object_get(params, "limit"))
+                          ? json_integer_value(json_object_get(params, "limit"))
+                          : 10;
+    const char *page = json_string_value(json_object_get(params, "page"));
+    size_t offset = page && !strncmp(page, "page_", 5) ? strtoul(page + 5, NULL, 10) : 0;
+    json_t *data = json_array();
+    for (size_t i = offset; i < json_array_size(hits) && json_array_size(data) < (size_t)limit; i++)
+        json_array_append(data, json_array_get(hits, i));
+    size_t next = offset + json_array_size(data);
+    int more = next < json_array_size(hits);
+    char next_page[32];
+    snprintf(next_page, sizeof next_page, "page_%zu", next);
+    json_t *out =
+        json_pack("{s:s,s:o,s:b,s:s,s:I}", "object", "search_result", "data", data, "has_more",
+                  more, "url", url, "total_count", (json_int_t)json_array_size(hits));
+    json_object_set_new(out, "next_page", more ? json_string(next_page) : json_null());
+    json_decref(hits);
+    return (reply_t){200, out, 0};
+}
+
+/* --- Events API ---------------------------------------------------------------------------- */
+
+static int type_matches(const char *pattern, const char *type)
+{
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*')
+        return strncmp(pattern, type, n - 1) == 0;
+    return strcmp(pattern, type) == 0;
+}
+
+static reply_t events_list(sl_emulator_t *e, const json_t *params)
+{
+    const char *type = json_string_value(json_object_get(params, "type"));
+    const json_t *types = json_object_get(params, "types");
+    json_t *items = json_array();
+    for (size_t i = json_array_size(e->events); i-- > 0;) {
+        json_t *ev = json_array_get(e->events, i);
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        if (type && !type_matches(type, t))
+            continue;
+        if (json_array_size(types)) {
+            int ok = 0;
+            for (size_t k = 0; k < json_array_size(types); k++)
+                ok |= type_matches(json_string_value(json_array_get(types, k)) ?: "", t);
+            if (!ok)
+                continue;
+        }
+        if (!created_matches(json_object_get(params, "created"),
+                             json_integer_value(json_object_get(ev, "created"))))
+            continue;
+        json_array_append(items, ev);
+    }
+    return page_of(items, params, "/v1/events");
+}
+
+/* --- Requests ------------------------------------------------------------------------------ */
+
+/* The catalog operation for METHOD PATH; literal segments beat parameters. Fills path params. */
+static const sl_op_t *route(const char *method, const char *path, json_t *params)
+{
+    const sl_op_t *best = NULL;
+    int best_score = -1;
+    char segs[16][128];
+    size_t nseg = 0;
+    for (const char *p = path; *p && nseg < 16;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        snprintf(segs[nseg++], sizeof segs[0], "%.*s", (int)(n < 127 ? n : 127), p);
+        p += n;
+    }
+    for (size_t i = 0; i < sl_op_count(); i++) {
+        const sl_op_t *op = sl_op_at(i);
+        if (strcmp(sl_op_method(op), method) != 0)
+            continue;
+        const char *t = sl_op_path(op);
+        size_t k = 0;
+        int score = 0, ok = 1;
+        for (const char *p = t; *p && ok;) {
+            while (*p == '/')
+                p++;
+            if (!*p)
+                break;
+            size_t n = strcspn(p, "/");
+            if (k >= nseg)
+                ok = 0;
+            else if (*p == '{')
+                ;
+            else if (strlen(segs[k]) == n && strncmp(segs[k], p, n) == 0)
+                score++;
+            else
+                ok = 0;
+            k++;
+            p += n;
+        }
+        if (ok && k == nseg && score > best_score) {
+            best = op;
+            best_score = score;
+        }
+    }
+    if (best) {
+        const char *t = sl_op_path(best);
+        size_t k = 0;
+        for (const char *p = t; *p;) {
+            while (*p == '/')
+                p++;
+            if (!*p)
+                break;
+            size_t n = strcspn(p, "/");
+            if (*p == '{') {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(n - 2), p + 1);
+                json_object_set_new(params, name, json_string(segs[k]));
+            }
+            k++;
+            p += n;
+        }
+    }
+    return best;
+}
+
+/* The parameter a validation message names (between its first backquotes). */
+static void named_param(const char *msg, char *out, size_t n)
+{
+    const char *a = strchr(msg, '`'), *b = a ? strchr(a + 1, '`') : NULL;
+    snprintf(out, n, "%.*s", a && b ? (int)(b - a - 1) : 0, a ? a + 1 : "");
+}
+
+static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
+                        const char *request_id, const char *idem_key)
+{
+    const char *name = sl_op_name(op);
+    const char *dot = strrchr(name, '.');
+    const char *verb = dot + 1;
+    if (strcmp(name, "events.list") == 0)
+        return events_list(e, params);
+    if (strcmp(name, "events.retrieve") == 0) {
+        const char *id = json_string_value(json_object_get(params, "id"));
+        for (size_t i = 0; i < json_array_size(e->events); i++) {
+            json_t *ev = json_array_get(e->events, i);
+            if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
+                return (reply_t){200, json_incref(ev), 0};
+        }
+        return no_such("event", id);
+    }
+    if (strcmp(name, "account.retrieve") == 0) {
+        json_t *acct = json_loads(sl__fixture_json("account"), 0, NULL);
+        json_object_set_new(acct, "id", json_string("acct_sluiceemulator"));
+        return (reply_t){200, acct, 0};
+    }
+    const resource_t *r = resource_by_plural(name, (size_t)(dot - name));
+    if (r) {
+        /* The id is the operation's only path parameter. */
+        const char *pp = sl_op_path_param(op, 0);
+        json_t *id = pp ? json_incref(json_object_get(params, pp)) : NULL;
+        if (pp)
+            json_object_del(params, pp);
+        json_t *typed = sl__op_coerce(op, params);
+        reply_t out;
+        const char *ids = json_string_value(id);
+        if (strcmp(verb, "create") == 0)
+            out = create(e, r, typed, request_id, idem_key);
+        else if (strcmp(verb, "retrieve") == 0 && ids) {
+            json_t *obj = json_object_get(e->objects, ids);
+            out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
+                                r->object) == 0
+                      ? (reply_t){200, json_deep_copy(obj), 0}
+                      : no_such(r->object, ids);
+        } else if (strcmp(verb, "update") == 0 && ids)
+            out = update(e, r, ids, typed, request_id, idem_key);
+        else if (strcmp(verb, "delete") == 0 && ids)
+            out = delete (e, r, ids, request_id);
+        else if (strcmp(verb, "list") == 0)
+            out = list(e, r, typed, path);
+        else if (strcmp(verb, "search") == 0)
+            out = search(e, r, typed, path);
+        else
+            out = stripe_error(501, "api_error", "not_implemented", NULL,
+                               "sluice emulate does not implement %s yet", name);
+        json_decref(typed);
+        json_decref(id);
+        return out;
+    }
+    return stripe_error(501, "api_error", "not_implemented", NULL,
+                        "sluice emulate does not implement %s yet (it keeps customers, products, "
+                        "prices, coupons, webhook endpoints, events and the account)",
+                        name);
+}
+
+static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
+                      const char *uri, const char *body, size_t len, const char *request_id)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return stripe_error(401, "invalid_request_error", NULL, NULL,
+                            "You did not provide an API key. You need to provide your API key in "
+                            "the Authorization header, using Bearer auth (e.g. 'Authorization: "
+                            "Bearer YOUR_SECRET_KEY').");
+    const char *key = auth + 7;
+    if (strncmp(key, "sk_test_", 8) != 0 && strncmp(key, "rk_test_", 8) != 0) {
+        char masked[64];
+        sl_key_mask(key, masked, sizeof masked);
+        return stripe_error(401, "invalid_request_error", NULL, NULL,
+                            "Invalid API Key provided: %s (the emulator takes test keys)", masked);
+    }
+    char path[2048];
+    const char *qmark = strchr(uri, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(qmark ? (size_t)(qmark - uri) : strlen(uri)), uri);
+    const char *form = strcmp(method, "POST") == 0 ? body : qmark ? qmark + 1 : "";
+    size_t form_len = strcmp(method, "POST") == 0 ? len : strlen(form);
+    json_t *params = NULL;
+    char err[512];
+    if (sl_form_decode(form, form_len, &params, err, sizeof err))
+        return stripe_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
+    const sl_op_t *op = route(method, path, params);
+    if (!op) {
+        json_decref(params);
+        return stripe_error(404, "invalid_request_error", NULL, NULL,
+                            "Unrecognized request URL (%s: %s).", method, path);
+    }
+    json_t *body_params = json_deep_copy(params);
+    for (size_t i = 0; i < sl_op_path_param_count(op); i++)
+        json_object_del(body_params, sl_op_path_param(op, i));
+    sl_err rc = sl_op_validate(op, body_params, err, sizeof err);
+    json_decref(body_params);
+    if (rc) {
+        json_decref(params);
+        char param[128];
+        named_param(err, param, sizeof param);
+        const char *msg = strchr(err, ':') ? strchr(err, ':') + 2 : err;
+        return stripe_error(400, "invalid_request_error", "parameter_invalid",
+                            param[0] ? param : NULL, "%s", msg);
+    }
+    const char *idem_key =
+        strcmp(method, "POST") == 0
+            ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key")
+            : NULL;
+    char *fingerprint = NULL;
+    reply_t out;
+    pthread_mutex_lock(&e->lock);
+    if (idem_key) {
+        char *enc = NULL;
+        sl_form_encode(params, &enc);
+        size_t fl = strlen(path) + strlen(enc ? enc : "") + 2;
+        fingerprint = malloc(fl);
+        if (fingerprint)
+            snprintf(fingerprint, fl, "%s?%s", path, enc ? enc : "");
+        free(enc);
+        const json_t *seen = json_object_get(e->idem, idem_key);
+        if (seen) {
+            const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
+            if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
+                out = (reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
+                                json_deep_copy(json_object_get(seen, "body")), 1};
+            else
+                out = stripe_error(400, "idempotency_error", NULL, NULL,
+                                   "Keys for idempotent requests can only be used with the same "
+                                   "parameters they were first used with. Try using a key other "
+                                   "than '%s' if you meant to execute a different request.",
+                                   idem_key);
+            pthread_mutex_unlock(&e->lock);
+            free(fingerprint);
+            json_decref(params);
+            return out;
+        }
+    }
+    out = dispatch(e, op, params, path, request_id, idem_key);
+    if (idem_key && fingerprint && out.status < 500)
+        json_object_set_new(e->idem, idem_key,
+                            json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
+                                      (int)out.status, "body", out.body));
+    pthread_mutex_unlock(&e->lock);
+    free(fingerprint);
+    json_decref(params);
+    return out;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)url;
+    (void)version;
+    sl_emulator_t *e = cls;
+    request_t *rq = *con_cls;
+    if (!rq)
+        return MHD_NO;
+    if (!rq->body.max) {
+        sl__buf_init(&rq->body, EMU_MAX_BODY);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        sl__buf_append(&rq->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    char request_id[40], tok[24];
+    random_token(tok, 14);
+    snprintf(request_id, sizeof request_id, "req_%s", tok);
+    reply_t r = handle(e, conn, method, rq->uri ? rq->uri : "/", rq->body.data ? rq->body.data : "",
+                       rq->body.len, request_id);
+    char *text = json_dumps(r.body, JSON_INDENT(2));
+    json_decref(r.body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Request-Id", request_id);
+    MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
+    if (r.replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* libmicrohttpd hands the handler a decoded path without its query: keep the raw request URI. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    request_t *rq = calloc(1, sizeof *rq);
+    if (rq)
+        rq->uri = strdup(uri);
+    return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_t *rq = *con_cls;
+    if (rq) {
+        sl__buf_cleanup(&rq->body);
+        free(rq->uri);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+const char *sl__fixture_json(const char *object)
+{
+    size_t lo = 0, hi = sl__nfixtures;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(object, sl__fixtures[mid].object);
+        if (c == 0)
+            return sl__fixtures[mid].json;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    char host[256];
+    const char *colon = strrchr(cfg->listen, ':');
+    if (!colon) {
+        snprintf(err, errlen, "--listen `%s` is not HOST:PORT", cfg->listen);
+        return SL_EINVAL;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - cfg->listen), cfg->listen);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_flags = AI_NUMERICSERV;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, colon + 1, &hints, &res) || !res) {
+        snprintf(err, errlen, "--listen `%s`: not an address and port", cfg->listen);
+        return SL_EINVAL;
+    }
+    sl_emulator_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        freeaddrinfo(res);
+        return SL_ENOMEM;
+    }
+    e->cfg = *cfg;
+    if (e->cfg.retry_base_ms <= 0)
+        e->cfg.retry_base_ms = 1000;
+    if (e->cfg.max_deliveries <= 0)
+        e->cfg.max_deliveries = 6;
+    e->objects = json_object();
+    e->lists = json_object();
+    e->events = json_array();
+    e->idem = json_object();
+    e->secrets = json_object();
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->wake, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (pthread_create(&e->thread, NULL, deliverer, e)) {
+        freeaddrinfo(res);
+        snprintf(err, errlen, "cannot start the delivery thread");
+        free(e);
+        return SL_EINTERNAL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (res->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    e->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, e, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, e, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_END);
+    freeaddrinfo(res);
+    if (!e->daemon) {
+        snprintf(err, errlen, "cannot listen on %s", cfg->listen);
+        sl__emulator_stop(e);
+        return SL_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(e->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    e->port = di ? di->port : 0;
+    *out = e;
+    return SL_OK;
+}
+
+int sl__emulator_port(const sl_emulator_t *e)
+{
+    return e->port;
+}
+
+void sl__emulator_stop(sl_emulator_t *e)
+{
+    if (!e)
+        return;
+    if (e->daemon)
+        MHD_stop_daemon(e->daemon);
+    pthread_mutex_lock(&e->lock);
+    e->stopping = 1;
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->thread, NULL);
+    while (e->queue) {
+        delivery_t *d = e->queue;
+        e->queue = d->next;
+        delivery_free(d);
+    }
+    json_decref(e->objects);
+    json_decref(e->lists);
+    json_decref(e->events);
+    json_decref(e->idem);
+    json_decref(e->secrets);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->wake);
+    free(e);
+}

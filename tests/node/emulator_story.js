@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// The official stripe package against `sluice emulate`: what the emulator keeps today, checked
+// as Stripe documents it, plus webhook deliveries verified with the package's own verifier.
+// Usage: node emulator_story.js http://127.0.0.1:PORT
+'use strict';
+const assert = require('assert');
+const http = require('http');
+const Stripe = require(require.resolve('stripe', {paths: [__dirname]}));
+
+const base = new URL(process.argv[2]);
+const stripe = new Stripe('sk_test_story', {
+  host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0,
+});
+
+let passed = 0, failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log('ok: ' + name);
+  } catch (e) {
+    failed++;
+    console.log('FAIL: ' + name + ': ' + (e.stack || e));
+  }
+}
+
+// A receiver on loopback that verifies each delivery with stripe.webhooks.constructEvent and
+// fails the first delivery of events whose customer email starts with "flaky".
+function receiver(secretRef) {
+  const got = [];
+  const failedOnce = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let event;
+      try {
+        event = stripe.webhooks.constructEvent(body, req.headers['stripe-signature'], secretRef.secret);
+      } catch (e) {
+        got.push({bad: e.message});
+        res.writeHead(400).end();
+        return;
+      }
+      const email = event.data.object.email || '';
+      if (email.startsWith('flaky') && !failedOnce.has(event.id)) {
+        failedOnce.add(event.id);
+        res.writeHead(500).end();
+        return;
+      }
+      got.push(event);
+      res.writeHead(200).end('{}');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({server, got, failedOnce})));
+}
+
+async function waitFor(pred, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pred();
+}
+
+async function main() {
+  const secretRef = {secret: null};
+  const rx = await receiver(secretRef);
+  const hookUrl = `http://127.0.0.1:${rx.server.address().port}/hooks/story`;
+
+  await check('a webhook endpoint is created with its signing secret', async () => {
+    const we = await stripe.webhookEndpoints.create({url: hookUrl, enabled_events: ['customer.created', 'customer.updated', 'product.created']});
+    assert.match(we.secret, /^whsec_/);
+    assert.strictEqual(we.status, 'enabled');
+    secretRef.secret = we.secret;
+    const again = await stripe.webhookEndpoints.retrieve(we.id);
+    assert.strictEqual(again.secret, undefined, 'the secret is shown only once');
+  });
+
+  let jenny;
+  await check('customers keep their state: create, retrieve, update, metadata', async () => {
+    jenny = await stripe.customers.create({email: 'jenny@example.com', name: 'Jenny Rosen', metadata: {plan: 'pro'}, balance: -500});
+    assert.match(jenny.id, /^cus_/);
+    assert.strictEqual(jenny.object, 'customer');
+    assert.strictEqual(jenny.balance, -500);
+    const got = await stripe.customers.retrieve(jenny.id);
+    assert.strictEqual(got.email, 'jenny@example.com');
+    assert.deepStrictEqual(got.metadata, {plan: 'pro'});
+    const upd = await stripe.customers.update(jenny.id, {metadata: {seats: '3'}, name: 'Jenny R.'});
+    assert.deepStrictEqual(upd.metadata, {plan: 'pro', seats: '3'});
+    const unset = await stripe.customers.update(jenny.id, {metadata: {plan: ''}});
+    assert.deepStrictEqual(unset.metadata, {seats: '3'});
+  });
+
+  await check('products and prices', async () => {
+    const product = await stripe.products.create({name: 'Pro plan'});
+    assert.strictEqual(product.active, true);
+    const price = await stripe.prices.create({product: product.id, currency: 'usd', unit_amount: 1500, recurring: {interval: 'month'}});
+    assert.strictEqual(price.unit_amount, 1500);
+    assert.strictEqual(price.product, product.id);
+    const archived = await stripe.prices.update(price.id, {active: false});
+    assert.strictEqual(archived.active, false);
+    const prices = await stripe.prices.list({product: product.id});
+    assert.strictEqual(prices.data.length, 1);
+  });
+
+  await check('search by email and by metadata', async () => {
+    const r = await stripe.customers.search({query: "email:'jenny@example.com'"});
+    assert.strictEqual(r.object, 'search_result');
+    assert.deepStrictEqual(r.data.map((c) => c.id), [jenny.id]);
+    const m = await stripe.customers.search({query: "metadata['seats']:'3' AND name~'Jenny'"});
+    assert.deepStrictEqual(m.data.map((c) => c.id), [jenny.id]);
+  });
+
+  await check('list pagination over 250 customers, with the SDK auto-paginating', async () => {
+    for (let i = 0; i < 250; i++) await stripe.customers.create({email: `bulk${i}@example.com`});
+    const first = await stripe.customers.list({limit: 100});
+    assert.strictEqual(first.data.length, 100);
+    assert.strictEqual(first.has_more, true);
+    assert.strictEqual(first.data[0].email, 'bulk249@example.com', 'newest first');
+    const ids = new Set();
+    for await (const c of stripe.customers.list({limit: 100})) ids.add(c.id);
+    assert.strictEqual(ids.size, 251);
+  });
+
+  await check('an idempotent retry replays; other parameters under the same key are refused', async () => {
+    const key = 'story-key-1';
+    const a = await stripe.customers.create({email: 'idem@example.com'}, {idempotencyKey: key});
+    const b = await stripe.customers.create({email: 'idem@example.com'}, {idempotencyKey: key});
+    assert.strictEqual(a.id, b.id);
+    await assert.rejects(stripe.customers.create({email: 'other@example.com'}, {idempotencyKey: key}),
+      (e) => e.type === 'StripeIdempotencyError');
+  });
+
+  await check('errors as Stripe sends them: unknown parameter, missing object, bad key', async () => {
+    await assert.rejects(stripe.customers.create({emial: 'x@example.com'}),
+      (e) => e.type === 'StripeInvalidRequestError' && e.param === 'emial' && e.statusCode === 400);
+    await assert.rejects(stripe.customers.retrieve('cus_missing'),
+      (e) => e.statusCode === 404 && e.code === 'resource_missing');
+    const bad = new Stripe('sk_live_nope', {host: base.hostname, port: Number(base.port), protocol: 'http'});
+    await assert.rejects(bad.customers.list(), (e) => e.statusCode === 401);
+    await assert.rejects(stripe.invoices.finalizeInvoice('in_1'), (e) => e.statusCode === 501);
+  });
+
+  await check('delete, and the events of every change', async () => {
+    const gone = await stripe.customers.create({email: 'gone@example.com'});
+    const del = await stripe.customers.del(gone.id);
+    assert.strictEqual(del.deleted, true);
+    await assert.rejects(stripe.customers.retrieve(gone.id), (e) => e.statusCode === 404);
+    const events = await stripe.events.list({type: 'customer.deleted'});
+    assert.strictEqual(events.data[0].data.object.id, gone.id);
+    const updated = await stripe.events.list({type: 'customer.updated', limit: 1});
+    assert.ok(updated.data[0].data.previous_attributes, 'updates carry previous_attributes');
+    const one = await stripe.events.retrieve(events.data[0].id);
+    assert.strictEqual(one.type, 'customer.deleted');
+  });
+
+  await check('deliveries: signed, every wanted event once, retried while the receiver fails', async () => {
+    const flaky = await stripe.customers.create({email: 'flaky@example.com'});
+    // customer.created: 1 + 250 bulk + idem + gone + flaky; updated: 2; product.created: 1
+    const want = 1 + 250 + 1 + 1 + 1 + 2 + 1;
+    const ok = await waitFor(() => rx.got.length >= want, 20000);
+    assert.ok(ok, `received ${rx.got.length} of ${want}`);
+    assert.ok(rx.got.every((e) => !e.bad), 'every delivery verified with constructEvent');
+    const ids = rx.got.map((e) => e.id);
+    assert.strictEqual(new Set(ids).size, ids.length, 'each event once');
+    assert.ok(!rx.got.some((e) => e.type === 'customer.deleted'), 'only the enabled types');
+    assert.ok(rx.failedOnce.size === 1 && ids.includes([...rx.failedOnce][0]), 'the failed delivery was retried');
+    assert.ok(rx.got.some((e) => e.data.object.id === flaky.id));
+  });
+
+  rx.server.close();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+main().catch((e) => { console.error(e); process.exit(1); });
