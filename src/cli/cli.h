@@ -31,6 +31,8 @@ int sl__cmd_events(int argc, char **argv);
 void sl__cmd_events_help(FILE *out);
 int sl__cmd_connect(int argc, char **argv);
 void sl__cmd_connect_help(FILE *out);
+int sl__cmd_demo(int argc, char **argv);
+void sl__cmd_demo_help(FILE *out);
 int sl__cmd_emulate(int argc, char **argv);
 void sl__cmd_emulate_help(FILE *out);
 int sl__cmd_serve(int argc, char **argv);

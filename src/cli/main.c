@@ -17,6 +17,8 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_connect, sl__cmd_connect_help},
     {"serve", "Receive, verify and store webhooks: sluice serve --listen 127.0.0.1:8080",
      sl__cmd_serve, sl__cmd_serve_help},
+    {"demo", "The whole system offline: emulator, serve, a connection, webhooks", sl__cmd_demo,
+     sl__cmd_demo_help},
     {"emulate", "A local, stateful Stripe that sends webhooks: sluice emulate", sl__cmd_emulate,
      sl__cmd_emulate_help},
     {"events", "The inbox and event types: sluice events list, show ID, types", sl__cmd_events,

@@ -596,7 +596,7 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
     } else if (*p == ':' || *p == '~') {
         c->op[0] = *p++;
     } else {
-        snprintf(err, errlen, "expected :, ~, >, <, >= or <= after `%s`", c->field);
+        snprintf(err, errlen, "expected :, ~, >, <, >= or <= after `%.64s`", c->field);
         return -1;
     }
     n = 0;
@@ -608,7 +608,7 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
             c->value[n++] = *p++;
         }
         if (*p != q) {
-            snprintf(err, errlen, "unterminated string value for `%s`", c->field);
+            snprintf(err, errlen, "unterminated string value for `%.64s`", c->field);
             return -1;
         }
         p++;

@@ -14,4 +14,15 @@ kill "$pid"
 wait "$pid"
 stop=$?
 [ "$stop" = 0 ] || { echo "sluice emulate exited $stop"; cat "$tmp/log"; rc=1; }
+
+# sluice demo: the whole system offline, once, as the README runs it.
+if "$1" demo --exit --data "$tmp/demo" >"$tmp/demo.out" 2>&1 &&
+    grep -q "4 events arrived as signed webhooks" "$tmp/demo.out" &&
+    grep -q "customer.created" "$tmp/demo.out"; then
+    echo "ok: sluice demo"
+else
+    echo "FAIL: sluice demo"
+    cat "$tmp/demo.out"
+    rc=1
+fi
 exit $rc
