@@ -135,8 +135,8 @@ int sl__cmd_demo(int argc, char **argv)
     printf("1. The emulator (a local Stripe) is at %s\n", emu_url);
     printf("   sluice serve is at %s, keeping the inbox in %s/sluice.db\n", hook_url, data);
 
-    sl_conn_spec_t spec = {"demo", "sk_test_sluice_demo_0000000000000000000000", NULL, emu_url,
-                           NULL, NULL};
+    sl_conn_spec_t spec = {
+        "demo", "sk_test_sluice_demo_0000000000000000000000", NULL, emu_url, NULL, NULL};
     sl_conn_row_t row;
     if (sl__conn_add(env.store, &env.crypt, &spec, NULL, &row, err, sizeof err)) {
         fprintf(stderr, "sluice demo: connect add: %s\n", err);
@@ -146,8 +146,8 @@ int sl__cmd_demo(int argc, char **argv)
            row.mode, row.account_id);
     sl_conn_row_cleanup(&row);
 
-    static const char *const events[] = {"customer.created", "customer.updated",
-                                         "product.created", "price.created"};
+    static const char *const events[] = {"customer.created", "customer.updated", "product.created",
+                                         "price.created"};
     if (sl__endpoint_register(env.store, &env.crypt, "demo", hook_url, events, 4, NULL, err,
                               sizeof err)) {
         fprintf(stderr, "sluice demo: %s\n", err);

@@ -10,6 +10,7 @@
 #include "conn/endpoints.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "sluice/catalog.h"
 
 #define CMD "serve"
 
@@ -120,6 +121,12 @@ int sl__cmd_serve(int argc, char **argv)
         events[nevents++] = tok;
     if (!nevents)
         return sl__cli_usage_error(CMD, "--events needs at least one event type");
+    for (size_t i = 0; i < nevents; i++)
+        if (!sl_event_type_known(events[i]))
+            return sl__cli_usage_error(CMD,
+                                       "--events: `%s` is not a Stripe event type (see "
+                                       "`sluice events types`)",
+                                       events[i]);
 
     /* Block the stop signals before any thread starts, so only sigwait() below sees them. */
     sigset_t stop;
@@ -150,10 +157,11 @@ int sl__cmd_serve(int argc, char **argv)
     }
     sl_serve_config_t cfg = {listen, (size_t)max_body, tolerance, 1024, env.store, &env.crypt};
     sl_server_t *server = NULL;
-    if (sl__server_start(&cfg, &server, err, sizeof err)) {
+    sl_err src = sl__server_start(&cfg, &server, err, sizeof err);
+    if (src) {
         fprintf(stderr, "sluice serve: %s\n", err);
         sl__cli_env_close(&env);
-        return CLI_EFAIL;
+        return src == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
     }
     char host[256];
     const char *colon = strrchr(listen, ':');

@@ -8,6 +8,9 @@
 #include "conn/catchup.h"
 #include "core/log.h"
 
+/* How far the cursor trails the newest event seen. */
+#define CURSOR_LAG_S 300
+
 /* Stripe keeps events for 30 days. */
 #define EVENT_WINDOW_S (30L * 86400)
 
@@ -59,28 +62,41 @@ static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
     long long newest = cursor;
     size_t seen = 0, stored = 0;
     json_t *ev;
+    int ingest_failed = 0;
     rc = sl_pager_new(client, &req, 0, &pager);
     while (!rc && !(rc = sl_pager_next(pager, &ev)) && ev) {
         char *payload = json_dumps(ev, JSON_COMPACT);
         int fresh = 0;
-        if (payload && sl__server_ingest(p->server, row->name, "catch-up", payload, strlen(payload),
-                                         &fresh, err, sizeof err) == SL_OK) {
-            seen++;
-            stored += (size_t)fresh;
-            long long created = json_integer_value(json_object_get(ev, "created"));
-            if (created > newest)
-                newest = created;
+        if (!payload || sl__server_ingest(p->server, row->name, "catch-up", payload,
+                                          strlen(payload), &fresh, err, sizeof err) != SL_OK) {
+            /* Stop here and keep the cursor: the next pass lists these events again. */
+            sl__log("warn", "catch-up could not store an event; retrying next pass",
+                    json_pack("{s:s,s:s?,s:s}", "connection", row->name, "event",
+                              json_string_value(json_object_get(ev, "id")), "error",
+                              payload ? err : "out of memory"));
+            free(payload);
+            ingest_failed = 1;
+            break;
         }
+        seen++;
+        stored += (size_t)fresh;
+        long long created = json_integer_value(json_object_get(ev, "created"));
+        if (created > newest)
+            newest = created;
         free(payload);
     }
-    if (rc) {
+    if (ingest_failed) {
+        /* the cursor stays where it was */
+    } else if (rc) {
         const sl_response_t *r = sl_pager_response(pager);
         sl__log("warn", "catch-up could not list events",
                 json_pack("{s:s,s:s}", "connection", row->name, "error",
                           r ? r->error.message : sl_strerror(rc)));
     } else {
-        /* Events of the cursor's own second may still arrive: keep it, dedupe absorbs repeats. */
-        p->store->ops->cursor_put(p->store, row->name, newest, err, sizeof err);
+        /* Trail the newest event by a few minutes: events that show up in the list late are
+         * still asked for, and the inbox's dedupe absorbs the repeats. */
+        long long next = newest - CURSOR_LAG_S > cursor ? newest - CURSOR_LAG_S : cursor;
+        p->store->ops->cursor_put(p->store, row->name, next, err, sizeof err);
         if (stored)
             sl__log("info", "catch-up recovered missed events",
                     json_pack("{s:s,s:I,s:I}", "connection", row->name, "recovered",

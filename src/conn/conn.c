@@ -56,7 +56,7 @@ const char *sl__conn_key_mode(const char *key)
     return NULL;
 }
 
-static int name_ok(const char *n)
+int sl__conn_name_ok(const char *n)
 {
     size_t len = strlen(n);
     if (!len || len > 63)
@@ -104,7 +104,7 @@ sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_sp
                     sl_trace_fn trace, sl_conn_row_t *saved, char *err, size_t errlen)
 {
     memset(saved, 0, sizeof *saved);
-    if (!name_ok(spec->name)) {
+    if (!sl__conn_name_ok(spec->name)) {
         snprintf(err, errlen, "connection name `%.64s` must be 1-63 of a-z, 0-9, '-' and '_'",
                  spec->name);
         return SL_EINVAL;
@@ -151,7 +151,7 @@ sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_sp
                  "the key lacks permissions: a restricted key needs read access to "
                  "the account, Charges or Webhook endpoints");
     if (ok != 1)
-        return rc == SL_ENETWORK || rc == SL_ETIMEOUT ? rc : SL_EINVAL;
+        return rc == SL_ENETWORK || rc == SL_ETIMEOUT ? rc : SL_ESTRIPE;
 
     sl_conn_row_t row;
     memset(&row, 0, sizeof row);

@@ -44,6 +44,9 @@ sl_err sl__conn_client(const sl_conn_row_t *row, const sl_crypt_t *crypt, sl_tra
 sl_err sl__conn_secrets(const sl_conn_row_t *row, const sl_crypt_t *crypt, time_t now,
                         char **current, char **previous);
 
+/* Whether `name` can be a connection's name: 1-63 of a-z, 0-9, '-' and '_'. */
+int sl__conn_name_ok(const char *name);
+
 /* "test" or "live" from a key's prefix, or NULL if it is not a secret or restricted key. */
 const char *sl__conn_key_mode(const char *key);
 

@@ -187,6 +187,39 @@ static int scan_number(scanner_t *s, int *is_int, long long *value)
 
 static int scan_value(scanner_t *s, int depth, sl_jscan_field_t *fields, size_t nfields);
 
+/* Decodes an escaped key (already validated) as far as ASCII goes; returns its length, or 0
+ * when it decodes to something no wanted (ASCII) field name can be. */
+static size_t decode_key(const char *k, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (c == '\\') {
+            char e = k[++i];
+            if (e == 'u') {
+                unsigned u;
+                if (hex4((const unsigned char *)k + i + 1, &u) || u == 0 || u > 0x7f)
+                    return 0;
+                c = (char)u;
+                i += 4;
+            } else {
+                c = e == 'n'   ? '\n'
+                    : e == 't' ? '\t'
+                    : e == 'r' ? '\r'
+                    : e == 'b' ? '\b'
+                    : e == 'f' ? '\f'
+                               : e;
+            }
+        } else if ((unsigned char)c >= 0x80) {
+            return 0;
+        }
+        if (o + 1 >= outlen)
+            return 0;
+        out[o++] = c;
+    }
+    return o;
+}
+
 static int scan_literal(scanner_t *s, const char *word)
 {
     size_t n = strlen(word);
@@ -219,9 +252,24 @@ static int scan_object(scanner_t *s, int depth, sl_jscan_field_t *fields, size_t
         s->p++;
         skip_ws(s);
         sl_jscan_field_t *want = NULL;
-        for (size_t i = 0; fields && i < nfields && !escaped; i++)
-            if (strlen(fields[i].name) == keylen && memcmp(fields[i].name, key, keylen) == 0)
+        char decoded[64];
+        size_t dlen = escaped ? decode_key(key, keylen, decoded, sizeof decoded) : 0;
+        int shadowed = 0;
+        for (size_t i = 0; fields && i < nfields; i++) {
+            size_t n = strlen(fields[i].name);
+            if (!escaped && n == keylen && memcmp(fields[i].name, key, keylen) == 0)
                 want = &fields[i];
+            if (escaped && n == dlen && memcmp(fields[i].name, decoded, dlen) == 0) {
+                /* "\u0069d" is "id" to jansson: never trust such a member's value. */
+                fields[i].kind = SL_JSCAN_OTHER;
+                shadowed = 1;
+            }
+        }
+        if (shadowed) {
+            if (scan_value(s, depth + 1, NULL, 0))
+                return -1;
+            goto next_member;
+        }
         if (want && s->p < s->end && *s->p == '"') {
             int esc;
             if (scan_string(s, &want->str, &want->len, &esc))
@@ -240,6 +288,7 @@ static int scan_object(scanner_t *s, int depth, sl_jscan_field_t *fields, size_t
             if (want)
                 want->kind = SL_JSCAN_OTHER; /* the last occurrence wins, as in jansson */
         }
+    next_member:
         skip_ws(s);
         if (s->p >= s->end)
             return -1;

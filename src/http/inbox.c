@@ -17,6 +17,7 @@ struct sl_inbox {
     pthread_cond_t work;
     sl_inbox_item_t *head, *tail;
     int stopping;
+    int joined;
     sl_inbox_stats_t stats;
 };
 
@@ -175,15 +176,23 @@ void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out)
     pthread_mutex_unlock(&in->lock);
 }
 
+void sl__inbox_drain(sl_inbox_t *in)
+{
+    pthread_mutex_lock(&in->lock);
+    int joined = in->joined;
+    in->stopping = 1;
+    in->joined = 1;
+    pthread_cond_signal(&in->work);
+    pthread_mutex_unlock(&in->lock);
+    if (!joined)
+        pthread_join(in->thread, NULL);
+}
+
 void sl__inbox_stop(sl_inbox_t *in)
 {
     if (!in)
         return;
-    pthread_mutex_lock(&in->lock);
-    in->stopping = 1;
-    pthread_cond_signal(&in->work);
-    pthread_mutex_unlock(&in->lock);
-    pthread_join(in->thread, NULL);
+    sl__inbox_drain(in);
     pthread_mutex_destroy(&in->lock);
     pthread_cond_destroy(&in->work);
     free(in);

@@ -55,6 +55,10 @@ sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, cha
 
 void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out);
 
+/* Commits what is waiting and stops the committer (every waiting item gets its done call);
+ * later submissions are refused. Stats stay readable. Idempotent. */
+void sl__inbox_drain(sl_inbox_t *in);
+
 /* Commits what is waiting, stops the committer and frees the inbox. Submitters still waiting
  * get their outcome first. NULL is a no-op. */
 void sl__inbox_stop(sl_inbox_t *in);

@@ -43,12 +43,11 @@ static const char *const rej_names[REJ_COUNT] = {
     "unknown_connection",       "method_not_allowed",         "body_too_large",
 };
 
-/* Unsealed webhook secrets of one connection, refreshed from the store every few seconds so
- * `sluice connect` changes reach a running server. */
+/* Unsealed webhook secrets of one connection, refreshed from the store every second so that
+ * `sluice connect rotate-secret` reaches a running server at once. */
 #define SECRET_TTL_S 1
 typedef struct secret_entry {
     char name[64];
-    int exists;
     char *current;
     char *previous;
     time_t loaded;
@@ -81,6 +80,9 @@ typedef struct request {
     sl_event_in_t ev;
     sl_inbox_item_t item;
     struct MHD_Connection *conn;
+    sl_server_t *server;
+    int counted;  /* submitted: in_flight counts it until answered or closed */
+    int answered; /* the answer is queued (or the connection gone) */
 } request_t;
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
@@ -135,18 +137,45 @@ static enum MHD_Result reject(sl_server_t *s, struct MHD_Connection *conn, int w
                       json_pack("{s:s,s:s}", "error", rej_names[why], "message", message));
 }
 
-/* Copies the connection's secrets (refreshing them from the store when stale). Returns 0 when
- * the connection does not exist. */
+/* Copies the connection's secrets into *cur and *prev. Entries are refreshed from the store when
+ * older than SECRET_TTL_S, reading the store outside the cache's lock so that a slow commit never
+ * holds up other requests. Unknown names are not cached (a flood of made-up names cannot grow
+ * it), and names no connection could have are refused without a lookup. Returns 0 when the
+ * connection does not exist. */
 static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev)
 {
     time_t now = time(NULL);
     *cur = *prev = NULL;
+    if (!sl__conn_name_ok(name))
+        return 0;
+    pthread_mutex_lock(&s->secrets_lock);
+    for (size_t i = 0; i < s->nsecrets; i++) {
+        secret_entry_t *e = &s->secrets[i];
+        if (strcmp(e->name, name) == 0 && now - e->loaded < SECRET_TTL_S) {
+            *cur = e->current ? strdup(e->current) : NULL;
+            *prev = e->previous ? strdup(e->previous) : NULL;
+            pthread_mutex_unlock(&s->secrets_lock);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&s->secrets_lock);
+
+    sl_conn_row_t row;
+    char err[256];
+    if (s->cfg.store->ops->conn_get(s->cfg.store, name, &row, err, sizeof err) != SL_OK)
+        return 0;
+    char *c = NULL, *p = NULL;
+    if (sl__conn_secrets(&row, s->cfg.crypt, now, &c, &p))
+        sl__log("error", "cannot decrypt the webhook secret",
+                json_pack("{s:s}", "connection", name));
+    sl_conn_row_cleanup(&row);
+
     pthread_mutex_lock(&s->secrets_lock);
     secret_entry_t *e = NULL;
     for (size_t i = 0; i < s->nsecrets; i++)
         if (strcmp(s->secrets[i].name, name) == 0)
             e = &s->secrets[i];
-    if (!e && strlen(name) < sizeof e->name) {
+    if (!e) {
         secret_entry_t *grown = realloc(s->secrets, (s->nsecrets + 1) * sizeof *grown);
         if (grown) {
             s->secrets = grown;
@@ -155,29 +184,17 @@ static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev
             snprintf(e->name, sizeof e->name, "%s", name);
         }
     }
-    if (e && (e->loaded == 0 || now - e->loaded >= SECRET_TTL_S)) {
+    if (e) {
         sl__crypt_free(e->current);
         sl__crypt_free(e->previous);
-        e->current = e->previous = NULL;
-        e->exists = 0;
-        sl_conn_row_t row;
-        char err[256];
-        if (s->cfg.store->ops->conn_get(s->cfg.store, name, &row, err, sizeof err) == SL_OK) {
-            e->exists = 1;
-            if (sl__conn_secrets(&row, s->cfg.crypt, now, &e->current, &e->previous))
-                sl__log("error", "cannot decrypt the webhook secret",
-                        json_pack("{s:s}", "connection", name));
-            sl_conn_row_cleanup(&row);
-        }
+        e->current = c ? strdup(c) : NULL;
+        e->previous = p ? strdup(p) : NULL;
         e->loaded = now;
     }
-    int exists = e && e->exists;
-    if (exists) {
-        *cur = e->current ? strdup(e->current) : NULL;
-        *prev = e->previous ? strdup(e->previous) : NULL;
-    }
     pthread_mutex_unlock(&s->secrets_lock);
-    return exists;
+    *cur = c;
+    *prev = p;
+    return 1;
 }
 
 static long long now_ms(void)
@@ -235,12 +252,22 @@ sl_err sl__server_ingest(sl_server_t *s, const char *connection, const char *sou
 static void on_committed(sl_inbox_item_t *item)
 {
     request_t *rq = item->ctx;
+    sl_server_t *s = rq->server;
+    struct MHD_Connection *conn = rq->conn; /* rq may be answered and freed once resumed */
+    if (item->rc)
+        s->store_errors++;
+    else
+        atomic_fetch_add(item->fresh ? &s->accepted : &s->duplicates, 1);
     atomic_store(&rq->state, RQ_COMMITTED);
-    MHD_resume_connection(rq->conn);
+    MHD_resume_connection(conn);
 }
 
-static void flight_done(sl_server_t *s)
+/* A submitted request is answered, or its connection closed before it could be. */
+static void flight_done(sl_server_t *s, request_t *rq)
 {
+    if (!rq->counted || rq->answered)
+        return;
+    rq->answered = 1;
     pthread_mutex_lock(&s->flight_lock);
     s->in_flight--;
     pthread_mutex_unlock(&s->flight_lock);
@@ -250,9 +277,8 @@ static void flight_done(sl_server_t *s)
 static enum MHD_Result answer_committed(sl_server_t *s, struct MHD_Connection *conn,
                                         const char *name, request_t *rq)
 {
-    flight_done(s);
+    flight_done(s, rq);
     if (rq->item.rc) {
-        s->store_errors++;
         sl__log("error", "event not stored",
                 json_pack("{s:s,s:s}", "connection", name, "error", rq->item.err));
         /* Stripe retries on 5xx, so nothing is lost. */
@@ -260,7 +286,6 @@ static enum MHD_Result answer_committed(sl_server_t *s, struct MHD_Connection *c
             conn, MHD_HTTP_SERVICE_UNAVAILABLE,
             json_pack("{s:s,s:s}", "error", "store_unavailable", "message", rq->item.err));
     }
-    atomic_fetch_add(rq->item.fresh ? &s->accepted : &s->duplicates, 1);
     return reply(conn, MHD_HTTP_OK,
                  rq->item.fresh ? "{\"received\":true,\"duplicate\":false}"
                                 : "{\"received\":true,\"duplicate\":true}",
@@ -325,6 +350,8 @@ static enum MHD_Result handle_hook(sl_server_t *s, struct MHD_Connection *conn, 
         (sl_event_in_t){rq->id, name, rq->type, "webhook", body, rq->body.len, created, now_ms()};
     rq->item = (sl_inbox_item_t){.ev = &rq->ev, .done = on_committed, .ctx = rq};
     rq->conn = conn;
+    rq->server = s;
+    rq->counted = 1;
     s->received++;
     /* Suspend first: the commit may finish, and resume us, before this function returns. */
     atomic_store(&rq->state, RQ_COMMITTING);
@@ -445,11 +472,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
     request_t *rq = *con_cls;
     if (rq) {
+        flight_done(cls, rq); /* a client that hung up while its event committed */
         sl__buf_cleanup(&rq->body);
         free(rq);
         *con_cls = NULL;
@@ -471,6 +498,11 @@ static sl_err parse_listen(const char *listen, struct sockaddr_storage *ss, char
         hl -= 2;
     }
     snprintf(host, sizeof host, "%.*s", (int)hl, listen);
+    const char *port = colon + 1;
+    if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atol(port) > 65535) {
+        snprintf(err, errlen, "--listen `%s`: the port must be a number from 0 to 65535", listen);
+        return SL_EINVAL;
+    }
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     hints.ai_socktype = SOCK_STREAM;
@@ -545,12 +577,15 @@ void sl__server_stop(sl_server_t *s)
 {
     if (!s)
         return;
-    /* Stop accepting connections, refuse new submissions, and wait (up to 30 s) for those in
-     * flight to be committed and answered: only then may connections close. */
+    /* Stop accepting connections and refuse new submissions; commit everything queued, which
+     * resumes every suspended connection while the daemon still runs; then wait for those
+     * answers to go out. Only then may connections close (libmicrohttpd aborts when stopped
+     * with connections still suspended). */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     pthread_mutex_lock(&s->flight_lock);
     s->stopping = 1;
     pthread_mutex_unlock(&s->flight_lock);
+    sl__inbox_drain(s->inbox);
     for (int i = 0; i < 30000; i++) {
         pthread_mutex_lock(&s->flight_lock);
         size_t left = s->in_flight;

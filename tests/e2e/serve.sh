@@ -94,14 +94,14 @@ end
 begin "connect add: invalid, revoked, under-privileged and publishable keys save nothing"
 script '[{"status":401,"body":{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****4f2a"}}}]'
 run connect add bad --key "$KEY" --base-url "$URL"
-expect_rc 2
+expect_rc 1
 expect_err "invalid or was revoked"
 expect_err "nothing was saved"
 script '[{"status":403,"body":{"error":{"type":"invalid_request_error","message":"The provided key does not have the required permissions"}}},
          {"status":403,"body":{"error":{"type":"invalid_request_error","message":"no permission"}}},
          {"status":403,"body":{"error":{"type":"invalid_request_error","message":"no permission"}}}]'
 run connect add weak --key rk_test_51Hrestrictedrestrictedrestricted99 --base-url "$URL"
-expect_rc 2
+expect_rc 1
 expect_err "lacks permissions"
 run connect add pub --key pk_test_51Hpublishablepublishable --base-url "$URL"
 expect_rc 2
@@ -189,6 +189,15 @@ grep -q 'sluice_webhooks_rejected_total{reason="body_too_large"} 1' "$tmp/metric
 grep -q 'sluice_commit_batch_size_count' "$tmp/metrics" || fail "no batch histogram"
 grep -q '"reason":"timestamp_outside_tolerance"' "$tmp/serve.log" || fail "refusals are not logged"
 grep -q "$SECRET" "$tmp/serve.log" && fail "the secret is in the log"
+end
+
+begin "serve refuses a bad --listen or --events before starting"
+run serve --listen 127.0.0.1:99999
+expect_rc 2
+expect_err "65535"
+run serve --listen 127.0.0.1:0 --events invoice.nope
+expect_rc 2
+expect_err "not a Stripe event type"
 end
 
 begin "the same event from 16 parallel clients is stored once"

@@ -132,6 +132,14 @@ static void test_fields(void **state)
     assert_int_equal(f[3].kind, SL_JSCAN_INTEGER);
     assert_int_equal(f[3].integer, 1700000000); /* not data.created */
     assert_int_equal(f[4].kind, SL_JSCAN_ESCAPED_STRING);
+    /* An escaped key that jansson reads as "id" shadows the plain one before it. */
+    const char *shadow = "{\"id\":\"evt_a\",\"\\u0069d\":\"evt_b\"}";
+    assert_int_equal(sl__jscan_object(shadow, strlen(shadow), f, 1), SL_OK);
+    assert_int_equal(f[0].kind, SL_JSCAN_OTHER);
+    const char *after = "{\"\\u0069d\":\"evt_b\",\"id\":\"evt_a\"}";
+    assert_int_equal(sl__jscan_object(after, strlen(after), f, 1), SL_OK);
+    assert_int_equal(f[0].kind, SL_JSCAN_STRING);
+    assert_memory_equal(f[0].str, "evt_a", 5);
     sl_jscan_field_t g = {.name = "missing"};
     assert_int_equal(sl__jscan_object("{\"x\":[1]}", 9, &g, 1), SL_OK);
     assert_int_equal(g.kind, SL_JSCAN_ABSENT);
