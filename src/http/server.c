@@ -48,6 +48,7 @@ static const char *const rej_names[REJ_COUNT] = {
 #define SECRET_TTL_S 1
 typedef struct secret_entry {
     char name[64];
+    int refreshing; /* one request reloads it; the others keep using what is here */
     char *current;
     char *previous;
     time_t loaded;
@@ -138,10 +139,10 @@ static enum MHD_Result reject(sl_server_t *s, struct MHD_Connection *conn, int w
 }
 
 /* Copies the connection's secrets into *cur and *prev. Entries are refreshed from the store when
- * older than SECRET_TTL_S, reading the store outside the cache's lock so that a slow commit never
- * holds up other requests. Unknown names are not cached (a flood of made-up names cannot grow
- * it), and names no connection could have are refused without a lookup. Returns 0 when the
- * connection does not exist. */
+ * older than SECRET_TTL_S by one request, outside the cache's lock, while the others go on with
+ * the stale copy: a slow commit holds up at most that one request. Unknown names are not cached (a
+ * flood of made-up names cannot grow it), and names no connection could have are refused without a
+ * lookup. Returns 0 when the connection does not exist. */
 static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev)
 {
     time_t now = time(NULL);
@@ -151,19 +152,35 @@ static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev
     pthread_mutex_lock(&s->secrets_lock);
     for (size_t i = 0; i < s->nsecrets; i++) {
         secret_entry_t *e = &s->secrets[i];
-        if (strcmp(e->name, name) == 0 && now - e->loaded < SECRET_TTL_S) {
+        if (strcmp(e->name, name) != 0)
+            continue;
+        if (now - e->loaded < SECRET_TTL_S || e->refreshing) {
             *cur = e->current ? strdup(e->current) : NULL;
             *prev = e->previous ? strdup(e->previous) : NULL;
             pthread_mutex_unlock(&s->secrets_lock);
             return 1;
         }
+        e->refreshing = 1; /* this request reloads it */
+        break;
     }
     pthread_mutex_unlock(&s->secrets_lock);
 
     sl_conn_row_t row;
     char err[256];
-    if (s->cfg.store->ops->conn_get(s->cfg.store, name, &row, err, sizeof err) != SL_OK)
+    if (s->cfg.store->ops->conn_get(s->cfg.store, name, &row, err, sizeof err) != SL_OK) {
+        /* Gone (removed): forget it. */
+        pthread_mutex_lock(&s->secrets_lock);
+        for (size_t i = 0; i < s->nsecrets; i++) {
+            if (strcmp(s->secrets[i].name, name) == 0) {
+                sl__crypt_free(s->secrets[i].current);
+                sl__crypt_free(s->secrets[i].previous);
+                s->secrets[i] = s->secrets[--s->nsecrets];
+                break;
+            }
+        }
+        pthread_mutex_unlock(&s->secrets_lock);
         return 0;
+    }
     char *c = NULL, *p = NULL;
     if (sl__conn_secrets(&row, s->cfg.crypt, now, &c, &p))
         sl__log("error", "cannot decrypt the webhook secret",
@@ -190,6 +207,7 @@ static int secrets_for(sl_server_t *s, const char *name, char **cur, char **prev
         e->current = c ? strdup(c) : NULL;
         e->previous = p ? strdup(p) : NULL;
         e->loaded = now;
+        e->refreshing = 0;
     }
     pthread_mutex_unlock(&s->secrets_lock);
     *cur = c;

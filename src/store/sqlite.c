@@ -14,10 +14,6 @@ typedef struct sqlite_store {
     sl_store_t base;
     sqlite3 *db;
     pthread_mutex_t lock;
-    /* Reads use their own connection: in WAL mode they never wait for a commit's fsync, so a
-     * slow disk cannot hold up a webhook's secret lookup. */
-    sqlite3 *rdb;
-    pthread_mutex_t rlock;
 } sqlite_store_t;
 
 static const char *const schema =
@@ -38,16 +34,11 @@ static sqlite_store_t *as_sqlite(sl_store_t *s)
     return (sqlite_store_t *)s;
 }
 
-static sl_err db_error_on(sqlite3 *db, const char *what, char *err, size_t errlen)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "store: %s: %s", what, sqlite3_errmsg(db));
-    return SL_EIO;
-}
-
 static sl_err db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen)
 {
-    return db_error_on(st->db, what, err, errlen);
+    if (err && errlen)
+        snprintf(err, errlen, "store: %s: %s", what, sqlite3_errmsg(st->db));
+    return SL_EIO;
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *q, int col)
@@ -73,8 +64,6 @@ static void bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
 static void sq_close(sl_store_t *s)
 {
     sqlite_store_t *st = as_sqlite(s);
-    sqlite3_close(st->rdb);
-    pthread_mutex_destroy(&st->rlock);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -150,10 +139,10 @@ static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb, "SELECT " CONN_COLUMNS " FROM connections WHERE name = ?", -1,
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections WHERE name = ?", -1,
                            &q, NULL) != SQLITE_OK) {
-        rc = db_error_on(st->rdb, "reading a connection", err, errlen);
+        rc = db_error(st, "reading a connection", err, errlen);
         goto out;
     }
     sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
@@ -164,11 +153,11 @@ static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
         snprintf(err, errlen, "no connection named `%s` (see `sluice connect list`)", name);
         rc = SL_ENOTFOUND;
     } else {
-        rc = db_error_on(st->rdb, "reading a connection", err, errlen);
+        rc = db_error(st, "reading a connection", err, errlen);
     }
 out:
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -177,10 +166,10 @@ static sl_err sq_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, s
     sqlite_store_t *st = as_sqlite(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", -1,
-                           &q, NULL) != SQLITE_OK) {
-        rc = db_error_on(st->rdb, "listing connections", err, errlen);
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = db_error(st, "listing connections", err, errlen);
         goto out;
     }
     int step;
@@ -193,10 +182,10 @@ static sl_err sq_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, s
             break;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = db_error_on(st->rdb, "listing connections", err, errlen);
+        rc = db_error(st, "listing connections", err, errlen);
 out:
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -299,13 +288,13 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, sl_event
         else
             snprintf(type_like, sizeof type_like, "%s", f->type);
     }
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb,
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db,
                            "SELECT " EVENT_COLUMNS " FROM events"
                            " WHERE (?1 IS NULL OR type LIKE ?1) AND (?2 IS NULL OR connection = ?2)"
                            " ORDER BY received_ms DESC, id DESC LIMIT ?3",
                            -1, &q, NULL) != SQLITE_OK) {
-        rc = db_error_on(st->rdb, "listing events", err, errlen);
+        rc = db_error(st, "listing events", err, errlen);
         goto out;
     }
     bind_text_or_null(q, 1, type_like);
@@ -321,10 +310,10 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, sl_event
             break;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-        rc = db_error_on(st->rdb, "listing events", err, errlen);
+        rc = db_error(st, "listing events", err, errlen);
 out:
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -335,10 +324,10 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", -1, &q,
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", -1, &q,
                            NULL) != SQLITE_OK) {
-        rc = db_error_on(st->rdb, "reading an event", err, errlen);
+        rc = db_error(st, "reading an event", err, errlen);
         goto out;
     }
     sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
@@ -349,11 +338,11 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
         snprintf(err, errlen, "no event `%s` in the inbox", id);
         rc = SL_ENOTFOUND;
     } else {
-        rc = db_error_on(st->rdb, "reading an event", err, errlen);
+        rc = db_error(st, "reading an event", err, errlen);
     }
 out:
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -362,14 +351,14 @@ static sl_err sq_events_count(sl_store_t *s, long long *n, char *err, size_t err
     sqlite_store_t *st = as_sqlite(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb, "SELECT COUNT(*) FROM events", -1, &q, NULL) != SQLITE_OK ||
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM events", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_ROW)
-        rc = db_error_on(st->rdb, "counting events", err, errlen);
+        rc = db_error(st, "counting events", err, errlen);
     else
         *n = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -379,10 +368,10 @@ static sl_err sq_cursor_get(sl_store_t *s, const char *connection, long long *cr
     sqlite_store_t *st = as_sqlite(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    pthread_mutex_lock(&st->rlock);
-    if (sqlite3_prepare_v2(st->rdb, "SELECT created FROM cursors WHERE connection = ?", -1, &q,
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "SELECT created FROM cursors WHERE connection = ?", -1, &q,
                            NULL) != SQLITE_OK) {
-        rc = db_error_on(st->rdb, "reading a cursor", err, errlen);
+        rc = db_error(st, "reading a cursor", err, errlen);
         goto out;
     }
     sqlite3_bind_text(q, 1, connection, -1, SQLITE_TRANSIENT);
@@ -392,10 +381,10 @@ static sl_err sq_cursor_get(sl_store_t *s, const char *connection, long long *cr
     else if (step == SQLITE_DONE)
         rc = SL_ENOTFOUND;
     else
-        rc = db_error_on(st->rdb, "reading a cursor", err, errlen);
+        rc = db_error(st, "reading a cursor", err, errlen);
 out:
     sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->rlock);
+    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
@@ -436,7 +425,6 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
         return SL_ENOMEM;
     st->base.ops = &sqlite_ops;
     pthread_mutex_init(&st->lock, NULL);
-    pthread_mutex_init(&st->rlock, NULL);
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
@@ -460,14 +448,6 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
         sq_close(&st->base);
         return SL_EIO;
     }
-    if (sqlite3_open_v2(path, &st->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "store: cannot open %s for reading: %s", path,
-                 st->rdb ? sqlite3_errmsg(st->rdb) : "out of memory");
-        sq_close(&st->base);
-        return SL_EIO;
-    }
-    sqlite3_busy_timeout(st->rdb, 10000);
     *out = &st->base;
     return SL_OK;
 }
