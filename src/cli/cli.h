@@ -2,6 +2,7 @@
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "conn/conn.h"
@@ -59,6 +60,11 @@ typedef struct sl_cli_names {
     size_t cap;
 } sl_cli_names_t;
 int sl__cli_collect_name(const sl_conn_row_t *row, void *ctx);
+
+/* Blocks SIGTERM and SIGINT in this thread and every thread it starts later (call it first),
+ * and ignores SIGPIPE; sl__cli_wait_stop() then waits for one of them and returns it. */
+void sl__cli_block_stop_signals(sigset_t *stop);
+int sl__cli_wait_stop(const sigset_t *stop);
 
 /* An sl_trace_fn printing to stderr. */
 void sl__cli_trace(void *ctx, const char *line);

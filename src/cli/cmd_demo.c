@@ -94,11 +94,7 @@ int sl__cmd_demo(int argc, char **argv)
         }
     }
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sl__cli_block_stop_signals(&stop); /* before any thread starts */
     sl__log_quiet(1);
 
     char scratch[] = "/tmp/sluice-demo-XXXXXX";
@@ -203,9 +199,7 @@ int sl__cmd_demo(int argc, char **argv)
                "  sluice events list --data %s\n",
                emu_url, emu_url, data);
         fflush(stdout);
-        int sig;
-        while (sigwait(&stop, &sig) != 0)
-            ;
+        sl__cli_wait_stop(&stop);
     }
 out:
     sl_client_free(client);

@@ -75,11 +75,7 @@ int sl__cmd_emulate(int argc, char **argv)
     if (optind < argc)
         return sl__cli_usage_error(CMD, "unexpected argument `%s`", argv[optind]);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sl__cli_block_stop_signals(&stop); /* before any thread starts */
     sl_emulator_t *e = NULL;
     char err[512];
     if (sl__emulator_start(&cfg, &e, err, sizeof err)) {
@@ -92,9 +88,7 @@ int sl__cmd_emulate(int argc, char **argv)
     char url[300];
     snprintf(url, sizeof url, "http://%s:%d", host, sl__emulator_port(e));
     sl__log("notice", "emulating the Stripe API", json_pack("{s:s}", "url", url));
-    int sig;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    sl__cli_wait_stop(&stop);
     sl__emulator_stop(e);
     sl__log("notice", "stopped", NULL);
     return CLI_OK;

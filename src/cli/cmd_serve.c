@@ -128,13 +128,8 @@ int sl__cmd_serve(int argc, char **argv)
                                        "`sluice events types`)",
                                        events[i]);
 
-    /* Block the stop signals before any thread starts, so only sigwait() below sees them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sl__cli_block_stop_signals(&stop); /* before any thread starts */
 
     sl_cli_env_t env;
     int ret = sl__cli_env_open(&env, CMD, data, store, 1);
@@ -175,9 +170,7 @@ int sl__cmd_serve(int argc, char **argv)
     if (catch_up && sl__catchup_start(env.store, &env.crypt, server, catch_up, &catchup))
         sl__log("error", "catch-up did not start", NULL);
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    int sig = sl__cli_wait_stop(&stop);
     sl__log("info", "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
     sl__catchup_stop(catchup);
     sl__server_stop(server);

@@ -1,4 +1,6 @@
 /* What the commands that keep state share: the data directory, the store and the master key. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,4 +62,21 @@ int sl__cli_collect_name(const sl_conn_row_t *row, void *ctx)
     snprintf(acc->names[*acc->n], 64, "%s", row->name);
     (*acc->n)++;
     return 0;
+}
+
+void sl__cli_block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int sl__cli_wait_stop(const sigset_t *stop)
+{
+    int sig = 0;
+    while (sigwait(stop, &sig) != 0)
+        ;
+    return sig;
 }
