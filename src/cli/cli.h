@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "conn/conn.h"
+#include "core/buf.h"
 #include "core/crypt.h"
 #include "store/store.h"
 
@@ -34,6 +35,8 @@ int sl__cmd_connect(int argc, char **argv);
 void sl__cmd_connect_help(FILE *out);
 int sl__cmd_demo(int argc, char **argv);
 void sl__cmd_demo_help(FILE *out);
+int sl__cmd_trigger(int argc, char **argv);
+void sl__cmd_trigger_help(FILE *out);
 int sl__cmd_emulate(int argc, char **argv);
 void sl__cmd_emulate_help(FILE *out);
 int sl__cmd_serve(int argc, char **argv);

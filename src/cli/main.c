@@ -21,6 +21,8 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_demo_help},
     {"emulate", "A local, stateful Stripe that sends webhooks: sluice emulate", sl__cmd_emulate,
      sl__cmd_emulate_help},
+    {"trigger", "Post a signed sample event: sluice trigger invoice.paid --to URL --secret whsec_",
+     sl__cmd_trigger, sl__cmd_trigger_help},
     {"events", "The inbox and event types: sluice events list, show ID, types", sl__cmd_events,
      sl__cmd_events_help},
 };

@@ -200,10 +200,25 @@ expect_rc 2
 expect_err "not a Stripe event type"
 end
 
+begin "sluice trigger --to posts a signed sample event"
+run trigger invoice.paid --to "$SURL/hooks/shop" --secret "$SECRET"
+expect_rc 0
+expect_out "invoice.paid: HTTP 200"
+run events list --type invoice.paid --json
+[ "$(jq length "$tmp/out")" = 1 ] || fail "the triggered event is not in the inbox"
+run trigger invoice.paid --to "$SURL/hooks/shop" --secret whsec_wrong
+expect_rc 1
+expect_out "no_matching_signature"
+run trigger invoice.nope --to "$SURL/hooks/shop" --secret "$SECRET"
+expect_rc 2
+run trigger invoice.paid --to http://127.0.0.1:9/hooks/x --secret "$SECRET"
+expect_rc 3
+end
+
 begin "the same event from 16 parallel clients is stored once"
 codes=$(wh same "$SURL/hooks/shop" "$SECRET" evt_dup_1 16)
 [ "$(echo "$codes" | tr ' ' '\n' | grep -c '^200$')" = 16 ] || fail "not every client got 200: $codes"
-expect_stored 3
+expect_stored 4 # the 2 signature tests, the trigger, and this one
 run events show evt_dup_1
 expect_rc 0
 expect_out "received"
@@ -216,7 +231,7 @@ expect_rc 0
 expect_out evt_dup_1
 run events list --type 'customer.*' --json
 [ "$(jq length "$tmp/out")" = 3 ] || fail "type filter"
-run events list --type invoice.paid --json
+run events list --type invoice.created --json
 [ "$(jq length "$tmp/out")" = 0 ] || fail "type filter let others through"
 run events show evt_nope
 expect_rc 1
