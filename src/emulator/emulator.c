@@ -45,6 +45,25 @@ static const resource_t resources[] = {
     {"prices", "price", "price", 1},
     {"coupons", "coupon", "co", 1},
     {"webhook_endpoints", "webhook_endpoint", "we", 0},
+    {"payment_methods", "payment_method", "pm", 0},
+    {"payment_intents", "payment_intent", "pi", 1},
+    {"charges", "charge", "ch", 0},
+};
+
+/* Stripe's test payment methods: what each card is and how it declines. */
+static const struct test_card {
+    const char *token;
+    const char *brand;
+    const char *last4;
+    const char *decline_code; /* NULL: it pays */
+} test_cards[] = {
+    {"pm_card_visa", "visa", "4242", NULL},
+    {"pm_card_mastercard", "mastercard", "4444", NULL},
+    {"pm_card_amex", "amex", "8431", NULL},
+    {"pm_card_chargeDeclined", "visa", "0002", "generic_decline"},
+    {"pm_card_chargeDeclinedInsufficientFunds", "visa", "9995", "insufficient_funds"},
+    {"pm_card_chargeDeclinedLostCard", "visa", "9987", "lost_card"},
+    {"pm_card_chargeDeclinedExpiredCard", "visa", "0069", "expired_card"},
 };
 
 typedef struct delivery {
@@ -66,6 +85,7 @@ struct sl_emulator {
     json_t *events;       /* [events], oldest first */
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
+    json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
     /* deliveries */
     pthread_t thread;
     pthread_cond_t wake;
@@ -819,14 +839,212 @@ static void named_param(const char *msg, char *out, size_t n)
     snprintf(out, n, "%.*s", a && b ? (int)(b - a - 1) : 0, a ? a + 1 : "");
 }
 
+static const struct test_card *test_card_of(const char *pm)
+{
+    for (size_t i = 0; pm && i < sizeof test_cards / sizeof *test_cards; i++)
+        if (strcmp(pm, test_cards[i].token) == 0)
+            return &test_cards[i];
+    return NULL;
+}
+
+/* A payment method id for a payment: a test token (pm_card_visa) becomes a new payment method
+ * as Stripe makes one; an existing pm_ is used as it is. NULL with *err set if unknown. */
+static const char *payment_method_for(sl_emulator_t *e, const char *pm, reply_t *err)
+{
+    const struct test_card *card = test_card_of(pm);
+    if (card) {
+        json_t *params = json_pack("{s:s,s:{s:s,s:s}}", "type", "card", "card", "brand",
+                                   card->brand, "last4", card->last4);
+        reply_t r = create(e, resource_by_plural("payment_methods", 15), params, "", NULL);
+        json_decref(params);
+        const char *id = json_string_value(json_object_get(r.body, "id"));
+        static __thread char made[80];
+        snprintf(made, sizeof made, "%s", id ? id : "");
+        json_object_set_new(e->pm_tokens, made, json_string(card->token));
+        json_decref(r.body);
+        return made;
+    }
+    const json_t *obj = json_object_get(e->objects, pm);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", "payment_method")) {
+        *err = stripe_error(400, "invalid_request_error", "resource_missing", "payment_method",
+                            "No such PaymentMethod: '%s'", pm);
+        return NULL;
+    }
+    return pm;
+}
+
+/* Confirms a payment intent with its payment method: a charge that succeeds, or a decline. */
+static reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *request_id,
+                              const char *idem_key)
+{
+    const char *pm = json_string_value(json_object_get(pi, "payment_method"));
+    if (!pm)
+        return stripe_error(400, "invalid_request_error", "payment_intent_unexpected_state",
+                            "payment_method",
+                            "You cannot confirm this PaymentIntent because it's missing a "
+                            "payment method.");
+    const json_t *pmo = json_object_get(e->objects, pm);
+    const struct test_card *card =
+        test_card_of(json_string_value(json_object_get(e->pm_tokens, pm)));
+    const char *pi_id = json_string_value(json_object_get(pi, "id"));
+    json_int_t amount = json_integer_value(json_object_get(pi, "amount"));
+    /* The charge, paid or failed. */
+    json_t *cparams = json_pack("{s:I,s:O,s:s,s:s,s:O,s:b,s:s}", "amount", amount, "currency",
+                                json_object_get(pi, "currency"), "payment_intent", pi_id,
+                                "payment_method", pm, "customer", json_object_get(pi, "customer"),
+                                "paid", card && card->decline_code ? 0 : 1, "status",
+                                card && card->decline_code ? "failed" : "succeeded");
+    reply_t cr = create(e, resource_by_plural("charges", 7), cparams, request_id, idem_key);
+    json_decref(cparams);
+    json_t *charge = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+    json_decref(cr.body);
+    json_object_set_new(pi, "latest_charge",
+                        json_string(json_string_value(json_object_get(charge, "id"))));
+    if (card && card->decline_code) {
+        json_object_set_new(charge, "failure_code", json_string("card_declined"));
+        json_object_set_new(charge, "failure_message", json_string("Your card was declined."));
+        json_t *lpe = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "card_error", "code",
+                                "card_declined", "decline_code", card->decline_code, "message",
+                                "Your card was declined.", "payment_method", pmo);
+        json_object_set_new(pi, "last_payment_error", lpe);
+        json_object_set_new(pi, "status", json_string("requires_payment_method"));
+        json_object_set_new(pi, "payment_method", json_null());
+        emit(e, "charge.failed", charge, NULL, request_id, idem_key);
+        emit(e, "payment_intent.payment_failed", pi, NULL, request_id, idem_key);
+        reply_t r =
+            stripe_error(402, "card_error", "card_declined", NULL, "Your card was declined.");
+        json_t *eo = json_object_get(r.body, "error");
+        json_object_set_new(eo, "decline_code", json_string(card->decline_code));
+        json_object_set_new(eo, "charge",
+                            json_string(json_string_value(json_object_get(charge, "id"))));
+        json_object_set(eo, "payment_intent", pi);
+        return r;
+    }
+    int manual =
+        strcmp(json_string_value(json_object_get(pi, "capture_method")) ?: "", "manual") == 0;
+    json_object_set_new(pi, "last_payment_error", json_null());
+    if (manual) {
+        json_object_set_new(pi, "status", json_string("requires_capture"));
+        json_object_set_new(pi, "amount_capturable", json_integer(amount));
+        json_object_set_new(charge, "captured", json_false());
+        emit(e, "charge.succeeded", charge, NULL, request_id, idem_key);
+        emit(e, "payment_intent.amount_capturable_updated", pi, NULL, request_id, idem_key);
+    } else {
+        json_object_set_new(pi, "status", json_string("succeeded"));
+        json_object_set_new(pi, "amount_received", json_integer(amount));
+        json_object_set_new(charge, "captured", json_true());
+        emit(e, "charge.succeeded", charge, NULL, request_id, idem_key);
+        emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
+    }
+    return (reply_t){200, json_deep_copy(pi), 0};
+}
+
+static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                               const char *request_id, const char *idem_key)
+{
+    reply_t err = {0, NULL, 0};
+    const char *pm = json_string_value(json_object_get(typed, "payment_method"));
+    if (pm) {
+        const char *real = payment_method_for(e, pm, &err);
+        if (!real)
+            return err;
+        json_object_set_new(typed, "payment_method", json_string(real));
+    }
+    int confirm = json_is_true(json_object_get(typed, "confirm"));
+    json_object_del(typed, "confirm");
+    json_t *pi = NULL;
+    if (strcmp(verb, "create") == 0) {
+        const resource_t *r = resource_by_plural("payment_intents", 15);
+        reply_t cr = create(e, r, typed, request_id, idem_key);
+        if (cr.status != 200)
+            return cr;
+        pi = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_decref(cr.body);
+        json_object_set_new(pi, "status",
+                            json_string(json_object_get(pi, "payment_method") &&
+                                                !json_is_null(json_object_get(pi, "payment_method"))
+                                            ? "requires_confirmation"
+                                            : "requires_payment_method"));
+        json_object_set_new(pi, "amount_received", json_integer(0));
+        json_object_set_new(pi, "amount_capturable", json_integer(0));
+        json_object_set_new(pi, "latest_charge", json_null());
+        json_object_set_new(pi, "last_payment_error", json_null());
+        json_object_set_new(pi, "canceled_at", json_null());
+        json_object_set_new(pi, "cancellation_reason", json_null());
+        char secret[40];
+        random_token(secret, 24);
+        char cs[160];
+        snprintf(cs, sizeof cs, "%s_secret_%s", json_string_value(json_object_get(pi, "id")),
+                 secret);
+        json_object_set_new(pi, "client_secret", json_string(cs));
+        if (!confirm)
+            return (reply_t){200, json_deep_copy(pi), 0};
+        return confirm_intent(e, pi, request_id, idem_key);
+    }
+    pi = id ? json_object_get(e->objects, id) : NULL;
+    if (!pi || strcmp(json_string_value(json_object_get(pi, "object")) ?: "", "payment_intent"))
+        return no_such("payment_intent", id ? id : "");
+    const char *status = json_string_value(json_object_get(pi, "status")) ?: "";
+    if (strcmp(verb, "confirm") == 0) {
+        if (strcmp(status, "requires_payment_method") && strcmp(status, "requires_confirmation"))
+            return stripe_error(
+                400, "invalid_request_error", "payment_intent_unexpected_state", NULL,
+                "This PaymentIntent's status is %s, so it cannot be confirmed.", status);
+        apply(pi, typed, NULL, 0);
+        return confirm_intent(e, pi, request_id, idem_key);
+    }
+    if (strcmp(verb, "cancel") == 0) {
+        if (!strcmp(status, "succeeded") || !strcmp(status, "canceled"))
+            return stripe_error(400, "invalid_request_error", "payment_intent_unexpected_state",
+                                NULL,
+                                "You cannot cancel this PaymentIntent because it has a "
+                                "status of %s.",
+                                status);
+        json_object_set_new(pi, "status", json_string("canceled"));
+        json_object_set_new(pi, "canceled_at", json_integer((json_int_t)time(NULL)));
+        json_object_set(pi, "cancellation_reason",
+                        json_object_get(typed, "cancellation_reason") ?: json_null());
+        emit(e, "payment_intent.canceled", pi, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(pi), 0};
+    }
+    if (strcmp(verb, "capture") == 0) {
+        if (strcmp(status, "requires_capture"))
+            return stripe_error(400, "invalid_request_error", "payment_intent_unexpected_state",
+                                NULL,
+                                "This PaymentIntent could not be captured because it has a "
+                                "status of %s.",
+                                status);
+        json_int_t amount = json_is_integer(json_object_get(typed, "amount_to_capture"))
+                                ? json_integer_value(json_object_get(typed, "amount_to_capture"))
+                                : json_integer_value(json_object_get(pi, "amount_capturable"));
+        json_object_set_new(pi, "status", json_string("succeeded"));
+        json_object_set_new(pi, "amount_received", json_integer(amount));
+        json_object_set_new(pi, "amount_capturable", json_integer(0));
+        json_t *charge =
+            json_object_get(e->objects, json_string_value(json_object_get(pi, "latest_charge")));
+        if (charge) {
+            json_object_set_new(charge, "captured", json_true());
+            json_object_set_new(charge, "amount_captured", json_integer(amount));
+            emit(e, "charge.captured", charge, NULL, request_id, idem_key);
+        }
+        emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(pi), 0};
+    }
+    return update(e, resource_by_plural("payment_intents", 15), id, typed, request_id, idem_key);
+}
+
 static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
                         const char *request_id, const char *idem_key)
 {
     const char *name = sl_op_name(op);
     const char *dot = strrchr(name, '.');
     const char *verb = dot + 1;
-    if (strcmp(name, "events.list") == 0)
-        return events_list(e, params);
+    if (strcmp(name, "events.list") == 0) {
+        json_t *typed = sl__op_coerce(op, params); /* limit=100 and created[gt]=N as numbers */
+        reply_t out = events_list(e, typed);
+        json_decref(typed);
+        return out;
+    }
     if (strcmp(name, "events.retrieve") == 0) {
         const char *id = json_string_value(json_object_get(params, "id"));
         for (size_t i = 0; i < json_array_size(e->events); i++) {
@@ -851,7 +1069,25 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
         json_t *typed = sl__op_coerce(op, params);
         reply_t out;
         const char *ids = json_string_value(id);
-        if (strcmp(verb, "create") == 0)
+        int pi_write = strcmp(r->plural, "payment_intents") == 0 && strcmp(verb, "retrieve") &&
+                       strcmp(verb, "list") && strcmp(verb, "search");
+        if (pi_write)
+            out = payment_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
+            out = stripe_error(501, "api_error", "not_implemented", NULL,
+                               "sluice emulate makes charges through payment intents only");
+        else if (strcmp(r->plural, "payment_methods") == 0 &&
+                 (strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0)) {
+            json_t *pmo = ids ? json_object_get(e->objects, ids) : NULL;
+            if (!pmo)
+                out = no_such("payment_method", ids ? ids : "");
+            else {
+                json_object_set(pmo, "customer",
+                                strcmp(verb, "attach") == 0 ? json_object_get(typed, "customer")
+                                                            : json_null());
+                out = (reply_t){200, json_deep_copy(pmo), 0};
+            }
+        } else if (strcmp(verb, "create") == 0)
             out = create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
             json_t *obj = json_object_get(e->objects, ids);
@@ -876,7 +1112,8 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
     }
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement %s yet (it keeps customers, products, "
-                        "prices, coupons, webhook endpoints, events and the account)",
+                        "prices, coupons, payment methods and intents, charges, webhook "
+                        "endpoints, events and the account)",
                         name);
 }
 
@@ -1085,6 +1322,7 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     e->events = json_array();
     e->idem = json_object();
     e->secrets = json_object();
+    e->pm_tokens = json_object();
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->wake, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1139,6 +1377,7 @@ void sl__emulator_stop(sl_emulator_t *e)
     json_decref(e->events);
     json_decref(e->idem);
     json_decref(e->secrets);
+    json_decref(e->pm_tokens);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->wake);
     free(e);

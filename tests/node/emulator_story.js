@@ -143,6 +143,45 @@ async function main() {
     await assert.rejects(stripe.invoices.finalizeInvoice('in_1'), (e) => e.statusCode === 501);
   });
 
+  await check('payment intents: pm_card_visa succeeds with a charge, pm_card_chargeDeclined declines', async () => {
+    const ok = await stripe.paymentIntents.create({amount: 2000, currency: 'usd', customer: jenny.id, payment_method: 'pm_card_visa', confirm: true});
+    assert.strictEqual(ok.status, 'succeeded');
+    assert.strictEqual(ok.amount_received, 2000);
+    assert.match(ok.latest_charge, /^ch_/);
+    assert.match(ok.payment_method, /^pm_/);
+    const charge = await stripe.charges.retrieve(ok.latest_charge);
+    assert.strictEqual(charge.paid, true);
+    assert.strictEqual(charge.payment_intent, ok.id);
+    await assert.rejects(
+      stripe.paymentIntents.create({amount: 500, currency: 'usd', payment_method: 'pm_card_chargeDeclined', confirm: true}),
+      (e) => e.type === 'StripeCardError' && e.code === 'card_declined' && e.decline_code === 'generic_decline' && e.statusCode === 402);
+    const declined = (await stripe.paymentIntents.list({limit: 1})).data[0];
+    assert.strictEqual(declined.status, 'requires_payment_method');
+    assert.strictEqual(declined.last_payment_error.decline_code, 'generic_decline');
+    // Confirm later, after a decline, with a good card.
+    const later = await stripe.paymentIntents.confirm(declined.id, {payment_method: 'pm_card_visa'});
+    assert.strictEqual(later.status, 'succeeded');
+    await assert.rejects(stripe.paymentIntents.cancel(later.id), (e) => e.statusCode === 400);
+  });
+
+  await check('manual capture, cancel, and the payment events', async () => {
+    const hold = await stripe.paymentIntents.create({amount: 3000, currency: 'eur', capture_method: 'manual', payment_method: 'pm_card_mastercard', confirm: true});
+    assert.strictEqual(hold.status, 'requires_capture');
+    const captured = await stripe.paymentIntents.capture(hold.id, {amount_to_capture: 2500});
+    assert.strictEqual(captured.status, 'succeeded');
+    assert.strictEqual(captured.amount_received, 2500);
+    const open = await stripe.paymentIntents.create({amount: 100, currency: 'usd'});
+    assert.strictEqual(open.status, 'requires_payment_method');
+    assert.match(open.client_secret, new RegExp('^' + open.id + '_secret_'));
+    const canceled = await stripe.paymentIntents.cancel(open.id, {cancellation_reason: 'abandoned'});
+    assert.strictEqual(canceled.status, 'canceled');
+    assert.strictEqual(canceled.cancellation_reason, 'abandoned');
+    const types = (await stripe.events.list({limit: 100})).data.map((ev) => ev.type);
+    for (const t of ['payment_intent.created', 'payment_intent.succeeded', 'charge.succeeded',
+      'charge.failed', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.captured'])
+      assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
+  });
+
   await check('delete, and the events of every change', async () => {
     const gone = await stripe.customers.create({email: 'gone@example.com'});
     const del = await stripe.customers.del(gone.id);
