@@ -1273,20 +1273,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+static int fixture_cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const sl_fixture_t *)row)->object);
+}
+
 const char *sl__fixture_json(const char *object)
 {
-    size_t lo = 0, hi = sl__nfixtures;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(object, sl__fixtures[mid].object);
-        if (c == 0)
-            return sl__fixtures[mid].json;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    const sl_fixture_t *f =
+        bsearch(object, sl__fixtures, sl__nfixtures, sizeof *sl__fixtures, fixture_cmp);
+    return f ? f->json : NULL;
 }
 
 sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, char *err,
