@@ -48,6 +48,8 @@ static const resource_t resources[] = {
     {"payment_methods", "payment_method", "pm", 0},
     {"payment_intents", "payment_intent", "pi", 1},
     {"charges", "charge", "ch", 0},
+    {"invoiceitems", "invoiceitem", "ii", 1},
+    {"invoices", "invoice", "in", 1},
 };
 
 /* Stripe's test payment methods: what each card is and how it declines. */
@@ -1033,6 +1035,255 @@ static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *i
     return update(e, resource_by_plural("payment_intents", 15), id, typed, request_id, idem_key);
 }
 
+/* --- Invoices: draft -> open -> paid | void | uncollectible ------------------------------- */
+
+static const char *status_of(const json_t *obj)
+{
+    return json_string_value(json_object_get(obj, "status")) ?: "";
+}
+
+/* Rebuilds an invoice's lines and totals from the invoice items attached to it. */
+static void invoice_total(sl_emulator_t *e, json_t *inv)
+{
+    const char *id = json_string_value(json_object_get(inv, "id"));
+    json_t *lines = json_array();
+    json_int_t total = 0;
+    const json_t *items = json_object_get(e->lists, "invoiceitem");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *ii = json_object_get(e->objects, json_string_value(json_array_get(items, i)));
+        if (!ii || strcmp(json_string_value(json_object_get(ii, "invoice")) ?: "", id))
+            continue;
+        json_int_t amount = json_integer_value(json_object_get(ii, "amount"));
+        total += amount;
+        json_array_append_new(
+            lines, json_pack("{s:s,s:s,s:I,s:O,s:O,s:s,s:O}", "id",
+                             json_string_value(json_object_get(ii, "id")), "object", "line_item",
+                             "amount", amount, "currency", json_object_get(ii, "currency"),
+                             "description", json_object_get(ii, "description"), "type",
+                             "invoiceitem", "invoice_item", json_object_get(ii, "id")));
+    }
+    char url[80];
+    snprintf(url, sizeof url, "/v1/invoices/%s/lines", id);
+    json_object_set_new(inv, "lines",
+                        json_pack("{s:s,s:o,s:b,s:I,s:s}", "object", "list", "data", lines,
+                                  "has_more", 0, "total_count", (json_int_t)json_array_size(lines),
+                                  "url", url));
+    const char *keys[] = {"subtotal",   "subtotal_excluding_tax", "total", "total_excluding_tax",
+                          "amount_due", "amount_remaining"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        json_object_set_new(inv, keys[i], json_integer(total));
+}
+
+static reply_t invoice_state_error(const json_t *inv, const char *what)
+{
+    return stripe_error(400, "invalid_request_error", "invoice_not_editable", NULL,
+                        "You can only %s an invoice in the %s status; this one is %s.", what,
+                        strcmp(what, "pay") == 0 || strcmp(what, "void") == 0 ||
+                                strcmp(what, "mark uncollectible") == 0 || strcmp(what, "send") == 0
+                            ? "open"
+                            : "draft",
+                        status_of(inv));
+}
+
+static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                        const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("invoices", 8);
+    if (strcmp(verb, "create") == 0) {
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
+        const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+        if (!customer)
+            return stripe_error(400, "invalid_request_error", "resource_missing", "customer",
+                                "No such customer: '%s'", cus ? cus : "");
+        int include =
+            strcmp(json_string_value(json_object_get(typed, "pending_invoice_items_behavior"))
+                       ?: "",
+                   "include") == 0;
+        json_object_del(typed, "pending_invoice_items_behavior");
+        reply_t cr = create(e, r, typed, request_id, idem_key);
+        if (cr.status != 200)
+            return cr;
+        json_t *inv =
+            json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_decref(cr.body);
+        json_object_set_new(inv, "status", json_string("draft"));
+        json_object_set_new(inv, "number", json_null());
+        json_object_set_new(inv, "paid", json_false());
+        json_object_set_new(inv, "amount_paid", json_integer(0));
+        json_object_set_new(inv, "attempted", json_false());
+        json_object_set_new(inv, "attempt_count", json_integer(0));
+        json_object_set_new(inv, "charge", json_null());
+        json_object_set_new(inv, "payment_intent", json_null());
+        json_object_set(inv, "customer_email", json_object_get(customer, "email"));
+        json_object_set(inv, "customer_name", json_object_get(customer, "name"));
+        json_object_set_new(inv, "status_transitions",
+                            json_pack("{s:n,s:n,s:n,s:n}", "finalized_at",
+                                      "marked_uncollectible_at", "paid_at", "voided_at"));
+        if (include) {
+            const json_t *items = json_object_get(e->lists, "invoiceitem");
+            for (size_t i = 0; i < json_array_size(items); i++) {
+                json_t *ii =
+                    json_object_get(e->objects, json_string_value(json_array_get(items, i)));
+                if (ii && json_is_null(json_object_get(ii, "invoice")) &&
+                    strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus) == 0)
+                    json_object_set(ii, "invoice", json_object_get(inv, "id"));
+            }
+        }
+        invoice_total(e, inv);
+        return (reply_t){200, json_deep_copy(inv), 0};
+    }
+    json_t *inv = id ? json_object_get(e->objects, id) : NULL;
+    if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
+        return no_such("invoice", id ? id : "");
+    const char *st = status_of(inv);
+    json_int_t now = (json_int_t)time(NULL);
+    if (strcmp(verb, "update") == 0) {
+        if (strcmp(st, "draft") &&
+            !(json_object_size(typed) == 1 && json_object_get(typed, "metadata")))
+            return invoice_state_error(inv, "update");
+        return update(e, r, id, typed, request_id, idem_key);
+    }
+    if (strcmp(verb, "delete") == 0) {
+        if (strcmp(st, "draft"))
+            return invoice_state_error(inv, "delete");
+        return delete (e, r, id, request_id);
+    }
+    if (strcmp(verb, "finalize") == 0) {
+        if (strcmp(st, "draft"))
+            return invoice_state_error(inv, "finalize");
+        invoice_total(e, inv);
+        static unsigned long numbering;
+        char number[64];
+        snprintf(number, sizeof number, "%s-%04lu",
+                 json_string_value(json_object_get(inv, "account_country")) ? "SLUICE" : "INV",
+                 ++numbering);
+        json_object_set_new(inv, "number", json_string(number));
+        json_object_set_new(inv, "status", json_string("open"));
+        json_object_set_new(json_object_get(inv, "status_transitions"), "finalized_at",
+                            json_integer(now));
+        emit(e, "invoice.finalized", inv, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(inv), 0};
+    }
+    if (strcmp(verb, "void") == 0 || strcmp(verb, "mark_uncollectible") == 0 ||
+        strcmp(verb, "send") == 0) {
+        int is_void = strcmp(verb, "void") == 0, is_send = strcmp(verb, "send") == 0;
+        if (strcmp(st, "open"))
+            return invoice_state_error(inv, is_void   ? "void"
+                                            : is_send ? "send"
+                                                      : "mark uncollectible");
+        if (is_send) {
+            emit(e, "invoice.sent", inv, NULL, request_id, idem_key);
+            return (reply_t){200, json_deep_copy(inv), 0};
+        }
+        json_object_set_new(inv, "status", json_string(is_void ? "void" : "uncollectible"));
+        json_object_set_new(json_object_get(inv, "status_transitions"),
+                            is_void ? "voided_at" : "marked_uncollectible_at", json_integer(now));
+        emit(e, is_void ? "invoice.voided" : "invoice.marked_uncollectible", inv, NULL, request_id,
+             idem_key);
+        return (reply_t){200, json_deep_copy(inv), 0};
+    }
+    if (strcmp(verb, "pay") == 0) {
+        if (strcmp(st, "open"))
+            return invoice_state_error(inv, "pay");
+        json_object_set_new(inv, "attempted", json_true());
+        json_object_set_new(
+            inv, "attempt_count",
+            json_integer(json_integer_value(json_object_get(inv, "attempt_count")) + 1));
+        if (!json_is_true(json_object_get(typed, "paid_out_of_band"))) {
+            /* Charge the payment method given, or the customer's default one. */
+            const char *pm = json_string_value(json_object_get(typed, "payment_method"));
+            const json_t *cus =
+                json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")));
+            if (!pm)
+                pm = json_string_value(json_object_get(json_object_get(cus, "invoice_settings"),
+                                                       "default_payment_method"));
+            if (!pm)
+                return stripe_error(400, "invalid_request_error",
+                                    "invoice_no_customer_payment_method", "payment_method",
+                                    "This customer has no attached payment source or default "
+                                    "payment method.");
+            json_t *pi_params =
+                json_pack("{s:O,s:O,s:O,s:s,s:b}", "amount", json_object_get(inv, "amount_due"),
+                          "currency", json_object_get(inv, "currency"), "customer",
+                          json_object_get(inv, "customer"), "payment_method", pm, "confirm", 1);
+            reply_t paid = payment_intents(e, "create", NULL, pi_params, request_id, idem_key);
+            json_decref(pi_params);
+            const json_t *pi =
+                json_object_get(json_object_get(paid.body, "error"), "payment_intent");
+            if (!pi)
+                pi = paid.body;
+            json_object_set(inv, "payment_intent", json_object_get(pi, "id"));
+            json_object_set(inv, "charge", json_object_get(pi, "latest_charge"));
+            if (paid.status != 200) {
+                emit(e, "invoice.payment_failed", inv, NULL, request_id, idem_key);
+                return paid;
+            }
+            json_decref(paid.body);
+        } else {
+            json_object_set_new(inv, "paid_out_of_band", json_true());
+        }
+        json_object_set_new(inv, "status", json_string("paid"));
+        json_object_set_new(inv, "paid", json_true());
+        json_object_set(inv, "amount_paid", json_object_get(inv, "amount_due"));
+        json_object_set_new(inv, "amount_remaining", json_integer(0));
+        json_object_set_new(json_object_get(inv, "status_transitions"), "paid_at",
+                            json_integer(now));
+        emit(e, "invoice.paid", inv, NULL, request_id, idem_key);
+        emit(e, "invoice.payment_succeeded", inv, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(inv), 0};
+    }
+    return stripe_error(501, "api_error", "not_implemented", NULL,
+                        "sluice emulate does not implement invoices.%s yet", verb);
+}
+
+static reply_t invoiceitems_write(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                  const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("invoiceitems", 12);
+    const char *inv_id = json_string_value(json_object_get(typed, "invoice"));
+    json_t *inv = inv_id ? json_object_get(e->objects, inv_id) : NULL;
+    if (inv_id && !inv)
+        return no_such("invoice", inv_id);
+    if (inv && strcmp(status_of(inv), "draft"))
+        return invoice_state_error(inv, "add items to");
+    if (strcmp(verb, "create") == 0) {
+        /* amount, or unit_amount x quantity, or a price's unit_amount x quantity */
+        json_int_t qty = json_is_integer(json_object_get(typed, "quantity"))
+                             ? json_integer_value(json_object_get(typed, "quantity"))
+                             : 1;
+        const json_t *price =
+            json_object_get(e->objects, json_string_value(json_object_get(typed, "price")) ?: "");
+        if (!json_object_get(typed, "amount")) {
+            json_int_t unit = json_is_integer(json_object_get(typed, "unit_amount"))
+                                  ? json_integer_value(json_object_get(typed, "unit_amount"))
+                                  : json_integer_value(json_object_get(price, "unit_amount"));
+            json_object_set_new(typed, "amount", json_integer(unit * qty));
+            if (price && !json_object_get(typed, "currency"))
+                json_object_set(typed, "currency", json_object_get(price, "currency"));
+        }
+        json_object_set_new(typed, "quantity", json_integer(qty));
+        if (!inv_id)
+            json_object_set_new(typed, "invoice", json_null());
+        reply_t out = create(e, r, typed, request_id, idem_key);
+        if (inv && out.status == 200)
+            invoice_total(e, inv);
+        return out;
+    }
+    const json_t *ii = id ? json_object_get(e->objects, id) : NULL;
+    const json_t *on =
+        ii ? json_object_get(e->objects, json_string_value(json_object_get(ii, "invoice")) ?: "")
+           : NULL;
+    if (on && strcmp(status_of(on), "draft"))
+        return invoice_state_error(on, strcmp(verb, "delete") == 0 ? "delete items of"
+                                                                   : "update items of");
+    reply_t out = strcmp(verb, "delete") == 0
+                      ? delete (e, r, id ? id : "", request_id)
+                      : update(e, r, id ? id : "", typed, request_id, idem_key);
+    if (on)
+        invoice_total(e, (json_t *)on);
+    return out;
+}
+
 static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
                         const char *request_id, const char *idem_key)
 {
@@ -1071,8 +1322,13 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
         const char *ids = json_string_value(id);
         int pi_write = strcmp(r->plural, "payment_intents") == 0 && strcmp(verb, "retrieve") &&
                        strcmp(verb, "list") && strcmp(verb, "search");
+        int rw = strcmp(verb, "retrieve") && strcmp(verb, "list") && strcmp(verb, "search");
         if (pi_write)
             out = payment_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "invoices") == 0 && rw)
+            out = invoices(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
+            out = invoiceitems_write(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
             out = stripe_error(501, "api_error", "not_implemented", NULL,
                                "sluice emulate makes charges through payment intents only");
@@ -1112,8 +1368,8 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
     }
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement %s yet (it keeps customers, products, "
-                        "prices, coupons, payment methods and intents, charges, webhook "
-                        "endpoints, events and the account)",
+                        "prices, coupons, payment methods and intents, charges, invoices and "
+                        "invoice items, webhook endpoints, events and the account)",
                         name);
 }
 

@@ -140,7 +140,8 @@ async function main() {
       (e) => e.statusCode === 404 && e.code === 'resource_missing');
     const bad = new Stripe('sk_live_nope', {host: base.hostname, port: Number(base.port), protocol: 'http'});
     await assert.rejects(bad.customers.list(), (e) => e.statusCode === 401);
-    await assert.rejects(stripe.invoices.finalizeInvoice('in_1'), (e) => e.statusCode === 501);
+    await assert.rejects(stripe.subscriptions.retrieve('sub_1'), (e) => e.statusCode === 501);
+    await assert.rejects(stripe.invoices.finalizeInvoice('in_missing'), (e) => e.statusCode === 404);
   });
 
   await check('payment intents: pm_card_visa succeeds with a charge, pm_card_chargeDeclined declines', async () => {
@@ -180,6 +181,47 @@ async function main() {
     for (const t of ['payment_intent.created', 'payment_intent.succeeded', 'charge.succeeded',
       'charge.failed', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.captured'])
       assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
+  });
+
+  await check('invoices: draft -> open -> paid, with a declined attempt; void; uncollectible', async () => {
+    const ii = await stripe.invoiceItems.create({customer: jenny.id, amount: 1500, currency: 'usd', description: 'Seat'});
+    assert.strictEqual(ii.invoice, null);
+    const inv = await stripe.invoices.create({customer: jenny.id, pending_invoice_items_behavior: 'include'});
+    assert.strictEqual(inv.status, 'draft');
+    assert.strictEqual(inv.total, 1500);
+    assert.strictEqual(inv.lines.data.length, 1);
+    const two = await stripe.invoiceItems.create({customer: jenny.id, invoice: inv.id, unit_amount: 750, quantity: 2, currency: 'usd'});
+    assert.strictEqual(two.amount, 1500);
+    assert.strictEqual((await stripe.invoices.retrieve(inv.id)).amount_due, 3000);
+    await stripe.invoices.update(inv.id, {description: 'March'});
+    const open = await stripe.invoices.finalizeInvoice(inv.id);
+    assert.strictEqual(open.status, 'open');
+    assert.ok(open.number, 'a number once finalized');
+    await assert.rejects(stripe.invoices.update(inv.id, {description: 'late'}), (e) => e.statusCode === 400);
+    await assert.rejects(stripe.invoices.del(inv.id), (e) => e.statusCode === 400);
+    await assert.rejects(stripe.invoices.pay(inv.id, {payment_method: 'pm_card_chargeDeclined'}),
+      (e) => e.type === 'StripeCardError' && e.statusCode === 402);
+    assert.strictEqual((await stripe.invoices.retrieve(inv.id)).status, 'open');
+    const paid = await stripe.invoices.pay(inv.id, {payment_method: 'pm_card_visa'});
+    assert.strictEqual(paid.status, 'paid');
+    assert.strictEqual(paid.amount_paid, 3000);
+    assert.match(paid.charge, /^ch_/);
+    await assert.rejects(stripe.invoices.voidInvoice(inv.id), (e) => e.statusCode === 400);
+
+    const v = await stripe.invoices.create({customer: jenny.id});
+    await stripe.invoices.finalizeInvoice(v.id);
+    assert.strictEqual((await stripe.invoices.voidInvoice(v.id)).status, 'void');
+    const u = await stripe.invoices.create({customer: jenny.id});
+    await stripe.invoices.finalizeInvoice(u.id);
+    assert.strictEqual((await stripe.invoices.markUncollectible(u.id)).status, 'uncollectible');
+    const d = await stripe.invoices.create({customer: jenny.id});
+    assert.strictEqual((await stripe.invoices.del(d.id)).deleted, true);
+    const types = (await stripe.events.list({limit: 100, type: 'invoice.*'})).data.map((ev) => ev.type);
+    for (const t of ['invoice.created', 'invoice.finalized', 'invoice.payment_failed', 'invoice.paid',
+      'invoice.payment_succeeded', 'invoice.voided', 'invoice.marked_uncollectible', 'invoice.deleted'])
+      assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
+    const open2 = await stripe.invoices.list({customer: jenny.id, status: 'paid'});
+    assert.deepStrictEqual(open2.data.map((i) => i.id), [inv.id]);
   });
 
   await check('delete, and the events of every change', async () => {
