@@ -26,6 +26,8 @@ void sl__cmd_emulate_help(FILE *out)
             "methods and payment intents (pm_card_visa pays, pm_card_chargeDeclined declines;\n"
             "confirm, cancel, manual capture) with their charges, invoices and invoice items\n"
             "(draft, finalize, pay, void, mark uncollectible, send; edits only while draft),\n"
+            "subscriptions (their first invoice made and paid; a decline leaves them\n"
+            "incomplete; trials; cancel),\n"
             "webhook endpoints (create returns the whsec_ secret), events (list, retrieve) and\n"
             "the account.\n"
             "Every change records the event Stripe would send (customer.created, ...)\n"

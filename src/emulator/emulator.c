@@ -50,6 +50,8 @@ static const resource_t resources[] = {
     {"charges", "charge", "ch", 0},
     {"invoiceitems", "invoiceitem", "ii", 1},
     {"invoices", "invoice", "in", 1},
+    {"subscriptions", "subscription", "sub", 0}, /* events as customer.subscription.* */
+    {"subscription_items", "subscription_item", "si", 0},
 };
 
 /* Stripe's test payment methods: what each card is and how it declines. */
@@ -1284,6 +1286,167 @@ static reply_t invoiceitems_write(sl_emulator_t *e, const char *verb, const char
     return out;
 }
 
+/* --- Subscriptions: the first invoice is made and paid at once ------------------------------ */
+
+static json_int_t period_seconds(const json_t *price)
+{
+    const json_t *rec = json_object_get(price, "recurring");
+    const char *iv = json_string_value(json_object_get(rec, "interval")) ?: "month";
+    json_int_t n = json_is_integer(json_object_get(rec, "interval_count"))
+                       ? json_integer_value(json_object_get(rec, "interval_count"))
+                       : 1;
+    json_int_t unit = !strcmp(iv, "day")    ? 86400
+                      : !strcmp(iv, "week") ? 7 * 86400
+                      : !strcmp(iv, "year") ? 365 * 86400
+                                            : 30 * 86400;
+    return n * unit;
+}
+
+static reply_t subscriptions(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                             const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("subscriptions", 13);
+    json_int_t now = (json_int_t)time(NULL);
+    if (strcmp(verb, "create") == 0) {
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
+        const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+        if (!customer)
+            return stripe_error(400, "invalid_request_error", "resource_missing", "customer",
+                                "No such customer: '%s'", cus ? cus : "");
+        json_t *items_in = json_object_get(typed, "items");
+        if (!json_array_size(items_in))
+            return stripe_error(400, "invalid_request_error", "parameter_missing", "items",
+                                "Missing required param: items.");
+        for (size_t i = 0; i < json_array_size(items_in); i++) {
+            const char *pid =
+                json_string_value(json_object_get(json_array_get(items_in, i), "price"));
+            const json_t *price = pid ? json_object_get(e->objects, pid) : NULL;
+            if (!price || !json_is_object(json_object_get(price, "recurring"))) {
+                char param[48];
+                snprintf(param, sizeof param, "items[%zu][price]", i);
+                return stripe_error(400, "invalid_request_error", "resource_missing", param,
+                                    price ? "The price specified is not recurring: '%s'"
+                                          : "No such price: '%s'",
+                                    pid ? pid : "");
+            }
+        }
+        json_t *items = json_incref(items_in);
+        json_object_del(typed, "items");
+        json_int_t trial = json_is_integer(json_object_get(typed, "trial_period_days"))
+                               ? json_integer_value(json_object_get(typed, "trial_period_days"))
+                               : 0;
+        json_object_del(typed, "trial_period_days");
+        json_object_del(typed, "payment_behavior");
+        reply_t cr = create(e, r, typed, request_id, idem_key);
+        if (cr.status != 200) {
+            json_decref(items);
+            return cr;
+        }
+        char sub_id[80];
+        snprintf(sub_id, sizeof sub_id, "%s", json_string_value(json_object_get(cr.body, "id")));
+        json_decref(cr.body);
+        json_t *sub = json_object_get(e->objects, sub_id);
+        /* Items, as objects of their own (subscription_items.retrieve finds them). */
+        json_t *data = json_array();
+        json_int_t period = 0;
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            const json_t *in = json_array_get(items, i);
+            const json_t *price =
+                json_object_get(e->objects, json_string_value(json_object_get(in, "price")));
+            json_int_t qty = json_is_integer(json_object_get(in, "quantity"))
+                                 ? json_integer_value(json_object_get(in, "quantity"))
+                                 : 1;
+            char si[80];
+            new_id("si", si, sizeof si);
+            json_t *item =
+                json_pack("{s:s,s:s,s:I,s:O,s:I,s:s,s:o}", "id", si, "object", "subscription_item",
+                          "created", now, "price", price, "quantity", qty, "subscription", sub_id,
+                          "metadata", json_object());
+            json_object_set(e->objects, si, item);
+            json_array_append_new(data, item);
+            period = period_seconds(price);
+        }
+        json_decref(items);
+        char url[160];
+        snprintf(url, sizeof url, "/v1/subscription_items?subscription=%s", sub_id);
+        json_object_set_new(sub, "items",
+                            json_pack("{s:s,s:o,s:b,s:I,s:s}", "object", "list", "data", data,
+                                      "has_more", 0, "total_count",
+                                      (json_int_t)json_array_size(data), "url", url));
+        json_object_set_new(sub, "current_period_start", json_integer(now));
+        json_object_set_new(sub, "current_period_end",
+                            json_integer(now + (trial ? trial * 86400 : period)));
+        json_object_set_new(sub, "start_date", json_integer(now));
+        json_object_set_new(sub, "canceled_at", json_null());
+        json_object_set_new(sub, "ended_at", json_null());
+        json_object_set_new(sub, "cancel_at_period_end", json_false());
+        json_object_set_new(sub, "trial_start", trial ? json_integer(now) : json_null());
+        json_object_set_new(sub, "trial_end",
+                            trial ? json_integer(now + trial * 86400) : json_null());
+        /* The first invoice: one item per subscription item (nothing during a trial). */
+        json_t *ip = json_pack("{s:s,s:s}", "customer", cus, "subscription", sub_id);
+        reply_t ir = invoices(e, "create", NULL, ip, request_id, NULL);
+        json_decref(ip);
+        const char *in_id = json_string_value(json_object_get(ir.body, "id"));
+        char inv_id[80];
+        snprintf(inv_id, sizeof inv_id, "%s", in_id ? in_id : "");
+        json_decref(ir.body);
+        for (size_t i = 0; !trial && i < json_array_size(data); i++) {
+            const json_t *it = json_array_get(data, i);
+            json_t *iip = json_pack("{s:s,s:s,s:O,s:O}", "customer", cus, "invoice", inv_id,
+                                    "price", json_object_get(json_object_get(it, "price"), "id"),
+                                    "quantity", json_object_get(it, "quantity"));
+            reply_t x = invoiceitems_write(e, "create", NULL, iip, request_id, NULL);
+            json_decref(x.body);
+            json_decref(iip);
+        }
+        json_object_set_new(sub, "latest_invoice", json_string(inv_id));
+        json_t *inv = json_object_get(e->objects, inv_id);
+        json_object_set_new(inv, "billing_reason", json_string("subscription_create"));
+        json_decref(invoices(e, "finalize", inv_id, NULL, request_id, NULL).body);
+        const char *status = "active";
+        if (trial) {
+            json_t *oob = json_pack("{s:b}", "paid_out_of_band", 1);
+            json_decref(invoices(e, "pay", inv_id, oob, request_id, NULL).body);
+            json_decref(oob);
+            status = "trialing";
+        } else {
+            const char *pm = json_string_value(json_object_get(sub, "default_payment_method"));
+            json_t *pp = pm ? json_pack("{s:s}", "payment_method", pm) : json_object();
+            reply_t paid = invoices(e, "pay", inv_id, pp, request_id, NULL);
+            json_decref(pp);
+            if (paid.status != 200)
+                status = "incomplete"; /* allow_incomplete: the invoice stays open */
+            json_decref(paid.body);
+        }
+        json_object_set_new(sub, "status", json_string(status));
+        emit(e, "customer.subscription.created", sub, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(sub), 0};
+    }
+    json_t *sub = id ? json_object_get(e->objects, id) : NULL;
+    if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
+        return no_such("subscription", id ? id : "");
+    if (strcmp(verb, "cancel") == 0) {
+        if (!strcmp(status_of(sub), "canceled"))
+            return stripe_error(400, "invalid_request_error", "resource_missing", NULL,
+                                "This subscription is already canceled.");
+        json_object_set_new(sub, "status", json_string("canceled"));
+        json_object_set_new(sub, "canceled_at", json_integer(now));
+        json_object_set_new(sub, "ended_at", json_integer(now));
+        emit(e, "customer.subscription.deleted", sub, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(sub), 0};
+    }
+    if (strcmp(verb, "update") == 0) {
+        json_object_del(typed, "items"); /* item changes and prorations: not kept yet */
+        json_t *previous = json_object();
+        apply(sub, typed, previous, 0);
+        emit(e, "customer.subscription.updated", sub, previous, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(sub), 0};
+    }
+    return stripe_error(501, "api_error", "not_implemented", NULL,
+                        "sluice emulate does not implement subscriptions.%s yet", verb);
+}
+
 static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
                         const char *request_id, const char *idem_key)
 {
@@ -1327,6 +1490,12 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
             out = payment_intents(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "invoices") == 0 && rw)
             out = invoices(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscriptions") == 0 && rw && strcmp(verb, "delete"))
+            out = subscriptions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscription_items") == 0 && rw)
+            out = stripe_error(501, "api_error", "not_implemented", NULL,
+                               "sluice emulate changes subscription items through their "
+                               "subscription only");
         else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
             out = invoiceitems_write(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
@@ -1369,7 +1538,7 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement %s yet (it keeps customers, products, "
                         "prices, coupons, payment methods and intents, charges, invoices and "
-                        "invoice items, webhook endpoints, events and the account)",
+                        "invoice items, subscriptions, webhook endpoints, events and the account)",
                         name);
 }
 

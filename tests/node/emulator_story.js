@@ -140,7 +140,7 @@ async function main() {
       (e) => e.statusCode === 404 && e.code === 'resource_missing');
     const bad = new Stripe('sk_live_nope', {host: base.hostname, port: Number(base.port), protocol: 'http'});
     await assert.rejects(bad.customers.list(), (e) => e.statusCode === 401);
-    await assert.rejects(stripe.subscriptions.retrieve('sub_1'), (e) => e.statusCode === 501);
+    await assert.rejects(stripe.checkout.sessions.retrieve('cs_1'), (e) => e.statusCode === 501);
     await assert.rejects(stripe.invoices.finalizeInvoice('in_missing'), (e) => e.statusCode === 404);
   });
 
@@ -222,6 +222,35 @@ async function main() {
       assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
     const open2 = await stripe.invoices.list({customer: jenny.id, status: 'paid'});
     assert.deepStrictEqual(open2.data.map((i) => i.id), [inv.id]);
+  });
+
+  await check('subscriptions: the first invoice is paid; a decline leaves it incomplete; cancel', async () => {
+    const product = (await stripe.products.list({limit: 1})).data[0];
+    const monthly = (await stripe.prices.list({product: product.id})).data[0];
+    const active = await stripe.prices.update(monthly.id, {active: true});
+    const sub = await stripe.subscriptions.create({customer: jenny.id, items: [{price: active.id, quantity: 2}], default_payment_method: 'pm_card_visa'});
+    assert.strictEqual(sub.status, 'active');
+    assert.strictEqual(sub.items.data[0].quantity, 2);
+    const inv = await stripe.invoices.retrieve(sub.latest_invoice);
+    assert.strictEqual(inv.status, 'paid');
+    assert.strictEqual(inv.amount_paid, 3000);
+    assert.strictEqual(inv.billing_reason, 'subscription_create');
+    const item = await stripe.subscriptionItems.retrieve(sub.items.data[0].id);
+    assert.strictEqual(item.subscription, sub.id);
+    const bad = await stripe.subscriptions.create({customer: jenny.id, items: [{price: active.id}], default_payment_method: 'pm_card_chargeDeclined'});
+    assert.strictEqual(bad.status, 'incomplete');
+    assert.strictEqual((await stripe.invoices.retrieve(bad.latest_invoice)).status, 'open');
+    const trial = await stripe.subscriptions.create({customer: jenny.id, items: [{price: active.id}], trial_period_days: 14});
+    assert.strictEqual(trial.status, 'trialing');
+    const found = await stripe.subscriptions.search({query: "status:'active'"});
+    assert.deepStrictEqual(found.data.map((x) => x.id), [sub.id]);
+    const canceled = await stripe.subscriptions.cancel(sub.id);
+    assert.strictEqual(canceled.status, 'canceled');
+    await assert.rejects(stripe.subscriptions.create({customer: jenny.id, items: [{price: 'price_nope'}]}),
+      (e) => e.statusCode === 400 && e.param === 'items[0][price]');
+    const types = (await stripe.events.list({limit: 100, type: 'customer.subscription.*'})).data.map((ev) => ev.type);
+    for (const t of ['customer.subscription.created', 'customer.subscription.deleted'])
+      assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
   });
 
   await check('delete, and the events of every change', async () => {
