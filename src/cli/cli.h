@@ -76,6 +76,10 @@ void sl__cli_trace(void *ctx, const char *line);
 int sl__cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The usage error for what getopt_long() returned as ':' (a missing value) or '?' (an unknown
+ * option): names the option (by optopt for short ones), never echoing anything else. */
+int sl__cli_option_error(const char *cmd, int c, char **argv);
+
 /* Parses a whole decimal number in [min, max]; returns 0 on success. */
 int sl__cli_parse_long(const char *s, long min, long max, long *out);
 

@@ -257,30 +257,11 @@ int sl__cmd_call(int argc, char **argv)
             break;
         case 'h':
             sl__cmd_call_help(stdout);
-            {
-                ret = CLI_OK;
-                goto out;
-            }
-        case ':':
-            if (optopt > 0 && optopt < 256) {
-                ret = sl__cli_usage_error(CMD, "option `-%c` needs a value", optopt);
-                goto out;
-            }
-            {
-                ret = sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
-                goto out;
-            }
+            ret = CLI_OK;
+            goto out;
         default:
-            if (optopt > 0 && optopt < 256) {
-                ret = sl__cli_usage_error(CMD, "unknown option `-%c`; see `sluice call --help`",
-                                          optopt);
-                goto out;
-            }
-            {
-                ret = sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice call --help`",
-                                          argv[optind - 1]);
-                goto out;
-            }
+            ret = sl__cli_option_error(CMD, c, argv);
+            goto out;
         }
     }
 

@@ -234,12 +234,8 @@ int sl__cmd_connect(int argc, char **argv)
         case 'h':
             sl__cmd_connect_help(stdout);
             return CLI_OK;
-        case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256)
-                return sl__cli_usage_error(CMD, "unknown option `-%c`", optopt);
-            return sl__cli_usage_error(CMD, "unknown option; see `sluice connect --help`");
+            return sl__cli_option_error(CMD, c, argv);
         }
     }
     const char *sub = pos[0], *name = pos[1];

@@ -86,11 +86,8 @@ int sl__cmd_demo(int argc, char **argv)
         case 'h':
             sl__cmd_demo_help(stdout);
             return CLI_OK;
-        case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
         default:
-            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice demo --help`",
-                                       argv[optind - 1]);
+            return sl__cli_option_error(CMD, c, argv);
         }
     }
     sigset_t stop;

@@ -71,11 +71,8 @@ int sl__cmd_emulate(int argc, char **argv)
         case 'h':
             sl__cmd_emulate_help(stdout);
             return CLI_OK;
-        case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
         default:
-            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice emulate --help`",
-                                       argv[optind - 1]);
+            return sl__cli_option_error(CMD, c, argv);
         }
     }
     if (optind < argc)

@@ -158,11 +158,8 @@ static int events_store(int argc, char **argv, int show)
         case 'h':
             sl__cmd_events_help(stdout);
             return CLI_OK;
-        case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
         default:
-            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice events --help`",
-                                       argv[optind - 1]);
+            return sl__cli_option_error(CMD, c, argv);
         }
     }
     if (show && optind + 1 != argc)

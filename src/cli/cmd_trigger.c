@@ -69,11 +69,8 @@ int sl__cmd_trigger(int argc, char **argv)
         case 'h':
             sl__cmd_trigger_help(stdout);
             return CLI_OK;
-        case ':':
-            return sl__cli_usage_error(CMD, "option `%s` needs a value", argv[optind - 1]);
         default:
-            return sl__cli_usage_error(CMD, "unknown option `%s`; see `sluice trigger --help`",
-                                       argv[optind - 1]);
+            return sl__cli_option_error(CMD, c, argv);
         }
     }
     if (optind + 1 != argc)

@@ -1,4 +1,5 @@
 /* sluice: the command-line entry point and its help. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,22 @@ int sl__cli_usage_error(const char *cmd, const char *fmt, ...)
     else
         fprintf(stderr, "sluice: %s\n", msg);
     return CLI_EUSAGE;
+}
+
+int sl__cli_option_error(const char *cmd, int c, char **argv)
+{
+    if (optopt > 0 && optopt < 256)
+        return sl__cli_usage_error(cmd,
+                                   c == ':' ? "option `-%c` needs a value"
+                                            : "unknown option `-%c`; see `sluice %s --help`",
+                                   optopt, cmd);
+    /* A long option: argv[optind - 1] is that option (cut at '=', never its value). */
+    const char *arg = argv[optind - 1];
+    int n = (int)strcspn(arg, "=");
+    return sl__cli_usage_error(cmd,
+                               c == ':' ? "option `%.*s` needs a value"
+                                        : "unknown option `%.*s`; see `sluice %s --help`",
+                               n, arg, cmd);
 }
 
 int sl__cli_parse_long(const char *s, long min, long max, long *out)
