@@ -52,6 +52,8 @@ static const resource_t resources[] = {
     {"invoices", "invoice", "in", 1},
     {"subscriptions", "subscription", "sub", 0}, /* events as customer.subscription.* */
     {"subscription_items", "subscription_item", "si", 0},
+    {"checkout.sessions", "checkout.session", "cs_test", 0}, /* checkout.session.completed */
+    {"payment_links", "payment_link", "plink", 1},
 };
 
 /* Stripe's test payment methods: what each card is and how it declines. */
@@ -83,6 +85,7 @@ struct sl_emulator {
     sl_emulator_config_t cfg;
     struct MHD_Daemon *daemon;
     int port;
+    char base_url[96];    /* http://HOST:PORT, for the hosted pages' URLs */
     pthread_mutex_t lock; /* guards everything below */
     json_t *objects;      /* id -> object */
     json_t *lists;        /* object type -> [ids], oldest first */
@@ -107,6 +110,7 @@ typedef struct reply {
     unsigned status;
     json_t *body;
     int replayed;
+    char *html; /* a page instead of JSON (the emulator's hosted checkout pages) */
 } reply_t;
 
 static double mono_ms(void)
@@ -153,7 +157,7 @@ static reply_t stripe_error(unsigned status, const char *type, const char *code,
         json_object_set_new(e, "code", json_string(code));
     if (param)
         json_object_set_new(e, "param", json_string(param));
-    return (reply_t){status, json_pack("{s:o}", "error", e), 0};
+    return (reply_t){status, json_pack("{s:o}", "error", e), 0, NULL};
 }
 
 static reply_t no_such(const char *object, const char *id)
@@ -396,7 +400,22 @@ static reply_t create(sl_emulator_t *e, const resource_t *r, const json_t *param
         json_object_set_new(obj, "active", json_true());
     if (strcmp(r->object, "webhook_endpoint") == 0)
         json_object_set_new(obj, "status", json_string("enabled"));
+    if (strcmp(r->object, "price") == 0) {
+        /* One-time unless recurring is given; recurring takes Stripe's defaults. */
+        json_t *rec = json_object_get(params, "recurring");
+        json_object_set_new(obj, "type", json_string(rec ? "recurring" : "one_time"));
+        json_object_set_new(obj, "recurring",
+                            rec ? json_pack("{s:n,s:s,s:i,s:s}", "aggregate_usage", "interval",
+                                            "month", "interval_count", 1, "usage_type", "licensed")
+                                : json_null());
+    }
     apply(obj, params, NULL, 0);
+    if (strcmp(r->object, "price") == 0 && json_is_integer(json_object_get(obj, "unit_amount"))) {
+        char dec[32];
+        snprintf(dec, sizeof dec, "%lld",
+                 (long long)json_integer_value(json_object_get(obj, "unit_amount")));
+        json_object_set_new(obj, "unit_amount_decimal", json_string(dec));
+    }
     json_object_set(e->objects, id, obj);
     json_t *list = json_object_get(e->lists, r->object);
     if (!list) {
@@ -419,7 +438,7 @@ static reply_t create(sl_emulator_t *e, const resource_t *r, const json_t *param
         emit(e, type, obj, NULL, request_id, idem_key);
     }
     json_decref(obj);
-    return (reply_t){200, out, 0};
+    return (reply_t){200, out, 0, NULL};
 }
 
 static reply_t update(sl_emulator_t *e, const resource_t *r, const char *id, const json_t *params,
@@ -437,7 +456,7 @@ static reply_t update(sl_emulator_t *e, const resource_t *r, const char *id, con
     } else {
         json_decref(previous);
     }
-    return (reply_t){200, json_deep_copy(obj), 0};
+    return (reply_t){200, json_deep_copy(obj), 0, NULL};
 }
 
 static reply_t delete (sl_emulator_t *e, const resource_t *r, const char *id,
@@ -462,7 +481,7 @@ static reply_t delete (sl_emulator_t *e, const resource_t *r, const char *id,
     }
     json_decref(obj);
     return (reply_t){200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1),
-                     0};
+                     0, NULL};
 }
 
 /* created=N or created[gt|gte|lt|lte]=N */
@@ -555,7 +574,7 @@ static reply_t page_of(json_t *items, const json_t *params, const char *url)
     return (reply_t){200,
                      json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data, "has_more",
                                has_more, "url", url),
-                     0};
+                     0, NULL};
 }
 
 static reply_t list(sl_emulator_t *e, const resource_t *r, const json_t *params, const char *url)
@@ -730,7 +749,7 @@ static reply_t search(sl_emulator_t *e, const resource_t *r, const json_t *param
                   more, "url", url, "total_count", (json_int_t)json_array_size(hits));
     json_object_set_new(out, "next_page", more ? json_string(next_page) : json_null());
     json_decref(hits);
-    return (reply_t){200, out, 0};
+    return (reply_t){200, out, 0, NULL};
 }
 
 /* --- Events API ---------------------------------------------------------------------------- */
@@ -940,13 +959,13 @@ static reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *request_
         emit(e, "charge.succeeded", charge, NULL, request_id, idem_key);
         emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
     }
-    return (reply_t){200, json_deep_copy(pi), 0};
+    return (reply_t){200, json_deep_copy(pi), 0, NULL};
 }
 
 static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
                                const char *request_id, const char *idem_key)
 {
-    reply_t err = {0, NULL, 0};
+    reply_t err = {0, NULL, 0, NULL};
     const char *pm = json_string_value(json_object_get(typed, "payment_method"));
     if (pm) {
         const char *real = payment_method_for(e, pm, &err);
@@ -982,7 +1001,7 @@ static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *i
                  secret);
         json_object_set_new(pi, "client_secret", json_string(cs));
         if (!confirm)
-            return (reply_t){200, json_deep_copy(pi), 0};
+            return (reply_t){200, json_deep_copy(pi), 0, NULL};
         return confirm_intent(e, pi, request_id, idem_key);
     }
     pi = id ? json_object_get(e->objects, id) : NULL;
@@ -1009,7 +1028,7 @@ static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *i
         json_object_set(pi, "cancellation_reason",
                         json_object_get(typed, "cancellation_reason") ?: json_null());
         emit(e, "payment_intent.canceled", pi, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(pi), 0};
+        return (reply_t){200, json_deep_copy(pi), 0, NULL};
     }
     if (strcmp(verb, "capture") == 0) {
         if (strcmp(status, "requires_capture"))
@@ -1032,7 +1051,7 @@ static reply_t payment_intents(sl_emulator_t *e, const char *verb, const char *i
             emit(e, "charge.captured", charge, NULL, request_id, idem_key);
         }
         emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(pi), 0};
+        return (reply_t){200, json_deep_copy(pi), 0, NULL};
     }
     return update(e, resource_by_plural("payment_intents", 15), id, typed, request_id, idem_key);
 }
@@ -1132,7 +1151,7 @@ static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json
             }
         }
         invoice_total(e, inv);
-        return (reply_t){200, json_deep_copy(inv), 0};
+        return (reply_t){200, json_deep_copy(inv), 0, NULL};
     }
     json_t *inv = id ? json_object_get(e->objects, id) : NULL;
     if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
@@ -1164,7 +1183,7 @@ static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json
         json_object_set_new(json_object_get(inv, "status_transitions"), "finalized_at",
                             json_integer(now));
         emit(e, "invoice.finalized", inv, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(inv), 0};
+        return (reply_t){200, json_deep_copy(inv), 0, NULL};
     }
     if (strcmp(verb, "void") == 0 || strcmp(verb, "mark_uncollectible") == 0 ||
         strcmp(verb, "send") == 0) {
@@ -1175,14 +1194,14 @@ static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json
                                                       : "mark uncollectible");
         if (is_send) {
             emit(e, "invoice.sent", inv, NULL, request_id, idem_key);
-            return (reply_t){200, json_deep_copy(inv), 0};
+            return (reply_t){200, json_deep_copy(inv), 0, NULL};
         }
         json_object_set_new(inv, "status", json_string(is_void ? "void" : "uncollectible"));
         json_object_set_new(json_object_get(inv, "status_transitions"),
                             is_void ? "voided_at" : "marked_uncollectible_at", json_integer(now));
         emit(e, is_void ? "invoice.voided" : "invoice.marked_uncollectible", inv, NULL, request_id,
              idem_key);
-        return (reply_t){200, json_deep_copy(inv), 0};
+        return (reply_t){200, json_deep_copy(inv), 0, NULL};
     }
     if (strcmp(verb, "pay") == 0) {
         if (strcmp(st, "open"))
@@ -1232,7 +1251,7 @@ static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json
                             json_integer(now));
         emit(e, "invoice.paid", inv, NULL, request_id, idem_key);
         emit(e, "invoice.payment_succeeded", inv, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(inv), 0};
+        return (reply_t){200, json_deep_copy(inv), 0, NULL};
     }
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement invoices.%s yet", verb);
@@ -1302,6 +1321,204 @@ static json_int_t period_seconds(const json_t *price)
     return n * unit;
 }
 
+/* A subscription item, kept as an object of its own (subscription_items.retrieve finds it) and
+ * shared with the subscription's items list. */
+static json_t *new_sub_item(sl_emulator_t *e, const char *sub_id, const json_t *price,
+                            json_int_t qty, json_int_t now)
+{
+    char si[80];
+    new_id("si", si, sizeof si);
+    json_t *item = json_pack("{s:s,s:s,s:I,s:O,s:I,s:s,s:o}", "id", si, "object",
+                             "subscription_item", "created", now, "price", price, "quantity", qty,
+                             "subscription", sub_id, "metadata", json_object());
+    json_object_set(e->objects, si, item);
+    return item;
+}
+
+/* Checks items[] of subscriptions.update before anything changes. */
+static reply_t check_item_changes(sl_emulator_t *e, const json_t *sub, const json_t *changes)
+{
+    const json_t *data = json_object_get(json_object_get(sub, "items"), "data");
+    for (size_t i = 0; i < json_array_size(changes); i++) {
+        const json_t *c = json_array_get(changes, i);
+        const char *iid = json_string_value(json_object_get(c, "id"));
+        const char *pid = json_string_value(json_object_get(c, "price"));
+        char param[48];
+        if (iid) {
+            int found = 0;
+            for (size_t k = 0; k < json_array_size(data); k++)
+                found |= !strcmp(
+                    json_string_value(json_object_get(json_array_get(data, k), "id")) ?: "", iid);
+            if (!found) {
+                snprintf(param, sizeof param, "items[%zu][id]", i);
+                return stripe_error(400, "invalid_request_error", "resource_missing", param,
+                                    "No such subscription item: '%s' on this subscription", iid);
+            }
+        } else if (!pid) {
+            snprintf(param, sizeof param, "items[%zu][price]", i);
+            return stripe_error(400, "invalid_request_error", "parameter_missing", param,
+                                "A new subscription item needs a price.");
+        }
+        const json_t *price = pid ? json_object_get(e->objects, pid) : NULL;
+        if (pid && (!price || !json_is_object(json_object_get(price, "recurring")))) {
+            snprintf(param, sizeof param, "items[%zu][price]", i);
+            return stripe_error(
+                400, "invalid_request_error", "resource_missing", param,
+                price ? "The price specified is not recurring: '%s'" : "No such price: '%s'", pid);
+        }
+    }
+    return (reply_t){0, NULL, 0, NULL};
+}
+
+/* Applies checked items[] changes: an id with deleted=true removes that item, an id with a price
+ * or quantity changes it, no id adds one. Prorations are not computed. */
+static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *changes)
+{
+    json_t *list = json_object_get(sub, "items");
+    json_t *data = json_object_get(list, "data");
+    const char *sub_id = json_string_value(json_object_get(sub, "id"));
+    json_int_t now = (json_int_t)time(NULL);
+    for (size_t i = 0; i < json_array_size(changes); i++) {
+        const json_t *c = json_array_get(changes, i);
+        const char *iid = json_string_value(json_object_get(c, "id"));
+        const json_t *price =
+            json_object_get(e->objects, json_string_value(json_object_get(c, "price")) ?: "");
+        const json_t *qty = json_object_get(c, "quantity");
+        if (!iid) {
+            json_array_append_new(
+                data, new_sub_item(e, sub_id, price,
+                                   json_is_integer(qty) ? json_integer_value(qty) : 1, now));
+            continue;
+        }
+        for (size_t k = 0; k < json_array_size(data); k++) {
+            json_t *item = json_array_get(data, k);
+            if (strcmp(json_string_value(json_object_get(item, "id")) ?: "", iid))
+                continue;
+            if (json_is_true(json_object_get(c, "deleted"))) {
+                json_object_del(e->objects, iid);
+                json_array_remove(data, k);
+                break;
+            }
+            if (price)
+                json_object_set(item, "price", (json_t *)price);
+            if (json_is_integer(qty))
+                json_object_set(item, "quantity", (json_t *)qty);
+            if (json_is_object(json_object_get(c, "metadata"))) {
+                json_t *m = json_pack("{s:O}", "metadata", json_object_get(c, "metadata"));
+                apply(item, m, NULL, 0);
+                json_decref(m);
+            }
+            break;
+        }
+    }
+    json_object_set_new(list, "total_count", json_integer((json_int_t)json_array_size(data)));
+}
+
+/* An invoice for a subscription's items, finalized and paid with its payment method. Returns
+ * the invoice's status ("paid", or "open" when the payment failed). */
+static const char *bill_subscription(sl_emulator_t *e, json_t *sub, const char *reason,
+                                     const char *request_id, int out_of_band)
+{
+    const char *cus = json_string_value(json_object_get(sub, "customer"));
+    const char *sub_id = json_string_value(json_object_get(sub, "id"));
+    json_t *ip = json_pack("{s:s,s:s}", "customer", cus, "subscription", sub_id);
+    reply_t ir = invoices(e, "create", NULL, ip, request_id, NULL);
+    json_decref(ip);
+    char inv_id[80];
+    snprintf(inv_id, sizeof inv_id, "%s", json_string_value(json_object_get(ir.body, "id")) ?: "");
+    json_decref(ir.body);
+    const json_t *data = json_object_get(json_object_get(sub, "items"), "data");
+    for (size_t i = 0; !out_of_band && i < json_array_size(data); i++) {
+        const json_t *it = json_array_get(data, i);
+        json_t *iip = json_pack("{s:s,s:s,s:O,s:O}", "customer", cus, "invoice", inv_id, "price",
+                                json_object_get(json_object_get(it, "price"), "id"), "quantity",
+                                json_object_get(it, "quantity"));
+        json_decref(invoiceitems_write(e, "create", NULL, iip, request_id, NULL).body);
+        json_decref(iip);
+    }
+    json_object_set_new(sub, "latest_invoice", json_string(inv_id));
+    json_t *inv = json_object_get(e->objects, inv_id);
+    json_object_set_new(inv, "billing_reason", json_string(reason));
+    json_decref(invoices(e, "finalize", inv_id, NULL, request_id, NULL).body);
+    json_t *pp;
+    const char *pm = json_string_value(json_object_get(sub, "default_payment_method"));
+    if (out_of_band)
+        pp = json_pack("{s:b}", "paid_out_of_band", 1);
+    else
+        pp = pm ? json_pack("{s:s}", "payment_method", pm) : json_object();
+    json_decref(invoices(e, "pay", inv_id, pp, request_id, NULL).body);
+    json_decref(pp);
+    return status_of(json_object_get(e->objects, inv_id));
+}
+
+/* The next period starts now, as when a test clock reaches the period's end: invoice.upcoming,
+ * then the renewal invoice is made and paid (past_due if the payment fails), or the
+ * subscription ends if it was set to cancel at the period's end. */
+static reply_t subscription_renew(sl_emulator_t *e, const char *id, const char *request_id)
+{
+    json_t *sub = json_object_get(e->objects, id);
+    if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
+        return no_such("subscription", id);
+    const char *st = status_of(sub);
+    if (strcmp(st, "active") && strcmp(st, "trialing") && strcmp(st, "past_due"))
+        return stripe_error(400, "invalid_request_error", "subscription_unexpected_state", NULL,
+                            "Only an active, trialing or past_due subscription renews; this "
+                            "one is %s.",
+                            st);
+    json_int_t now = (json_int_t)time(NULL);
+    json_t *previous = json_pack("{s:O,s:O,s:s}", "current_period_start",
+                                 json_object_get(sub, "current_period_start"), "current_period_end",
+                                 json_object_get(sub, "current_period_end"), "status", st);
+    if (json_is_true(json_object_get(sub, "cancel_at_period_end"))) {
+        json_decref(previous);
+        json_object_set_new(sub, "status", json_string("canceled"));
+        json_object_set_new(sub, "canceled_at", json_integer(now));
+        json_object_set_new(sub, "ended_at", json_integer(now));
+        emit(e, "customer.subscription.deleted", sub, NULL, request_id, NULL);
+        return (reply_t){200, json_deep_copy(sub), 0, NULL};
+    }
+    /* The preview Stripe sends ahead of the renewal: an invoice without an id. */
+    const json_t *data = json_object_get(json_object_get(sub, "items"), "data");
+    json_int_t total = 0, period = 30 * 86400;
+    json_t *lines = json_array();
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        const json_t *it = json_array_get(data, i);
+        const json_t *price = json_object_get(it, "price");
+        json_int_t amount = json_integer_value(json_object_get(price, "unit_amount")) *
+                            json_integer_value(json_object_get(it, "quantity"));
+        total += amount;
+        period = period_seconds(price);
+        json_array_append_new(
+            lines, json_pack("{s:s,s:I,s:O,s:O,s:O,s:s}", "object", "line_item", "amount", amount,
+                             "currency", json_object_get(price, "currency"), "price", price,
+                             "quantity", json_object_get(it, "quantity"), "type", "subscription"));
+    }
+    json_t *upcoming = json_loads(sl__fixture_json("invoice"), 0, NULL);
+    json_object_del(upcoming, "id");
+    json_object_set_new(upcoming, "created", json_integer(now));
+    json_object_set(upcoming, "customer", json_object_get(sub, "customer"));
+    json_object_set(upcoming, "subscription", json_object_get(sub, "id"));
+    json_object_set_new(upcoming, "billing_reason", json_string("upcoming"));
+    json_object_set_new(upcoming, "status", json_string("draft"));
+    json_object_set_new(upcoming, "livemode", json_false());
+    json_object_set_new(upcoming, "next_payment_attempt", json_integer(now));
+    json_object_set_new(upcoming, "lines",
+                        json_pack("{s:s,s:o,s:b,s:I}", "object", "list", "data", lines, "has_more",
+                                  0, "total_count", (json_int_t)json_array_size(lines)));
+    const char *keys[] = {"subtotal", "total", "amount_due", "amount_remaining"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        json_object_set_new(upcoming, keys[i], json_integer(total));
+    emit(e, "invoice.upcoming", upcoming, NULL, request_id, NULL);
+    json_decref(upcoming);
+    const char *paid = bill_subscription(e, sub, "subscription_cycle", request_id, 0);
+    json_object_set_new(sub, "current_period_start", json_integer(now));
+    json_object_set_new(sub, "current_period_end", json_integer(now + period));
+    json_object_set_new(sub, "status",
+                        json_string(strcmp(paid, "paid") == 0 ? "active" : "past_due"));
+    emit(e, "customer.subscription.updated", sub, previous, request_id, NULL);
+    return (reply_t){200, json_deep_copy(sub), 0, NULL};
+}
+
 static reply_t subscriptions(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
                              const char *request_id, const char *idem_key)
 {
@@ -1356,14 +1573,7 @@ static reply_t subscriptions(sl_emulator_t *e, const char *verb, const char *id,
             json_int_t qty = json_is_integer(json_object_get(in, "quantity"))
                                  ? json_integer_value(json_object_get(in, "quantity"))
                                  : 1;
-            char si[80];
-            new_id("si", si, sizeof si);
-            json_t *item =
-                json_pack("{s:s,s:s,s:I,s:O,s:I,s:s,s:o}", "id", si, "object", "subscription_item",
-                          "created", now, "price", price, "quantity", qty, "subscription", sub_id,
-                          "metadata", json_object());
-            json_object_set(e->objects, si, item);
-            json_array_append_new(data, item);
+            json_array_append_new(data, new_sub_item(e, sub_id, price, qty, now));
             period = period_seconds(price);
         }
         json_decref(items);
@@ -1384,44 +1594,13 @@ static reply_t subscriptions(sl_emulator_t *e, const char *verb, const char *id,
         json_object_set_new(sub, "trial_end",
                             trial ? json_integer(now + trial * 86400) : json_null());
         /* The first invoice: one item per subscription item (nothing during a trial). */
-        json_t *ip = json_pack("{s:s,s:s}", "customer", cus, "subscription", sub_id);
-        reply_t ir = invoices(e, "create", NULL, ip, request_id, NULL);
-        json_decref(ip);
-        const char *in_id = json_string_value(json_object_get(ir.body, "id"));
-        char inv_id[80];
-        snprintf(inv_id, sizeof inv_id, "%s", in_id ? in_id : "");
-        json_decref(ir.body);
-        for (size_t i = 0; !trial && i < json_array_size(data); i++) {
-            const json_t *it = json_array_get(data, i);
-            json_t *iip = json_pack("{s:s,s:s,s:O,s:O}", "customer", cus, "invoice", inv_id,
-                                    "price", json_object_get(json_object_get(it, "price"), "id"),
-                                    "quantity", json_object_get(it, "quantity"));
-            reply_t x = invoiceitems_write(e, "create", NULL, iip, request_id, NULL);
-            json_decref(x.body);
-            json_decref(iip);
-        }
-        json_object_set_new(sub, "latest_invoice", json_string(inv_id));
-        json_t *inv = json_object_get(e->objects, inv_id);
-        json_object_set_new(inv, "billing_reason", json_string("subscription_create"));
-        json_decref(invoices(e, "finalize", inv_id, NULL, request_id, NULL).body);
-        const char *status = "active";
-        if (trial) {
-            json_t *oob = json_pack("{s:b}", "paid_out_of_band", 1);
-            json_decref(invoices(e, "pay", inv_id, oob, request_id, NULL).body);
-            json_decref(oob);
-            status = "trialing";
-        } else {
-            const char *pm = json_string_value(json_object_get(sub, "default_payment_method"));
-            json_t *pp = pm ? json_pack("{s:s}", "payment_method", pm) : json_object();
-            reply_t paid = invoices(e, "pay", inv_id, pp, request_id, NULL);
-            json_decref(pp);
-            if (paid.status != 200)
-                status = "incomplete"; /* allow_incomplete: the invoice stays open */
-            json_decref(paid.body);
-        }
+        const char *paid = bill_subscription(e, sub, "subscription_create", request_id, trial > 0);
+        const char *status = trial                       ? "trialing"
+                             : strcmp(paid, "paid") == 0 ? "active"
+                                                         : "incomplete"; /* invoice stays open */
         json_object_set_new(sub, "status", json_string(status));
         emit(e, "customer.subscription.created", sub, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(sub), 0};
+        return (reply_t){200, json_deep_copy(sub), 0, NULL};
     }
     json_t *sub = id ? json_object_get(e->objects, id) : NULL;
     if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
@@ -1434,17 +1613,540 @@ static reply_t subscriptions(sl_emulator_t *e, const char *verb, const char *id,
         json_object_set_new(sub, "canceled_at", json_integer(now));
         json_object_set_new(sub, "ended_at", json_integer(now));
         emit(e, "customer.subscription.deleted", sub, NULL, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(sub), 0};
+        return (reply_t){200, json_deep_copy(sub), 0, NULL};
     }
     if (strcmp(verb, "update") == 0) {
-        json_object_del(typed, "items"); /* item changes and prorations: not kept yet */
+        json_t *changes = json_incref(json_object_get(typed, "items"));
+        reply_t bad = check_item_changes(e, sub, changes);
+        if (bad.status) {
+            json_decref(changes);
+            return bad;
+        }
+        json_object_del(typed, "items");
+        json_object_del(typed, "proration_behavior"); /* prorations are not computed */
         json_t *previous = json_object();
+        if (json_array_size(changes)) {
+            json_object_set_new(previous, "items", json_deep_copy(json_object_get(sub, "items")));
+            apply_item_changes(e, sub, changes);
+        }
+        json_decref(changes);
         apply(sub, typed, previous, 0);
         emit(e, "customer.subscription.updated", sub, previous, request_id, idem_key);
-        return (reply_t){200, json_deep_copy(sub), 0};
+        return (reply_t){200, json_deep_copy(sub), 0, NULL};
     }
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement subscriptions.%s yet", verb);
+}
+
+/* --- Checkout sessions and payment links -------------------------------------------------------
+ * A session's line items live beside it as an object of their own, "<id>/line_items" (a list),
+ * which checkout.sessions.line_items.list and expand[]=line_items read. A test-only route
+ * completes a session as a customer paying on the hosted page would. */
+
+static int is_recurring(const json_t *price)
+{
+    return json_is_object(json_object_get(price, "recurring"));
+}
+
+/* Builds the list of line items (Stripe's "item" objects) from line_items[] parameters, each
+ * with a price or price_data. Fills *total and the currency; an error reply otherwise. */
+static json_t *line_items_of(sl_emulator_t *e, const json_t *in, const char *request_id,
+                             json_int_t *total, char *currency, size_t cn, int *recurring,
+                             reply_t *err)
+{
+    json_t *data = json_array();
+    *total = 0;
+    *recurring = 0;
+    currency[0] = '\0';
+    for (size_t i = 0; i < json_array_size(in); i++) {
+        const json_t *li = json_array_get(in, i);
+        char param[48];
+        const char *pid = json_string_value(json_object_get(li, "price"));
+        const json_t *pd = json_object_get(li, "price_data");
+        json_t *price = NULL;
+        if (pid) {
+            price = json_incref(json_object_get(e->objects, pid));
+            if (!price) {
+                snprintf(param, sizeof param, "line_items[%zu][price]", i);
+                *err = stripe_error(400, "invalid_request_error", "resource_missing", param,
+                                    "No such price: '%s'", pid);
+                json_decref(data);
+                return NULL;
+            }
+        } else if (json_is_object(pd)) {
+            /* An inline price: Stripe makes it, inactive, for this purchase. */
+            json_t *pp = json_deep_copy(pd);
+            json_t *prod_data = json_object_get(pp, "product_data");
+            if (json_is_object(prod_data)) {
+                reply_t pr =
+                    create(e, resource_by_plural("products", 8), prod_data, request_id, NULL);
+                json_object_set(pp, "product", json_object_get(pr.body, "id"));
+                json_decref(pr.body);
+                json_object_del(pp, "product_data");
+            }
+            reply_t cr = create(e, resource_by_plural("prices", 6), pp, request_id, NULL);
+            json_decref(pp);
+            price = json_incref(
+                json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id"))));
+            json_decref(cr.body);
+            if (price)
+                json_object_set_new(price, "active", json_false());
+        }
+        if (!price) {
+            snprintf(param, sizeof param, "line_items[%zu]", i);
+            *err = stripe_error(400, "invalid_request_error", "parameter_missing", param,
+                                "Each line item needs a price or price_data.");
+            json_decref(data);
+            return NULL;
+        }
+        json_int_t qty = json_is_integer(json_object_get(li, "quantity"))
+                             ? json_integer_value(json_object_get(li, "quantity"))
+                             : 1;
+        json_int_t amount = json_integer_value(json_object_get(price, "unit_amount")) * qty;
+        const char *cur = json_string_value(json_object_get(price, "currency")) ?: "usd";
+        if (currency[0] && strcmp(currency, cur)) {
+            snprintf(param, sizeof param, "line_items[%zu][price]", i);
+            *err = stripe_error(400, "invalid_request_error", "parameter_invalid", param,
+                                "All line items must share one currency (%s and %s given).",
+                                currency, cur);
+            json_decref(price);
+            json_decref(data);
+            return NULL;
+        }
+        snprintf(currency, cn, "%s", cur);
+        *recurring |= is_recurring(price);
+        *total += amount;
+        const json_t *prod =
+            json_object_get(e->objects, json_string_value(json_object_get(price, "product")) ?: "");
+        char li_id[80];
+        new_id("li", li_id, sizeof li_id);
+        json_array_append_new(
+            data, json_pack("{s:s,s:s,s:i,s:I,s:i,s:I,s:s,s:O,s:O,s:I}", "id", li_id, "object",
+                            "item", "amount_discount", 0, "amount_subtotal", amount, "amount_tax",
+                            0, "amount_total", amount, "currency", cur, "description",
+                            json_object_get(prod, "name") ?: json_null(), "price", price,
+                            "quantity", qty));
+        json_decref(price);
+    }
+    return data;
+}
+
+static void keep_line_items(sl_emulator_t *e, const char *owner, const char *url_fmt, json_t *data)
+{
+    char key[128], url[160];
+    snprintf(key, sizeof key, "%s/line_items", owner);
+    snprintf(url, sizeof url, url_fmt, owner);
+    json_object_set_new(
+        e->objects, key,
+        json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data, "has_more", 0, "url", url));
+}
+
+static reply_t checkout_sessions(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                 const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("checkout.sessions", 17);
+    if (strcmp(verb, "create") == 0) {
+        char mode[32];
+        snprintf(mode, sizeof mode, "%s",
+                 json_string_value(json_object_get(typed, "mode")) ?: "payment");
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
+        if (cus && !json_object_get(e->objects, cus))
+            return stripe_error(400, "invalid_request_error", "resource_missing", "customer",
+                                "No such customer: '%s'", cus);
+        json_t *in = json_object_get(typed, "line_items");
+        if (strcmp(mode, "setup") && !json_array_size(in))
+            return stripe_error(400, "invalid_request_error", "parameter_missing", "line_items",
+                                "You must provide line_items in %s mode.", mode);
+        json_int_t total = 0;
+        int recurring = 0;
+        char currency[8];
+        reply_t err = {0, NULL, 0, NULL};
+        json_t *items =
+            line_items_of(e, in, request_id, &total, currency, sizeof currency, &recurring, &err);
+        if (!items)
+            return err;
+        if (strcmp(mode, "payment") == 0 && recurring) {
+            json_decref(items);
+            return stripe_error(400, "invalid_request_error", "parameter_invalid", "line_items",
+                                "You specified `payment` mode but passed a recurring price. "
+                                "Either switch to `subscription` mode or use only one-time "
+                                "prices.");
+        }
+        if (strcmp(mode, "subscription") == 0 && !recurring) {
+            json_decref(items);
+            return stripe_error(400, "invalid_request_error", "parameter_invalid", "line_items",
+                                "You must provide at least one recurring price in "
+                                "`subscription` mode when using prices.");
+        }
+        json_object_del(typed, "line_items");
+        json_object_set_new(typed, "mode", json_string(mode));
+        reply_t cr = create(e, r, typed, request_id, idem_key);
+        if (cr.status != 200) {
+            json_decref(items);
+            return cr;
+        }
+        json_t *cs = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_decref(cr.body);
+        const char *cs_id = json_string_value(json_object_get(cs, "id"));
+        keep_line_items(e, cs_id, "/v1/checkout/sessions/%s/line_items", items);
+        json_int_t now = (json_int_t)time(NULL);
+        char url[256];
+        snprintf(url, sizeof url, "%s/_sluice/checkout/%s", e->base_url, cs_id);
+        json_object_set_new(cs, "url", json_string(url));
+        json_object_set_new(cs, "status", json_string("open"));
+        json_object_set_new(cs, "payment_status",
+                            json_string(strcmp(mode, "setup") ? "unpaid" : "no_payment_required"));
+        json_object_set_new(cs, "expires_at", json_integer(now + 86400));
+        json_object_set_new(cs, "payment_intent", json_null());
+        json_object_set_new(cs, "subscription", json_null());
+        json_object_set_new(cs, "invoice", json_null());
+        json_object_set_new(cs, "customer_details", json_null());
+        json_object_set_new(cs, "amount_subtotal",
+                            strcmp(mode, "setup") ? json_integer(total) : json_null());
+        json_object_set_new(cs, "amount_total",
+                            strcmp(mode, "setup") ? json_integer(total) : json_null());
+        json_object_set_new(cs, "currency", currency[0] ? json_string(currency) : json_null());
+        if (!json_object_get(typed, "customer_email"))
+            json_object_set_new(cs, "customer_email", json_null());
+        if (!json_object_get(typed, "payment_link"))
+            json_object_set_new(cs, "payment_link", json_null());
+        return (reply_t){200, json_deep_copy(cs), 0, NULL};
+    }
+    json_t *cs = id ? json_object_get(e->objects, id) : NULL;
+    if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session"))
+        return no_such("checkout.session", id ? id : "");
+    if (strcmp(verb, "expire") == 0) {
+        if (strcmp(status_of(cs), "open"))
+            return stripe_error(400, "invalid_request_error", "checkout_session_unexpected_state",
+                                NULL,
+                                "Only Checkout Sessions with a status in [\"open\"] can be "
+                                "expired; this one is %s.",
+                                status_of(cs));
+        json_object_set_new(cs, "status", json_string("expired"));
+        emit(e, "checkout.session.expired", cs, NULL, request_id, idem_key);
+        return (reply_t){200, json_deep_copy(cs), 0, NULL};
+    }
+    return stripe_error(501, "api_error", "not_implemented", NULL,
+                        "sluice emulate does not implement checkout.sessions.%s yet", verb);
+}
+
+/* The customer pays on the hosted page: with a test card (pm_card_visa unless payment_method
+ * says otherwise), an email and a name. A decline answers 402 and the session stays open. */
+static reply_t checkout_complete(sl_emulator_t *e, const char *id, const json_t *form,
+                                 const char *request_id)
+{
+    json_t *cs = json_object_get(e->objects, id);
+    if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session"))
+        return no_such("checkout.session", id);
+    if (strcmp(status_of(cs), "open"))
+        return stripe_error(400, "invalid_request_error", "checkout_session_unexpected_state", NULL,
+                            "This Checkout Session is %s; only an open one can be paid.",
+                            status_of(cs));
+    const char *mode = json_string_value(json_object_get(cs, "mode")) ?: "payment";
+    const char *pm_in =
+        json_string_value(json_object_get(form, "payment_method")) ?: "pm_card_visa";
+    const char *email = json_string_value(json_object_get(form, "email"));
+    const char *name = json_string_value(json_object_get(form, "name"));
+    const char *cus = json_string_value(json_object_get(cs, "customer"));
+    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    if (!email)
+        email = json_string_value(json_object_get(cs, "customer_email"));
+    if (!email && customer)
+        email = json_string_value(json_object_get(customer, "email"));
+    if (!email)
+        email = "customer@example.com";
+    if (!name && customer)
+        name = json_string_value(json_object_get(customer, "name"));
+    reply_t err = {0, NULL, 0, NULL};
+    const char *pm = payment_method_for(e, pm_in, &err);
+    if (!pm)
+        return err;
+    char pm_id[80];
+    snprintf(pm_id, sizeof pm_id, "%s", pm);
+    char cus_id[80] = "";
+    if (cus) {
+        snprintf(cus_id, sizeof cus_id, "%s", cus);
+    } else if (strcmp(mode, "payment") ||
+               strcmp(json_string_value(json_object_get(cs, "customer_creation")) ?: "",
+                      "always") == 0) {
+        json_t *cp = json_pack("{s:s,s:s?}", "email", email, "name", name);
+        reply_t cr = create(e, resource_by_plural("customers", 9), cp, request_id, NULL);
+        json_decref(cp);
+        snprintf(cus_id, sizeof cus_id, "%s",
+                 json_string_value(json_object_get(cr.body, "id")) ?: "");
+        json_decref(cr.body);
+    }
+    json_t *pmo = json_object_get(e->objects, pm_id);
+    if (cus_id[0] && pmo)
+        json_object_set_new(pmo, "customer", json_string(cus_id));
+    char key[128];
+    snprintf(key, sizeof key, "%s/line_items", id);
+    const json_t *lines = json_object_get(json_object_get(e->objects, key), "data");
+    if (strcmp(mode, "payment") == 0) {
+        json_t *pp = json_pack("{s:O,s:O,s:s,s:b}", "amount", json_object_get(cs, "amount_total"),
+                               "currency", json_object_get(cs, "currency"), "payment_method", pm_id,
+                               "confirm", 1);
+        if (cus_id[0])
+            json_object_set_new(pp, "customer", json_string(cus_id));
+        reply_t paid = payment_intents(e, "create", NULL, pp, request_id, NULL);
+        json_decref(pp);
+        const json_t *pi = json_object_get(json_object_get(paid.body, "error"), "payment_intent");
+        json_object_set(cs, "payment_intent", json_object_get(pi ? pi : paid.body, "id"));
+        if (paid.status != 200)
+            return paid;
+        json_decref(paid.body);
+    } else if (strcmp(mode, "subscription") == 0) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < json_array_size(lines); i++) {
+            const json_t *li = json_array_get(lines, i);
+            json_array_append_new(items,
+                                  json_pack("{s:O,s:O}", "price",
+                                            json_object_get(json_object_get(li, "price"), "id"),
+                                            "quantity", json_object_get(li, "quantity")));
+        }
+        json_t *sp = json_pack("{s:s,s:o,s:s}", "customer", cus_id, "items", items,
+                               "default_payment_method", pm_id);
+        reply_t sr = subscriptions(e, "create", NULL, sp, request_id, NULL);
+        json_decref(sp);
+        if (sr.status != 200)
+            return sr;
+        json_object_set(cs, "subscription", json_object_get(sr.body, "id"));
+        json_object_set(cs, "invoice", json_object_get(sr.body, "latest_invoice"));
+        int ok = strcmp(status_of(sr.body), "active") == 0 ||
+                 strcmp(status_of(sr.body), "trialing") == 0;
+        json_decref(sr.body);
+        if (!ok)
+            return stripe_error(402, "card_error", "card_declined", NULL,
+                                "Your card was declined.");
+    }
+    json_object_set_new(cs, "customer", cus_id[0] ? json_string(cus_id) : json_null());
+    json_object_set_new(cs, "customer_details",
+                        json_pack("{s:n,s:s,s:s?,s:n,s:s,s:[]}", "address", "email", email, "name",
+                                  name, "phone", "tax_exempt", "none", "tax_ids"));
+    json_object_set_new(cs, "status", json_string("complete"));
+    json_object_set_new(cs, "payment_status",
+                        json_string(strcmp(mode, "setup") ? "paid" : "no_payment_required"));
+    emit(e, "checkout.session.completed", cs, NULL, request_id, NULL);
+    return (reply_t){200, json_deep_copy(cs), 0, NULL};
+}
+
+static reply_t payment_links(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                             const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("payment_links", 13);
+    if (strcmp(verb, "create") == 0) {
+        json_int_t total;
+        int recurring;
+        char currency[8];
+        reply_t err = {0, NULL, 0, NULL};
+        json_t *items = line_items_of(e, json_object_get(typed, "line_items"), request_id, &total,
+                                      currency, sizeof currency, &recurring, &err);
+        if (!items)
+            return err;
+        json_object_del(typed, "line_items");
+        reply_t cr = create(e, r, typed, request_id, idem_key);
+        if (cr.status != 200) {
+            json_decref(items);
+            return cr;
+        }
+        json_t *pl = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_decref(cr.body);
+        const char *pl_id = json_string_value(json_object_get(pl, "id"));
+        keep_line_items(e, pl_id, "/v1/payment_links/%s/line_items", items);
+        char url[256];
+        snprintf(url, sizeof url, "%s/_sluice/pay/%s", e->base_url, pl_id);
+        json_object_set_new(pl, "url", json_string(url));
+        json_object_set_new(pl, "currency", json_string(currency[0] ? currency : "usd"));
+        json_object_set_new(pl, "active", json_true());
+        if (!json_object_get(typed, "customer_creation"))
+            json_object_set_new(pl, "customer_creation",
+                                json_string(recurring ? "always" : "if_required"));
+        return (reply_t){200, json_deep_copy(pl), 0, NULL};
+    }
+    return update(e, r, id ? id : "", typed, request_id, idem_key);
+}
+
+/* A customer opens a payment link: a session for it, completed at once. */
+static reply_t payment_link_complete(sl_emulator_t *e, const char *id, const json_t *form,
+                                     const char *request_id)
+{
+    json_t *pl = json_object_get(e->objects, id);
+    if (!pl || strcmp(json_string_value(json_object_get(pl, "object")) ?: "", "payment_link"))
+        return no_such("payment_link", id);
+    if (!json_is_true(json_object_get(pl, "active")))
+        return stripe_error(400, "invalid_request_error", "payment_link_inactive", NULL,
+                            "This payment link is deactivated.");
+    char key[128];
+    snprintf(key, sizeof key, "%s/line_items", id);
+    const json_t *lines = json_object_get(json_object_get(e->objects, key), "data");
+    json_t *items = json_array();
+    int recurring = 0;
+    for (size_t i = 0; i < json_array_size(lines); i++) {
+        const json_t *li = json_array_get(lines, i);
+        const json_t *price = json_object_get(li, "price");
+        recurring |= is_recurring(price);
+        json_array_append_new(items, json_pack("{s:O,s:O}", "price", json_object_get(price, "id"),
+                                               "quantity", json_object_get(li, "quantity")));
+    }
+    char success[256];
+    snprintf(success, sizeof success, "%s/_sluice/pay/%s/done", e->base_url, id);
+    json_t *sp = json_pack("{s:s,s:o,s:s,s:s,s:O}", "mode", recurring ? "subscription" : "payment",
+                           "line_items", items, "success_url", success, "payment_link", id,
+                           "customer_creation", json_object_get(pl, "customer_creation"));
+    if (json_object_size(json_object_get(pl, "metadata")))
+        json_object_set(sp, "metadata", json_object_get(pl, "metadata"));
+    if (recurring)
+        json_object_del(sp, "customer_creation"); /* not allowed in subscription mode */
+    reply_t cr = checkout_sessions(e, "create", NULL, sp, request_id, NULL);
+    json_decref(sp);
+    if (cr.status != 200)
+        return cr;
+    char cs_id[160];
+    snprintf(cs_id, sizeof cs_id, "%s", json_string_value(json_object_get(cr.body, "id")) ?: "");
+    json_decref(cr.body);
+    return checkout_complete(e, cs_id, form, request_id);
+}
+
+static void html_put(sl_buf_t *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            sl__buf_puts(b, "&lt;");
+            break;
+        case '>':
+            sl__buf_puts(b, "&gt;");
+            break;
+        case '&':
+            sl__buf_puts(b, "&amp;");
+            break;
+        case '"':
+            sl__buf_puts(b, "&quot;");
+            break;
+        default:
+            sl__buf_putc(b, *s);
+        }
+    }
+}
+
+/* The hosted pages the session and link URLs point at: a form that completes the purchase. */
+static reply_t hosted_page(sl_emulator_t *e, const char *kind, const char *id)
+{
+    const json_t *obj = json_object_get(e->objects, id);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", kind))
+        return no_such(kind, id);
+    char key[128];
+    snprintf(key, sizeof key, "%s/line_items", id);
+    const json_t *lines = json_object_get(json_object_get(e->objects, key), "data");
+    sl_buf_t b;
+    sl__buf_init(&b, 1 << 20);
+    sl__buf_printf(&b,
+                   "<!doctype html><meta charset=utf-8><title>sluice emulate: pay</title>"
+                   "<body style=\"font-family:sans-serif;max-width:32em;margin:2em auto\">"
+                   "<h1>Test checkout</h1><p>%s <code>%s</code> (sluice emulate; no real money)"
+                   "</p><ul>",
+                   kind, id); /* ids are ours: [A-Za-z0-9_] */
+    for (size_t i = 0; i < json_array_size(lines); i++) {
+        const json_t *li = json_array_get(lines, i);
+        sl__buf_printf(&b, "<li>%lld &times; ",
+                       (long long)json_integer_value(json_object_get(li, "quantity")));
+        html_put(&b, json_string_value(json_object_get(li, "description")) ?: "item");
+        sl__buf_printf(&b, ": %.2f ",
+                       (double)json_integer_value(json_object_get(li, "amount_total")) / 100.0);
+        html_put(&b, json_string_value(json_object_get(li, "currency")));
+        sl__buf_puts(&b, "</li>");
+    }
+    sl__buf_printf(&b,
+                   "</ul><form method=post action=\"%s/complete\">"
+                   "<p><label>Email <input name=email value=\"customer@example.com\"></label>"
+                   "<p><label>Card <select name=payment_method>"
+                   "<option>pm_card_visa<option>pm_card_mastercard"
+                   "<option>pm_card_chargeDeclined</select></label>"
+                   "<p><button>Pay</button></form>",
+                   id);
+    reply_t out = {200, NULL, 0, strdup(b.data ? b.data : "")};
+    sl__buf_cleanup(&b);
+    return out;
+}
+
+/* Test-only routes, under /_sluice/ so they never shadow Stripe's:
+ *   GET  /_sluice/checkout/{cs}           the hosted page of a session
+ *   POST /_sluice/checkout/{cs}/complete  pay it (payment_method, email, name)
+ *   GET  /_sluice/pay/{plink}             the page of a payment link
+ *   POST /_sluice/pay/{plink}/complete    buy through it
+ *   POST /_sluice/subscriptions/{sub}/renew  the next billing period starts now */
+static reply_t test_route(sl_emulator_t *e, const char *method, const char *path,
+                          const json_t *form, const char *request_id)
+{
+    char kind[32] = "", id[128] = "", action[32] = "";
+    sscanf(path, "/_sluice/%31[^/]/%127[^/]/%31s", kind, id, action);
+    int post = strcmp(method, "POST") == 0;
+    if (!strcmp(kind, "checkout") && !post && !action[0])
+        return hosted_page(e, "checkout.session", id);
+    if (!strcmp(kind, "pay") && !post && !action[0])
+        return hosted_page(e, "payment_link", id);
+    if (!strcmp(kind, "checkout") && post && !strcmp(action, "complete"))
+        return checkout_complete(e, id, form, request_id);
+    if (!strcmp(kind, "pay") && post && !strcmp(action, "complete"))
+        return payment_link_complete(e, id, form, request_id);
+    if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
+        return subscription_renew(e, id, request_id);
+    return stripe_error(404, "invalid_request_error", NULL, NULL,
+                        "Unrecognized test route (%s: %s). sluice emulate's test routes: GET "
+                        "/_sluice/checkout/{id}, POST /_sluice/checkout/{id}/complete, GET "
+                        "/_sluice/pay/{id}, POST /_sluice/pay/{id}/complete, POST "
+                        "/_sluice/subscriptions/{id}/renew.",
+                        method, path);
+}
+
+/* --- expand[]: a reference becomes the object it names ------------------------------------- */
+
+/* Expands one dotted path ("customer", "latest_invoice.payment_intent", "data.customer" in a
+ * list) in node. An error reply when a segment names nothing expandable. */
+static reply_t expand_path(sl_emulator_t *e, json_t *node, const char *path, const char *whole)
+{
+    size_t n = strcspn(path, ".");
+    char seg[128];
+    snprintf(seg, sizeof seg, "%.*s", (int)(n < 127 ? n : 127), path);
+    const char *rest = path[n] == '.' ? path + n + 1 : NULL;
+    const char *kind = json_string_value(json_object_get(node, "object")) ?: "";
+    if (strcmp(seg, "data") == 0 && rest &&
+        (strcmp(kind, "list") == 0 || strcmp(kind, "search_result") == 0)) {
+        json_t *data = json_object_get(node, "data");
+        for (size_t i = 0; i < json_array_size(data); i++) {
+            reply_t r = expand_path(e, json_array_get(data, i), rest, whole);
+            if (r.status)
+                return r;
+        }
+        return (reply_t){0, NULL, 0, NULL};
+    }
+    json_t *v = json_object_get(node, seg);
+    if (strcmp(seg, "line_items") == 0 && !v) {
+        /* A checkout session's or payment link's items, kept beside it. */
+        char key[160];
+        snprintf(key, sizeof key, "%s/line_items",
+                 json_string_value(json_object_get(node, "id")) ?: "");
+        const json_t *li = json_object_get(e->objects, key);
+        if (li) {
+            json_object_set_new(node, seg, json_deep_copy(li));
+            v = json_object_get(node, seg);
+        }
+    } else if (json_is_string(v)) {
+        const json_t *obj = json_object_get(e->objects, json_string_value(v));
+        if (!obj)
+            return stripe_error(400, "invalid_request_error", "parameter_invalid", "expand",
+                                "This property cannot be expanded (%s): `%s` is not an object "
+                                "sluice emulate keeps.",
+                                whole, json_string_value(v));
+        json_object_set_new(node, seg, json_deep_copy(obj));
+        v = json_object_get(node, seg);
+    }
+    if (!v || !(json_is_object(v) || json_is_null(v) || json_is_string(v)))
+        return stripe_error(400, "invalid_request_error", "parameter_invalid", "expand",
+                            "This property cannot be expanded (%s).", whole);
+    if (rest && json_is_object(v))
+        return expand_path(e, v, rest, whole);
+    return (reply_t){0, NULL, 0, NULL};
 }
 
 static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
@@ -1464,14 +2166,31 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
         for (size_t i = 0; i < json_array_size(e->events); i++) {
             json_t *ev = json_array_get(e->events, i);
             if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
-                return (reply_t){200, json_incref(ev), 0};
+                return (reply_t){200, json_incref(ev), 0, NULL};
         }
         return no_such("event", id);
     }
     if (strcmp(name, "account.retrieve") == 0) {
         json_t *acct = json_loads(sl__fixture_json("account"), 0, NULL);
         json_object_set_new(acct, "id", json_string("acct_sluiceemulator"));
-        return (reply_t){200, acct, 0};
+        return (reply_t){200, acct, 0, NULL};
+    }
+    size_t nl = strlen(name);
+    if (nl > 16 && strcmp(name + nl - 16, ".line_items.list") == 0) {
+        /* checkout.sessions.line_items.list, payment_links.line_items.list */
+        const char *pp = sl_op_path_param(op, 0);
+        char key[160];
+        snprintf(key, sizeof key, "%s/line_items",
+                 json_string_value(json_object_get(params, pp ? pp : "")) ?: "");
+        const json_t *li = json_object_get(e->objects, key);
+        if (!li)
+            return no_such(strncmp(name, "checkout", 8) ? "payment_link" : "checkout.session",
+                           json_string_value(json_object_get(params, pp ? pp : "")) ?: "");
+        json_object_del(params, pp);
+        json_t *typed = sl__op_coerce(op, params);
+        reply_t out = page_of(json_copy(json_object_get(li, "data")), typed, path);
+        json_decref(typed);
+        return out;
     }
     const resource_t *r = resource_by_plural(name, (size_t)(dot - name));
     if (r) {
@@ -1492,6 +2211,10 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
             out = invoices(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "subscriptions") == 0 && rw && strcmp(verb, "delete"))
             out = subscriptions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "checkout.sessions") == 0 && rw)
+            out = checkout_sessions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "payment_links") == 0 && rw)
+            out = payment_links(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "subscription_items") == 0 && rw)
             out = stripe_error(501, "api_error", "not_implemented", NULL,
                                "sluice emulate changes subscription items through their "
@@ -1510,7 +2233,7 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
                 json_object_set(pmo, "customer",
                                 strcmp(verb, "attach") == 0 ? json_object_get(typed, "customer")
                                                             : json_null());
-                out = (reply_t){200, json_deep_copy(pmo), 0};
+                out = (reply_t){200, json_deep_copy(pmo), 0, NULL};
             }
         } else if (strcmp(verb, "create") == 0)
             out = create(e, r, typed, request_id, idem_key);
@@ -1518,7 +2241,7 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
             json_t *obj = json_object_get(e->objects, ids);
             out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
                                 r->object) == 0
-                      ? (reply_t){200, json_deep_copy(obj), 0}
+                      ? (reply_t){200, json_deep_copy(obj), 0, NULL}
                       : no_such(r->object, ids);
         } else if (strcmp(verb, "update") == 0 && ids)
             out = update(e, r, ids, typed, request_id, idem_key);
@@ -1538,13 +2261,32 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
     return stripe_error(501, "api_error", "not_implemented", NULL,
                         "sluice emulate does not implement %s yet (it keeps customers, products, "
                         "prices, coupons, payment methods and intents, charges, invoices and "
-                        "invoice items, subscriptions, webhook endpoints, events and the account)",
+                        "invoice items, subscriptions, checkout sessions, payment links, webhook "
+                        "endpoints, events and the account)",
                         name);
 }
 
 static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
                       const char *uri, const char *body, size_t len, const char *request_id)
 {
+    char path[2048];
+    const char *qmark = strchr(uri, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(qmark ? (size_t)(qmark - uri) : strlen(uri)), uri);
+    if (strncmp(path, "/_sluice/", 9) == 0) {
+        /* The test-only routes stand for a customer's browser: no API key. */
+        json_t *form = NULL;
+        char ferr[256];
+        const char *f = strcmp(method, "POST") == 0 ? body : qmark ? qmark + 1 : "";
+        if (sl_form_decode(f, strcmp(method, "POST") == 0 ? len : strlen(f), &form, ferr,
+                           sizeof ferr))
+            return stripe_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s",
+                                ferr);
+        pthread_mutex_lock(&e->lock);
+        reply_t out = test_route(e, method, path, form, request_id);
+        pthread_mutex_unlock(&e->lock);
+        json_decref(form);
+        return out;
+    }
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !auth[7])
         return stripe_error(401, "invalid_request_error", NULL, NULL,
@@ -1558,9 +2300,6 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
         return stripe_error(401, "invalid_request_error", NULL, NULL,
                             "Invalid API Key provided: %s (the emulator takes test keys)", masked);
     }
-    char path[2048];
-    const char *qmark = strchr(uri, '?');
-    snprintf(path, sizeof path, "%.*s", (int)(qmark ? (size_t)(qmark - uri) : strlen(uri)), uri);
     const char *form = strcmp(method, "POST") == 0 ? body : qmark ? qmark + 1 : "";
     size_t form_len = strcmp(method, "POST") == 0 ? len : strlen(form);
     json_t *params = NULL;
@@ -1606,7 +2345,7 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
             const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
             if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
                 out = (reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
-                                json_deep_copy(json_object_get(seen, "body")), 1};
+                                json_deep_copy(json_object_get(seen, "body")), 1, NULL};
             else
                 out = stripe_error(400, "idempotency_error", NULL, NULL,
                                    "Keys for idempotent requests can only be used with the same "
@@ -1619,7 +2358,17 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
             return out;
         }
     }
+    json_t *expand = json_incref(json_object_get(params, "expand"));
     out = dispatch(e, op, params, path, request_id, idem_key);
+    for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
+        const char *x = json_string_value(json_array_get(expand, i));
+        reply_t bad = x ? expand_path(e, out.body, x, x) : (reply_t){0, NULL, 0, NULL};
+        if (bad.status) {
+            json_decref(out.body);
+            out = bad;
+        }
+    }
+    json_decref(expand);
     if (idem_key && fingerprint && out.status < 500)
         json_object_set_new(e->idem, idem_key,
                             json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
@@ -1654,7 +2403,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     snprintf(request_id, sizeof request_id, "req_%s", tok);
     reply_t r = handle(e, conn, method, rq->uri ? rq->uri : "/", rq->body.data ? rq->body.data : "",
                        rq->body.len, request_id);
-    char *text = json_dumps(r.body, JSON_INDENT(2));
+    char *text = r.html ? r.html : json_dumps(r.body, JSON_INDENT(2));
     json_decref(r.body);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_FREE);
@@ -1662,7 +2411,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type",
+                            r.html ? "text/html; charset=utf-8" : "application/json");
     MHD_add_response_header(resp, "Request-Id", request_id);
     MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
     if (r.replayed)
@@ -1768,6 +2518,8 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(e->daemon, MHD_DAEMON_INFO_BIND_PORT);
     e->port = di ? di->port : 0;
+    snprintf(e->base_url, sizeof e->base_url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+             host, e->port);
     *out = e;
     return SL_OK;
 }

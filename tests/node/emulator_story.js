@@ -140,7 +140,7 @@ async function main() {
       (e) => e.statusCode === 404 && e.code === 'resource_missing');
     const bad = new Stripe('sk_live_nope', {host: base.hostname, port: Number(base.port), protocol: 'http'});
     await assert.rejects(bad.customers.list(), (e) => e.statusCode === 401);
-    await assert.rejects(stripe.checkout.sessions.retrieve('cs_1'), (e) => e.statusCode === 501);
+    await assert.rejects(stripe.refunds.create({payment_intent: 'pi_1'}), (e) => e.statusCode === 501 && /refunds.create/.test(e.message));
     await assert.rejects(stripe.invoices.finalizeInvoice('in_missing'), (e) => e.statusCode === 404);
   });
 
@@ -253,6 +253,81 @@ async function main() {
       assert.ok(types.includes(t), t + ' missing from ' + types.join(','));
   });
 
+  await check('subscription items change; a renewal sends invoice.upcoming and bills the period; expand[]', async () => {
+    const product = await stripe.products.create({name: 'Seats'});
+    const seat = await stripe.prices.create({product: product.id, currency: 'usd', unit_amount: 700, recurring: {interval: 'month'}});
+    const extra = await stripe.prices.create({product: product.id, currency: 'usd', unit_amount: 100, recurring: {interval: 'month'}});
+    const sub = await stripe.subscriptions.create({customer: jenny.id, items: [{price: seat.id}], default_payment_method: 'pm_card_visa',
+      expand: ['latest_invoice.payment_intent', 'customer']});
+    assert.strictEqual(sub.customer.id, jenny.id);
+    assert.strictEqual(sub.latest_invoice.payment_intent.status, 'succeeded');
+    const changed = await stripe.subscriptions.update(sub.id, {items: [{id: sub.items.data[0].id, quantity: 3}, {price: extra.id}]});
+    assert.deepStrictEqual(changed.items.data.map((i) => i.quantity), [3, 1]);
+    assert.strictEqual((await stripe.subscriptionItems.retrieve(sub.items.data[0].id)).quantity, 3);
+    await assert.rejects(stripe.subscriptions.update(sub.id, {items: [{id: 'si_nope', quantity: 1}]}),
+      (e) => e.statusCode === 400 && e.param === 'items[0][id]');
+    const res = await fetch(`${base.origin}/_sluice/subscriptions/${sub.id}/renew`, {method: 'POST'});
+    const renewed = await res.json();
+    assert.strictEqual(renewed.status, 'active');
+    const inv = await stripe.invoices.retrieve(renewed.latest_invoice, {expand: ['customer']});
+    assert.strictEqual(inv.billing_reason, 'subscription_cycle');
+    assert.strictEqual(inv.amount_paid, 3 * 700 + 100);
+    assert.strictEqual(inv.customer.email, jenny.email);
+    const upcoming = (await stripe.events.list({type: 'invoice.upcoming', limit: 1})).data[0];
+    assert.strictEqual(upcoming.data.object.subscription, sub.id);
+    assert.strictEqual(upcoming.data.object.amount_due, 3 * 700 + 100);
+    const invoices = await stripe.invoices.list({subscription: sub.id, expand: ['data.customer']});
+    assert.ok(invoices.data.length === 2 && invoices.data.every((i) => i.customer.id === jenny.id));
+    await assert.rejects(stripe.customers.retrieve(jenny.id, {expand: ['email']}),
+      (e) => e.statusCode === 400 && e.param === 'expand');
+    await stripe.subscriptions.cancel(sub.id);
+  });
+
+  await check('checkout sessions and payment links, completed as a customer would', async () => {
+    const product = await stripe.products.create({name: 'Course'});
+    const once = await stripe.prices.create({product: product.id, currency: 'usd', unit_amount: 4900});
+    const monthly = await stripe.prices.create({product: product.id, currency: 'usd', unit_amount: 900, recurring: {interval: 'month'}});
+    const pay = await stripe.checkout.sessions.create({mode: 'payment', success_url: 'https://example.com/ok',
+      line_items: [{price: once.id, quantity: 2}], metadata: {order: '42'}});
+    assert.strictEqual(pay.status, 'open');
+    assert.strictEqual(pay.amount_total, 9800);
+    assert.match(pay.url, /\/_sluice\/checkout\/cs_test_/);
+    const page = await fetch(pay.url);
+    assert.match(await page.text(), /Course/);
+    const declined = await fetch(pay.url + '/complete', {method: 'POST', body: new URLSearchParams({payment_method: 'pm_card_chargeDeclined'})});
+    assert.strictEqual(declined.status, 402);
+    assert.strictEqual((await stripe.checkout.sessions.retrieve(pay.id)).status, 'open');
+    const done = await (await fetch(pay.url + '/complete', {method: 'POST', body: new URLSearchParams({email: 'buyer@example.com'})})).json();
+    assert.strictEqual(done.status, 'complete');
+    assert.strictEqual(done.payment_status, 'paid');
+    const paid = await stripe.checkout.sessions.retrieve(pay.id, {expand: ['payment_intent', 'line_items']});
+    assert.strictEqual(paid.payment_intent.status, 'succeeded');
+    assert.strictEqual(paid.payment_intent.amount, 9800);
+    assert.strictEqual(paid.line_items.data[0].quantity, 2);
+    assert.strictEqual(paid.customer_details.email, 'buyer@example.com');
+    const items = await stripe.checkout.sessions.listLineItems(pay.id);
+    assert.strictEqual(items.data[0].price.id, once.id);
+    const subs = await stripe.checkout.sessions.create({mode: 'subscription', customer: jenny.id, success_url: 'https://example.com/ok',
+      line_items: [{price: monthly.id, quantity: 1}]});
+    const subDone = await (await fetch(subs.url + '/complete', {method: 'POST'})).json();
+    assert.match(subDone.subscription, /^sub_/);
+    assert.strictEqual((await stripe.subscriptions.retrieve(subDone.subscription)).status, 'active');
+    await assert.rejects(stripe.checkout.sessions.create({mode: 'payment', success_url: 'https://example.com/ok', line_items: [{price: monthly.id, quantity: 1}]}),
+      (e) => e.statusCode === 400 && e.param === 'line_items');
+    const gone = await stripe.checkout.sessions.create({mode: 'payment', success_url: 'https://example.com/ok', line_items: [{price: once.id, quantity: 1}]});
+    assert.strictEqual((await stripe.checkout.sessions.expire(gone.id)).status, 'expired');
+    const link = await stripe.paymentLinks.create({line_items: [{price: once.id, quantity: 1}]});
+    assert.match(link.url, /\/_sluice\/pay\/plink_/);
+    const bought = await (await fetch(link.url + '/complete', {method: 'POST'})).json();
+    assert.strictEqual(bought.payment_link, link.id);
+    assert.strictEqual(bought.amount_total, 4900);
+    await stripe.paymentLinks.update(link.id, {active: false});
+    assert.strictEqual((await fetch(link.url + '/complete', {method: 'POST'})).status, 400);
+    const completed = (await stripe.events.list({type: 'checkout.session.completed'})).data;
+    assert.deepStrictEqual(completed.map((ev) => ev.data.object.id).sort(), [pay.id, subs.id, bought.id].sort());
+    assert.ok((await stripe.events.list({type: 'checkout.session.expired'})).data.length === 1);
+  });
+
   await check('delete, and the events of every change', async () => {
     const gone = await stripe.customers.create({email: 'gone@example.com'});
     const del = await stripe.customers.del(gone.id);
@@ -268,8 +343,8 @@ async function main() {
 
   await check('deliveries: signed, every wanted event once, retried while the receiver fails', async () => {
     const flaky = await stripe.customers.create({email: 'flaky@example.com'});
-    // customer.created: 1 + 250 bulk + idem + gone + flaky; updated: 2; product.created: 1
-    const want = 1 + 250 + 1 + 1 + 1 + 2 + 1;
+    // customer.created: 1 + 250 bulk + idem + gone + flaky; updated: 2; product.created: 3
+    const want = 1 + 250 + 1 + 1 + 1 + 2 + 3;
     const ok = await waitFor(() => rx.got.length >= want, 20000);
     assert.ok(ok, `received ${rx.got.length} of ${want}`);
     assert.ok(rx.got.every((e) => !e.bad), 'every delivery verified with constructEvent');
