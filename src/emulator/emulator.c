@@ -2149,6 +2149,37 @@ static reply_t expand_path(sl_emulator_t *e, json_t *node, const char *path, con
     return (reply_t){0, NULL, 0, NULL};
 }
 
+/* customers.create/update with payment_method: a test token becomes a payment method attached
+ * to the customer, and invoice_settings[default_payment_method] naming the same token names
+ * it. */
+static reply_t customers_write(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                               const char *request_id, const char *idem_key)
+{
+    const resource_t *r = resource_by_plural("customers", 9);
+    char token[80] = "", pm_id[80] = "";
+    const char *pm = json_string_value(json_object_get(typed, "payment_method"));
+    if (pm) {
+        reply_t err = {0, NULL, 0, NULL};
+        snprintf(token, sizeof token, "%s", pm);
+        const char *made = payment_method_for(e, token, &err);
+        if (!made)
+            return err;
+        snprintf(pm_id, sizeof pm_id, "%s", made);
+        json_object_del(typed, "payment_method");
+        json_t *settings = json_object_get(typed, "invoice_settings");
+        const char *dflt = json_string_value(json_object_get(settings, "default_payment_method"));
+        if (dflt && strcmp(dflt, token) == 0)
+            json_object_set_new(settings, "default_payment_method", json_string(pm_id));
+    }
+    reply_t out = strcmp(verb, "create") == 0
+                      ? create(e, r, typed, request_id, idem_key)
+                      : update(e, r, id ? id : "", typed, request_id, idem_key);
+    json_t *pmo = pm_id[0] ? json_object_get(e->objects, pm_id) : NULL;
+    if (out.status == 200 && pmo)
+        json_object_set(pmo, "customer", json_object_get(out.body, "id"));
+    return out;
+}
+
 static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, const char *path,
                         const char *request_id, const char *idem_key)
 {
@@ -2211,6 +2242,9 @@ static reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params, con
             out = invoices(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "subscriptions") == 0 && rw && strcmp(verb, "delete"))
             out = subscriptions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "customers") == 0 &&
+                 (strcmp(verb, "create") == 0 || strcmp(verb, "update") == 0))
+            out = customers_write(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "checkout.sessions") == 0 && rw)
             out = checkout_sessions(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "payment_links") == 0 && rw)
