@@ -110,7 +110,7 @@ int sl__cmd_demo(int argc, char **argv)
     sl_client_t *client = NULL;
     char err[1024], emu_url[64], hook_url[64];
 
-    sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6};
+    sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6, NULL};
     if (sl__emulator_start(&ecfg, &emu, err, sizeof err)) {
         fprintf(stderr, "sluice demo: emulator: %s\n", err);
         goto out;

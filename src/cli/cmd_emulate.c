@@ -13,7 +13,7 @@
 void sl__cmd_emulate_help(FILE *out)
 {
     fprintf(out,
-            "Usage: sluice emulate [--listen HOST:PORT] [--retry-ms MS]\n"
+            "Usage: sluice emulate [--listen HOST:PORT] [--data FILE] [--retry-ms MS]\n"
             "\n"
             "A local Stripe API that keeps state and sends webhooks, for development and tests\n"
             "without a network. It speaks Stripe's protocol (form bodies, any sk_test_ key as\n"
@@ -21,39 +21,54 @@ void sl__cmd_emulate_help(FILE *out)
             "API description: unknown, missing or mistyped parameters get Stripe's 400 with the\n"
             "parameter named.\n"
             "\n"
-            "It keeps customers, products, prices and coupons (create, retrieve, update, delete,\n"
-            "list with pagination and filters, search with Stripe's query language), payment\n"
-            "methods and payment intents (pm_card_visa pays, pm_card_chargeDeclined declines;\n"
-            "confirm, cancel, manual capture) with their charges, invoices and invoice items\n"
-            "(draft, finalize, pay, void, mark uncollectible, send; edits only while draft),\n"
-            "subscriptions (their first invoice made and paid; a decline leaves them\n"
-            "incomplete; trials; cancel),\n"
-            "webhook endpoints (create returns the whsec_ secret), events (list, retrieve) and\n"
-            "the account.\n"
-            "Every change records the event Stripe would send (customer.created, ...)\n"
-            "and delivers it, signed, to each enabled endpoint that wants it, retrying with\n"
-            "backoff while the receiver fails. Idempotency-Key replays the first answer.\n"
+            "It keeps, with Stripe's rules:\n"
+            "  customers, products, prices, coupons: create, retrieve, update, delete, list\n"
+            "    with pagination and filters, search with Stripe's query language;\n"
+            "  payment methods and payment intents (pm_card_visa pays, pm_card_chargeDeclined\n"
+            "    declines; confirm, cancel, manual capture) with their charges;\n"
+            "  invoices and invoice items (draft, finalize, pay, void, mark uncollectible,\n"
+            "    send; edits only while draft);\n"
+            "  subscriptions (first invoice made and paid, a decline leaves them incomplete;\n"
+            "    trials; item changes; cancel);\n"
+            "  checkout sessions and payment links, with hosted test pages;\n"
+            "  webhook endpoints (create returns the whsec_ secret), events, the account.\n"
+            "expand[] works on references (customer, latest_invoice.payment_intent,\n"
+            "data.customer in lists, line_items). Every change records the event Stripe would\n"
+            "send and delivers it, signed, to each enabled endpoint that wants it, retrying\n"
+            "with backoff while the receiver fails. Idempotency-Key replays the first answer.\n"
             "Operations it does not keep yet answer 501, never a fake success.\n"
             "\n"
+            "Test routes (no API key; they stand for a customer or the passing of time):\n"
+            "  GET  /_sluice/checkout/{cs}             a session's payment page\n"
+            "  POST /_sluice/checkout/{cs}/complete    pay it: payment_method=pm_card_visa,\n"
+            "                                          email=..., name=...\n"
+            "  GET  /_sluice/pay/{plink}               a payment link's page\n"
+            "  POST /_sluice/pay/{plink}/complete      buy through the link\n"
+            "  POST /_sluice/subscriptions/{sub}/renew start the next period: invoice.upcoming,\n"
+            "                                          then the renewal invoice, billed\n"
+            "\n"
             "  --listen HOST:PORT  default 127.0.0.1:12111\n"
+            "  --data FILE         keep the state in this SQLite file across restarts\n"
+            "                      (default: in memory, gone at exit)\n"
             "  --retry-ms MS       first redelivery wait, doubling each time (default 1000)\n"
             "\n"
             "Example:\n"
-            "  sluice emulate &\n"
+            "  sluice emulate --data stripe-emulator.db &\n"
             "  sluice call customers.create email=jenny@example.com \\\n"
             "      --api-key sk_test_123 --base-url http://127.0.0.1:12111\n");
 }
 
 int sl__cmd_emulate(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_RETRY };
+    enum { O_LISTEN = 256, O_RETRY, O_DATA };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
         {"retry-ms", required_argument, NULL, O_RETRY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6};
+    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6, NULL};
     long v;
     int c;
     opterr = 0;
@@ -62,6 +77,9 @@ int sl__cmd_emulate(int argc, char **argv)
         switch (c) {
         case O_LISTEN:
             cfg.listen = optarg;
+            break;
+        case O_DATA:
+            cfg.data = optarg;
             break;
         case O_RETRY:
             if (sl__cli_parse_long(optarg, 1, 3600000, &v))
@@ -90,7 +108,8 @@ int sl__cmd_emulate(int argc, char **argv)
     snprintf(host, sizeof host, "%.*s", (int)(colon - cfg.listen), cfg.listen);
     char url[300];
     snprintf(url, sizeof url, "http://%s:%d", host, sl__emulator_port(e));
-    sl__log("notice", "emulating the Stripe API", json_pack("{s:s}", "url", url));
+    sl__log("notice", "emulating the Stripe API",
+            json_pack("{s:s,s:s}", "url", url, "state", cfg.data ? cfg.data : "in memory"));
     sl__cli_wait_stop(&stop);
     sl__emulator_stop(e);
     sl__log("notice", "stopped", NULL);

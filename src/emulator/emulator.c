@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/rand.h>
+#include <sqlite3.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -93,6 +94,13 @@ struct sl_emulator {
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
     json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
+    unsigned long invoice_numbers; /* finalized invoices so far */
+    /* --data FILE: every change is written through to SQLite at the end of its request */
+    sqlite3 *db;
+    json_t *seq; /* id -> creation order, which lists keep */
+    json_int_t next_seq;
+    json_t *touched; /* ids created or changed by the request under way -> true */
+    json_t *gone;    /* ids removed by it */
     /* deliveries */
     pthread_t thread;
     pthread_cond_t wake;
@@ -164,6 +172,250 @@ static reply_t no_such(const char *object, const char *id)
 {
     return stripe_error(404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
                         object, id);
+}
+
+/* --- Persistence (--data FILE) ------------------------------------------------------------------
+ */
+
+static void touch(sl_emulator_t *e, const char *id)
+{
+    if (!e->db)
+        return;
+    if (!json_object_get(e->seq, id))
+        json_object_set_new(e->seq, id, json_integer(e->next_seq++));
+    json_object_set_new(e->touched, id, json_true());
+}
+
+static void forget(sl_emulator_t *e, const char *id)
+{
+    if (e->db)
+        json_array_append_new(e->gone, json_string(id));
+}
+
+/* Marks every kept object a JSON value names (objects change in place: an invoice paid, a
+ * payment method attached; the reply and the events of a request name what it changed). */
+static void touch_named(sl_emulator_t *e, const json_t *v)
+{
+    if (json_is_string(v)) {
+        if (json_object_get(e->objects, json_string_value(v)))
+            touch(e, json_string_value(v));
+        return;
+    }
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x) touch_named(e, x);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) touch_named(e, x);
+    }
+}
+
+static int db_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* Runs one statement with text a, text b, integer n (if >= 0) and text, those given. */
+static int db_put(sqlite3 *db, const char *sql, const char *a, const char *b, json_int_t n,
+                  const char *text)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int i = 1;
+    if (a)
+        sqlite3_bind_text(st, i++, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(st, i++, b, -1, SQLITE_STATIC);
+    if (n >= 0)
+        sqlite3_bind_int64(st, i++, n);
+    if (text)
+        sqlite3_bind_text(st, i++, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int kv_put(sqlite3 *db, const char *kind, const char *key, const json_t *value)
+{
+    char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+    int rc = db_put(db, "INSERT OR REPLACE INTO kv(kind, key, value) VALUES (?, ?, ?)", kind, key,
+                    -1, text);
+    free(text);
+    return rc;
+}
+
+static int put_object(sl_emulator_t *e, const char *id, const json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    const char *type = strchr(id, '/') ? "" : json_string_value(json_object_get(obj, "object"));
+    int rc =
+        db_put(e->db, "INSERT OR REPLACE INTO objects(id, type, seq, json) VALUES (?, ?, ?, ?)", id,
+               type ? type : "", json_integer_value(json_object_get(e->seq, id)), text);
+    free(text);
+    return rc;
+}
+
+/* Writes what the request changed, in one transaction: the objects it touched or named, the
+ * events it recorded (from index `events_before`), its idempotency record and new secrets. */
+static void persist(sl_emulator_t *e, const json_t *reply, size_t events_before,
+                    const char *idem_key)
+{
+    if (!e->db)
+        return;
+    touch_named(e, reply);
+    for (size_t i = events_before; i < json_array_size(e->events); i++)
+        touch_named(e, json_object_get(json_array_get(e->events, i), "data"));
+    char err[256];
+    int bad = db_exec(e->db, "BEGIN", err, sizeof err);
+    const char *id;
+    json_t *v;
+    json_object_foreach(e->touched, id, v)
+    {
+        const json_t *obj = json_object_get(e->objects, id);
+        if (!obj)
+            continue;
+        bad |= put_object(e, id, obj);
+        char key[160];
+        snprintf(key, sizeof key, "%s/line_items", id);
+        const json_t *li = json_object_get(e->objects, key);
+        if (li && !json_object_get(e->touched, key))
+            bad |= put_object(e, key, li);
+        const json_t *secret = json_object_get(e->secrets, id);
+        if (secret)
+            bad |= kv_put(e->db, "secret", id, secret);
+        const json_t *token = json_object_get(e->pm_tokens, id);
+        if (token)
+            bad |= kv_put(e->db, "pm_token", id, token);
+    }
+    size_t i;
+    json_array_foreach(e->gone, i, v)
+    {
+        bad |=
+            db_put(e->db, "DELETE FROM objects WHERE id = ?", json_string_value(v), NULL, -1, NULL);
+        bad |= db_put(e->db, "DELETE FROM kv WHERE kind = 'secret' AND key = ?",
+                      json_string_value(v), NULL, -1, NULL);
+    }
+    for (i = events_before; i < json_array_size(e->events); i++) {
+        char *text = json_dumps(json_array_get(e->events, i), JSON_COMPACT);
+        bad |= db_put(e->db, "INSERT INTO events(json) VALUES (?)", NULL, NULL, -1, text);
+        free(text);
+    }
+    if (idem_key && json_object_get(e->idem, idem_key))
+        bad |= kv_put(e->db, "idem", idem_key, json_object_get(e->idem, idem_key));
+    json_t *jn = json_integer((json_int_t)e->invoice_numbers);
+    bad |= kv_put(e->db, "meta", "invoice_numbers", jn);
+    json_decref(jn);
+    if (bad) {
+        sl__log("error",
+                "emulate: could not save the state; this request's changes are kept in "
+                "memory only",
+                json_pack("{s:s}", "error", sqlite3_errmsg(e->db)));
+        db_exec(e->db, "ROLLBACK", err, sizeof err);
+    } else {
+        db_exec(e->db, "COMMIT", err, sizeof err);
+    }
+    json_object_clear(e->touched);
+    json_array_clear(e->gone);
+}
+
+/* Opens (creating if need be) the state file and loads it. */
+static sl_err persist_open(sl_emulator_t *e, const char *file, char *err, size_t errlen)
+{
+    if (sqlite3_open_v2(file, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "--data %s: %s", file, e->db ? sqlite3_errmsg(e->db) : "cannot open");
+        return SL_EIO;
+    }
+    sqlite3_busy_timeout(e->db, 5000);
+    char why[256];
+    if (db_exec(e->db,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                "CREATE TABLE IF NOT EXISTS objects(id TEXT PRIMARY KEY, type TEXT NOT NULL,"
+                " seq INTEGER NOT NULL, json TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, json TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS kv(kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " value TEXT NOT NULL, PRIMARY KEY(kind, key));",
+                why, sizeof why)) {
+        snprintf(err, errlen, "--data %s: %s (is it a sluice emulate state file?)", file, why);
+        return SL_EIO;
+    }
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(e->db, "SELECT id, type, seq, json FROM objects ORDER BY seq", -1, &st,
+                       NULL);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        json_int_t seq = sqlite3_column_int64(st, 2);
+        json_t *obj = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+        if (!obj || !id || !type)
+            continue;
+        json_object_set_new(e->objects, id, obj);
+        json_object_set_new(e->seq, id, json_integer(seq));
+        if (seq >= e->next_seq)
+            e->next_seq = seq + 1;
+        int listed = 0;
+        for (size_t i = 0; i < sizeof resources / sizeof *resources; i++)
+            listed |=
+                strcmp(resources[i].object, type) == 0 && strcmp(type, "subscription_item") != 0;
+        if (listed) {
+            json_t *list = json_object_get(e->lists, type);
+            if (!list) {
+                list = json_array();
+                json_object_set_new(e->lists, type, list);
+            }
+            json_array_append_new(list, json_string(id));
+        }
+    }
+    sqlite3_finalize(st);
+    /* A subscription and its items share the item objects. */
+    const json_t *subs = json_object_get(e->lists, "subscription");
+    for (size_t i = 0; i < json_array_size(subs); i++) {
+        json_t *sub = json_object_get(e->objects, json_string_value(json_array_get(subs, i)));
+        json_t *data = json_object_get(json_object_get(sub, "items"), "data");
+        for (size_t k = 0; k < json_array_size(data); k++) {
+            json_t *item = json_object_get(
+                e->objects, json_string_value(json_object_get(json_array_get(data, k), "id")));
+            if (item)
+                json_array_set(data, k, item);
+        }
+    }
+    st = NULL;
+    sqlite3_prepare_v2(e->db, "SELECT json FROM events ORDER BY seq", -1, &st, NULL);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (ev)
+            json_array_append_new(e->events, ev);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    sqlite3_prepare_v2(e->db, "SELECT kind, key, value FROM kv", -1, &st, NULL);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 0);
+        const char *key = (const char *)sqlite3_column_text(st, 1);
+        json_t *v = json_loads((const char *)sqlite3_column_text(st, 2), JSON_DECODE_ANY, NULL);
+        if (!v || !kind || !key) {
+            json_decref(v);
+            continue;
+        }
+        if (strcmp(kind, "secret") == 0)
+            json_object_set(e->secrets, key, v);
+        else if (strcmp(kind, "pm_token") == 0)
+            json_object_set(e->pm_tokens, key, v);
+        else if (strcmp(kind, "idem") == 0)
+            json_object_set(e->idem, key, v);
+        else if (strcmp(kind, "meta") == 0 && strcmp(key, "invoice_numbers") == 0)
+            e->invoice_numbers = (unsigned long)json_integer_value(v);
+        json_decref(v);
+    }
+    sqlite3_finalize(st);
+    return SL_OK;
 }
 
 /* --- Events and their delivery ---------------------------------------------------------------- */
@@ -417,6 +669,7 @@ static reply_t create(sl_emulator_t *e, const resource_t *r, const json_t *param
         json_object_set_new(obj, "unit_amount_decimal", json_string(dec));
     }
     json_object_set(e->objects, id, obj);
+    touch(e, id);
     json_t *list = json_object_get(e->lists, r->object);
     if (!list) {
         list = json_array();
@@ -449,6 +702,7 @@ static reply_t update(sl_emulator_t *e, const resource_t *r, const char *id, con
         return no_such(r->object, id);
     json_t *previous = json_object();
     apply(obj, params, previous, 0);
+    touch(e, id);
     if (r->emits) {
         char type[96];
         snprintf(type, sizeof type, "%s.updated", r->object);
@@ -467,6 +721,7 @@ static reply_t delete (sl_emulator_t *e, const resource_t *r, const char *id,
         return no_such(r->object, id);
     json_incref(obj);
     json_object_del(e->objects, id);
+    forget(e, id);
     json_t *list = json_object_get(e->lists, r->object);
     for (size_t i = 0; i < json_array_size(list); i++)
         if (strcmp(json_string_value(json_array_get(list, i)), id) == 0) {
@@ -1173,11 +1428,10 @@ static reply_t invoices(sl_emulator_t *e, const char *verb, const char *id, json
         if (strcmp(st, "draft"))
             return invoice_state_error(inv, "finalize");
         invoice_total(e, inv);
-        static unsigned long numbering;
         char number[64];
         snprintf(number, sizeof number, "%s-%04lu",
                  json_string_value(json_object_get(inv, "account_country")) ? "SLUICE" : "INV",
-                 ++numbering);
+                 ++e->invoice_numbers);
         json_object_set_new(inv, "number", json_string(number));
         json_object_set_new(inv, "status", json_string("open"));
         json_object_set_new(json_object_get(inv, "status_transitions"), "finalized_at",
@@ -1332,6 +1586,7 @@ static json_t *new_sub_item(sl_emulator_t *e, const char *sub_id, const json_t *
                              "subscription_item", "created", now, "price", price, "quantity", qty,
                              "subscription", sub_id, "metadata", json_object());
     json_object_set(e->objects, si, item);
+    touch(e, si);
     return item;
 }
 
@@ -1396,6 +1651,7 @@ static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *chan
                 continue;
             if (json_is_true(json_object_get(c, "deleted"))) {
                 json_object_del(e->objects, iid);
+                forget(e, iid);
                 json_array_remove(data, k);
                 break;
             }
@@ -1739,6 +1995,7 @@ static void keep_line_items(sl_emulator_t *e, const char *owner, const char *url
     json_object_set_new(
         e->objects, key,
         json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data, "has_more", 0, "url", url));
+    touch(e, key);
 }
 
 static reply_t checkout_sessions(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
@@ -2316,7 +2573,10 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
             return stripe_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s",
                                 ferr);
         pthread_mutex_lock(&e->lock);
+        size_t events_before = json_array_size(e->events);
         reply_t out = test_route(e, method, path, form, request_id);
+        if (strcmp(method, "GET") != 0)
+            persist(e, out.body, events_before, NULL);
         pthread_mutex_unlock(&e->lock);
         json_decref(form);
         return out;
@@ -2393,6 +2653,7 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
         }
     }
     json_t *expand = json_incref(json_object_get(params, "expand"));
+    size_t events_before = json_array_size(e->events);
     out = dispatch(e, op, params, path, request_id, idem_key);
     for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
@@ -2407,6 +2668,8 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
         json_object_set_new(e->idem, idem_key,
                             json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
                                       (int)out.status, "body", out.body));
+    if (strcmp(method, "GET") != 0)
+        persist(e, out.body, events_before, idem_key);
     pthread_mutex_unlock(&e->lock);
     free(fingerprint);
     json_decref(params);
@@ -2528,6 +2791,24 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     e->idem = json_object();
     e->secrets = json_object();
     e->pm_tokens = json_object();
+    e->seq = json_object();
+    e->touched = json_object();
+    e->gone = json_array();
+    if (cfg->data && persist_open(e, cfg->data, err, errlen)) {
+        freeaddrinfo(res);
+        sqlite3_close(e->db);
+        json_decref(e->objects);
+        json_decref(e->lists);
+        json_decref(e->events);
+        json_decref(e->idem);
+        json_decref(e->secrets);
+        json_decref(e->pm_tokens);
+        json_decref(e->seq);
+        json_decref(e->touched);
+        json_decref(e->gone);
+        free(e);
+        return SL_EIO;
+    }
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->wake, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -2585,6 +2866,10 @@ void sl__emulator_stop(sl_emulator_t *e)
     json_decref(e->idem);
     json_decref(e->secrets);
     json_decref(e->pm_tokens);
+    json_decref(e->seq);
+    json_decref(e->touched);
+    json_decref(e->gone);
+    sqlite3_close(e->db);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->wake);
     free(e);

@@ -10,6 +10,7 @@ typedef struct sl_emulator_config {
     const char *listen; /* "HOST:PORT"; port 0 picks a free one */
     long retry_base_ms; /* first wait before redelivering to a failing endpoint; default 1000 */
     int max_deliveries; /* attempts per event and endpoint; default 6 */
+    const char *data;   /* NULL: state in memory only; else a SQLite file kept across restarts */
 } sl_emulator_config_t;
 
 /* Starts serving. err says why it could not. */
