@@ -13,6 +13,7 @@
 #include "emulator/emulator.h"
 #include "http/server.h"
 #include "sluice/catalog.h"
+#include "trigger/fixture.h"
 
 #define CMD "demo"
 
@@ -26,8 +27,8 @@ void sl__cmd_demo_help(FILE *out)
             "     keeping the inbox in SQLite in a scratch data directory (or --data DIR);\n"
             "  2. adds a connection with a test key, checked against the emulator;\n"
             "  3. registers the connection's webhook endpoint through the API;\n"
-            "  4. makes the calls behind some of the seeds' events (customer created and\n"
-            "     updated, product and price created) and waits for their webhooks;\n"
+            "  4. runs the trigger fixtures of some of the seeds' events (customer updated,\n"
+            "     invoice paid, checkout session completed) and waits for their webhooks;\n"
             "  5. prints the inbox, then keeps both running until Ctrl-C, with their URLs, so\n"
             "     you can try `sluice call`, `sluice events` and curl against them.\n"
             "\n"
@@ -41,24 +42,50 @@ static int inbox_count(sl_store_t *store, long long *n)
     return store->ops->events_count(store, n, err, sizeof err) ? -1 : 0;
 }
 
-static sl_err demo_call(sl_client_t *c, const char *op, json_t *params, char *id, size_t idlen)
+static void on_step(void *ctx, const char *name, const char *method, const char *path, sl_err rc,
+                    const sl_response_t *resp)
 {
-    sl_response_t resp;
-    char err[512];
-    sl_err rc = sl_action_call(c, op, params, 1, NULL, &resp, err, sizeof err);
+    (void)ctx;
+    (void)rc;
+    const char *id = resp->json ? json_string_value(json_object_get(resp->json, "id")) : NULL;
+    printf("     %-26s %-5s %-44s %ld %s\n", name, method, path, resp->status, id ? id : "");
+}
+
+/* Runs the shipped fixture of an event type against the emulator. */
+static int demo_trigger(sl_client_t *c, const char *type)
+{
+    char err[1024];
+    json_t *doc = json_loads(sl__fixture_shipped(type), 0, NULL);
+    printf("   sluice trigger %s\n", type);
+    sl_err rc = sl__fixture_run(c, doc, on_step, NULL, err, sizeof err);
+    json_decref(doc);
     if (rc)
-        fprintf(stderr, "sluice demo: %s: %s\n", op, err[0] ? err : resp.error.message);
-    else if (id)
-        snprintf(id, idlen, "%s", json_string_value(json_object_get(resp.json, "id")) ?: "");
+        fprintf(stderr, "sluice demo: trigger %s: %s\n", type, err);
+    return rc ? -1 : 0;
+}
+
+/* How many events of these types the emulator has recorded. */
+static long long emitted(sl_client_t *c, const char *const *types, size_t n)
+{
+    sl_request_t req = {"GET", "/v1/events?limit=100", NULL, NULL, NULL, NULL};
+    sl_response_t resp;
+    long long count = 0;
+    if (sl_client_request(c, &req, &resp) == SL_OK) {
+        const json_t *data = json_object_get(resp.json, "data");
+        for (size_t i = 0; i < json_array_size(data); i++) {
+            const char *t = json_string_value(json_object_get(json_array_get(data, i), "type"));
+            for (size_t k = 0; t && k < n; k++)
+                count += strcmp(t, types[k]) == 0;
+        }
+    }
     sl_response_cleanup(&resp);
-    json_decref(params);
-    return rc;
+    return count;
 }
 
 static int print_event(const sl_event_row_t *r, void *ctx)
 {
     (void)ctx;
-    printf("  %-34s %-22s %s\n", r->id, r->type, r->source);
+    printf("  %-34s %-28s %s\n", r->id, r->type, r->source);
     return 0;
 }
 
@@ -139,9 +166,10 @@ int sl__cmd_demo(int argc, char **argv)
            row.mode, row.account_id);
     sl_conn_row_cleanup(&row);
 
-    static const char *const events[] = {"customer.created", "customer.updated", "product.created",
-                                         "price.created"};
-    if (sl__endpoint_register(env.store, &env.crypt, "demo", hook_url, events, 4, NULL, err,
+    static const char *const events[] = {"customer.created", "customer.updated", "invoice.paid",
+                                         "checkout.session.completed"};
+    const size_t nevents = sizeof events / sizeof *events;
+    if (sl__endpoint_register(env.store, &env.crypt, "demo", hook_url, events, nevents, NULL, err,
                               sizeof err)) {
         fprintf(stderr, "sluice demo: %s\n", err);
         goto out;
@@ -157,25 +185,14 @@ int sl__cmd_demo(int argc, char **argv)
     sl_conn_row_cleanup(&row);
     long long before = 0;
     inbox_count(env.store, &before);
-    char cus[64], prod[64];
-    printf("4. Calls that cause the seeds' events:\n");
-    if (demo_call(client, "customers.create",
-                  json_pack("{s:s,s:s,s:{s:s}}", "email", "jenny@example.com", "name",
-                            "Jenny Rosen", "metadata", "plan", "pro"),
-                  cus, sizeof cus) ||
-        demo_call(client, "update-customer",
-                  json_pack("{s:s,s:s}", "id", cus, "description", "first customer"), NULL, 0) ||
-        demo_call(client, "create-product", json_pack("{s:s}", "name", "Pro plan"), prod,
-                  sizeof prod) ||
-        demo_call(client, "create-price",
-                  json_pack("{s:s,s:s,s:i,s:{s:s}}", "product", prod, "currency", "usd",
-                            "unit_amount", 1500, "recurring", "interval", "month"),
-                  NULL, 0))
+    printf("4. The calls behind some of the seeds' events, from sluice's trigger fixtures:\n");
+    if (demo_trigger(client, "customer.updated") || demo_trigger(client, "invoice.paid") ||
+        demo_trigger(client, "checkout.session.completed"))
         goto out;
-    printf("   customers.create, update-customer, create-product, create-price\n");
+    long long want = emitted(client, events, nevents);
 
     long long now = before;
-    for (int i = 0; i < 100 && now < before + 4; i++) {
+    for (int i = 0; i < 100 && now < before + want; i++) {
         usleep(50000);
         inbox_count(env.store, &now);
     }
@@ -183,18 +200,19 @@ int sl__cmd_demo(int argc, char **argv)
            now - before == 1 ? "" : "s");
     sl_event_filter_t f = {NULL, NULL, 20};
     env.store->ops->events_list(env.store, &f, print_event, NULL, err, sizeof err);
-    if (now < before + 4) {
-        fprintf(stderr, "sluice demo: only %lld of 4 webhooks arrived\n", now - before);
+    if (now < before + want) {
+        fprintf(stderr, "sluice demo: only %lld of %lld webhooks arrived\n", now - before, want);
         goto out;
     }
     ret = CLI_OK;
     if (!exit_after) {
         printf("\nBoth keep running until Ctrl-C. Try, in another terminal:\n"
                "  sluice call customers.list --api-key sk_test_x --base-url %s\n"
+               "  sluice trigger invoice.payment_failed --api-key sk_test_x --base-url %s\n"
                "  sluice call customers.create email=you@example.com --api-key sk_test_x "
                "--base-url %s\n"
                "  sluice events list --data %s\n",
-               emu_url, emu_url, data);
+               emu_url, emu_url, emu_url, data);
         fflush(stdout);
         sl__cli_wait_stop(&stop);
     }
