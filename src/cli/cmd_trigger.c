@@ -241,6 +241,9 @@ int sl__cmd_trigger(int argc, char **argv)
     json_t *doc = NULL;
     if (fixture) {
         doc = json_load_file(fixture, 0, &jerr);
+        if (!doc && jerr.line < 1)
+            return sl__cli_usage_error(CMD, "cannot read the fixture file %s: %s", fixture,
+                                       jerr.text);
         if (!doc)
             return sl__cli_usage_error(CMD, "%s:%d:%d: %s", fixture, jerr.line, jerr.column,
                                        jerr.text);
@@ -250,7 +253,7 @@ int sl__cmd_trigger(int argc, char **argv)
             return sl__cli_usage_error(
                 CMD,
                 "sluice ships no fixture for %s%s; give one with --fixture FILE, or post a "
-                "signed sample with --to URL --secret whsec_... (`sluice trigger --list` lists "
+                "signed sample with --to URL --secret SECRET (`sluice trigger --list` lists "
                 "the shipped ones)",
                 type,
                 strcmp(type, "price.deleted") == 0
@@ -307,8 +310,11 @@ int sl__cmd_trigger(int argc, char **argv)
            fixture && type ? " for " : "", fixture && type ? type : "");
     sl_err rc = sl__fixture_run(client, doc, on_step, NULL, err, sizeof err);
     if (rc == SL_OK) {
-        printf("Done: %s%s.\n", type ? type : "the requests succeeded",
-               type ? " follows from these calls, and is on its way to your endpoints" : "");
+        if (type && !fixture)
+            printf("Done: %s follows from these calls, and is on its way to your endpoints.\n",
+                   type);
+        else
+            printf("Done: every request succeeded.\n");
     } else {
         fprintf(stderr, "sluice trigger: %s\n", err);
         ret = rc == SL_EINVAL                          ? CLI_EUSAGE

@@ -242,6 +242,16 @@ static int db_put(sqlite3 *db, const char *sql, const char *a, const char *b, js
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The first failure of a persist() pass, for its log line. */
+static __thread char db_failure[256];
+
+static int db_check(sqlite3 *db, int bad)
+{
+    if (bad && !db_failure[0])
+        snprintf(db_failure, sizeof db_failure, "%s", sqlite3_errmsg(db));
+    return bad;
+}
+
 static int kv_put(sqlite3 *db, const char *kind, const char *key, const json_t *value)
 {
     char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -273,7 +283,8 @@ static void persist(sl_emulator_t *e, const json_t *reply, size_t events_before,
     for (size_t i = events_before; i < json_array_size(e->events); i++)
         touch_named(e, json_object_get(json_array_get(e->events, i), "data"));
     char err[256];
-    int bad = db_exec(e->db, "BEGIN", err, sizeof err);
+    db_failure[0] = '\0';
+    int bad = db_check(e->db, db_exec(e->db, "BEGIN", err, sizeof err));
     const char *id;
     json_t *v;
     json_object_foreach(e->touched, id, v)
@@ -281,42 +292,43 @@ static void persist(sl_emulator_t *e, const json_t *reply, size_t events_before,
         const json_t *obj = json_object_get(e->objects, id);
         if (!obj)
             continue;
-        bad |= put_object(e, id, obj);
+        bad |= db_check(e->db, put_object(e, id, obj));
         char key[160];
         snprintf(key, sizeof key, "%s/line_items", id);
         const json_t *li = json_object_get(e->objects, key);
         if (li && !json_object_get(e->touched, key))
-            bad |= put_object(e, key, li);
+            bad |= db_check(e->db, put_object(e, key, li));
         const json_t *secret = json_object_get(e->secrets, id);
         if (secret)
-            bad |= kv_put(e->db, "secret", id, secret);
+            bad |= db_check(e->db, kv_put(e->db, "secret", id, secret));
         const json_t *token = json_object_get(e->pm_tokens, id);
         if (token)
-            bad |= kv_put(e->db, "pm_token", id, token);
+            bad |= db_check(e->db, kv_put(e->db, "pm_token", id, token));
     }
     size_t i;
     json_array_foreach(e->gone, i, v)
     {
         bad |=
             db_put(e->db, "DELETE FROM objects WHERE id = ?", json_string_value(v), NULL, -1, NULL);
-        bad |= db_put(e->db, "DELETE FROM kv WHERE kind = 'secret' AND key = ?",
-                      json_string_value(v), NULL, -1, NULL);
+        bad |= db_check(e->db, db_put(e->db, "DELETE FROM kv WHERE kind = 'secret' AND key = ?",
+                                      json_string_value(v), NULL, -1, NULL));
     }
     for (i = events_before; i < json_array_size(e->events); i++) {
         char *text = json_dumps(json_array_get(e->events, i), JSON_COMPACT);
-        bad |= db_put(e->db, "INSERT INTO events(json) VALUES (?)", NULL, NULL, -1, text);
+        bad |= db_check(e->db,
+                        db_put(e->db, "INSERT INTO events(json) VALUES (?)", NULL, NULL, -1, text));
         free(text);
     }
     if (idem_key && json_object_get(e->idem, idem_key))
-        bad |= kv_put(e->db, "idem", idem_key, json_object_get(e->idem, idem_key));
+        bad |= db_check(e->db, kv_put(e->db, "idem", idem_key, json_object_get(e->idem, idem_key)));
     json_t *jn = json_integer((json_int_t)e->invoice_numbers);
-    bad |= kv_put(e->db, "meta", "invoice_numbers", jn);
+    bad |= db_check(e->db, kv_put(e->db, "meta", "invoice_numbers", jn));
     json_decref(jn);
     if (bad) {
         sl__log("error",
                 "emulate: could not save the state; this request's changes are kept in "
                 "memory only",
-                json_pack("{s:s}", "error", sqlite3_errmsg(e->db)));
+                json_pack("{s:s}", "error", db_failure));
         db_exec(e->db, "ROLLBACK", err, sizeof err);
     } else {
         db_exec(e->db, "COMMIT", err, sizeof err);
@@ -346,9 +358,18 @@ static sl_err persist_open(sl_emulator_t *e, const char *file, char *err, size_t
         snprintf(err, errlen, "--data %s: %s (is it a sluice emulate state file?)", file, why);
         return SL_EIO;
     }
-    sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(e->db, "SELECT id, type, seq, json FROM objects ORDER BY seq", -1, &st,
-                       NULL);
+    sqlite3_stmt *st = NULL, *probe = NULL;
+    int usable = sqlite3_prepare_v2(e->db, "SELECT kind, key, value FROM kv LIMIT 0", -1, &probe,
+                                    NULL) == SQLITE_OK &&
+                 sqlite3_prepare_v2(e->db, "SELECT id, type, seq, json FROM objects ORDER BY seq",
+                                    -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    if (!usable) {
+        snprintf(err, errlen, "--data %s: %s (is it a sluice emulate state file?)", file,
+                 sqlite3_errmsg(e->db));
+        sqlite3_finalize(st);
+        return SL_EIO;
+    }
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 1);
@@ -439,7 +460,7 @@ static void emit(sl_emulator_t *e, const char *type, const json_t *object, json_
 {
     char id[64];
     new_id("evt", id, sizeof id);
-    json_t *data = json_pack("{s:O}", "object", object);
+    json_t *data = json_pack("{s:o}", "object", json_deep_copy(object)); /* as it is now */
     if (previous)
         json_object_set_new(data, "previous_attributes", previous);
     json_t *ev =
@@ -1582,9 +1603,9 @@ static json_t *new_sub_item(sl_emulator_t *e, const char *sub_id, const json_t *
 {
     char si[80];
     new_id("si", si, sizeof si);
-    json_t *item = json_pack("{s:s,s:s,s:I,s:O,s:I,s:s,s:o}", "id", si, "object",
-                             "subscription_item", "created", now, "price", price, "quantity", qty,
-                             "subscription", sub_id, "metadata", json_object());
+    json_t *item = json_pack("{s:s,s:s,s:I,s:o,s:I,s:s,s:o}", "id", si, "object",
+                             "subscription_item", "created", now, "price", json_deep_copy(price),
+                             "quantity", qty, "subscription", sub_id, "metadata", json_object());
     json_object_set(e->objects, si, item);
     touch(e, si);
     return item;
@@ -1656,7 +1677,7 @@ static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *chan
                 break;
             }
             if (price)
-                json_object_set(item, "price", (json_t *)price);
+                json_object_set_new(item, "price", json_deep_copy(price));
             if (json_is_integer(qty))
                 json_object_set(item, "quantity", (json_t *)qty);
             if (json_is_object(json_object_get(c, "metadata"))) {
@@ -1758,6 +1779,13 @@ static reply_t subscription_renew(sl_emulator_t *e, const char *id, const char *
     json_object_set_new(upcoming, "status", json_string("draft"));
     json_object_set_new(upcoming, "livemode", json_false());
     json_object_set_new(upcoming, "next_payment_attempt", json_integer(now));
+    json_object_set_new(
+        upcoming, "period_start",
+        json_integer(json_integer_value(json_object_get(sub, "current_period_end"))));
+    json_object_set_new(upcoming, "period_end", json_integer(now + period));
+    json_object_set(upcoming, "currency",
+                    json_object_get(json_object_get(json_array_get(data, 0), "price"), "currency")
+                        ?: json_string("usd"));
     json_object_set_new(upcoming, "lines",
                         json_pack("{s:s,s:o,s:b,s:I}", "object", "list", "data", lines, "has_more",
                                   0, "total_count", (json_int_t)json_array_size(lines)));
@@ -1921,7 +1949,11 @@ static json_t *line_items_of(sl_emulator_t *e, const json_t *in, const char *req
         const json_t *pd = json_object_get(li, "price_data");
         json_t *price = NULL;
         if (pid) {
-            price = json_incref(json_object_get(e->objects, pid));
+            const json_t *kept = json_object_get(e->objects, pid);
+            price =
+                kept && !strcmp(json_string_value(json_object_get(kept, "object")) ?: "", "price")
+                    ? json_deep_copy(kept) /* a snapshot, as Stripe keeps */
+                    : NULL;
             if (!price) {
                 snprintf(param, sizeof param, "line_items[%zu][price]", i);
                 *err = stripe_error(400, "invalid_request_error", "resource_missing", param,
@@ -2099,6 +2131,7 @@ static reply_t checkout_complete(sl_emulator_t *e, const char *id, const json_t 
         return stripe_error(400, "invalid_request_error", "checkout_session_unexpected_state", NULL,
                             "This Checkout Session is %s; only an open one can be paid.",
                             status_of(cs));
+    touch(e, id); /* changed below even when the payment fails */
     const char *mode = json_string_value(json_object_get(cs, "mode")) ?: "payment";
     const char *pm_in =
         json_string_value(json_object_get(form, "payment_method")) ?: "pm_card_visa";
@@ -2133,6 +2166,8 @@ static reply_t checkout_complete(sl_emulator_t *e, const char *id, const json_t 
                  json_string_value(json_object_get(cr.body, "id")) ?: "");
         json_decref(cr.body);
     }
+    if (cus_id[0]) /* a second attempt after a decline reuses the customer */
+        json_object_set_new(cs, "customer", json_string(cus_id));
     json_t *pmo = json_object_get(e->objects, pm_id);
     if (cus_id[0] && pmo)
         json_object_set_new(pmo, "customer", json_string(cus_id));
@@ -2346,6 +2381,10 @@ static reply_t test_route(sl_emulator_t *e, const char *method, const char *path
         return checkout_complete(e, id, form, request_id);
     if (!strcmp(kind, "pay") && post && !strcmp(action, "complete"))
         return payment_link_complete(e, id, form, request_id);
+    if (!strcmp(kind, "pay") && !post && !strcmp(action, "done"))
+        return (reply_t){200, NULL, 0,
+                         strdup("<!doctype html><meta charset=utf-8><title>Thanks</title>"
+                                "<p>Payment received (sluice emulate; no real money).")};
     if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
         return subscription_renew(e, id, request_id);
     return stripe_error(404, "invalid_request_error", NULL, NULL,
@@ -2357,6 +2396,35 @@ static reply_t test_route(sl_emulator_t *e, const char *method, const char *path
 }
 
 /* --- expand[]: a reference becomes the object it names ------------------------------------- */
+
+/* The fields expand[] may name, at any depth: references to objects the emulator keeps. */
+static reply_t check_expand(const json_t *expand)
+{
+    static const char *const fields[] = {
+        "customer",       "invoice",       "payment_intent", "default_payment_method",
+        "latest_invoice", "latest_charge", "charge",         "subscription",
+        "payment_method", "price",         "product",        "line_items",
+        "data",           "default_price", "payment_link",   NULL};
+    if (expand && !json_is_array(expand))
+        return stripe_error(400, "invalid_request_error", "parameter_invalid", "expand",
+                            "expand must be a list of fields (expand[]=customer).");
+    for (size_t i = 0; i < json_array_size(expand); i++) {
+        const char *x = json_string_value(json_array_get(expand, i));
+        char seg[128];
+        for (const char *p = x ? x : ""; p;) {
+            size_t n = strcspn(p, ".");
+            snprintf(seg, sizeof seg, "%.*s", (int)(n < 127 ? n : 127), p);
+            int ok = 0;
+            for (size_t k = 0; fields[k] && !ok; k++)
+                ok = strcmp(fields[k], seg) == 0;
+            if (!ok)
+                return stripe_error(400, "invalid_request_error", "parameter_invalid", "expand",
+                                    "This property cannot be expanded (%s).", x ? x : "");
+            p = p[n] == '.' ? p + n + 1 : NULL;
+        }
+    }
+    return (reply_t){0, NULL, 0, NULL};
+}
 
 /* Expands one dotted path ("customer", "latest_invoice.payment_intent", "data.customer" in a
  * list) in node. An error reply when a segment names nothing expandable. */
@@ -2432,8 +2500,10 @@ static reply_t customers_write(sl_emulator_t *e, const char *verb, const char *i
                       ? create(e, r, typed, request_id, idem_key)
                       : update(e, r, id ? id : "", typed, request_id, idem_key);
     json_t *pmo = pm_id[0] ? json_object_get(e->objects, pm_id) : NULL;
-    if (out.status == 200 && pmo)
+    if (out.status == 200 && pmo) {
         json_object_set(pmo, "customer", json_object_get(out.body, "id"));
+        touch(e, pm_id);
+    }
     return out;
 }
 
@@ -2577,6 +2647,9 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
         reply_t out = test_route(e, method, path, form, request_id);
         if (strcmp(method, "GET") != 0)
             persist(e, out.body, events_before, NULL);
+        json_t *snapshot = json_deep_copy(out.body);
+        json_decref(out.body);
+        out.body = snapshot;
         pthread_mutex_unlock(&e->lock);
         json_decref(form);
         return out;
@@ -2653,8 +2726,21 @@ static reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char 
         }
     }
     json_t *expand = json_incref(json_object_get(params, "expand"));
+    reply_t bad_expand = check_expand(expand);
+    if (bad_expand.status) {
+        pthread_mutex_unlock(&e->lock);
+        json_decref(expand);
+        free(fingerprint);
+        json_decref(params);
+        return bad_expand;
+    }
     size_t events_before = json_array_size(e->events);
     out = dispatch(e, op, params, path, request_id, idem_key);
+    /* Replies may hold live objects: the copy is what gets expanded and sent after the lock
+     * is released. */
+    json_t *snapshot = json_deep_copy(out.body);
+    json_decref(out.body);
+    out.body = snapshot;
     for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
         reply_t bad = x ? expand_path(e, out.body, x, x) : (reply_t){0, NULL, 0, NULL};

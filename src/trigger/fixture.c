@@ -231,7 +231,12 @@ static int refs_ok(const json_t *v, const json_t *seen, const char *where, char 
         const char *p = json_string_value(v);
         while ((p = strstr(p, "${")) != NULL) {
             const char *close = strchr(p, '}'), *colon = strchr(p, ':');
-            if (!close || !colon || colon > close) {
+            if (!close) {
+                snprintf(err, errlen, "%s: `%s` has ${ without its closing }", where,
+                         json_string_value(v));
+                return 0;
+            }
+            if (!colon || colon > close) {
                 snprintf(err, errlen, "%s: `%s` is not ${name:field.path} or ${.env:VAR}", where,
                          json_string_value(v));
                 return 0;
@@ -333,7 +338,10 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
         if (step)
             step(ctx, name, method, json_string_value(path), rc, &resp);
         const char *expected = json_string_value(json_object_get(f, "expected_error_type"));
-        if (rc == SL_ESTRIPE && expected && strcmp(expected, resp.error.type) == 0) {
+        if (rc == SL_ESTRIPE && expected && strcmp(expected, resp.error.type) != 0) {
+            snprintf(err, errlen, "%s: expected a %s error, got %s: %s", where, expected,
+                     resp.error.type, resp.error.message);
+        } else if (rc == SL_ESTRIPE && expected) {
             rc = SL_OK;
             json_object_set_new(done, name, resp.json ? json_incref(resp.json) : json_object());
         } else if (rc == SL_OK && expected) {
