@@ -23,7 +23,8 @@ extern "C" {
     X(SL_ETIMEOUT, -7, "timed out")                                                                \
     X(SL_ENOTFOUND, -8, "not found")                                                               \
     X(SL_EIO, -9, "input/output error")                                                            \
-    X(SL_EINTERNAL, -10, "internal error")
+    X(SL_EINTERNAL, -10, "internal error")                                                         \
+    X(SL_EREFUSED, -11, "refused by the server")
 
 typedef enum sl_err {
 #define SL__ERR_ENUM(name, value, text) name = value,

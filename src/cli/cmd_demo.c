@@ -146,7 +146,8 @@ int sl__cmd_demo(int argc, char **argv)
     if ((ret = sl__cli_env_open(&env, CMD, data, NULL, 1)) != CLI_OK)
         goto out;
     ret = CLI_EFAIL;
-    sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt};
+    sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt, NULL,
+                              NULL};
     if (sl__server_start(&scfg, &server, err, sizeof err)) {
         fprintf(stderr, "sluice demo: serve: %s\n", err);
         goto out;

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/flows_view.h"
+#include "flow/engine.h"
+#include "http/api.h"
 #include "conn/catchup.h"
 #include "conn/endpoints.h"
 #include "core/log.h"
@@ -20,6 +23,7 @@ void sl__cmd_serve_help(FILE *out)
             "Usage: sluice serve [--listen HOST:PORT] [--data DIR] [--store sqlite:PATH]\n"
             "                    [--public-url URL [--events TYPES]] [--catch-up SECONDS]\n"
             "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
+            "                    [--flows DIR] [--workers N]\n"
             "\n"
             "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
             "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
@@ -40,6 +44,15 @@ void sl__cmd_serve_help(FILE *out)
             "  --max-body BYTES     default 1048576\n"
             "  --tolerance SECONDS  default 300\n"
             "  --quiet              log only warnings and errors\n"
+            "  --flows DIR          the flow files to run (default $SLUICE_FLOWS or DATA/flows)\n"
+            "  --workers N          runs executed at once (default 2)\n"
+            "\n"
+            "Each stored event queues a run of every enabled flow whose trigger wants it, in\n"
+            "the same transaction; workers execute the runs step by step, recording each\n"
+            "step, and resume unfinished runs after a restart. Scheduled flows fire on their\n"
+            "cron (UTC). The REST API under /api/ (flows, runs, events, replay, contacts)\n"
+            "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
+            "DATA/admin.token, made and shown once at the first start.\n"
             "\n"
             "Also GET /healthz and GET /metrics (Prometheus). Logs are JSON lines on stderr.\n"
             "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
@@ -51,7 +64,19 @@ void sl__cmd_serve_help(FILE *out)
 
 int sl__cmd_serve(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_DATA, O_STORE, O_PUBLIC, O_EVENTS, O_CATCHUP, O_BODY, O_TOL, O_QUIET };
+    enum {
+        O_LISTEN = 256,
+        O_DATA,
+        O_STORE,
+        O_PUBLIC,
+        O_EVENTS,
+        O_CATCHUP,
+        O_BODY,
+        O_TOL,
+        O_QUIET,
+        O_FLOWS,
+        O_WORKERS,
+    };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
@@ -62,12 +87,15 @@ int sl__cmd_serve(int argc, char **argv)
         {"max-body", required_argument, NULL, O_BODY},
         {"tolerance", required_argument, NULL, O_TOL},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"flows", required_argument, NULL, O_FLOWS},
+        {"workers", required_argument, NULL, O_WORKERS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = "127.0.0.1:8080", *data = NULL, *store = NULL, *public_url = NULL;
     char events_buf[4096] = "*";
-    long catch_up = 0, max_body = 1 << 20, tolerance = 300;
+    long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2;
+    const char *flows_opt = NULL;
     int c;
     opterr = 0;
     optind = 1;
@@ -102,6 +130,13 @@ int sl__cmd_serve(int argc, char **argv)
             break;
         case O_QUIET:
             sl__log_quiet(1);
+            break;
+        case O_FLOWS:
+            flows_opt = optarg;
+            break;
+        case O_WORKERS:
+            if (sl__cli_parse_long(optarg, 1, 64, &workers))
+                return sl__cli_usage_error(CMD, "--workers takes 1 to 64");
             break;
         case 'h':
             sl__cmd_serve_help(stdout);
@@ -147,11 +182,46 @@ int sl__cmd_serve(int argc, char **argv)
                     json_pack("{s:s,s:s}", "connection", names[i], "detail", msg));
         }
     }
-    sl_serve_config_t cfg = {listen, (size_t)max_body, tolerance, 1024, env.store, &env.crypt};
+    /* Flows: loaded and checked before anything is accepted. */
+    char flows_dir[4096];
+    sl__cli_flows_dir(flows_opt, &env, flows_dir, sizeof flows_dir);
+    sl_flows_t flows;
+    if ((ret = sl__cli_flows_load(CMD, flows_dir, &flows)) != CLI_OK) {
+        fprintf(stderr, "sluice serve: fix the flow files above (sluice flows validate %s)\n",
+                flows_dir);
+        sl__flows_free(&flows);
+        sl__cli_env_close(&env);
+        return ret;
+    }
+    sl_engine_t *engine = NULL;
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers, 1, 0};
+    if (sl__engine_start(&ecfg, &engine, err, sizeof err)) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        sl__flows_free(&flows);
+        sl__cli_env_close(&env);
+        return CLI_EFAIL;
+    }
+    char token[128];
+    int made = 0;
+    if (sl__api_token(env.data, token, sizeof token, &made, err, sizeof err)) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        sl__engine_stop(engine);
+        sl__flows_free(&flows);
+        sl__cli_env_close(&env);
+        return CLI_EFAIL;
+    }
+    if (made) /* shown once, to the person starting it; it is in DATA/admin.token (0600) */
+        fprintf(stderr, "sluice serve: the REST API's admin token is %s (kept in %s/admin.token)\n",
+                token, env.data);
+    sl_api_t api = {env.store, engine, &flows};
+    sl_serve_config_t cfg = {listen,    (size_t)max_body, tolerance, 1024,
+                             env.store, &env.crypt,       &api,      token};
     sl_server_t *server = NULL;
     sl_err src = sl__server_start(&cfg, &server, err, sizeof err);
     if (src) {
         fprintf(stderr, "sluice serve: %s\n", err);
+        sl__engine_stop(engine);
+        sl__flows_free(&flows);
         sl__cli_env_close(&env);
         return src == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
     }
@@ -161,8 +231,9 @@ int sl__cmd_serve(int argc, char **argv)
     char url[300];
     snprintf(url, sizeof url, "http://%s:%d", host, sl__server_port(server));
     sl__log("notice", "listening",
-            json_pack("{s:s,s:s,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION", "data",
-                      env.data, "max_body", (json_int_t)max_body));
+            json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION",
+                      "data", env.data, "max_body", (json_int_t)max_body, "flows", flows_dir,
+                      "flows_loaded", (json_int_t)flows.n));
     sl_catchup_t *catchup = NULL;
     if (catch_up && sl__catchup_start(env.store, &env.crypt, server, catch_up, &catchup))
         sl__log("error", "catch-up did not start", NULL);
@@ -171,6 +242,8 @@ int sl__cmd_serve(int argc, char **argv)
     sl__log("info", "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
     sl__catchup_stop(catchup);
     sl__server_stop(server);
+    sl__engine_stop(engine);
+    sl__flows_free(&flows);
     sl__cli_env_close(&env);
     sl__log("notice", "stopped", NULL);
     return CLI_OK;

@@ -22,8 +22,12 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_demo_help},
     {"emulate", "A local, stateful Stripe that sends webhooks: sluice emulate", sl__cmd_emulate,
      sl__cmd_emulate_help},
-    {"trigger", "Post a signed sample event: sluice trigger invoice.paid --to URL --secret whsec_",
+    {"trigger", "Make the calls behind an event, or post a sample: sluice trigger invoice.paid",
      sl__cmd_trigger, sl__cmd_trigger_help},
+    {"flows", "Automations as files: sluice flows list | validate | enable | disable | run NAME",
+     sl__cmd_flows, sl__cmd_flows_help},
+    {"runs", "Flow runs step by step: sluice runs list | show ID | retry ID", sl__cmd_runs,
+     sl__cmd_runs_help},
     {"events", "The inbox and event types: sluice events list, show ID, types", sl__cmd_events,
      sl__cmd_events_help},
 };

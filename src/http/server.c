@@ -21,6 +21,7 @@
 #include "core/jscan.h"
 #include "core/log.h"
 #include "http/inbox.h"
+#include "http/api.h"
 #include "http/server.h"
 #include "sluice/webhook.h"
 
@@ -82,6 +83,7 @@ typedef struct request {
     sl_inbox_item_t item;
     struct MHD_Connection *conn;
     sl_server_t *server;
+    int is_api;   /* an /api/ request collecting its body */
     int counted;  /* submitted: in_flight counts it until answered or closed */
     int answered; /* the answer is queued (or the connection gone) */
 } request_t;
@@ -440,6 +442,34 @@ static enum MHD_Result handle_metrics(sl_server_t *s, struct MHD_Connection *con
     return ret;
 }
 
+static const char *api_arg(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Constant-time comparison of the bearer token. */
+static int token_ok(const sl_server_t *s, struct MHD_Connection *conn)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *want = s->cfg.admin_token;
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !want || !*want)
+        return 0;
+    const char *got = auth + 7;
+    size_t n = strlen(want);
+    unsigned char diff = strlen(got) != n;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(got[i] ^ want[i]) | (unsigned char)!got[i];
+    return diff == 0;
+}
+
+static enum MHD_Result answer_api(sl_server_t *s, struct MHD_Connection *conn, const char *method,
+                                  const char *url, const char *body, size_t len)
+{
+    json_t *out = NULL;
+    unsigned status = sl__api_handle(s->cfg.api, method, url, body, len, api_arg, conn, &out);
+    return reply_json(conn, status, out ? out : json_object());
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -455,6 +485,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return reply(conn, MHD_HTTP_OK, "{\"ok\":true}", "application/json");
         if (strcmp(url, "/metrics") == 0)
             return handle_metrics(s, conn);
+        if (s->cfg.api && strncmp(url, "/api/", 5) == 0) {
+            if (!token_ok(s, conn))
+                return reply_json(
+                    conn, MHD_HTTP_UNAUTHORIZED,
+                    json_pack("{s:s,s:s}", "error", "unauthorized", "message",
+                              "the API needs Authorization: Bearer <admin token> (the token "
+                              "is SLUICE_ADMIN_TOKEN, or DATA/admin.token)"));
+            if (strcmp(method, "POST") != 0)
+                return answer_api(s, conn, method, url, NULL, 0);
+            request_t *rq = calloc(1, sizeof *rq);
+            if (!rq)
+                return MHD_NO;
+            rq->is_api = 1;
+            sl__buf_init(&rq->body, 1 << 20);
+            *con_cls = rq;
+            return MHD_YES;
+        }
         if (!is_hook || !*name || strchr(name, '/'))
             return reply_json(conn, MHD_HTTP_NOT_FOUND,
                               json_pack("{s:s,s:s}", "error", "not_found", "message",
@@ -484,6 +531,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (rq->is_api)
+        return rq->too_big ? reply_json(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                                        json_pack("{s:s}", "error", "too_large"))
+                           : answer_api(s, conn, method, url, rq->body.data, rq->body.len);
     return handle_hook(s, conn, name, rq);
 }
 

@@ -14,6 +14,8 @@ typedef struct sl_serve_config {
     size_t max_batch;   /* events per group commit at most */
     sl_store_t *store;  /* borrowed */
     const sl_crypt_t *crypt;
+    struct sl_api *api;      /* NULL: no /api/ */
+    const char *admin_token; /* the bearer token /api/ requires */
 } sl_serve_config_t;
 
 typedef struct sl_server sl_server_t;

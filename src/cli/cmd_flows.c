@@ -1,0 +1,292 @@
+/* sluice flows: list, check, enable, disable and run flows by hand. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/flows_view.h"
+#include "core/log.h"
+#include "flow/engine.h"
+
+#define CMD "flows"
+
+void sl__cmd_flows_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: sluice flows list [--flows DIR] [--data DIR] [--json]\n"
+            "       sluice flows validate [DIR | FILE...]\n"
+            "       sluice flows enable NAME | disable NAME\n"
+            "       sluice flows run NAME [--input JSON] [--queue] [--full]\n"
+            "\n"
+            "Flows are automations kept as YAML or JSON files in a directory (--flows DIR,\n"
+            "else $SLUICE_FLOWS, else DATA/flows); `sluice serve` runs them. Each names a\n"
+            "trigger (Stripe event types such as invoice.paid or invoice.*, `manual`, or\n"
+            "{schedule: \"0 9 * * 1\"}), the connection it works for, and its steps. See the\n"
+            "README's Flows section and examples/flows/.\n"
+            "\n"
+            "  list       each flow: trigger, connection, enabled, file\n"
+            "  validate   check every file without running anything; each problem is printed\n"
+            "             as FILE:LINE:COLUMN: message, and the exit code is 2 if there is one\n"
+            "  enable     let events and schedules start the flow (the store keeps the setting;\n"
+            "  disable    a running `sluice serve` notices within a second)\n"
+            "  run        run the flow now with --input as its trigger ($.trigger, $.input),\n"
+            "             in this process, and print the run step by step; --queue leaves it\n"
+            "             to `sluice serve`'s workers instead\n"
+            "\n"
+            "Exit codes: 0 ok (for run: the run succeeded or a filter stopped it), 1 the run\n"
+            "failed, 2 a bad command line or flow file.\n");
+}
+
+static int list_flows(const sl_flows_t *flows, sl_engine_t *eng, int as_json)
+{
+    json_t *all = json_array();
+    for (size_t i = 0; i < flows->n; i++) {
+        const sl_flow_t *f = &flows->v[i];
+        char trigger[512] = "";
+        if (f->trigger == SL_TRIGGER_MANUAL)
+            snprintf(trigger, sizeof trigger, "manual");
+        else if (f->trigger == SL_TRIGGER_SCHEDULE)
+            snprintf(trigger, sizeof trigger, "schedule %s", f->cron_text);
+        else
+            for (size_t k = 0; k < json_array_size(f->events); k++)
+                snprintf(trigger + strlen(trigger), sizeof trigger - strlen(trigger), "%s%s",
+                         k ? "," : "", json_string_value(json_array_get(f->events, k)));
+        int on = sl__engine_flow_enabled(eng, f);
+        if (as_json)
+            json_array_append_new(
+                all, json_pack("{s:s,s:s,s:s,s:b,s:s,s:I}", "name", f->name, "trigger", trigger,
+                               "connection", f->connection, "enabled", on, "file", f->file, "steps",
+                               (json_int_t)json_array_size(json_object_get(f->def, "steps"))));
+        else
+            printf("%-28s %-8s %-36s %-12s %s\n", f->name, on ? "enabled" : "disabled", trigger,
+                   f->connection[0] ? f->connection : "-", f->file);
+    }
+    if (as_json) {
+        char *text = json_dumps(all, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+    } else if (!flows->n) {
+        printf("No flows yet. Put YAML or JSON flow files in the flows directory (see "
+               "examples/flows/).\n");
+    }
+    json_decref(all);
+    return CLI_OK;
+}
+
+static int validate(int argc, char **argv, int first, const char *dir)
+{
+    json_t *errors = json_array();
+    size_t nflows = 0;
+    if (first >= argc) {
+        sl_flows_t flows;
+        sl__flows_load_dir(dir, &flows, errors);
+        nflows = flows.n;
+        sl__flows_free(&flows);
+    }
+    for (int i = first; i < argc; i++) {
+        sl_flows_t flows;
+        if (sl__flows_load_dir(argv[i], &flows, errors) == SL_EIO) {
+            sl_flow_t f;
+            if (sl__flow_load(argv[i], &f, errors) == SL_OK)
+                nflows++;
+            sl__flow_cleanup(&f);
+        } else {
+            nflows += flows.n;
+        }
+        sl__flows_free(&flows);
+    }
+    for (size_t i = 0; i < json_array_size(errors); i++)
+        fprintf(stderr, "%s\n", json_string_value(json_array_get(errors, i)));
+    size_t nerr = json_array_size(errors);
+    json_decref(errors);
+    if (nerr) {
+        fprintf(stderr, "%zu problem%s\n", nerr, nerr == 1 ? "" : "s");
+        return CLI_EUSAGE;
+    }
+    printf("%zu flow%s OK\n", nflows, nflows == 1 ? "" : "s");
+    return CLI_OK;
+}
+
+int sl__cli_show_run(sl_store_t *store, const char *id, int full)
+{
+    json_t *run = NULL, *steps = NULL;
+    char err[512];
+    if (store->ops->run_get(store, id, &run, err, sizeof err)) {
+        fprintf(stderr, "sluice: %s\n", err);
+        return CLI_EUSAGE;
+    }
+    store->ops->steps_get(store, id, &steps, err, sizeof err);
+    json_t *event = NULL;
+    const char *eid = json_string_value(json_object_get(run, "event_id"));
+    sl_event_row_t row;
+    if (eid && store->ops->event_get(store, eid, &row, err, sizeof err) == SL_OK) {
+        event = json_pack("{s:s}", "type", row.type);
+        sl_event_row_cleanup(&row);
+    }
+    sl__cli_run_print(run, steps, event, full);
+    int failed = strcmp(json_string_value(json_object_get(run, "status")) ?: "", "failed") == 0;
+    json_decref(run);
+    json_decref(steps);
+    json_decref(event);
+    return failed ? CLI_EFAIL : CLI_OK;
+}
+
+int sl__cmd_flows(int argc, char **argv)
+{
+    enum { O_FLOWS = 256, O_DATA, O_STORE, O_JSON, O_INPUT, O_QUEUE, O_FULL };
+    static const struct option options[] = {
+        {"flows", required_argument, NULL, O_FLOWS},
+        {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
+        {"json", no_argument, NULL, O_JSON},
+        {"input", required_argument, NULL, O_INPUT},
+        {"queue", no_argument, NULL, O_QUEUE},
+        {"full", no_argument, NULL, O_FULL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *flows_opt = NULL, *data = NULL, *store = NULL, *input_text = NULL;
+    int as_json = 0, queue = 0, full = 0, c;
+    opterr = 0;
+    optind = 1;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    int nargs = 0;
+    while ((c = getopt_long(argc, argv, "-:h", options, NULL)) != -1) {
+        switch (c) {
+        case 1:
+            args[nargs++] = optarg;
+            break;
+        case O_FLOWS:
+            flows_opt = optarg;
+            break;
+        case O_DATA:
+            data = optarg;
+            break;
+        case O_STORE:
+            store = optarg;
+            break;
+        case O_JSON:
+            as_json = 1;
+            break;
+        case O_INPUT:
+            input_text = optarg;
+            break;
+        case O_QUEUE:
+            queue = 1;
+            break;
+        case O_FULL:
+            full = 1;
+            break;
+        case 'h':
+            free(args);
+            sl__cmd_flows_help(stdout);
+            return CLI_OK;
+        default:
+            free(args);
+            return sl__cli_option_error(CMD, c, argv);
+        }
+    }
+    for (; optind < argc; optind++)
+        args[nargs++] = argv[optind];
+    const char *sub = nargs ? args[0] : "list";
+    int ret = CLI_OK;
+    sl_cli_env_t env;
+    memset(&env, 0, sizeof env);
+    sl_flows_t flows;
+    memset(&flows, 0, sizeof flows);
+    sl_engine_t *eng = NULL;
+    char dir[4096], err[1024];
+    json_t *input = NULL;
+    if (strcmp(sub, "validate") == 0) {
+        if (nargs < 2) {
+            char d[3800];
+            sl__data_dir(data, d, sizeof d, err, sizeof err);
+            snprintf(dir, sizeof dir, "%s", flows_opt ? flows_opt : getenv("SLUICE_FLOWS") ?: "");
+            if (!dir[0])
+                snprintf(dir, sizeof dir, "%s/flows", d);
+        }
+        ret = validate(nargs, args, 1, dir);
+        goto out;
+    }
+    if (strcmp(sub, "list") && strcmp(sub, "enable") && strcmp(sub, "disable") &&
+        strcmp(sub, "run")) {
+        ret = sl__cli_usage_error(CMD,
+                                  "unknown subcommand `%s` (list, validate, enable, "
+                                  "disable, run)",
+                                  sub);
+        goto out;
+    }
+    if (strcmp(sub, "list") && nargs != 2) {
+        ret = sl__cli_usage_error(CMD, "`%s` takes one flow NAME", sub);
+        goto out;
+    }
+    if (input_text) {
+        json_error_t jerr;
+        input = json_loads(input_text, JSON_DECODE_ANY, &jerr);
+        if (!input) {
+            ret = sl__cli_usage_error(CMD, "--input is not JSON: %s (column %d)", jerr.text,
+                                      jerr.column);
+            goto out;
+        }
+    }
+    if ((ret = sl__cli_env_open(&env, CMD, data, store, 1)) != CLI_OK)
+        goto out;
+    sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
+    if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
+        goto out;
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0};
+    if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
+        fprintf(stderr, "sluice %s: %s\n", CMD, err);
+        ret = CLI_EFAIL;
+        goto out;
+    }
+    if (strcmp(sub, "list") == 0) {
+        ret = list_flows(&flows, eng, as_json);
+        goto out;
+    }
+    const sl_flow_t *f = sl__flows_find(&flows, args[1]);
+    if (!f) {
+        ret = sl__cli_usage_error(CMD, "no flow `%s` in %s (`sluice flows list` shows them)",
+                                  args[1], dir);
+        goto out;
+    }
+    if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
+        int on = strcmp(sub, "enable") == 0;
+        if (env.store->ops->flow_enabled_put(env.store, f->name, on, err, sizeof err)) {
+            fprintf(stderr, "sluice %s: %s\n", CMD, err);
+            ret = CLI_EFAIL;
+            goto out;
+        }
+        printf("Flow %s is %s.\n", f->name, on ? "enabled" : "disabled");
+        goto out;
+    }
+    /* run */
+    char run_id[64];
+    if (sl__engine_queue(eng, f->name, NULL, input ? input : json_object(), run_id, sizeof run_id,
+                         err, sizeof err)) {
+        fprintf(stderr, "sluice %s: %s\n", CMD, err);
+        ret = CLI_EFAIL;
+        goto out;
+    }
+    if (queue) {
+        printf("Queued run %s of %s; `sluice serve` runs it. See it with: sluice runs show %s\n",
+               run_id, f->name, run_id);
+        goto out;
+    }
+    sl__log_quiet(1);
+    json_t *run = NULL;
+    if (env.store->ops->run_get(env.store, run_id, &run, err, sizeof err) == SL_OK) {
+        env.store->ops->run_set_status(env.store, run_id, "running", NULL, NULL, err, sizeof err);
+        sl__engine_execute(eng, run, err, sizeof err);
+    }
+    json_decref(run);
+    ret = sl__cli_show_run(env.store, run_id, full);
+out:
+    json_decref(input);
+    sl__engine_stop(eng);
+    sl__flows_free(&flows);
+    if (env.store)
+        sl__cli_env_close(&env);
+    free(args);
+    return ret;
+}

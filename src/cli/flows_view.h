@@ -1,0 +1,21 @@
+/* Shared by `sluice flows` and `sluice runs` (internal). */
+#ifndef SLUICE_CLI_FLOWS_VIEW_H
+#define SLUICE_CLI_FLOWS_VIEW_H
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "flow/flow.h"
+
+/* --flows DIR, else $SLUICE_FLOWS, else DATA/flows. */
+void sl__cli_flows_dir(const char *opt, const sl_cli_env_t *env, char *out, size_t n);
+
+/* Loads the flows, printing every problem; returns a CLI exit code. */
+int sl__cli_flows_load(const char *cmd, const char *dir, sl_flows_t *flows);
+
+/* The debug view: the run, then each step with its input, output, timing and error. */
+void sl__cli_run_print(const json_t *run, const json_t *steps, const json_t *event, int full);
+
+void sl__cli_when(long long ms, char *out, size_t n);
+
+#endif

@@ -1,0 +1,52 @@
+/* Runs flows (internal): the router that queues runs in the transaction storing an event, the
+ * workers that execute them step by step with every step recorded, and the scheduler. */
+#ifndef SLUICE_FLOW_ENGINE_H
+#define SLUICE_FLOW_ENGINE_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/crypt.h"
+#include "flow/flow.h"
+#include "store/store.h"
+
+typedef struct sl_engine sl_engine_t;
+
+typedef struct sl_engine_config {
+    sl_store_t *store;
+    const sl_crypt_t *crypt;
+    const sl_flows_t *flows; /* borrowed; must outlive the engine */
+    int workers;             /* threads executing runs; 0: none (sl__engine_run_one only) */
+    int scheduler;           /* start the schedule thread */
+    long retry_base_ms;      /* first wait before a step's retry; 0: 500 */
+} sl_engine_config_t;
+
+/* Creates the engine. With workers, runs left running by a crash are requeued first, the
+ * store's router is set so events queue their flows' runs, and the threads start. */
+sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *err, size_t errlen);
+
+/* Stops the threads (a run mid-way stays `running` and resumes at the next start) and frees. */
+void sl__engine_stop(sl_engine_t *e);
+
+/* Executes one queued or running run to its end in the calling thread. */
+sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen);
+
+/* Queues a run of a flow (manual trigger, replay). run_id (may be NULL) receives its id. */
+sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
+                        char *run_id, size_t idlen, char *err, size_t errlen);
+
+/* Whether a flow is enabled: the store's setting, else the file's `enabled`. */
+int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f);
+
+/* One scheduler pass at time `now`: queues a run of every enabled scheduled flow whose cron
+ * names a minute after its last fired one and up to now. Returns how many it queued. */
+int sl__engine_schedule_tick(sl_engine_t *e, time_t now);
+
+/* Rereads the flows' enabled settings from the store (another process may have changed them). */
+void sl__engine_refresh(sl_engine_t *e);
+
+/* The Idempotency-Key of a Stripe write: from the run id and the step's path. */
+void sl__engine_idem_key(const char *run_id, const char *path, char *out, size_t n);
+
+#endif

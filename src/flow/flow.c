@@ -1,0 +1,656 @@
+/* Loading and checking flow files: see flow.h. Every problem found is reported, each with the
+ * file, line and column of the node it is about, before any flow runs. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "flow/expr.h"
+#include "flow/flow.h"
+#include "flow/yaml.h"
+#include "sluice/catalog.h"
+
+/* Formats a step or node path; one too long is cut (they only label records and messages). */
+static void path_fmt(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void path_fmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+}
+
+#define MAX_FLOW_FILE (4u << 20)
+
+const char *const sl__step_kinds[] = {"stripe", "loop",  "if",      "filter", "set",
+                                      "http",   "email", "contact", "emit",   NULL};
+
+const char *sl__step_kind(const json_t *step)
+{
+    const char *found = NULL;
+    for (size_t i = 0; sl__step_kinds[i]; i++)
+        if (json_object_get(step, sl__step_kinds[i])) {
+            if (found)
+                return NULL;
+            found = sl__step_kinds[i];
+        }
+    return found;
+}
+
+typedef struct checker {
+    sl_flow_t *flow;
+    json_t *errors;
+    json_t *ids; /* step id -> path */
+    int bad;
+} checker_t;
+
+static void problem(checker_t *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(checker_t *c, const char *path, const char *fmt, ...)
+{
+    char msg[1024], where[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl__yaml_where(c->flow->pos, path, where, sizeof where);
+    json_array_append_new(c->errors, json_sprintf("%s:%s: %s", c->flow->file, where, msg));
+    c->bad = 1;
+}
+
+int sl__event_pattern_matches(const char *pattern, const char *type)
+{
+    size_t n = strlen(pattern);
+    if (strcmp(pattern, "*") == 0)
+        return 1;
+    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
+        return strncmp(pattern, type, n - 1) == 0;
+    return strcmp(pattern, type) == 0;
+}
+
+int sl__flow_wants(const sl_flow_t *f, const char *type, const char *connection)
+{
+    if (f->trigger != SL_TRIGGER_EVENTS)
+        return 0;
+    if (f->connection[0] && connection && strcmp(f->connection, connection) != 0)
+        return 0;
+    for (size_t i = 0; i < json_array_size(f->events); i++)
+        if (sl__event_pattern_matches(json_string_value(json_array_get(f->events, i)), type))
+            return 1;
+    return 0;
+}
+
+/* --- cron ------------------------------------------------------------------------------------- */
+
+static int cron_field(const char *text, int lo, int hi, unsigned long long *bits, int *any)
+{
+    *bits = 0;
+    *any = strcmp(text, "*") == 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part;
+         part = strtok_r(NULL, ",", &save)) {
+        int a = lo, b = hi, step = 1;
+        char *slash = strchr(part, '/');
+        if (slash) {
+            *slash = '\0';
+            char *end;
+            long s = strtol(slash + 1, &end, 10);
+            if (*end || s < 1 || s > hi)
+                return -1;
+            step = (int)s;
+        }
+        if (strcmp(part, "*") != 0) {
+            char *end;
+            long x = strtol(part, &end, 10);
+            if (end == part || x < lo || x > hi)
+                return -1;
+            a = b = (int)x;
+            if (*end == '-') {
+                char *end2;
+                long y = strtol(end + 1, &end2, 10);
+                if (*end2 || y < x || y > hi)
+                    return -1;
+                b = (int)y;
+            } else if (*end) {
+                return -1;
+            } else if (slash) {
+                b = hi; /* "5/15": from 5 on */
+            }
+        }
+        for (int v = a; v <= b; v += step)
+            *bits |= 1ULL << v;
+    }
+    return *bits ? 0 : -1;
+}
+
+sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name, *expr;
+    } macros[] = {{"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+                  {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+                  {"@annually", "0 0 1 1 *"}};
+    for (size_t i = 0; i < sizeof macros / sizeof *macros; i++)
+        if (strcmp(text, macros[i].name) == 0)
+            text = macros[i].expr;
+    char f[5][128];
+    char extra[8];
+    int n = sscanf(text, "%127s %127s %127s %127s %127s %7s", f[0], f[1], f[2], f[3], f[4], extra);
+    if (n != 5) {
+        snprintf(err, errlen,
+                 "`%s` is not a cron expression: it needs five fields (minute hour "
+                 "day-of-month month day-of-week), e.g. \"0 9 * * 1\", or @hourly/@daily/@weekly",
+                 text);
+        return SL_EINVAL;
+    }
+    static const char *const names[] = {"minute (0-59)", "hour (0-23)", "day of month (1-31)",
+                                        "month (1-12)", "day of week (0-7, Sunday is 0 or 7)"};
+    static const int lo[] = {0, 0, 1, 1, 0}, hi[] = {59, 23, 31, 12, 7};
+    unsigned long long bits[5];
+    int any[5];
+    for (int i = 0; i < 5; i++)
+        if (cron_field(f[i], lo[i], hi[i], &bits[i], &any[i])) {
+            snprintf(err, errlen, "cron `%s`: `%s` is not a valid %s field", text, f[i], names[i]);
+            return SL_EINVAL;
+        }
+    out->minute = bits[0];
+    out->hour = (unsigned)bits[1];
+    out->dom = (unsigned)bits[2];
+    out->month = (unsigned)bits[3];
+    out->dow = (unsigned)((bits[4] | (bits[4] >> 7)) & 0x7f); /* 7 is Sunday too */
+    out->dom_any = any[2];
+    out->dow_any = any[4];
+    return SL_OK;
+}
+
+int sl__cron_matches(const sl_cron_t *c, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    if (!(c->minute >> tm.tm_min & 1) || !(c->hour >> tm.tm_hour & 1) ||
+        !(c->month >> (tm.tm_mon + 1) & 1))
+        return 0;
+    int dom = c->dom >> tm.tm_mday & 1, dow = c->dow >> tm.tm_wday & 1;
+    /* cron: when both day fields are restricted, either may match */
+    if (c->dom_any || c->dow_any)
+        return dom && dow;
+    return dom || dow;
+}
+
+/* --- checking --------------------------------------------------------------------------------- */
+
+static int id_ok(const char *id)
+{
+    if (!id || !*id || strlen(id) > 64)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return 0;
+    return 1;
+}
+
+/* An expression field: "$.x > 1" or "{{ $.x > 1 }}". */
+static void check_expr(checker_t *c, const char *path, const json_t *v, const char *what)
+{
+    char err[512];
+    if (json_is_boolean(v))
+        return;
+    if (!json_is_string(v)) {
+        problem(c, path, "%s must be an expression such as $.trigger.data.object.paid", what);
+        return;
+    }
+    const char *s = json_string_value(v);
+    if (strstr(s, "{{") ? sl__template_check(s, err, sizeof err)
+                        : sl__expr_check(s, err, sizeof err))
+        problem(c, path, "%s: %s", what, err);
+}
+
+static void check_templates(checker_t *c, const char *path, const json_t *v)
+{
+    char err[512];
+    if (v && sl__template_check_json(v, err, sizeof err))
+        problem(c, path, "%s", err);
+}
+
+static void check_keys(checker_t *c, const char *path, const json_t *obj,
+                       const char *const *allowed, const char *what)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int ok = 0;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(allowed[i], k) == 0;
+        if (!ok) {
+            char sub[1024];
+            path_fmt(sub, sizeof sub, "%s.%s", path, k);
+            problem(c, sub, "unknown key `%s` in %s", k, what);
+        }
+    }
+}
+
+static void check_steps(checker_t *c, const json_t *steps, const char *path, int depth);
+
+static void check_stripe(checker_t *c, const json_t *step, const char *path)
+{
+    char sub[1024];
+    path_fmt(sub, sizeof sub, "%s.stripe", path);
+    const char *name = json_string_value(json_object_get(step, "stripe"));
+    const sl_op_t *op = name ? sl_op_find(name) : NULL;
+    const sl_alias_t *alias = name && !op ? sl_alias_find(name) : NULL;
+    if (alias)
+        op = sl_alias_op(alias);
+    if (!op) {
+        const char *near = name ? sl_op_suggest(name) : NULL;
+        problem(c, sub, "unknown Stripe operation `%s`%s%s%s (`sluice ops` lists them)",
+                name ? name : "", near ? " (did you mean `" : "", near ? near : "",
+                near ? "`?)" : "");
+        return;
+    }
+    if (!c->flow->connection[0])
+        problem(c, sub, "a stripe step needs the flow's `connection`");
+    const json_t *with = json_object_get(step, "with");
+    path_fmt(sub, sizeof sub, "%s.with", path);
+    if (with && !json_is_object(with)) {
+        problem(c, sub, "`with` holds the parameters as a mapping");
+        return;
+    }
+    json_t *desc = sl_op_describe(op);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)with, k, v)
+    {
+        int known = strcmp(k, "id") == 0 || strcmp(k, "expand") == 0 ||
+                    (alias && (strcmp(k, "email") == 0));
+        const json_t *pp = json_object_get(desc, "path_params");
+        for (size_t i = 0; !known && i < json_array_size(pp); i++)
+            known = strcmp(json_string_value(json_array_get(pp, i)) ?: "", k) == 0;
+        const json_t *params = json_object_get(desc, "params");
+        for (size_t i = 0; !known && i < json_array_size(params); i++)
+            known =
+                strcmp(json_string_value(json_object_get(json_array_get(params, i), "name")) ?: "",
+                       k) == 0;
+        if (!known) {
+            char psub[1400];
+            path_fmt(psub, sizeof psub, "%s.%s", sub, k);
+            problem(c, psub, "%s has no parameter `%s` (`sluice ops %s` lists them)",
+                    sl_op_name(op), k, sl_op_name(op));
+        }
+    }
+    json_decref(desc);
+    check_templates(c, sub, with);
+}
+
+static void check_step(checker_t *c, const json_t *step, const char *path, int depth)
+{
+    if (!json_is_object(step)) {
+        problem(c, path,
+                "a step is a mapping with an `id` and one of: stripe, loop, if, filter, "
+                "set, http, email, contact, emit");
+        return;
+    }
+    const char *id = json_string_value(json_object_get(step, "id"));
+    char sub[1024];
+    path_fmt(sub, sizeof sub, "%s.id", path);
+    if (!id_ok(id))
+        problem(c, json_object_get(step, "id") ? sub : path,
+                "every step needs an `id` of letters, digits, - and _ (at most 64)");
+    else if (json_object_get(c->ids, id))
+        problem(c, sub, "step id `%s` is used twice (first at %s)", id,
+                json_string_value(json_object_get(c->ids, id)));
+    else {
+        char where[32];
+        sl__yaml_where(c->flow->pos, sub, where, sizeof where);
+        json_object_set_new(c->ids, id, json_sprintf("line %s", where));
+    }
+    const char *kind = sl__step_kind(step);
+    if (!kind) {
+        int n = 0;
+        for (size_t i = 0; sl__step_kinds[i]; i++)
+            n += json_object_get(step, sl__step_kinds[i]) != NULL;
+        const char *k;
+        json_t *v;
+        const char *unknown = NULL;
+        json_object_foreach((json_t *)step, k, v) if (strcmp(k, "id") && strcmp(k, "retry") &&
+                                                      strcmp(k, "description") &&
+                                                      strcmp(k, "with") && strcmp(k, "then") &&
+                                                      strcmp(k, "else") && strcmp(k, "steps") &&
+                                                      !unknown) unknown = k;
+        if (n > 1)
+            problem(c, path, "a step has exactly one kind; this one has %d", n);
+        else if (unknown)
+            problem(c, path,
+                    "unknown step kind `%s` (kinds: stripe, loop, if, filter, set, http, "
+                    "email, contact, emit)",
+                    unknown);
+        else
+            problem(c, path,
+                    "the step names no kind (stripe, loop, if, filter, set, http, email, "
+                    "contact, emit)");
+        return;
+    }
+    static const char *const common[] = {"id", "description", "retry", NULL};
+    const char *extra[4] = {NULL, NULL, NULL, NULL};
+    if (!strcmp(kind, "stripe"))
+        extra[0] = "with";
+    else if (!strcmp(kind, "loop"))
+        extra[0] = "steps";
+    else if (!strcmp(kind, "if")) {
+        extra[0] = "then";
+        extra[1] = "else";
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)step, k, v)
+    {
+        int ok = !strcmp(k, kind);
+        for (size_t i = 0; common[i] && !ok; i++)
+            ok = !strcmp(common[i], k);
+        for (size_t i = 0; extra[i] && !ok; i++)
+            ok = !strcmp(extra[i], k);
+        if (!ok) {
+            path_fmt(sub, sizeof sub, "%s.%s", path, k);
+            problem(c, sub, "a %s step takes no `%s`", kind, k);
+        }
+    }
+    const json_t *retry = json_object_get(step, "retry");
+    if (retry) {
+        path_fmt(sub, sizeof sub, "%s.retry", path);
+        const json_t *att = json_object_get(retry, "attempts");
+        if (!json_is_object(retry) ||
+            (att && (!json_is_integer(att) || json_integer_value(att) < 1 ||
+                     json_integer_value(att) > 20)))
+            problem(c, sub, "retry is {attempts: 1-20, backoff_ms: N}");
+    }
+    path_fmt(sub, sizeof sub, "%s.%s", path, kind);
+    const json_t *body = json_object_get(step, kind);
+    if (!strcmp(kind, "stripe")) {
+        check_stripe(c, step, path);
+    } else if (!strcmp(kind, "loop")) {
+        check_expr(c, sub, body, "loop");
+        char nested[1024];
+        path_fmt(nested, sizeof nested, "%s.steps", path);
+        check_steps(c, json_object_get(step, "steps"), nested, depth + 1);
+    } else if (!strcmp(kind, "if")) {
+        check_expr(c, sub, body, "if");
+        char nested[1024];
+        path_fmt(nested, sizeof nested, "%s.then", path);
+        check_steps(c, json_object_get(step, "then"), nested, depth + 1);
+        if (json_object_get(step, "else")) {
+            path_fmt(nested, sizeof nested, "%s.else", path);
+            check_steps(c, json_object_get(step, "else"), nested, depth + 1);
+        }
+    } else if (!strcmp(kind, "filter")) {
+        check_expr(c, sub, body, "filter");
+    } else if (!strcmp(kind, "set")) {
+        check_templates(c, sub, body);
+    } else {
+        /* http, email, contact, emit: a mapping of fields */
+        static const char *const http_keys[] = {"method", "url",        "headers",
+                                                "body",   "timeout_ms", NULL};
+        static const char *const email_keys[] = {"to",   "from",     "subject", "text",
+                                                 "html", "reply_to", "smtp",    NULL};
+        static const char *const contact_keys[] = {"email", "first_name", "last_name", "name",
+                                                   NULL};
+        static const char *const emit_keys[] = {"url", "event", "payload", "headers", NULL};
+        const char *const *keys = !strcmp(kind, "http")      ? http_keys
+                                  : !strcmp(kind, "email")   ? email_keys
+                                  : !strcmp(kind, "contact") ? contact_keys
+                                                             : emit_keys;
+        static const char *const need_http[] = {"url", NULL};
+        static const char *const need_email[] = {"to", "subject", NULL};
+        static const char *const need_contact[] = {"email", NULL};
+        static const char *const need_emit[] = {"url", "event", NULL};
+        const char *const *need = !strcmp(kind, "http")      ? need_http
+                                  : !strcmp(kind, "email")   ? need_email
+                                  : !strcmp(kind, "contact") ? need_contact
+                                                             : need_emit;
+        if (!json_is_object(body)) {
+            problem(c, sub, "a %s step's `%s` is a mapping of its fields", kind, kind);
+            return;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "a %s step", kind);
+        check_keys(c, sub, body, keys, what);
+        for (size_t i = 0; need[i]; i++)
+            if (!json_object_get(body, need[i]))
+                problem(c, sub, "a %s step needs `%s`", kind, need[i]);
+        if (!strcmp(kind, "email") && !json_object_get(body, "text") &&
+            !json_object_get(body, "html"))
+            problem(c, sub, "an email step needs `text` or `html`");
+        if (!strcmp(kind, "http")) {
+            const char *m = json_string_value(json_object_get(body, "method"));
+            if (m && strcasecmp(m, "GET") && strcasecmp(m, "POST") && strcasecmp(m, "PUT") &&
+                strcasecmp(m, "PATCH") && strcasecmp(m, "DELETE") && strcasecmp(m, "HEAD"))
+                problem(c, sub, "http method `%s` is not GET, POST, PUT, PATCH, DELETE or HEAD", m);
+        }
+        check_templates(c, sub, body);
+    }
+}
+
+static void check_steps(checker_t *c, const json_t *steps, const char *path, int depth)
+{
+    if (depth > 16) {
+        problem(c, path, "steps are nested more than 16 deep");
+        return;
+    }
+    if (!json_is_array(steps) || !json_array_size(steps)) {
+        problem(c, path, "`%s` must be a non-empty list of steps",
+                strrchr(path, '.') ? strrchr(path, '.') + 1 : path);
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        char sub[1024];
+        path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        check_step(c, json_array_get(steps, i), sub, depth);
+    }
+}
+
+static void check_trigger(checker_t *c, const json_t *t)
+{
+    sl_flow_t *f = c->flow;
+    f->events = json_array();
+    const json_t *events = NULL;
+    if (json_is_string(t) && strcmp(json_string_value(t), "manual") == 0) {
+        f->trigger = SL_TRIGGER_MANUAL;
+        return;
+    }
+    if (json_is_string(t) || json_is_array(t))
+        events = t;
+    else if (json_is_object(t) && json_object_get(t, "schedule")) {
+        f->trigger = SL_TRIGGER_SCHEDULE;
+        const char *cron = json_string_value(json_object_get(t, "schedule"));
+        char err[512];
+        if (!cron || sl__cron_parse(cron, &f->cron, err, sizeof err))
+            problem(c, "trigger.schedule", "%s",
+                    cron ? err : "schedule is a cron expression such as \"0 9 * * 1\"");
+        else
+            snprintf(f->cron_text, sizeof f->cron_text, "%s", cron);
+        return;
+    } else if (json_is_object(t) && json_object_get(t, "events"))
+        events = json_object_get(t, "events");
+    else if (json_is_object(t) && json_object_get(t, "event"))
+        events = json_object_get(t, "event");
+    if (!events) {
+        problem(c, "trigger",
+                "trigger is `manual`, an event type (invoice.paid, invoice.*), a list of them, "
+                "{events: [...]} or {schedule: \"CRON\"}");
+        return;
+    }
+    f->trigger = SL_TRIGGER_EVENTS;
+    json_t *list = json_is_array(events) ? json_incref((json_t *)events) : json_pack("[O]", events);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *p = json_string_value(json_array_get(list, i));
+        size_t n = p ? strlen(p) : 0;
+        int ok = p && (strcmp(p, "*") == 0 || sl_event_type_known(p) ||
+                       (n > 2 && p[n - 1] == '*' && p[n - 2] == '.'));
+        if (ok && n > 2 && p[n - 1] == '*') {
+            /* a wildcard must match at least one real type */
+            ok = 0;
+            for (size_t k = 0; k < sl_event_type_count() && !ok; k++)
+                ok = sl__event_pattern_matches(p, sl_event_type_name(k));
+        }
+        if (!ok)
+            problem(c, "trigger",
+                    "`%s` is not a Stripe event type or a pattern such as "
+                    "invoice.* (`sluice events types` lists them)",
+                    p ? p : "(not a string)");
+        else
+            json_array_append_new(f->events, json_string(p));
+    }
+    json_decref(list);
+}
+
+void sl__flow_cleanup(sl_flow_t *f)
+{
+    json_decref(f->events);
+    json_decref(f->def);
+    json_decref(f->pos);
+    memset(f, 0, sizeof *f);
+}
+
+sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->file, sizeof out->file, "%s", file);
+    FILE *fp = fopen(file, "rb");
+    if (!fp) {
+        json_array_append_new(errors, json_sprintf("%s: %s", file, strerror(errno)));
+        return SL_EIO;
+    }
+    char *text = malloc(MAX_FLOW_FILE + 1);
+    size_t len = text ? fread(text, 1, MAX_FLOW_FILE + 1, fp) : 0;
+    fclose(fp);
+    if (!text || len > MAX_FLOW_FILE) {
+        free(text);
+        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        return SL_EINVAL;
+    }
+    char err[512];
+    out->pos = json_object();
+    out->def = sl__yaml_load(text, len, out->pos, err, sizeof err);
+    free(text);
+    if (!out->def) {
+        json_array_append_new(errors, json_sprintf("%s:%s", file, err));
+        return SL_EINVAL;
+    }
+    checker_t c = {out, errors, json_object(), 0};
+    const json_t *d = out->def;
+    if (!json_is_object(d)) {
+        problem(&c, "", "a flow is a mapping with name, trigger and steps");
+        json_decref(c.ids);
+        return SL_EINVAL;
+    }
+    static const char *const top[] = {"name",  "description", "connection", "trigger",
+                                      "steps", "enabled",     "smtp",       NULL};
+    check_keys(&c, "", d, top, "a flow");
+    const char *name = json_string_value(json_object_get(d, "name"));
+    if (!name || !*name || strlen(name) >= sizeof out->name || strchr(name, '/'))
+        problem(&c, json_object_get(d, "name") ? "name" : "",
+                "a flow needs a `name` (up to 127 characters, no /)");
+    else
+        snprintf(out->name, sizeof out->name, "%s", name);
+    const json_t *conn = json_object_get(d, "connection");
+    if (conn && !json_is_string(conn))
+        problem(&c, "connection", "`connection` names a connection (see `sluice connect list`)");
+    else if (conn)
+        snprintf(out->connection, sizeof out->connection, "%s", json_string_value(conn));
+    const json_t *en = json_object_get(d, "enabled");
+    if (en && !json_is_boolean(en))
+        problem(&c, "enabled", "`enabled` is true or false");
+    out->enabled_default = !en || json_is_true(en);
+    if (!json_object_get(d, "trigger"))
+        problem(&c, "", "a flow needs a `trigger`");
+    else
+        check_trigger(&c, json_object_get(d, "trigger"));
+    if (out->trigger == SL_TRIGGER_EVENTS && !out->connection[0])
+        problem(&c, "trigger", "an event trigger needs the flow's `connection` (whose events)");
+    check_steps(&c, json_object_get(d, "steps"), "steps", 0);
+    json_decref(c.ids);
+    return c.bad ? SL_EINVAL : SL_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
+{
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? SL_OK : SL_EIO;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        int want = (l > 5 && !strcmp(de->d_name + l - 5, ".yaml")) ||
+                   (l > 4 && !strcmp(de->d_name + l - 4, ".yml")) ||
+                   (l > 5 && !strcmp(de->d_name + l - 5, ".json"));
+        if (!want || de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *names);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, name_cmp);
+    out->v = calloc(n ? n : 1, sizeof *out->v);
+    sl_err rc = SL_OK;
+    for (size_t i = 0; i < n; i++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        sl_flow_t f;
+        if (sl__flow_load(path, &f, errors)) {
+            sl__flow_cleanup(&f);
+            rc = SL_EINVAL;
+            continue;
+        }
+        const sl_flow_t *dup = sl__flows_find(out, f.name);
+        if (dup) {
+            json_array_append_new(errors, json_sprintf("%s: flow `%s` is also defined in %s", path,
+                                                       f.name, dup->file));
+            sl__flow_cleanup(&f);
+            rc = SL_EINVAL;
+            continue;
+        }
+        out->v[out->n++] = f;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+void sl__flows_free(sl_flows_t *flows)
+{
+    for (size_t i = 0; i < flows->n; i++)
+        sl__flow_cleanup(&flows->v[i]);
+    free(flows->v);
+    memset(flows, 0, sizeof *flows);
+}
+
+const sl_flow_t *sl__flows_find(const sl_flows_t *flows, const char *name)
+{
+    for (size_t i = 0; i < flows->n; i++)
+        if (strcmp(flows->v[i].name, name) == 0)
+            return &flows->v[i];
+    return NULL;
+}

@@ -1,0 +1,897 @@
+/* Sending one email over SMTP: the message is built here (RFC 5322 headers, MIME bodies in
+ * base64) and handed to libcurl, which speaks SMTP, STARTTLS and AUTH. A curl handle per send:
+ * mail is rare enough that keeping connections open would only hold sockets for nothing. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "core/buf.h"
+#include "flow/smtp.h"
+
+#define SMTP_DEFAULT_TIMEOUT_MS 30000L
+/* RFC 5322 asks for lines of at most 78 characters (998 is the hard limit). */
+#define SMTP_LINE 78
+/* An encoded-word holds at most 75 characters: 45 bytes make 60 base64 ones plus the 12 of
+ * "=?UTF-8?B?" and "?=". */
+#define SMTP_WORD_BYTES 45
+#define SMTP_REPLY_MAX 512
+
+static pthread_once_t smtp_once = PTHREAD_ONCE_INIT;
+static CURLcode smtp_global_rc;
+
+static void smtp_global_init(void)
+{
+    smtp_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* --- Checks --------------------------------------------------------------------------------- */
+
+static int has_line_break(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* Control characters other than TAB (CR and LF included). */
+static int has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t n;
+        unsigned cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* Checks a header value that the message carries as text (the subject). */
+static sl_err text_check(const char *field, const char *v, char *err, size_t errlen)
+{
+    if (has_line_break(v)) {
+        set_err(err, errlen,
+                "%s contains a line break (CR or LF): a header value must be one line, or it "
+                "could add headers of its own",
+                field);
+        return SL_EINVAL;
+    }
+    if (has_control(v)) {
+        set_err(err, errlen, "%s contains a control character", field);
+        return SL_EINVAL;
+    }
+    if (!utf8_valid(v)) {
+        set_err(err, errlen, "%s is not valid UTF-8", field);
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+/* A mailbox split into its parts, pointing into the string it came from. */
+typedef struct mailbox {
+    const char *name; /* display name as written (may be a quoted-string); name_len 0: none */
+    size_t name_len;
+    const char *spec; /* addr-spec: local@domain */
+    size_t spec_len;
+} mailbox_t;
+
+static int is_wsp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Why the addr-spec s[0..n) is not one we send to, or NULL when it is fine. Deliberately
+ * narrower than RFC 5321 (no quoted local parts, no address literals, ASCII only): what is
+ * left is what people actually type, and none of it can confuse a header or an SMTP command. */
+static const char *spec_problem(const char *s, size_t n)
+{
+    if (n == 0)
+        return "is empty";
+    const char *at = NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '@') {
+            if (at)
+                return "has more than one @";
+            at = s + i;
+        } else if (is_wsp((char)c)) {
+            return "has a space in the address";
+        } else if (c >= 0x80) {
+            return "has a non-ASCII character in the address (not supported)";
+        } else if (strchr("<>()[]\\,;:\"", c)) {
+            return "has a character not allowed in an address";
+        }
+    }
+    if (!at)
+        return "has no @";
+    size_t local = (size_t)(at - s), domain = n - local - 1;
+    if (local == 0 || domain == 0)
+        return "has nothing before or after the @";
+    if (at[1] == '.' || s[n - 1] == '.' || memmem(at, domain + 1, "..", 2))
+        return "has a malformed domain";
+    return NULL;
+}
+
+/* Parses "addr@x", "<addr@x>" or "Name <addr@x>". */
+static sl_err mailbox_parse(const char *field, const char *v, mailbox_t *m, char *err,
+                            size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (!v || !*v) {
+        set_err(err, errlen, "%s is missing", field);
+        return SL_EINVAL;
+    }
+    if (has_line_break(v)) {
+        set_err(err, errlen,
+                "%s contains a line break (CR or LF): a header value must be one line, or it "
+                "could add headers of its own",
+                field);
+        return SL_EINVAL;
+    }
+    if (has_control(v)) {
+        set_err(err, errlen, "%s contains a control character", field);
+        return SL_EINVAL;
+    }
+    if (!utf8_valid(v)) {
+        set_err(err, errlen, "%s is not valid UTF-8", field);
+        return SL_EINVAL;
+    }
+    const char *b = v, *e = v + strlen(v);
+    while (b < e && is_wsp(*b))
+        b++;
+    while (e > b && is_wsp(e[-1]))
+        e--;
+    const char *why = NULL;
+    if (e > b && e[-1] == '>') {
+        const char *lt = e - 1;
+        while (lt > b && *lt != '<')
+            lt--;
+        if (*lt != '<') {
+            why = "has a '>' without a '<'";
+        } else {
+            m->spec = lt + 1;
+            m->spec_len = (size_t)(e - 1 - m->spec);
+            const char *ne = lt;
+            while (ne > b && is_wsp(ne[-1]))
+                ne--;
+            m->name = b;
+            m->name_len = (size_t)(ne - b);
+            /* Angle brackets in the name would make the header ambiguous to readers. */
+            if (memchr(m->name, '<', m->name_len) || memchr(m->name, '>', m->name_len))
+                why = "has more than one <...>";
+        }
+    } else {
+        m->spec = b;
+        m->spec_len = (size_t)(e - b);
+    }
+    if (!why)
+        why = spec_problem(m->spec, m->spec_len);
+    if (why) {
+        set_err(err, errlen, "%s `%.200s` %s", field, v, why);
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+static sl_err url_check(const sl_smtp_config_t *cfg, int *implicit_tls, long *port, char *err,
+                        size_t errlen)
+{
+    sl_err rc = SL_EINVAL;
+    CURLU *u = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *fragment = NULL,
+         *portstr = NULL;
+    if (!cfg->url || !*cfg->url) {
+        set_err(err, errlen, "url is missing (smtp://host:port or smtps://host:port)");
+        return SL_EINVAL;
+    }
+    if (has_control(cfg->url) || strpbrk(cfg->url, " \t")) {
+        set_err(err, errlen, "url contains a space or a control character");
+        return SL_EINVAL;
+    }
+    u = curl_url();
+    if (!u)
+        return SL_ENOMEM;
+    if (curl_url_set(u, CURLUPART_URL, cfg->url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
+        set_err(err, errlen, "url is not an smtp:// or smtps:// address with a host");
+        goto out;
+    }
+    /* A password in the URL would be echoed by every message that names the server. */
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        set_err(err, errlen, "url holds credentials: give them as username and password");
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK) {
+        set_err(err, errlen, "url `%.200s` has a query or a fragment", cfg->url);
+        goto out;
+    }
+    if (strcasecmp(scheme, "smtp") && strcasecmp(scheme, "smtps")) {
+        set_err(err, errlen, "url `%.200s` is not smtp:// or smtps://", cfg->url);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_PORT, &portstr, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        set_err(err, errlen, "url `%.200s` has no usable port", cfg->url);
+        goto out;
+    }
+    *implicit_tls = strcasecmp(scheme, "smtps") == 0;
+    *port = strtol(portstr, NULL, 10);
+    rc = SL_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(query);
+    curl_free(fragment);
+    curl_free(portstr);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Validates the config; *use_ssl gets the CURLOPT_USE_SSL level it asks for. */
+static sl_err config_check(const sl_smtp_config_t *cfg, long *use_ssl, char *err, size_t errlen)
+{
+    int implicit_tls = 0;
+    long port = 0;
+    if (!cfg) {
+        set_err(err, errlen, "no SMTP configuration");
+        return SL_EINVAL;
+    }
+    sl_err rc = url_check(cfg, &implicit_tls, &port, err, errlen);
+    if (rc)
+        return rc;
+    const char *tls = cfg->tls;
+    if (!tls)
+        tls = implicit_tls ? "tls" : port == 587 ? "starttls" : "none";
+    if (strcmp(tls, "none") && strcmp(tls, "starttls") && strcmp(tls, "tls")) {
+        set_err(err, errlen, "tls must be \"none\", \"starttls\" or \"tls\"");
+        return SL_EINVAL;
+    }
+    if (implicit_tls != (strcmp(tls, "tls") == 0)) {
+        set_err(err, errlen,
+                implicit_tls ? "tls is \"%s\" but an smtps:// url means TLS from the start"
+                             : "tls is \"%s\", which needs an smtps:// url",
+                tls);
+        return SL_EINVAL;
+    }
+    *use_ssl = strcmp(tls, "none") ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE;
+
+    if (cfg->username) {
+        if (!*cfg->username || has_control(cfg->username)) {
+            set_err(err, errlen, "username is empty or contains a control character");
+            return SL_EINVAL;
+        }
+        if (!cfg->password) {
+            set_err(err, errlen, "username is given without a password");
+            return SL_EINVAL;
+        }
+    } else if (cfg->password) {
+        set_err(err, errlen, "password is given without a username");
+        return SL_EINVAL;
+    }
+    if (cfg->timeout_ms < 0) {
+        set_err(err, errlen, "timeout_ms is negative");
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+static sl_err mail_check(const sl_mail_t *mail, char *err, size_t errlen)
+{
+    mailbox_t m;
+    if (!mail) {
+        set_err(err, errlen, "no mail");
+        return SL_EINVAL;
+    }
+    sl_err rc = mailbox_parse("from", mail->from, &m, err, errlen);
+    if (rc)
+        return rc;
+    if (!mail->to || !mail->to[0]) {
+        set_err(err, errlen, "to has no recipients");
+        return SL_EINVAL;
+    }
+    for (size_t i = 0; mail->to[i]; i++) {
+        char field[32];
+        snprintf(field, sizeof field, "to[%zu]", i);
+        if ((rc = mailbox_parse(field, mail->to[i], &m, err, errlen)))
+            return rc;
+    }
+    if (mail->reply_to && (rc = mailbox_parse("reply_to", mail->reply_to, &m, err, errlen)))
+        return rc;
+    if (!mail->subject) {
+        set_err(err, errlen, "subject is missing");
+        return SL_EINVAL;
+    }
+    if ((rc = text_check("subject", mail->subject, err, errlen)))
+        return rc;
+    if (!mail->text && !mail->html) {
+        set_err(err, errlen, "the mail has neither a text nor an html body");
+        return SL_EINVAL;
+    }
+    /* Bodies are declared UTF-8; anything else would reach readers as mojibake. */
+    if (mail->text && !utf8_valid(mail->text)) {
+        set_err(err, errlen, "text is not valid UTF-8");
+        return SL_EINVAL;
+    }
+    if (mail->html && !utf8_valid(mail->html)) {
+        set_err(err, errlen, "html is not valid UTF-8");
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+sl_err sl__smtp_check(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *err, size_t errlen)
+{
+    long use_ssl;
+    if (err && errlen)
+        err[0] = '\0';
+    sl_err rc = config_check(cfg, &use_ssl, err, errlen);
+    return rc ? rc : mail_check(mail, err, errlen);
+}
+
+/* --- Building the message ------------------------------------------------------------------- */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Appends the base64 of p[0..n); with `wrap`, in lines of 76 characters each ending in CRLF
+ * (RFC 2045), otherwise in one piece. */
+static sl_err put_base64(sl_buf_t *b, const unsigned char *p, size_t n, int wrap)
+{
+    sl_err rc = sl__buf_reserve(b, (n + 2) / 3 * 4 + (wrap ? (n / 57 + 1) * 2 : 0));
+    size_t col = 0;
+    for (size_t i = 0; !rc && i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
+                     i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=',
+                     i + 2 < n ? b64_alphabet[v & 63] : '='};
+        rc = sl__buf_append(b, q, 4);
+        col += 4;
+        if (!rc && wrap && (col == 76 || i + 3 >= n)) {
+            rc = sl__buf_puts(b, "\r\n");
+            col = 0;
+        }
+    }
+    return rc;
+}
+
+/* Appends s[0..n) as RFC 2047 encoded-words, folding before each after the first so no line
+ * passes SMTP_LINE. `col` is where the first one starts. Words end on character boundaries:
+ * a reader decodes each word on its own. */
+static sl_err put_encoded_words(sl_buf_t *b, const char *s, size_t n, size_t col)
+{
+    sl_err rc = SL_OK;
+    size_t off = 0;
+    do {
+        size_t room = col + 12 < SMTP_LINE ? (SMTP_LINE - col - 12) / 4 * 3 : 0;
+        if (room > SMTP_WORD_BYTES)
+            room = SMTP_WORD_BYTES;
+        if (room < 4 && off == 0 && col > 1) {
+            /* Not even one character fits after the header name: start on the next line. */
+            if ((rc = sl__buf_puts(b, "\r\n ")))
+                return rc;
+            col = 1;
+            continue;
+        }
+        size_t take = n - off < room ? n - off : room;
+        while (take > 0 && off + take < n && ((unsigned char)s[off + take] & 0xc0) == 0x80)
+            take--;
+        if (off > 0)
+            rc = sl__buf_puts(b, "\r\n ");
+        if (!rc)
+            rc = sl__buf_puts(b, "=?UTF-8?B?");
+        if (!rc)
+            rc = put_base64(b, (const unsigned char *)s + off, take, 0);
+        if (!rc)
+            rc = sl__buf_puts(b, "?=");
+        off += take;
+        col = 1;
+    } while (!rc && off < n);
+    return rc;
+}
+
+static int needs_encoding(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80 || s[i] == '\t')
+            return 1;
+    /* Text that looks like an encoded-word would be decoded by readers; edge spaces are
+     * dropped by them. */
+    return memmem(s, n, "=?", 2) || (n && (s[0] == ' ' || s[n - 1] == ' '));
+}
+
+/* The Subject header: as is when plain ASCII that fits one line, else as encoded-words. */
+static sl_err put_subject(sl_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    sl_err rc = sl__buf_puts(b, "Subject: ");
+    if (rc)
+        return rc;
+    if (needs_encoding(s, n) || 9 + n > SMTP_LINE)
+        rc = put_encoded_words(b, s, n, 9);
+    else
+        rc = sl__buf_append(b, s, n);
+    return rc ? rc : sl__buf_puts(b, "\r\n");
+}
+
+static int is_atext(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* Appends a display name as a phrase: atoms when it is words of atext, a quoted-string when it
+ * is other ASCII, encoded-words when it is not ASCII. A name already written as a
+ * quoted-string is unquoted first so it is not quoted twice. */
+static sl_err put_display_name(sl_buf_t *b, const char *s, size_t n, size_t col)
+{
+    sl_buf_t plain;
+    sl__buf_init(&plain, 0);
+    sl_err rc = SL_OK;
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        for (size_t i = 1; !rc && i + 1 < n; i++) {
+            if (s[i] == '\\' && i + 2 < n)
+                i++;
+            rc = sl__buf_putc(&plain, s[i]);
+        }
+    } else {
+        rc = sl__buf_append(&plain, s, n);
+    }
+    if (rc)
+        goto out;
+    const char *p = plain.data ? plain.data : "";
+    n = plain.len;
+    if (needs_encoding(p, n)) {
+        rc = put_encoded_words(b, p, n, col);
+        goto out;
+    }
+    int atoms = n > 0 && p[0] != ' ' && p[n - 1] != ' ';
+    for (size_t i = 0; atoms && i < n; i++)
+        atoms = is_atext(p[i]) || (p[i] == ' ' && p[i + 1] != ' ');
+    if (atoms) {
+        rc = sl__buf_append(b, p, n);
+        goto out;
+    }
+    rc = sl__buf_putc(b, '"');
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (p[i] == '"' || p[i] == '\\')
+            rc = sl__buf_putc(b, '\\');
+        if (!rc)
+            rc = sl__buf_putc(b, p[i]);
+    }
+    if (!rc)
+        rc = sl__buf_putc(b, '"');
+out:
+    sl__buf_cleanup(&plain);
+    return rc;
+}
+
+static sl_err put_mailbox(sl_buf_t *b, const mailbox_t *m, size_t col)
+{
+    sl_err rc = SL_OK;
+    if (m->name_len) {
+        rc = put_display_name(b, m->name, m->name_len, col);
+        if (!rc)
+            rc = sl__buf_printf(b, " <%.*s>", (int)m->spec_len, m->spec);
+    } else {
+        rc = sl__buf_append(b, m->spec, m->spec_len);
+    }
+    return rc;
+}
+
+/* "Name: mailbox" or, for To, every recipient, one per line. */
+static sl_err put_address_header(sl_buf_t *b, const char *name, const char *const *list)
+{
+    sl_err rc = sl__buf_printf(b, "%s: ", name);
+    for (size_t i = 0; !rc && list[i]; i++) {
+        mailbox_t m;
+        if (mailbox_parse(name, list[i], &m, NULL, 0))
+            return SL_EINVAL;
+        if (i > 0)
+            rc = sl__buf_puts(b, ",\r\n ");
+        if (!rc)
+            rc = put_mailbox(b, &m, i > 0 ? 1 : strlen(name) + 2);
+    }
+    return rc ? rc : sl__buf_puts(b, "\r\n");
+}
+
+static sl_err put_date(sl_buf_t *b, time_t now)
+{
+    /* Spelled out rather than strftime's %a and %b, which follow the locale. */
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    if (!gmtime_r(&now, &tm))
+        return SL_EINVAL;
+    return sl__buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
+                          tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                          tm.tm_sec);
+}
+
+/* Appends s with every line end (LF, CR or CRLF) made CRLF, then as wrapped base64. */
+static sl_err put_body(sl_buf_t *b, const char *s)
+{
+    sl_buf_t canon;
+    sl__buf_init(&canon, 0);
+    sl_err rc = sl__buf_reserve(&canon, strlen(s) + 2);
+    for (const char *p = s; !rc && *p; p++) {
+        if (*p == '\r' || *p == '\n') {
+            rc = sl__buf_puts(&canon, "\r\n");
+            if (p[0] == '\r' && p[1] == '\n')
+                p++;
+        } else {
+            rc = sl__buf_putc(&canon, *p);
+        }
+    }
+    if (!rc)
+        rc = put_base64(b, (const unsigned char *)(canon.data ? canon.data : ""), canon.len, 1);
+    sl__buf_cleanup(&canon);
+    return rc;
+}
+
+static sl_err put_part_headers(sl_buf_t *b, const char *subtype)
+{
+    return sl__buf_printf(b,
+                          "Content-Type: text/%s; charset=UTF-8\r\n"
+                          "Content-Transfer-Encoding: base64\r\n",
+                          subtype);
+}
+
+static sl_err random_hex(char *out, size_t bytes)
+{
+    unsigned char r[32];
+    if (bytes > sizeof r || RAND_bytes(r, (int)bytes) != 1)
+        return SL_EINTERNAL;
+    for (size_t i = 0; i < bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return SL_OK;
+}
+
+sl_err sl__smtp_build(const sl_mail_t *mail, time_t now, char **out, char *message_id, size_t idlen,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (message_id && idlen < SL_SMTP_MESSAGE_ID_MAX) {
+        set_err(err, errlen, "the Message-ID buffer holds fewer than %d bytes",
+                SL_SMTP_MESSAGE_ID_MAX);
+        return SL_EINVAL;
+    }
+    sl_err rc = mail_check(mail, err, errlen);
+    if (rc)
+        return rc;
+
+    char id[33], boundary_hex[33], msgid[SL_SMTP_MESSAGE_ID_MAX];
+    if (random_hex(id, 16) || random_hex(boundary_hex, 16)) {
+        set_err(err, errlen, "no randomness for the Message-ID");
+        return SL_EINTERNAL;
+    }
+    snprintf(msgid, sizeof msgid, "<%s@sluice>", id);
+    /* "=_" cannot occur in base64, so no body line can be mistaken for the boundary. */
+    char boundary[48];
+    snprintf(boundary, sizeof boundary, "=_sluice_%s", boundary_hex);
+
+    sl_buf_t b;
+    sl__buf_init(&b, 0);
+    const char *from[] = {mail->from, NULL}, *reply_to[] = {mail->reply_to, NULL};
+    rc = put_date(&b, now);
+    if (!rc)
+        rc = put_address_header(&b, "From", from);
+    if (!rc && mail->reply_to)
+        rc = put_address_header(&b, "Reply-To", reply_to);
+    if (!rc)
+        rc = put_address_header(&b, "To", mail->to);
+    if (!rc)
+        rc = put_subject(&b, mail->subject);
+    if (!rc)
+        rc = sl__buf_printf(&b, "Message-ID: %s\r\nMIME-Version: 1.0\r\n", msgid);
+    if (!rc && mail->text && mail->html) {
+        rc = sl__buf_printf(&b,
+                            "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n"
+                            "This is a message in MIME format.\r\n",
+                            boundary);
+        /* Plain text first: readers show the last alternative they understand. */
+        if (!rc)
+            rc = sl__buf_printf(&b, "\r\n--%s\r\n", boundary);
+        if (!rc)
+            rc = put_part_headers(&b, "plain");
+        if (!rc)
+            rc = sl__buf_puts(&b, "\r\n");
+        if (!rc)
+            rc = put_body(&b, mail->text);
+        if (!rc)
+            rc = sl__buf_printf(&b, "\r\n--%s\r\n", boundary);
+        if (!rc)
+            rc = put_part_headers(&b, "html");
+        if (!rc)
+            rc = sl__buf_puts(&b, "\r\n");
+        if (!rc)
+            rc = put_body(&b, mail->html);
+        if (!rc)
+            rc = sl__buf_printf(&b, "\r\n--%s--\r\n", boundary);
+    } else if (!rc) {
+        rc = put_part_headers(&b, mail->text ? "plain" : "html");
+        if (!rc)
+            rc = sl__buf_puts(&b, "\r\n");
+        if (!rc)
+            rc = put_body(&b, mail->text ? mail->text : mail->html);
+    }
+    if (!rc && !(*out = sl__buf_take(&b)))
+        rc = SL_ENOMEM;
+    sl__buf_cleanup(&b);
+    if (rc) {
+        set_err(err, errlen, "cannot build the message: %s", sl_strerror(rc));
+        return rc;
+    }
+    if (message_id)
+        snprintf(message_id, idlen, "%s", msgid);
+    return SL_OK;
+}
+
+/* --- Sending -------------------------------------------------------------------------------- */
+
+typedef struct upload {
+    const char *data;
+    size_t len;
+    size_t off;
+} upload_t;
+
+static size_t on_read(char *p, size_t size, size_t n, void *ctx)
+{
+    upload_t *u = ctx;
+    size_t len = size * n;
+    if (len > u->len - u->off)
+        len = u->len - u->off;
+    memcpy(p, u->data + u->off, len);
+    u->off += len;
+    return len;
+}
+
+/* The server's replies, which libcurl hands to the header callback line by line. A failed
+ * transaction is followed by QUIT inside curl_easy_perform, so the reply that explains the
+ * failure is the latest 4xx or 5xx one, not the latest. */
+typedef struct reply {
+    char text[SMTP_REPLY_MAX];    /* the reply being read, all its lines */
+    char failure[SMTP_REPLY_MAX]; /* the latest complete 4xx or 5xx reply */
+    int done; /* the last line ("250 ..." not "250-...") came: the next line starts anew */
+} reply_t;
+
+static size_t on_reply(char *p, size_t size, size_t n, void *ctx)
+{
+    reply_t *r = ctx;
+    size_t len = size * n, used;
+    if (r->done) {
+        r->text[0] = '\0';
+        r->done = 0;
+    }
+    while (len && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+        len--;
+    r->done = len < 4 || p[3] != '-';
+    used = strlen(r->text);
+    if (used && used + 1 < sizeof r->text)
+        r->text[used++] = ' ';
+    /* Server text goes into messages people read on a terminal: printable ASCII only. */
+    for (size_t i = 0; i < len && used + 1 < sizeof r->text; i++) {
+        unsigned char c = (unsigned char)p[i];
+        r->text[used++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    r->text[used] = '\0';
+    if (r->done && (r->text[0] == '4' || r->text[0] == '5'))
+        memcpy(r->failure, r->text, sizeof r->failure);
+    return size * n;
+}
+
+/* The reply that gave `code`, or "" when none was seen. */
+static const char *failure_reply(const reply_t *r, long code)
+{
+    char digits[8];
+    snprintf(digits, sizeof digits, "%ld", code);
+    return strncmp(r->failure, digits, 3) == 0 ? r->failure : "";
+}
+
+/* Replaces each occurrence of `secret` in s by "***", in place. */
+static void scrub(char *s, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    char *hit;
+    if (!n)
+        return;
+    while ((hit = strstr(s, secret))) {
+        size_t keep = n < 3 ? n : 3;
+        memset(hit, '*', keep);
+        memmove(hit + keep, hit + n, strlen(hit + n) + 1);
+    }
+}
+
+/* Sorts a finished exchange into the error classes of sl__smtp_send. */
+static sl_err classify(CURLcode cc, long code, const reply_t *r, const char *errbuf,
+                       const sl_smtp_config_t *cfg, long timeout_ms, char *err, size_t errlen)
+{
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    const char *reply = failure_reply(r, code);
+    int login = cc == CURLE_LOGIN_DENIED;
+    if (cc == CURLE_OK)
+        return SL_OK;
+    if (cc == CURLE_OUT_OF_MEMORY)
+        return SL_ENOMEM;
+    if (code >= 500 && code < 600) {
+        set_err(err, errlen, "the SMTP server at %s refused the %s: %s", cfg->url,
+                login ? "login" : "mail", reply[0] ? reply : why);
+        return SL_EREFUSED;
+    }
+    if (code >= 400 && code < 500) {
+        set_err(err, errlen,
+                "the SMTP server at %s turned the %s down for now (try again later): %s", cfg->url,
+                login ? "login" : "mail", reply[0] ? reply : why);
+        return SL_ENETWORK;
+    }
+    switch (cc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        set_err(err, errlen, "the SMTP exchange with %s did not finish within %ld ms", cfg->url,
+                timeout_ms);
+        return SL_ETIMEOUT;
+    case CURLE_USE_SSL_FAILED:
+        set_err(err, errlen, "the SMTP server at %s does not offer STARTTLS, which tls requires",
+                cfg->url);
+        return SL_EREFUSED;
+    case CURLE_LOGIN_DENIED:
+        set_err(err, errlen, "cannot log in to the SMTP server at %s: %s", cfg->url, why);
+        return SL_EREFUSED;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        set_err(err, errlen, "url `%s` cannot be used: %s", cfg->url, why);
+        return SL_EINVAL;
+    default:
+        set_err(err, errlen, "the SMTP exchange with %s failed: %s", cfg->url, why);
+        return SL_ENETWORK;
+    }
+}
+
+sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *message_id,
+                     size_t idlen, char *err, size_t errlen)
+{
+    long use_ssl;
+    char *msg = NULL, *mail_from = NULL;
+    char msgid[SL_SMTP_MESSAGE_ID_MAX];
+    struct curl_slist *rcpt = NULL;
+    CURL *h = NULL;
+    mailbox_t m;
+    sl_buf_t b;
+    sl__buf_init(&b, 0);
+    if (err && errlen)
+        err[0] = '\0';
+    if (message_id && idlen)
+        message_id[0] = '\0';
+    if (message_id && idlen < SL_SMTP_MESSAGE_ID_MAX) {
+        set_err(err, errlen, "the Message-ID buffer holds fewer than %d bytes",
+                SL_SMTP_MESSAGE_ID_MAX);
+        return SL_EINVAL;
+    }
+    sl_err rc = config_check(cfg, &use_ssl, err, errlen);
+    if (rc)
+        return rc; /* no password in these messages: the URL's credentials are not echoed */
+    rc = sl__smtp_build(mail, time(NULL), &msg, msgid, sizeof msgid, err, errlen);
+    if (rc)
+        goto out;
+    pthread_once(&smtp_once, smtp_global_init);
+    if (smtp_global_rc != CURLE_OK) {
+        set_err(err, errlen, "libcurl failed to initialise");
+        rc = SL_EINTERNAL;
+        goto out;
+    }
+
+    /* The envelope: bare addr-specs in angle brackets, whatever the display names. */
+    mailbox_parse("from", mail->from, &m, NULL, 0);
+    if (sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec) || !(mail_from = sl__buf_take(&b)))
+        rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && mail->to[i]; i++) {
+        mailbox_parse("to", mail->to[i], &m, NULL, 0);
+        sl__buf_reset(&b);
+        struct curl_slist *l = NULL;
+        if (sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec) ||
+            !(l = curl_slist_append(rcpt, b.data)))
+            rc = SL_ENOMEM;
+        else
+            rcpt = l;
+    }
+    if (rc || !(h = curl_easy_init())) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+
+    long timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : SMTP_DEFAULT_TIMEOUT_MS;
+    upload_t up = {msg, strlen(msg), 0};
+    reply_t reply = {{0}, {0}, 0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_URL, cfg->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    /* Also bounds the QUIT that curl_easy_cleanup sends, which the overall timeout does not. */
+    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, (timeout_ms + 999) / 1000);
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from);
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, &up);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.len);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_reply);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    if (cfg->username) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, cfg->username);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password);
+    }
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    rc = classify(cc, code, &reply, errbuf, cfg, timeout_ms, err, errlen);
+    /* A QUIT that is still due reports to `reply`, which lives until here. */
+    curl_easy_cleanup(h);
+    h = NULL;
+    if (!rc && message_id)
+        snprintf(message_id, idlen, "%s", msgid);
+
+out:
+    if (err && errlen)
+        scrub(err, cfg->password);
+    sl__buf_cleanup(&b);
+    curl_slist_free_all(rcpt);
+    free(mail_from);
+    free(msg);
+    return rc;
+}

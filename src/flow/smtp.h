@@ -1,0 +1,62 @@
+/* Sending one email over SMTP with libcurl, for the `email` step of workflows (internal). */
+#ifndef SLUICE_FLOW_SMTP_H
+#define SLUICE_FLOW_SMTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "sluice/error.h"
+
+typedef struct sl_smtp_config {
+    const char *url;      /* "smtp://host:port" (plain or STARTTLS) or "smtps://host:port" (implicit
+                             TLS); no credentials in it, no query */
+    const char *username; /* NULL: no AUTH */
+    const char *password; /* never logged, never in err */
+    const char *tls;      /* "none" | "starttls" (required, CURLUSESSL_ALL) | "tls" (implied by
+                             smtps://); NULL: "starttls" for port 587, "tls" for smtps, else "none" */
+    long timeout_ms;      /* whole send; 0: 30000 */
+} sl_smtp_config_t;
+
+typedef struct sl_mail {
+    const char *from;      /* "Name <addr@x>" or "addr@x" */
+    const char *const *to; /* NULL-terminated list; each "Name <addr>" or "addr" */
+    const char *subject;
+    const char *text;     /* plain-text body, may be NULL if html given */
+    const char *html;     /* HTML body, may be NULL */
+    const char *reply_to; /* may be NULL */
+} sl_mail_t;
+
+/* Room for the Message-ID the functions below write: "<" 32 hex digits "@sluice>" and a NUL. */
+#define SL_SMTP_MESSAGE_ID_MAX 48
+
+/* Validates the config and the mail without sending anything: addresses (one @, no spaces,
+ * printable ASCII in the addr-spec, "Name <addr>" form ok), no CR/LF in any header value (that
+ * would let a value add headers of its own), UTF-8 text, a text or an HTML body, a URL and TLS
+ * mode that agree. SL_EINVAL with err naming the field; values that hold control characters
+ * are never echoed. */
+sl_err sl__smtp_check(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *err, size_t errlen);
+
+/* Builds the message as sl__smtp_send sends it, dated `now`: RFC 5322 headers (non-ASCII
+ * subject and names as RFC 2047 encoded-words), bodies in base64, both bodies as
+ * multipart/alternative, CRLF line ends throughout (bodies' own line ends become CRLF, MIME's
+ * canonical form). *out is a heap string the caller frees. message_id (if not NULL) receives
+ * the Message-ID, angle brackets included; idlen must be at least SL_SMTP_MESSAGE_ID_MAX.
+ * SL_EINVAL for a mail sl__smtp_check refuses, SL_EINTERNAL when no randomness is to be had. */
+sl_err sl__smtp_build(const sl_mail_t *mail, time_t now, char **out, char *message_id, size_t idlen,
+                      char *err, size_t errlen);
+
+/* Sends the mail (all recipients or none). Writes the Message-ID it used into message_id (if not
+ * NULL; idlen at least SL_SMTP_MESSAGE_ID_MAX). Returns
+ *   SL_OK        the server accepted the message;
+ *   SL_EINVAL    bad input, nothing sent;
+ *   SL_ENETWORK  the server could not be reached, dropped the connection, failed the TLS
+ *                handshake or answered 4xx (transient: worth retrying);
+ *   SL_ETIMEOUT  no complete exchange within timeout_ms (the mail may or may not have gone);
+ *   SL_EREFUSED  a 5xx permanent refusal (a recipient, the login, the message) or no STARTTLS
+ *                when it is required: err carries the server's reply line;
+ *   SL_ENOMEM, SL_EINTERNAL.
+ * err never holds the password. */
+sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *message_id,
+                     size_t idlen, char *err, size_t errlen);
+
+#endif

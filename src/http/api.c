@@ -1,0 +1,240 @@
+/* The REST API: see api.h. Every answer is JSON; errors are {"error": code, "message": ...}. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "http/api.h"
+
+static unsigned fail(json_t **out, unsigned status, const char *code, const char *msg)
+{
+    *out = json_pack("{s:s,s:s}", "error", code, "message", msg);
+    return status;
+}
+
+static json_t *flow_json(sl_api_t *api, const sl_flow_t *f)
+{
+    const char *trigger = f->trigger == SL_TRIGGER_MANUAL     ? "manual"
+                          : f->trigger == SL_TRIGGER_SCHEDULE ? "schedule"
+                                                              : "events";
+    return json_pack("{s:s,s:s,s:O?,s:s?,s:s,s:b,s:s,s:I}", "name", f->name, "trigger", trigger,
+                     "events", f->trigger == SL_TRIGGER_EVENTS ? f->events : NULL, "schedule",
+                     f->trigger == SL_TRIGGER_SCHEDULE ? f->cron_text : NULL, "connection",
+                     f->connection, "enabled", sl__engine_flow_enabled(api->engine, f), "file",
+                     f->file, "steps",
+                     (json_int_t)json_array_size(json_object_get(f->def, "steps")));
+}
+
+static json_t *event_json(const sl_event_row_t *r, int with_payload)
+{
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "id", r->id, "connection", r->connection,
+                           "type", r->type, "source", r->source, "created", (json_int_t)r->created,
+                           "received_ms", (json_int_t)r->received_ms);
+    if (with_payload && r->payload)
+        json_object_set_new(ev, "payload", json_loads(r->payload, 0, NULL) ?: json_null());
+    return ev;
+}
+
+static int collect_event(const sl_event_row_t *r, void *ctx)
+{
+    json_array_append_new(ctx, event_json(r, 0));
+    return 0;
+}
+
+unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, const char *body,
+                        size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
+{
+    char seg[4][256] = {"", "", "", ""};
+    int n = 0;
+    for (const char *p = url + 5; *p && n < 4;) { /* after "/api/" */
+        size_t k = strcspn(p, "/");
+        snprintf(seg[n++], sizeof seg[0], "%.*s", (int)(k < 255 ? k : 255), p);
+        p += k;
+        while (*p == '/')
+            p++;
+    }
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char err[1024];
+    sl_store_t *s = api->store;
+    if (!strcmp(seg[0], "flows")) {
+        if (n == 1 && get) {
+            json_t *all = json_array();
+            for (size_t i = 0; i < api->flows->n; i++)
+                json_array_append_new(all, flow_json(api, &api->flows->v[i]));
+            *out = json_pack("{s:o}", "flows", all);
+            return 200;
+        }
+        const sl_flow_t *f = n >= 2 ? sl__flows_find(api->flows, seg[1]) : NULL;
+        if (!f)
+            return fail(out, 404, "not_found", "no such flow");
+        if (n == 2 && get) {
+            *out = flow_json(api, f);
+            json_object_set(*out, "definition", f->def);
+            return 200;
+        }
+        if (n == 3 && post && (!strcmp(seg[2], "enable") || !strcmp(seg[2], "disable"))) {
+            if (s->ops->flow_enabled_put(s, f->name, !strcmp(seg[2], "enable"), err, sizeof err))
+                return fail(out, 500, "store", err);
+            sl__engine_refresh(api->engine);
+            *out = flow_json(api, f);
+            return 200;
+        }
+        if (n == 3 && post && !strcmp(seg[2], "run")) {
+            json_error_t jerr;
+            json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
+            if (!input) {
+                snprintf(err, sizeof err, "the body is not JSON: %s", jerr.text);
+                return fail(out, 400, "bad_request", err);
+            }
+            char run_id[64];
+            sl_err rc = sl__engine_queue(api->engine, f->name, NULL, input, run_id, sizeof run_id,
+                                         err, sizeof err);
+            json_decref(input);
+            if (rc)
+                return fail(out, 500, "store", err);
+            *out = json_pack("{s:s,s:s}", "run", run_id, "status", "queued");
+            return 202;
+        }
+        return fail(out, 405, "method_not_allowed", "see the README's REST API section");
+    }
+    if (!strcmp(seg[0], "runs")) {
+        if (n == 1 && get) {
+            const char *lim = arg(conn, "limit");
+            sl_run_filter_t f = {arg(conn, "flow"), arg(conn, "status"), arg(conn, "event"),
+                                 lim ? (size_t)strtoul(lim, NULL, 10) : 50};
+            json_t *runs = NULL;
+            if (s->ops->runs_list(s, &f, &runs, err, sizeof err))
+                return fail(out, 500, "store", err);
+            *out = json_pack("{s:o}", "runs", runs);
+            return 200;
+        }
+        json_t *run = NULL;
+        if (n >= 2 && s->ops->run_get(s, seg[1], &run, err, sizeof err))
+            return fail(out, 404, "not_found", err);
+        if (n == 2 && get) {
+            json_t *steps = NULL;
+            s->ops->steps_get(s, seg[1], &steps, err, sizeof err);
+            json_object_set_new(run, "steps", steps ? steps : json_array());
+            *out = run;
+            return 200;
+        }
+        if (n == 3 && post && !strcmp(seg[2], "retry")) {
+            const char *st = json_string_value(json_object_get(run, "status")) ?: "";
+            if (strcmp(st, "failed")) {
+                json_decref(run);
+                return fail(out, 409, "not_failed", "only a failed run is retried");
+            }
+            json_decref(run);
+            if (s->ops->steps_drop_failed(s, seg[1], err, sizeof err) ||
+                s->ops->run_set_status(s, seg[1], "queued", NULL, NULL, err, sizeof err))
+                return fail(out, 500, "store", err);
+            *out = json_pack("{s:s,s:s}", "run", seg[1], "status", "queued");
+            return 202;
+        }
+        json_decref(run);
+        return fail(out, 405, "method_not_allowed", "see the README's REST API section");
+    }
+    if (!strcmp(seg[0], "events")) {
+        if (n == 1 && get) {
+            const char *lim = arg(conn, "limit");
+            sl_event_filter_t f = {arg(conn, "type"), arg(conn, "connection"),
+                                   lim ? (size_t)strtoul(lim, NULL, 10) : 50};
+            json_t *all = json_array();
+            if (s->ops->events_list(s, &f, collect_event, all, err, sizeof err)) {
+                json_decref(all);
+                return fail(out, 500, "store", err);
+            }
+            *out = json_pack("{s:o}", "events", all);
+            return 200;
+        }
+        sl_event_row_t row;
+        if (n >= 2 && s->ops->event_get(s, seg[1], &row, err, sizeof err))
+            return fail(out, 404, "not_found", "no such event in the inbox");
+        if (n == 2 && get) {
+            *out = event_json(&row, 1);
+            sl_event_row_cleanup(&row);
+            return 200;
+        }
+        if (n == 3 && post && !strcmp(seg[2], "replay")) {
+            /* Into every enabled flow that wants it now, as if it had just arrived. */
+            json_t *runs = json_array();
+            for (size_t i = 0; i < api->flows->n; i++) {
+                const sl_flow_t *f = &api->flows->v[i];
+                if (!sl__engine_flow_enabled(api->engine, f) ||
+                    !sl__flow_wants(f, row.type, row.connection))
+                    continue;
+                char run_id[64];
+                if (sl__engine_queue(api->engine, f->name, row.id, NULL, run_id, sizeof run_id, err,
+                                     sizeof err) == SL_OK)
+                    json_array_append_new(runs,
+                                          json_pack("{s:s,s:s}", "run", run_id, "flow", f->name));
+            }
+            sl_event_row_cleanup(&row);
+            *out = json_pack("{s:o}", "runs", runs);
+            return 202;
+        }
+        sl_event_row_cleanup(&row);
+        return fail(out, 405, "method_not_allowed", "see the README's REST API section");
+    }
+    if (!strcmp(seg[0], "contacts") && n == 1 && get) {
+        json_t *all = NULL;
+        if (s->ops->contacts_list(s, &all, err, sizeof err))
+            return fail(out, 500, "store", err);
+        *out = json_pack("{s:o}", "contacts", all);
+        return 200;
+    }
+    return fail(out, 404, "not_found",
+                "the API has /api/flows, /api/runs, /api/events and /api/contacts");
+}
+
+int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *err, size_t errlen)
+{
+    *made = 0;
+    const char *env = getenv("SLUICE_ADMIN_TOKEN");
+    if (env && *env) {
+        if (strlen(env) < 16) {
+            snprintf(err, errlen, "SLUICE_ADMIN_TOKEN must be at least 16 characters");
+            return -1;
+        }
+        snprintf(out, n, "%s", env);
+        return 0;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/admin.token", data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char line[256] = "";
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strlen(line) >= 16) {
+            snprintf(out, n, "%s", line);
+            return 0;
+        }
+    }
+    unsigned char raw[24];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        snprintf(err, errlen, "no randomness for the admin token");
+        return -1;
+    }
+    char tok[64] = "sla_";
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(tok + 4 + 2 * i, 3, "%02x", raw[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) || fsync(fd)) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    snprintf(out, n, "%s", tok);
+    *made = 1;
+    return 0;
+}
