@@ -6,8 +6,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/flows_view.h"
+#include "flow/engine.h"
 #include "conn/endpoints.h"
 #include "core/log.h"
 #include "emulator/emulator.h"
@@ -27,10 +30,13 @@ void sl__cmd_demo_help(FILE *out)
             "     keeping the inbox in SQLite in a scratch data directory (or --data DIR);\n"
             "  2. adds a connection with a test key, checked against the emulator;\n"
             "  3. registers the connection's webhook endpoint through the API;\n"
-            "  4. runs the trigger fixtures of some of the seeds' events (customer updated,\n"
-            "     invoice paid, checkout session completed) and waits for their webhooks;\n"
-            "  5. prints the inbox, then keeps both running until Ctrl-C, with their URLs, so\n"
-            "     you can try `sluice call`, `sluice events` and curl against them.\n"
+            "  4. loads three of the seeds' example flows (examples/flows/): customers synced\n"
+            "     to contacts, new invoices finalized, new payment intents tagged;\n"
+            "  5. runs the trigger fixtures of some of the seeds' events (customer updated,\n"
+            "     invoice created, payment intent created, checkout session completed);\n"
+            "  6. prints the inbox, as the events arrived as signed webhooks;\n"
+            "  7. prints the runs those events started, and one of them step by step;\n"
+            "  then keeps both servers running until Ctrl-C, with commands to try.\n"
             "\n"
             "  --data DIR   keep the data here (default: a scratch directory, removed at exit)\n"
             "  --exit       stop after printing the inbox instead of waiting for Ctrl-C\n");
@@ -80,6 +86,21 @@ static long long emitted(sl_client_t *c, const char *const *types, size_t n)
     }
     sl_response_cleanup(&resp);
     return count;
+}
+
+typedef struct {
+    const char *name;
+    const char *text;
+} embedded_t;
+extern const embedded_t sl__example_flows[];
+extern const size_t sl__example_flows_count;
+
+static const char *example_flow(const char *name)
+{
+    for (size_t i = 0; i < sl__example_flows_count; i++)
+        if (strcmp(sl__example_flows[i].name, name) == 0)
+            return sl__example_flows[i].text;
+    return NULL;
 }
 
 static int print_event(const sl_event_row_t *r, void *ctx)
@@ -135,6 +156,9 @@ int sl__cmd_demo(int argc, char **argv)
     sl_emulator_t *emu = NULL;
     sl_server_t *server = NULL;
     sl_client_t *client = NULL;
+    sl_engine_t *engine = NULL;
+    sl_flows_t flows;
+    memset(&flows, 0, sizeof flows);
     char err[1024], emu_url[64], hook_url[64];
 
     sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6, NULL};
@@ -146,8 +170,7 @@ int sl__cmd_demo(int argc, char **argv)
     if ((ret = sl__cli_env_open(&env, CMD, data, NULL, 1)) != CLI_OK)
         goto out;
     ret = CLI_EFAIL;
-    sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt, NULL,
-                              NULL};
+    sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt, NULL, NULL};
     if (sl__server_start(&scfg, &server, err, sizeof err)) {
         fprintf(stderr, "sluice demo: serve: %s\n", err);
         goto out;
@@ -157,27 +180,27 @@ int sl__cmd_demo(int argc, char **argv)
     printf("   sluice serve is at %s, keeping the inbox in %s/sluice.db\n", hook_url, data);
 
     sl_conn_spec_t spec = {
-        "demo", "sk_test_sluice_demo_0000000000000000000000", NULL, emu_url, NULL, NULL};
+        "shop", "sk_test_sluice_demo_0000000000000000000000", NULL, emu_url, NULL, NULL};
     sl_conn_row_t row;
     if (sl__conn_add(env.store, &env.crypt, &spec, NULL, &row, err, sizeof err)) {
         fprintf(stderr, "sluice demo: connect add: %s\n", err);
         goto out;
     }
-    printf("2. Connection `demo`: %s mode, account %s, key checked against the emulator\n",
+    printf("2. Connection `shop`: %s mode, account %s, key checked against the emulator\n",
            row.mode, row.account_id);
     sl_conn_row_cleanup(&row);
 
-    static const char *const events[] = {"customer.created", "customer.updated", "invoice.paid",
-                                         "checkout.session.completed"};
+    static const char *const events[] = {"customer.created", "customer.updated", "invoice.created",
+                                         "payment_intent.created", "checkout.session.completed"};
     const size_t nevents = sizeof events / sizeof *events;
-    if (sl__endpoint_register(env.store, &env.crypt, "demo", hook_url, events, nevents, NULL, err,
+    if (sl__endpoint_register(env.store, &env.crypt, "shop", hook_url, events, nevents, NULL, err,
                               sizeof err)) {
         fprintf(stderr, "sluice demo: %s\n", err);
         goto out;
     }
     printf("3. Webhook endpoint: %s\n", err);
 
-    if (env.store->ops->conn_get(env.store, "demo", &row, err, sizeof err) ||
+    if (env.store->ops->conn_get(env.store, "shop", &row, err, sizeof err) ||
         sl__conn_client(&row, &env.crypt, NULL, &client, err, sizeof err)) {
         sl_conn_row_cleanup(&row);
         fprintf(stderr, "sluice demo: %s\n", err);
@@ -186,8 +209,37 @@ int sl__cmd_demo(int argc, char **argv)
     sl_conn_row_cleanup(&row);
     long long before = 0;
     inbox_count(env.store, &before);
-    printf("4. The calls behind some of the seeds' events, from sluice's trigger fixtures:\n");
-    if (demo_trigger(client, "customer.updated") || demo_trigger(client, "invoice.paid") ||
+    /* Example flows that need nothing outside the demo (no SMTP server, no CRM). */
+    static const char *const demo_flows[] = {"loops-sync-customers-to-contacts",
+                                             "konnectify-invoice-created-finalize",
+                                             "konnectify-payment-intent-created-update"};
+    char flows_dir[4200];
+    snprintf(flows_dir, sizeof flows_dir, "%s/flows", env.data);
+    mkdir(flows_dir, 0700);
+    for (size_t i = 0; i < sizeof demo_flows / sizeof *demo_flows; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s.yaml", flows_dir, demo_flows[i]);
+        FILE *f = fopen(path, "w");
+        const char *text = example_flow(demo_flows[i]);
+        if (f && text)
+            fputs(text, f);
+        if (f)
+            fclose(f);
+    }
+    if (sl__cli_flows_load(CMD, flows_dir, &flows) != CLI_OK)
+        goto out;
+    sl_engine_config_t ecfg2 = {env.store, &env.crypt, &flows, 2, 0, 200};
+    if (sl__engine_start(&ecfg2, &engine, err, sizeof err)) {
+        fprintf(stderr, "sluice demo: %s\n", err);
+        goto out;
+    }
+    printf("4. Flows from examples/flows/, run by sluice serve on the events they want:\n");
+    for (size_t i = 0; i < flows.n; i++)
+        printf("   %-42s on %s\n", flows.v[i].name,
+               json_string_value(json_array_get(flows.v[i].events, 0)));
+    printf("5. The calls behind some of the seeds' events, from sluice's trigger fixtures:\n");
+    if (demo_trigger(client, "customer.updated") || demo_trigger(client, "invoice.created") ||
+        demo_trigger(client, "payment_intent.created") ||
         demo_trigger(client, "checkout.session.completed"))
         goto out;
     long long want = emitted(client, events, nevents);
@@ -197,12 +249,62 @@ int sl__cmd_demo(int argc, char **argv)
         usleep(50000);
         inbox_count(env.store, &now);
     }
-    printf("5. The inbox (%lld event%s arrived as signed webhooks):\n", now - before,
+    printf("6. The inbox (%lld event%s arrived as signed webhooks):\n", now - before,
            now - before == 1 ? "" : "s");
     sl_event_filter_t f = {NULL, NULL, 20};
     env.store->ops->events_list(env.store, &f, print_event, NULL, err, sizeof err);
     if (now < before + want) {
         fprintf(stderr, "sluice demo: only %lld of %lld webhooks arrived\n", now - before, want);
+        goto out;
+    }
+    /* The runs those events started, once the workers are done with them. */
+    json_t *runs = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(runs);
+        runs = NULL;
+        sl_run_filter_t rf = {NULL, NULL, NULL, 100};
+        env.store->ops->runs_list(env.store, &rf, &runs, err, sizeof err);
+        size_t busy = 0;
+        for (size_t k = 0; k < json_array_size(runs); k++) {
+            const char *st = json_string_value(json_object_get(json_array_get(runs, k), "status"));
+            busy += st && (!strcmp(st, "queued") || !strcmp(st, "running"));
+        }
+        if (!busy && json_array_size(runs))
+            break;
+        usleep(50000);
+    }
+    printf("7. The runs of the flows (newest first):\n");
+    const char *shown = NULL;
+    int failed_runs = 0;
+    for (size_t k = 0; k < json_array_size(runs); k++) {
+        const json_t *r = json_array_get(runs, k);
+        json_t *steps = NULL;
+        const char *rid = json_string_value(json_object_get(r, "id"));
+        env.store->ops->steps_get(env.store, rid, &steps, err, sizeof err);
+        const char *st = json_string_value(json_object_get(r, "status"));
+        failed_runs += !strcmp(st ? st : "", "failed");
+        printf("   %s  %-42s %-9s %zu step%s\n", rid, json_string_value(json_object_get(r, "flow")),
+               st, json_array_size(steps), json_array_size(steps) == 1 ? "" : "s");
+        if (!strcmp(json_string_value(json_object_get(r, "flow")) ?: "",
+                    "konnectify-invoice-created-finalize"))
+            shown = rid;
+        json_decref(steps);
+    }
+    if (shown) {
+        printf("\n   One of them step by step (sluice runs show %s --data %s):\n\n", shown, data);
+        json_t *run = NULL, *steps = NULL;
+        env.store->ops->run_get(env.store, shown, &run, err, sizeof err);
+        env.store->ops->steps_get(env.store, shown, &steps, err, sizeof err);
+        json_t *ev = json_pack("{s:s}", "type", "invoice.created");
+        sl__cli_run_print(run, steps, ev, 0);
+        json_decref(ev);
+        json_decref(run);
+        json_decref(steps);
+    }
+    json_decref(runs);
+    if (failed_runs || !shown) {
+        fprintf(stderr, "sluice demo: %s\n",
+                failed_runs ? "some runs failed" : "the example flows did not run");
         goto out;
     }
     ret = CLI_OK;
@@ -212,14 +314,18 @@ int sl__cmd_demo(int argc, char **argv)
                "  sluice trigger invoice.payment_failed --api-key sk_test_x --base-url %s\n"
                "  sluice call customers.create email=you@example.com --api-key sk_test_x "
                "--base-url %s\n"
-               "  sluice events list --data %s\n",
-               emu_url, emu_url, emu_url, data);
+               "  sluice events list --data %s\n"
+               "  sluice runs list --data %s\n"
+               "  sluice flows list --data %s\n",
+               emu_url, emu_url, emu_url, data, data, data);
         fflush(stdout);
         sl__cli_wait_stop(&stop);
     }
 out:
     sl_client_free(client);
     sl__server_stop(server);
+    sl__engine_stop(engine);
+    sl__flows_free(&flows);
     sl__emulator_stop(emu);
     sl__cli_env_close(&env);
     if (data == scratch) {

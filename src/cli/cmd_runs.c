@@ -67,9 +67,9 @@ int sl__cmd_runs(int argc, char **argv)
             status = optarg;
             break;
         case O_LIMIT:
-            if (sl__cli_parse_long(optarg, 1, 10000, &limit)) {
+            if (sl__cli_parse_long(optarg, 1, 10000000, &limit)) {
                 free(args);
-                return sl__cli_usage_error(CMD, "--limit takes 1 to 10000");
+                return sl__cli_usage_error(CMD, "--limit takes 1 to 10000000");
             }
             break;
         case O_JSON:

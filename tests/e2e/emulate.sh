@@ -62,7 +62,8 @@ fi
 
 # sluice demo: the whole system offline, once, as the README runs it.
 if "$1" demo --exit --data "$tmp/demo" >"$tmp/demo.out" 2>&1 &&
-    grep -q "5 events arrived as signed webhooks" "$tmp/demo.out" &&
+    grep -q "7 events arrived as signed webhooks" "$tmp/demo.out" &&
+    grep -q "konnectify-invoice-created-finalize        succeeded" "$tmp/demo.out" &&
     grep -q "customer.created" "$tmp/demo.out"; then
     echo "ok: sluice demo"
 else
