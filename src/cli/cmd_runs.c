@@ -217,7 +217,7 @@ int sl__cmd_runs(int argc, char **argv)
         printf("Run %s is queued again; `sluice serve` resumes it at its failed step.\n", id);
         goto out;
     }
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0};
     if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
         ret = CLI_EFAIL;

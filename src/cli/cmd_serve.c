@@ -194,7 +194,7 @@ int sl__cmd_serve(int argc, char **argv)
         return ret;
     }
     sl_engine_t *engine = NULL;
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers, 1, 0};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers, 1, 0, 1};
     if (sl__engine_start(&ecfg, &engine, err, sizeof err)) {
         fprintf(stderr, "sluice serve: %s\n", err);
         sl__flows_free(&flows);

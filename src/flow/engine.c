@@ -677,9 +677,10 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     const char *status = rc < 0 ? "failed" : x.filtered ? "filtered" : "succeeded";
     s->ops->run_set_status(s, run_id, status, rc < 0 ? x.error : NULL,
                            rc < 0 && x.failed[0] ? x.failed : NULL, err, errlen);
-    sl__log(rc < 0 ? "warn" : "info", "run finished",
-            json_pack("{s:s,s:s,s:s,s:s?}", "run", run_id, "flow", flow->name, "status", status,
-                      "error", rc < 0 ? x.error : NULL));
+    if (e->cfg.log_runs)
+        sl__log(rc < 0 ? "warn" : "info", "run finished",
+                json_pack("{s:s,s:s,s:s,s:s?}", "run", run_id, "flow", flow->name, "status", status,
+                          "error", rc < 0 ? x.error : NULL));
     json_object_set_new(run, "status", json_string(status));
     json_decref(x.ctx);
     json_decref(x.done);

@@ -20,6 +20,7 @@ typedef struct sl_engine_config {
     int workers;             /* threads executing runs; 0: none (sl__engine_run_one only) */
     int scheduler;           /* start the schedule thread */
     long retry_base_ms;      /* first wait before a step's retry; 0: 500 */
+    int log_runs;            /* log each finished run (sluice serve); the CLI prints them */
 } sl_engine_config_t;
 
 /* Creates the engine. With workers, runs left running by a crash are requeued first, the
