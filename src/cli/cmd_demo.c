@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/flows_view.h"
+#include "core/embedded.h"
 #include "flow/engine.h"
 #include "conn/endpoints.h"
 #include "core/log.h"
@@ -86,21 +87,6 @@ static long long emitted(sl_client_t *c, const char *const *types, size_t n)
     }
     sl_response_cleanup(&resp);
     return count;
-}
-
-typedef struct {
-    const char *name;
-    const char *text;
-} embedded_t;
-extern const embedded_t sl__example_flows[];
-extern const size_t sl__example_flows_count;
-
-static const char *example_flow(const char *name)
-{
-    for (size_t i = 0; i < sl__example_flows_count; i++)
-        if (strcmp(sl__example_flows[i].name, name) == 0)
-            return sl__example_flows[i].text;
-    return NULL;
 }
 
 static int print_event(const sl_event_row_t *r, void *ctx)
@@ -220,7 +206,8 @@ int sl__cmd_demo(int argc, char **argv)
         char path[4400];
         snprintf(path, sizeof path, "%s/%s.yaml", flows_dir, demo_flows[i]);
         FILE *f = fopen(path, "w");
-        const char *text = example_flow(demo_flows[i]);
+        const char *text =
+            sl__embedded_find(sl__example_flows, sl__example_flows_count, demo_flows[i]);
         if (f && text)
             fputs(text, f);
         if (f)

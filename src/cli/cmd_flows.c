@@ -107,30 +107,6 @@ static int validate(int argc, char **argv, int first, const char *dir)
     return CLI_OK;
 }
 
-int sl__cli_show_run(sl_store_t *store, const char *id, int full)
-{
-    json_t *run = NULL, *steps = NULL;
-    char err[512];
-    if (store->ops->run_get(store, id, &run, err, sizeof err)) {
-        fprintf(stderr, "sluice: %s\n", err);
-        return CLI_EUSAGE;
-    }
-    store->ops->steps_get(store, id, &steps, err, sizeof err);
-    json_t *event = NULL;
-    const char *eid = json_string_value(json_object_get(run, "event_id"));
-    sl_event_row_t row;
-    if (eid && store->ops->event_get(store, eid, &row, err, sizeof err) == SL_OK) {
-        event = json_pack("{s:s}", "type", row.type);
-        sl_event_row_cleanup(&row);
-    }
-    sl__cli_run_print(run, steps, event, full);
-    int failed = strcmp(json_string_value(json_object_get(run, "status")) ?: "", "failed") == 0;
-    json_decref(run);
-    json_decref(steps);
-    json_decref(event);
-    return failed ? CLI_EFAIL : CLI_OK;
-}
-
 int sl__cmd_flows(int argc, char **argv)
 {
     enum { O_FLOWS = 256, O_DATA, O_STORE, O_JSON, O_INPUT, O_QUEUE, O_FULL };

@@ -30,8 +30,6 @@ void sl__cmd_runs_help(FILE *out)
             "  --data DIR, --store URI, --flows DIR   as for `sluice serve`\n");
 }
 
-int sl__cli_show_run(sl_store_t *store, const char *id, int full);
-
 int sl__cmd_runs(int argc, char **argv)
 {
     enum { O_FLOW = 256, O_STATUS, O_LIMIT, O_JSON, O_FULL, O_QUEUE, O_DATA, O_STORE, O_FLOWS };

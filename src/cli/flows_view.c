@@ -149,3 +149,27 @@ void sl__cli_run_print(const json_t *run, const json_t *steps, const json_t *eve
         printf("\nA filter step was false, so the run stopped there, as designed.\n");
     }
 }
+
+int sl__cli_show_run(sl_store_t *store, const char *id, int full)
+{
+    json_t *run = NULL, *steps = NULL;
+    char err[512];
+    if (store->ops->run_get(store, id, &run, err, sizeof err)) {
+        fprintf(stderr, "sluice: %s\n", err);
+        return CLI_EUSAGE;
+    }
+    store->ops->steps_get(store, id, &steps, err, sizeof err);
+    json_t *event = NULL;
+    const char *eid = json_string_value(json_object_get(run, "event_id"));
+    sl_event_row_t row;
+    if (eid && store->ops->event_get(store, eid, &row, err, sizeof err) == SL_OK) {
+        event = json_pack("{s:s}", "type", row.type);
+        sl_event_row_cleanup(&row);
+    }
+    sl__cli_run_print(run, steps, event, full);
+    int failed = strcmp(json_string_value(json_object_get(run, "status")) ?: "", "failed") == 0;
+    json_decref(run);
+    json_decref(steps);
+    json_decref(event);
+    return failed ? CLI_EFAIL : CLI_OK;
+}

@@ -18,4 +18,7 @@ void sl__cli_run_print(const json_t *run, const json_t *steps, const json_t *eve
 
 void sl__cli_when(long long ms, char *out, size_t n);
 
+/* Prints the debug view of the run `id` from the store; exit code 1 if it failed, 2 if none. */
+int sl__cli_show_run(sl_store_t *store, const char *id, int full);
+
 #endif

@@ -2843,6 +2843,21 @@ const char *sl__fixture_json(const char *object)
     return f ? f->json : NULL;
 }
 
+/* The kept state and its file. */
+static void state_free(sl_emulator_t *e)
+{
+    json_decref(e->objects);
+    json_decref(e->lists);
+    json_decref(e->events);
+    json_decref(e->idem);
+    json_decref(e->secrets);
+    json_decref(e->pm_tokens);
+    json_decref(e->seq);
+    json_decref(e->touched);
+    json_decref(e->gone);
+    sqlite3_close(e->db);
+}
+
 sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, char *err,
                           size_t errlen)
 {
@@ -2882,16 +2897,7 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     e->gone = json_array();
     if (cfg->data && persist_open(e, cfg->data, err, errlen)) {
         freeaddrinfo(res);
-        sqlite3_close(e->db);
-        json_decref(e->objects);
-        json_decref(e->lists);
-        json_decref(e->events);
-        json_decref(e->idem);
-        json_decref(e->secrets);
-        json_decref(e->pm_tokens);
-        json_decref(e->seq);
-        json_decref(e->touched);
-        json_decref(e->gone);
+        state_free(e);
         free(e);
         return SL_EIO;
     }
@@ -2946,16 +2952,7 @@ void sl__emulator_stop(sl_emulator_t *e)
         e->queue = d->next;
         delivery_free(d);
     }
-    json_decref(e->objects);
-    json_decref(e->lists);
-    json_decref(e->events);
-    json_decref(e->idem);
-    json_decref(e->secrets);
-    json_decref(e->pm_tokens);
-    json_decref(e->seq);
-    json_decref(e->touched);
-    json_decref(e->gone);
-    sqlite3_close(e->db);
+    state_free(e);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->wake);
     free(e);

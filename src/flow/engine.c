@@ -31,18 +31,6 @@ extern char **environ;
 #include "flow/smtp.h"
 #include "sluice/catalog.h"
 
-/* Formats a step or node path; one too long is cut (they only label records and messages). */
-static void path_fmt(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void path_fmt(char *out, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, n, fmt, ap);
-    va_end(ap);
-}
-
 #define MAX_LOOP_ITEMS 100000
 #define PURE_BATCH 512
 #define HTTP_MAX_BODY (4u << 20)
@@ -515,7 +503,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
     const char *id = str(step, "id");
     const char *kind = sl__step_kind(step);
     char path[1024];
-    path_fmt(path, sizeof path, "%s%s", prefix, id);
+    sl__path_fmt(path, sizeof path, "%s%s", prefix, id);
     if (!strcmp(kind, "loop")) {
         long long started = now_ms();
         double t0 = mono_ms();
@@ -545,7 +533,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
             json_object_set(x->ctx, "item", item);
             json_object_set_new(x->ctx, "index", json_integer((json_int_t)i));
             char sub[1100];
-            path_fmt(sub, sizeof sub, "%s[%zu].", path, i);
+            sl__path_fmt(sub, sizeof sub, "%s[%zu].", path, i);
             int rc = exec_steps(x, json_object_get(step, "steps"), sub, depth + 1);
             if (rc) {
                 json_decref(items);
@@ -587,7 +575,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         if (!branch)
             return 0;
         char sub[1100];
-        path_fmt(sub, sizeof sub, "%s.%s.", path, yes ? "then" : "else");
+        sl__path_fmt(sub, sizeof sub, "%s.%s.", path, yes ? "then" : "else");
         return exec_steps(x, branch, sub, depth + 1);
     }
     return exec_leaf(x, step, kind, id, path);
@@ -727,16 +715,20 @@ void sl__engine_refresh(sl_engine_t *e)
     }
 }
 
-/* Called inside the store's transaction: no store calls here. */
-static void route(void *ctx, const sl_event_in_t *ev, json_t *flows)
+void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connection, json_t *flows)
 {
-    sl_engine_t *e = ctx;
     for (size_t i = 0; i < e->cfg.flows->n; i++) {
         const sl_flow_t *f = &e->cfg.flows->v[i];
         if (__atomic_load_n(&e->enabled[i], __ATOMIC_RELAXED) &&
-            sl__flow_wants(f, ev->type, ev->connection))
+            sl__flow_wants(f, type, connection))
             json_array_append_new(flows, json_string(f->name));
     }
+}
+
+/* Called inside the store's transaction: no store calls here. */
+static void route(void *ctx, const sl_event_in_t *ev, json_t *flows)
+{
+    sl__engine_flows_for(ctx, ev->type, ev->connection, flows);
 }
 
 static void on_runs(void *ctx)

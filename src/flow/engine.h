@@ -37,6 +37,10 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
 sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
                         char *run_id, size_t idlen, char *err, size_t errlen);
 
+/* Appends the names of the enabled flows an event of this type and connection starts (what
+ * a stored event queues, and what a replay queues). */
+void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connection, json_t *flows);
+
 /* Whether a flow is enabled: the store's setting, else the file's `enabled`. */
 int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f);
 

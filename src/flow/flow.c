@@ -14,11 +14,7 @@
 #include "flow/yaml.h"
 #include "sluice/catalog.h"
 
-/* Formats a step or node path; one too long is cut (they only label records and messages). */
-static void path_fmt(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void path_fmt(char *out, size_t n, const char *fmt, ...)
+void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -232,7 +228,7 @@ static void check_keys(checker_t *c, const char *path, const json_t *obj,
             ok = strcmp(allowed[i], k) == 0;
         if (!ok) {
             char sub[1024];
-            path_fmt(sub, sizeof sub, "%s.%s", path, k);
+            sl__path_fmt(sub, sizeof sub, "%s.%s", path, k);
             problem(c, sub, "unknown key `%s` in %s", k, what);
         }
     }
@@ -243,7 +239,7 @@ static void check_steps(checker_t *c, const json_t *steps, const char *path, int
 static void check_stripe(checker_t *c, const json_t *step, const char *path)
 {
     char sub[1024];
-    path_fmt(sub, sizeof sub, "%s.stripe", path);
+    sl__path_fmt(sub, sizeof sub, "%s.stripe", path);
     const char *name = json_string_value(json_object_get(step, "stripe"));
     const sl_op_t *op = name ? sl_op_find(name) : NULL;
     const sl_alias_t *alias = name && !op ? sl_alias_find(name) : NULL;
@@ -259,7 +255,7 @@ static void check_stripe(checker_t *c, const json_t *step, const char *path)
     if (!c->flow->connection[0])
         problem(c, sub, "a stripe step needs the flow's `connection`");
     const json_t *with = json_object_get(step, "with");
-    path_fmt(sub, sizeof sub, "%s.with", path);
+    sl__path_fmt(sub, sizeof sub, "%s.with", path);
     if (with && !json_is_object(with)) {
         problem(c, sub, "`with` holds the parameters as a mapping");
         return;
@@ -281,7 +277,7 @@ static void check_stripe(checker_t *c, const json_t *step, const char *path)
                        k) == 0;
         if (!known) {
             char psub[1400];
-            path_fmt(psub, sizeof psub, "%s.%s", sub, k);
+            sl__path_fmt(psub, sizeof psub, "%s.%s", sub, k);
             problem(c, psub, "%s has no parameter `%s` (`sluice ops %s` lists them)",
                     sl_op_name(op), k, sl_op_name(op));
         }
@@ -300,7 +296,7 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
     }
     const char *id = json_string_value(json_object_get(step, "id"));
     char sub[1024];
-    path_fmt(sub, sizeof sub, "%s.id", path);
+    sl__path_fmt(sub, sizeof sub, "%s.id", path);
     if (!id_ok(id))
         problem(c, json_object_get(step, "id") ? sub : path,
                 "every step needs an `id` of letters, digits, - and _ (at most 64)");
@@ -358,35 +354,35 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
         for (size_t i = 0; extra[i] && !ok; i++)
             ok = !strcmp(extra[i], k);
         if (!ok) {
-            path_fmt(sub, sizeof sub, "%s.%s", path, k);
+            sl__path_fmt(sub, sizeof sub, "%s.%s", path, k);
             problem(c, sub, "a %s step takes no `%s`", kind, k);
         }
     }
     const json_t *retry = json_object_get(step, "retry");
     if (retry) {
-        path_fmt(sub, sizeof sub, "%s.retry", path);
+        sl__path_fmt(sub, sizeof sub, "%s.retry", path);
         const json_t *att = json_object_get(retry, "attempts");
         if (!json_is_object(retry) ||
             (att && (!json_is_integer(att) || json_integer_value(att) < 1 ||
                      json_integer_value(att) > 20)))
             problem(c, sub, "retry is {attempts: 1-20, backoff_ms: N}");
     }
-    path_fmt(sub, sizeof sub, "%s.%s", path, kind);
+    sl__path_fmt(sub, sizeof sub, "%s.%s", path, kind);
     const json_t *body = json_object_get(step, kind);
     if (!strcmp(kind, "stripe")) {
         check_stripe(c, step, path);
     } else if (!strcmp(kind, "loop")) {
         check_expr(c, sub, body, "loop");
         char nested[1024];
-        path_fmt(nested, sizeof nested, "%s.steps", path);
+        sl__path_fmt(nested, sizeof nested, "%s.steps", path);
         check_steps(c, json_object_get(step, "steps"), nested, depth + 1);
     } else if (!strcmp(kind, "if")) {
         check_expr(c, sub, body, "if");
         char nested[1024];
-        path_fmt(nested, sizeof nested, "%s.then", path);
+        sl__path_fmt(nested, sizeof nested, "%s.then", path);
         check_steps(c, json_object_get(step, "then"), nested, depth + 1);
         if (json_object_get(step, "else")) {
-            path_fmt(nested, sizeof nested, "%s.else", path);
+            sl__path_fmt(nested, sizeof nested, "%s.else", path);
             check_steps(c, json_object_get(step, "else"), nested, depth + 1);
         }
     } else if (!strcmp(kind, "filter")) {
@@ -450,7 +446,7 @@ static void check_steps(checker_t *c, const json_t *steps, const char *path, int
     }
     for (size_t i = 0; i < json_array_size(steps); i++) {
         char sub[1024];
-        path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
         check_step(c, json_array_get(steps, i), sub, depth);
     }
 }

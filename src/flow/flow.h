@@ -64,6 +64,9 @@ sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen
 /* Whether the minute that contains t (UTC) is one the expression names. */
 int sl__cron_matches(const sl_cron_t *c, time_t t);
 
+/* Formats a step or node path; one too long is cut (paths only label records and messages). */
+void sl__path_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Step kinds, and the key that names each in a step. */
 extern const char *const sl__step_kinds[];
 

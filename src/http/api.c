@@ -162,18 +162,17 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
         }
         if (n == 3 && post && !strcmp(seg[2], "replay")) {
             /* Into every enabled flow that wants it now, as if it had just arrived. */
-            json_t *runs = json_array();
-            for (size_t i = 0; i < api->flows->n; i++) {
-                const sl_flow_t *f = &api->flows->v[i];
-                if (!sl__engine_flow_enabled(api->engine, f) ||
-                    !sl__flow_wants(f, row.type, row.connection))
-                    continue;
+            json_t *runs = json_array(), *names = json_array();
+            sl__engine_flows_for(api->engine, row.type, row.connection, names);
+            for (size_t i = 0; i < json_array_size(names); i++) {
+                const char *flow = json_string_value(json_array_get(names, i));
                 char run_id[64];
-                if (sl__engine_queue(api->engine, f->name, row.id, NULL, run_id, sizeof run_id, err,
+                if (sl__engine_queue(api->engine, flow, row.id, NULL, run_id, sizeof run_id, err,
                                      sizeof err) == SL_OK)
                     json_array_append_new(runs,
-                                          json_pack("{s:s,s:s}", "run", run_id, "flow", f->name));
+                                          json_pack("{s:s,s:s}", "run", run_id, "flow", flow));
             }
+            json_decref(names);
             sl_event_row_cleanup(&row);
             *out = json_pack("{s:o}", "runs", runs);
             return 202;

@@ -8,26 +8,12 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/embedded.h"
 #include "trigger/fixture.h"
-
-typedef struct {
-    const char *name;
-    const char *text;
-} sl_embedded_t;
-
-extern const sl_embedded_t sl__shipped_fixtures[];
-extern const size_t sl__shipped_fixtures_count;
-
-static int embedded_cmp(const void *key, const void *row)
-{
-    return strcmp(key, ((const sl_embedded_t *)row)->name);
-}
 
 const char *sl__fixture_shipped(const char *event_type)
 {
-    const sl_embedded_t *f = bsearch(event_type, sl__shipped_fixtures, sl__shipped_fixtures_count,
-                                     sizeof *sl__shipped_fixtures, embedded_cmp);
-    return f ? f->text : NULL;
+    return sl__embedded_find(sl__shipped_fixtures, sl__shipped_fixtures_count, event_type);
 }
 
 size_t sl__fixture_shipped_count(void)
