@@ -156,6 +156,21 @@ settle
 [ "$(requests '[.[] | select(.path == "/crm")] | length')" = $((crm_before + 1)) ] || fail "replay did not run the CRM flow"
 end
 
+begin "REST API: run a flow with input, read the run with its steps; bad input is named"
+r=$(api flows/tray-invoice-reminder/run -X POST -d '{"limit": 1}')
+rid=$(echo "$r" | jq -r .run)
+[ "${rid#run_}" != "$rid" ] || fail "run: $r"
+settle
+got=$(api "runs/$rid" | jq -c '[.status, .input.limit, (.steps[0].path)]')
+[ "$got" = '["succeeded",1,"list-invoices"]' ] || fail "run $rid: $got"
+code=$(api flows/tray-invoice-reminder/run -X POST -d '{"limit":' -o /dev/null -w '%{http_code}')
+[ "$code" = 400 ] || fail "bad JSON body: HTTP $code"
+code=$(api runs/run_nope -o /dev/null -w '%{http_code}')
+[ "$code" = 404 ] || fail "unknown run: HTTP $code"
+code=$(api "runs/$rid/retry" -X POST -o /dev/null -w '%{http_code}')
+[ "$code" = 409 ] || fail "retry of a succeeded run: HTTP $code"
+end
+
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
