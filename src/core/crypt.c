@@ -8,9 +8,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "core/crypt.h"
+#include "core/hex.h"
+#include "core/rand.h"
 
 #define CRYPT_PREFIX "v1:"
 
@@ -23,17 +24,6 @@ static void wipe(void *p, size_t n)
         *v++ = 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static sl_err crypt_key_file(sl_crypt_t *c, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
@@ -41,7 +31,7 @@ static sl_err crypt_key_file(sl_crypt_t *c, const char *dir, char *err, size_t e
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         unsigned char key[32];
-        if (RAND_bytes(key, sizeof key) != 1) {
+        if (sl__rand_bytes(key, sizeof key)) {
             snprintf(err, errlen, "no randomness to make a master key");
             return SL_EINTERNAL;
         }
@@ -89,18 +79,10 @@ sl_err sl__crypt_init(sl_crypt_t *c, const char *data_dir, char *err, size_t err
     memset(c, 0, sizeof *c);
     const char *env = getenv("SLUICE_MASTER_KEY");
     if (env && *env) {
-        if (strlen(env) != 64) {
+        if (strlen(env) != 64 || sl__hex_decode(env, c->key, 32)) {
             snprintf(err, errlen, "SLUICE_MASTER_KEY must be 64 hex digits (32 bytes)");
+            sl__crypt_cleanup(c);
             return SL_EINVAL;
-        }
-        for (size_t i = 0; i < 32; i++) {
-            int hi = hexval(env[2 * i]), lo = hexval(env[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                snprintf(err, errlen, "SLUICE_MASTER_KEY must be 64 hex digits (32 bytes)");
-                sl__crypt_cleanup(c);
-                return SL_EINVAL;
-            }
-            c->key[i] = (unsigned char)(hi * 16 + lo);
         }
         return SL_OK;
     }
@@ -133,7 +115,7 @@ sl_err sl__crypt_seal(const sl_crypt_t *c, const char *plain, const char *aad, c
         rc = SL_ENOMEM;
         goto out;
     }
-    if (RAND_bytes(raw, 12) != 1)
+    if (sl__rand_bytes(raw, 12))
         goto out;
     if (!EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, c->key, raw) ||
         (aad &&

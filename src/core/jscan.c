@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/jscan.h"
+#include "core/hex.h"
+#include "core/utf8.h"
 
 #define JSCAN_MAX_DEPTH 256
 
@@ -24,16 +26,10 @@ static int hex4(const unsigned char *p, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
+        int d = sl__hex_val((char)p[i]);
+        if (d < 0)
             return -1;
+        v = v << 4 | (unsigned)d;
     }
     *out = v;
     return 0;
@@ -41,35 +37,6 @@ static int hex4(const unsigned char *p, unsigned *out)
 
 /* One UTF-8 sequence starting at p (p[0] >= 0x80): its length, or 0 if invalid (overlong forms,
  * surrogates and code points past U+10FFFF included, as jansson refuses them). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0], cp;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* A string at s->p (on its opening quote). Sets the raw contents and whether they hold escapes. */
 static int scan_string(scanner_t *s, const char **raw, size_t *rawlen, int *escaped)
 {
@@ -113,7 +80,7 @@ static int scan_string(scanner_t *s, const char **raw, size_t *rawlen, int *esca
             continue;
         }
         if (c >= 0x80) {
-            size_t n = utf8_len(s->p, s->end);
+            size_t n = sl__utf8_seq(s->p, (size_t)(s->end - s->p));
             if (!n)
                 return -1;
             s->p += n;

@@ -10,9 +10,10 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/rand.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
+#include "core/rand.h"
 #include "stripe/internal.h"
 
 #define CLIENT_DEFAULT_API_VERSION "2023-08-16"
@@ -328,45 +329,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     return len;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
-/* Jitter only: when the system's randomness fails, the time's nanoseconds do. */
-static uint32_t random_u32(void)
-{
-    uint32_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        r = (uint32_t)ts.tv_nsec;
-    }
-    return r;
-}
-
-sl_err sl__uuid4(char out[37])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        return SL_EINTERNAL; /* a guessable idempotency key could replay another request */
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return SL_OK;
-}
-
 void sl_response_cleanup(sl_response_t *resp)
 {
     if (!resp)
@@ -515,12 +477,12 @@ static void rate_wait(sl_client_t *c)
     if (c->rate_limit <= 0)
         return;
     pthread_mutex_lock(&c->rate_lock);
-    double now = now_ms(), slot = c->next_slot > now ? c->next_slot : now;
+    double now = sl__mono_ms(), slot = c->next_slot > now ? c->next_slot : now;
     c->next_slot = slot + 1000.0 / c->rate_limit;
     pthread_mutex_unlock(&c->rate_lock);
     if (slot > now) {
         client_trace(c, "! waiting %.0f ms for the rate limit (%g/s)", slot - now, c->rate_limit);
-        sleep_ms((long)(slot - now + 0.5));
+        sl__sleep_ms((long)(slot - now + 0.5));
     }
 }
 
@@ -566,7 +528,7 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
     attempt_t a;
     memset(&a, 0, sizeof a);
     sl__buf_init(&a.body, c->max_response_bytes);
-    double start = now_ms();
+    double start = sl__mono_ms();
     CURL *h = NULL;
     sl_err rc = prepare(c, req, resp, &p);
     if (rc)
@@ -585,10 +547,10 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
         a.too_big = 0;
         a.request_id[0] = a.should_retry[0] = a.retry_after[0] = '\0';
         rate_wait(c);
-        double t0 = now_ms();
+        double t0 = sl__mono_ms();
         resp->attempts++;
         cc = perform(c, h, &p, &a, &status, errbuf);
-        double took = now_ms() - t0;
+        double took = sl__mono_ms() - t0;
         if (a.too_big) {
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
             snprintf(resp->request_id, sizeof resp->request_id, "%s", a.request_id);
@@ -619,8 +581,8 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
             break;
         }
         long after = sl__retry_after_ms(a.retry_after[0] ? a.retry_after : NULL, time(NULL));
-        long delay = sl__retry_delay_ms(&c->retry, resp->attempts, after, random_u32());
-        double spent = now_ms() - start;
+        long delay = sl__retry_delay_ms(&c->retry, resp->attempts, after, sl__rand_u32());
+        double spent = sl__mono_ms() - start;
         if (spent + (double)delay > (double)c->retry.total_ms) {
             client_trace(c,
                          "! not retrying: the next attempt would start after the %ld ms "
@@ -630,7 +592,7 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
         }
         client_trace(c, "! retrying in %ld ms (retry %d of %d%s)", delay, resp->attempts,
                      c->retry.max_retries, after >= 0 ? ", as Retry-After asks" : "");
-        sleep_ms(delay);
+        sl__sleep_ms(delay);
     }
 
     resp->status = status;
@@ -675,6 +637,6 @@ out : {
         resp->error.http_status = 0;
     sl__buf_cleanup(&a.body);
     prepared_cleanup(&p);
-    resp->elapsed_ms = now_ms() - start;
+    resp->elapsed_ms = sl__mono_ms() - start;
     return rc;
 }

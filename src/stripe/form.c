@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "sluice/stripe.h"
 #include "stripe/internal.h"
 
@@ -464,17 +465,6 @@ out:
 
 /* --- Decoding ------------------------------------------------------------------------------- */
 
-static int form_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into b ('+' is a space). Returns the offset of a bad escape or -1. */
 static long form_unescape(sl_buf_t *b, const char *s, size_t n)
 {
@@ -486,7 +476,7 @@ static long form_unescape(sl_buf_t *b, const char *s, size_t n)
         } else if (c == '%') {
             if (i + 2 >= n)
                 return (long)i;
-            int hi = form_hexval(s[i + 1]), lo = form_hexval(s[i + 2]);
+            int hi = sl__hex_val(s[i + 1]), lo = sl__hex_val(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return (long)i;
             c = (char)(hi * 16 + lo);

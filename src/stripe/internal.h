@@ -62,8 +62,5 @@ void sl__redact(char *s, const char *secret);
  * with page = next_page. SL_EPARSE when the page is neither a list nor a search result. */
 sl_err sl__page_next_params(const json_t *params, const json_t *page, json_t **next);
 
-/* Writes a random version-4 UUID (36 chars + NUL) into out; SL_EINTERNAL when the system has
- * no randomness to give. */
-sl_err sl__uuid4(char out[37]);
 
 #endif

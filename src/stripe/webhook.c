@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 
 #include "sluice/webhook.h"
+#include "core/hex.h"
 
 #define WEBHOOK_MAX_V1 8
 
@@ -29,17 +30,6 @@ const char *sl_webhook_reason_name(sl_webhook_reason r)
         return "no_webhook_secret";
     }
     return "unknown";
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* HMAC-SHA256 of "<t>.<body>" keyed with the secret. */
@@ -86,15 +76,7 @@ sl_webhook_reason sl_webhook_verify(const char *header, const char *body, size_t
             t = p + 2;
             tlen = n - 2;
         } else if (n == 3 + 64 && strncmp(p, "v1=", 3) == 0 && nsigs < WEBHOOK_MAX_V1) {
-            int bad = 0;
-            for (size_t i = 0; i < 32 && !bad; i++) {
-                int hi = hexval(p[3 + 2 * i]), lo = hexval(p[4 + 2 * i]);
-                if (hi < 0 || lo < 0)
-                    bad = 1; /* not hex: this v1 can match nothing */
-                else
-                    sigs[nsigs][i] = (unsigned char)(hi << 4 | lo);
-            }
-            if (!bad)
+            if (sl__hex_decode(p + 3, sigs[nsigs], 32) == 0) /* not hex: it can match nothing */
                 nsigs++;
         }
         p += end ? (size_t)(end - p) : strlen(p);

@@ -1,0 +1,21 @@
+/* UTF-8 (internal): well-formed as jansson takes it — no overlong forms, no surrogates,
+ * nothing past U+10FFFF. */
+#ifndef SLUICE_CORE_UTF8_H
+#define SLUICE_CORE_UTF8_H
+
+#include <stddef.h>
+
+/* The length of the multi-byte sequence at p (p[0] >= 0x80, `avail` bytes readable), 0 if it
+ * is not a well-formed one. */
+size_t sl__utf8_seq(const unsigned char *p, size_t avail);
+
+/* The offset of the first byte of s[0..len) that is not well-formed UTF-8; len if none. */
+size_t sl__utf8_bad_at(const char *s, size_t len);
+
+/* Whether the NUL-terminated s is well-formed UTF-8. */
+int sl__utf8_valid(const char *s);
+
+/* Writes code point cp (<= U+10FFFF) as UTF-8 into out; returns its length (1 to 4). */
+size_t sl__utf8_put(unsigned cp, char out[4]);
+
+#endif
