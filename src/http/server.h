@@ -26,9 +26,9 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
 /* The port actually bound. */
 int sl__server_port(const sl_server_t *s);
 
-/* Stores one event through the same inbox and dedupe as webhooks (catch-up uses it). */
-sl_err sl__server_ingest(sl_server_t *s, const char *connection, const char *source,
-                         const char *payload, size_t len, int *fresh, char *err, size_t errlen);
+/* The server's inbox, for the other sources of events (catch-up): they share its group commit
+ * and dedupe. It lives until sl__server_stop. */
+struct sl_inbox *sl__server_inbox(sl_server_t *s);
 
 /* Stops accepting, lets requests in flight finish and their events commit, then frees the
  * server. NULL is a no-op. */

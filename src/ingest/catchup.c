@@ -5,8 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn/catchup.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "ingest/catchup.h"
+#include "ingest/event.h"
 
 /* How far the cursor trails the newest event seen. */
 #define CURSOR_LAG_S 300
@@ -17,7 +19,7 @@
 struct sl_catchup {
     sl_store_t *store;
     const sl_crypt_t *crypt;
-    sl_server_t *server;
+    sl_inbox_t *inbox;
     long interval;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -28,7 +30,7 @@ struct sl_catchup {
 typedef struct pass_ctx {
     sl_store_t *store;
     const sl_crypt_t *crypt;
-    sl_server_t *server;
+    sl_inbox_t *inbox;
 } pass_ctx_t;
 
 static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
@@ -67,8 +69,8 @@ static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
     while (!rc && !(rc = sl_pager_next(pager, &ev)) && ev) {
         char *payload = json_dumps(ev, JSON_COMPACT);
         int fresh = 0;
-        if (!payload || sl__server_ingest(p->server, row->name, "catch-up", payload,
-                                          strlen(payload), &fresh, err, sizeof err) != SL_OK) {
+        if (!payload || sl__event_ingest(p->inbox, row->name, "catch-up", payload,
+                                         strlen(payload), &fresh, err, sizeof err) != SL_OK) {
             /* Stop here and keep the cursor: the next pass lists these events again. */
             sl__log("warn", "catch-up could not store an event; retrying next pass",
                     json_pack("{s:s,s:s?,s:s}", "connection", row->name, "event",
@@ -128,12 +130,12 @@ static int collect(const sl_conn_row_t *row, void *ctx)
     return 0;
 }
 
-void sl__catchup_pass(sl_store_t *store, const sl_crypt_t *crypt, sl_server_t *server)
+void sl__catchup_pass(sl_store_t *store, const sl_crypt_t *crypt, sl_inbox_t *inbox)
 {
     rows_t rows = {NULL, 0};
     char err[256];
     store->ops->conn_list(store, collect, &rows, err, sizeof err);
-    pass_ctx_t p = {store, crypt, server};
+    pass_ctx_t p = {store, crypt, inbox};
     for (size_t i = 0; i < rows.n; i++) {
         catch_up_one(&p, &rows.v[i]);
         sl_conn_row_cleanup(&rows.v[i]);
@@ -147,11 +149,9 @@ static void *catchup_thread(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         pthread_mutex_unlock(&c->lock);
-        sl__catchup_pass(c->store, c->crypt, c->server);
+        sl__catchup_pass(c->store, c->crypt, c->inbox);
         pthread_mutex_lock(&c->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += c->interval;
+        struct timespec until = sl__deadline_ms(c->interval * 1000);
         while (!c->stopping && pthread_cond_timedwait(&c->wake, &c->lock, &until) != ETIMEDOUT)
             ;
     }
@@ -159,13 +159,13 @@ static void *catchup_thread(void *arg)
     return NULL;
 }
 
-sl_err sl__catchup_start(sl_store_t *store, const sl_crypt_t *crypt, sl_server_t *server,
+sl_err sl__catchup_start(sl_store_t *store, const sl_crypt_t *crypt, sl_inbox_t *inbox,
                          long interval, sl_catchup_t **out)
 {
     sl_catchup_t *c = calloc(1, sizeof *c);
     if (!c)
         return SL_ENOMEM;
-    *c = (sl_catchup_t){.store = store, .crypt = crypt, .server = server, .interval = interval};
+    *c = (sl_catchup_t){.store = store, .crypt = crypt, .inbox = inbox, .interval = interval};
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (pthread_create(&c->thread, NULL, catchup_thread, c)) {

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/inbox.h"
+#include "core/clock.h"
+#include "ingest/inbox.h"
 
 const double sl__inbox_batch_bounds[SL_INBOX_BATCH_BUCKETS - 1] = {1, 2, 4, 16, 64, 256, 1024};
 const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1] = {1, 2, 5, 10, 25, 50, 100};
@@ -20,13 +21,6 @@ struct sl_inbox {
     int joined;
     sl_inbox_stats_t stats;
 };
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void record_stats(sl_inbox_t *in, size_t n, double ms)
 {
@@ -68,14 +62,27 @@ static void *committer(void *arg)
 
         char err[256] = "";
         sl_err rc = SL_ENOMEM;
-        double t0 = mono_ms();
+        double t0 = sl__mono_ms();
         if (evs && fresh && batch) {
             for (size_t i = 0; i < n; i++)
                 evs[i] = *batch[i]->ev;
             rc = in->store->ops->events_insert(in->store, evs, n, fresh, err, sizeof err);
         }
-        double ms = mono_ms() - t0;
+        double ms = sl__mono_ms() - t0;
 
+        pthread_mutex_lock(&in->lock);
+        if (!rc) {
+            record_stats(in, n, ms);
+            for (size_t i = 0; i < n; i++) {
+                if (fresh[i])
+                    in->stats.accepted++;
+                else
+                    in->stats.duplicates++;
+            }
+        } else {
+            in->stats.store_errors += n;
+        }
+        pthread_mutex_unlock(&in->lock);
         for (size_t i = 0; i < n; i++) {
             sl_inbox_item_t *it = batch[i];
             it->rc = rc;
@@ -84,8 +91,6 @@ static void *committer(void *arg)
             it->done(it); /* may free or reuse the item: touch it no more */
         }
         pthread_mutex_lock(&in->lock);
-        if (!rc)
-            record_stats(in, n, ms);
     }
     pthread_mutex_unlock(&in->lock);
     free(evs);
@@ -118,7 +123,9 @@ sl_err sl__inbox_submit_async(sl_inbox_t *in, sl_inbox_item_t *item)
 {
     item->next = NULL;
     pthread_mutex_lock(&in->lock);
+    in->stats.received++;
     if (in->stopping) {
+        in->stats.store_errors++;
         pthread_mutex_unlock(&in->lock);
         return SL_EINVAL;
     }

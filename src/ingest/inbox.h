@@ -3,8 +3,8 @@
  * Request threads submit an event and wait; one committer thread stores everything waiting in a
  * single durable transaction, then wakes each submitter with its own outcome. While one batch
  * commits, the next gathers, so the commit rate follows the load with no timer. */
-#ifndef SLUICE_HTTP_INBOX_H
-#define SLUICE_HTTP_INBOX_H
+#ifndef SLUICE_INGEST_INBOX_H
+#define SLUICE_INGEST_INBOX_H
 
 #include <stddef.h>
 
@@ -12,10 +12,15 @@
 
 typedef struct sl_inbox sl_inbox_t;
 
-/* Commit statistics for /metrics: batch sizes and commit latency, as histogram buckets. */
+/* Statistics for /metrics: what was offered and how it ended, batch sizes and commit latency
+ * (as histogram buckets). Counted before each item's done call. */
 #define SL_INBOX_BATCH_BUCKETS 8   /* <=1, 2, 4, 16, 64, 256, 1024, +Inf */
 #define SL_INBOX_LATENCY_BUCKETS 8 /* <=1, 2, 5, 10, 25, 50, 100 ms, +Inf */
 typedef struct sl_inbox_stats {
+    unsigned long long received;     /* events offered (submitted) */
+    unsigned long long accepted;     /* stored for the first time */
+    unsigned long long duplicates;   /* already in the inbox */
+    unsigned long long store_errors; /* the store failed to keep them, or the inbox was stopping */
     unsigned long long batches;
     unsigned long long events;
     unsigned long long batch_le[SL_INBOX_BATCH_BUCKETS];
