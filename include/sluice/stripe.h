@@ -61,6 +61,8 @@ typedef struct sl_request {
                                     across retries */
     const char *stripe_account;  /* NULL: the client's */
     const char *stripe_version;  /* NULL: the client's */
+    int max_retries;             /* retries after the first attempt for this call: 0 the
+                                    client's max_retries, a negative number none */
 } sl_request_t;
 
 /* Stripe's error object, plus where it came from. Empty strings for absent fields. */

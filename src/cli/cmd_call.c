@@ -429,7 +429,7 @@ int sl__cmd_call(int argc, char **argv)
         ret = rc == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
         goto out;
     }
-    sl_request_t req = {method, path, params, idem, NULL, NULL};
+    sl_request_t req = {method, path, params, idem, NULL, NULL, 0};
     if (op && !all) {
         rc = sl_action_call(client, name, params, validate, &req, &resp, err, sizeof err);
         if (rc == SL_EINVAL || rc == SL_ENOTFOUND) {

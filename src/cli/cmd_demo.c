@@ -74,7 +74,7 @@ static int demo_trigger(sl_client_t *c, const char *type)
 /* How many events of these types the emulator has recorded. */
 static long long emitted(sl_client_t *c, const char *const *types, size_t n)
 {
-    sl_request_t req = {"GET", "/v1/events?limit=100", NULL, NULL, NULL, NULL};
+    sl_request_t req = {"GET", "/v1/events?limit=100", NULL, NULL, NULL, NULL, 0};
     sl_response_t resp;
     long long count = 0;
     if (sl_client_request(c, &req, &resp) == SL_OK) {

@@ -20,40 +20,16 @@
 
 extern char **environ;
 
-#include <curl/curl.h>
 #include <openssl/sha.h>
 
-#include "conn/conn.h"
-#include "core/buf.h"
+#include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
-#include "flow/engine.h"
 #include "flow/expr.h"
-#include "flow/smtp.h"
-#include "sluice/catalog.h"
+#include "flow/internal.h"
 
 #define MAX_LOOP_ITEMS 100000
 #define PURE_BATCH 512
-#define HTTP_MAX_BODY (4u << 20)
-
-typedef struct client_slot {
-    char connection[64];
-    sl_client_t *client;
-} client_slot_t;
-
-struct sl_engine {
-    sl_engine_config_t cfg;
-    int *enabled; /* per flow, refreshed from the store */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stopping;
-    int pending; /* runs queued since the workers last looked */
-    pthread_t *threads;
-    int nthreads;
-    pthread_t sched;
-    int have_sched;
-    client_slot_t clients[16];
-    size_t nclients;
-};
 
 /* One run being executed. */
 typedef struct exec {
@@ -68,20 +44,6 @@ typedef struct exec {
     int filtered;
 } exec_t;
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 void sl__engine_idem_key(const char *run_id, const char *path, char *out, size_t n)
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
@@ -89,8 +51,7 @@ void sl__engine_idem_key(const char *run_id, const char *path, char *out, size_t
     int len = snprintf(in, sizeof in, "%s\n%s", run_id, path);
     SHA256((const unsigned char *)in, len > 0 && (size_t)len < sizeof in ? (size_t)len : 0, md);
     char hex[2 * 20 + 1];
-    for (int i = 0; i < 20; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    sl__hex_encode(md, 20, hex);
     snprintf(out, n, "sluice-%s", hex);
 }
 
@@ -130,224 +91,9 @@ static json_t *make_record(const char *path, const char *kind, const char *statu
                      (json_int_t)started, "duration_ms", ms, "attempts", attempts);
 }
 
-/* --- side effects ----------------------------------------------------------------------------- */
-
-static sl_client_t *client_for(exec_t *x, char *err, size_t errlen)
-{
-    sl_engine_t *e = x->e;
-    const char *name = x->flow->connection;
-    pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->nclients; i++)
-        if (strcmp(e->clients[i].connection, name) == 0) {
-            pthread_mutex_unlock(&e->lock);
-            return e->clients[i].client;
-        }
-    sl_client_t *c = NULL;
-    sl_conn_row_t row;
-    if (e->cfg.store->ops->conn_get(e->cfg.store, name, &row, err, errlen) == SL_OK &&
-        sl__conn_client(&row, e->cfg.crypt, NULL, &c, err, errlen) == SL_OK &&
-        e->nclients < sizeof e->clients / sizeof *e->clients) {
-        snprintf(e->clients[e->nclients].connection, sizeof e->clients[0].connection, "%s", name);
-        e->clients[e->nclients++].client = c;
-    }
-    sl_conn_row_cleanup(&row);
-    pthread_mutex_unlock(&e->lock);
-    return c;
-}
-
-/* A transient failure is worth retrying; others are not. */
-enum { OK = 0, FAIL = 1, TRANSIENT = 2 };
-
-static int do_stripe(exec_t *x, const char *op, const json_t *with, const char *path, json_t **out,
-                     char *err, size_t errlen)
-{
-    sl_client_t *c = client_for(x, err, errlen);
-    if (!c)
-        return FAIL;
-    char key[64];
-    sl__engine_idem_key(x->run_id, path, key, sizeof key);
-    sl_request_t base = {NULL, NULL, NULL, key, NULL, NULL};
-    sl_response_t resp;
-    char cerr[1024] = "";
-    sl_err rc =
-        sl_action_call(c, op, with ? with : json_object(), 1, &base, &resp, cerr, sizeof cerr);
-    int result = OK;
-    if (rc == SL_OK) {
-        *out = json_incref(resp.json);
-    } else if (rc == SL_ESTRIPE) {
-        const sl_stripe_error_t *se = &resp.error;
-        snprintf(err, errlen, "Stripe error (HTTP %ld, %s%s%s%s%s): %s%s%s", se->http_status,
-                 se->type, se->code[0] ? " " : "", se->code, se->decline_code[0] ? " " : "",
-                 se->decline_code, se->message, se->request_id[0] ? " (request " : "",
-                 se->request_id[0] ? se->request_id : "");
-        if (se->request_id[0])
-            snprintf(err + strlen(err), errlen - strlen(err), ")");
-        if (se->param[0])
-            snprintf(err + strlen(err), errlen - strlen(err), " [param %s]", se->param);
-        result = se->http_status == 429 || se->http_status == 409 || se->http_status >= 500
-                     ? TRANSIENT
-                     : FAIL;
-        *out = resp.json ? json_incref(resp.json) : NULL;
-    } else {
-        snprintf(err, errlen, "%s: %s", op, cerr[0] ? cerr : resp.error.message);
-        result = rc == SL_ENETWORK || rc == SL_ETIMEOUT ? TRANSIENT : FAIL;
-    }
-    sl_response_cleanup(&resp);
-    return result;
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-    return sl__buf_append(ctx, p, size * n) ? 0 : size * n;
-}
-
-/* An HTTP request with a JSON (or text) body; the output is {status, body}. */
-static int do_http(const char *method, const char *url, const json_t *headers, const json_t *body,
-                   long timeout_ms, json_t **out, char *err, size_t errlen)
-{
-    CURL *h = curl_easy_init();
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        return FAIL;
-    }
-    struct curl_slist *hs = NULL;
-    char *text = NULL;
-    const char *k;
-    json_t *v;
-    int has_type = 0;
-    json_object_foreach((json_t *)headers, k, v)
-    {
-        const char *val = json_string_value(v);
-        if (!val || strpbrk(k, "\r\n:") || strpbrk(val, "\r\n")) {
-            snprintf(err, errlen, "header `%s` must be a one-line string", k);
-            curl_easy_cleanup(h);
-            curl_slist_free_all(hs);
-            return FAIL;
-        }
-        has_type |= strcasecmp(k, "Content-Type") == 0;
-        char line[4096];
-        snprintf(line, sizeof line, "%s: %s", k, val);
-        hs = curl_slist_append(hs, line);
-    }
-    if (body && !json_is_null(body)) {
-        text = json_is_string(body) ? strdup(json_string_value(body))
-                                    : json_dumps(body, JSON_ENCODE_ANY | JSON_COMPACT);
-        if (!has_type)
-            hs = curl_slist_append(hs, json_is_string(body) ? "Content-Type: text/plain"
-                                                            : "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
-    }
-    hs = curl_slist_append(hs, "User-Agent: sluice-flow/1");
-    sl_buf_t resp;
-    sl__buf_init(&resp, HTTP_MAX_BODY);
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (strcasecmp(method, "HEAD") == 0)
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 30000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cc = curl_easy_perform(h);
-    int result = OK;
-    long status = 0;
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "%s %s: %s", method, url, cerr[0] ? cerr : curl_easy_strerror(cc));
-        result = cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ? FAIL : TRANSIENT;
-    } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        json_t *parsed = resp.len ? json_loadb(resp.data, resp.len, JSON_DECODE_ANY, NULL) : NULL;
-        if (!parsed)
-            parsed = resp.len ? json_stringn_nocheck(resp.data, resp.len) : json_null();
-        *out = json_pack("{s:i,s:o}", "status", (int)status, "body", parsed);
-        if (status < 200 || status >= 300) {
-            snprintf(err, errlen, "%s %s answered HTTP %ld: %.300s", method, url, status,
-                     resp.data ? resp.data : "");
-            result = status >= 500 || status == 429 || status == 408 ? TRANSIENT : FAIL;
-        }
-    }
-    sl__buf_cleanup(&resp);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(h);
-    free(text);
-    return result;
-}
-
 static const char *str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
-}
-
-static int do_email(exec_t *x, const json_t *in, json_t **out, char *err, size_t errlen)
-{
-    const json_t *smtp = json_object_get(in, "smtp");
-    if (!smtp)
-        smtp = json_object_get(x->flow->def, "smtp");
-    const char *pw_env = str(smtp, "password_env");
-    sl_smtp_config_t cfg = {
-        str(smtp, "url") ? str(smtp, "url") : getenv("SLUICE_SMTP_URL"),
-        str(smtp, "username") ? str(smtp, "username") : getenv("SLUICE_SMTP_USERNAME"),
-        pw_env ? getenv(pw_env) : getenv("SLUICE_SMTP_PASSWORD"),
-        str(smtp, "tls"),
-        0,
-    };
-    if (!cfg.url) {
-        snprintf(err, errlen,
-                 "no SMTP server: give the flow `smtp: {url: smtp://host:port}` or "
-                 "set SLUICE_SMTP_URL");
-        return FAIL;
-    }
-    const json_t *to = json_object_get(in, "to");
-    const char *list[65];
-    size_t n = 0;
-    if (json_is_string(to))
-        list[n++] = json_string_value(to);
-    for (size_t i = 0; json_is_array(to) && i < json_array_size(to) && n < 64; i++)
-        if (json_is_string(json_array_get(to, i)))
-            list[n++] = json_string_value(json_array_get(to, i));
-    list[n] = NULL;
-    if (!n) {
-        snprintf(err, errlen, "email `to` is empty");
-        return FAIL;
-    }
-    const char *from = str(in, "from") ? str(in, "from") : getenv("SLUICE_SMTP_FROM");
-    sl_mail_t mail = {from ? from : "sluice <sluice@localhost>",
-                      list,
-                      str(in, "subject") ? str(in, "subject") : "",
-                      str(in, "text"),
-                      str(in, "html"),
-                      str(in, "reply_to")};
-    char mid[256] = "";
-    sl_err rc = sl__smtp_check(&cfg, &mail, err, errlen);
-    if (!rc)
-        rc = sl__smtp_send(&cfg, &mail, mid, sizeof mid, err, errlen);
-    if (rc)
-        return rc == SL_ENETWORK ? TRANSIENT : FAIL;
-    *out = json_pack("{s:s,s:O}", "message_id", mid, "to", to);
-    return OK;
-}
-
-/* A contact's `name` ("Jenny Rosen") fills first_name and last_name when they are not given:
- * the first word, and the rest. */
-static void contact_names(json_t *input)
-{
-    const char *name = str(input, "name");
-    if (!name || str(input, "first_name") || str(input, "last_name"))
-        return;
-    while (*name == ' ')
-        name++;
-    size_t n = strcspn(name, " ");
-    const char *rest = name + n;
-    while (*rest == ' ')
-        rest++;
-    if (n)
-        json_object_set_new(input, "first_name", json_stringn(name, n));
-    if (*rest)
-        json_object_set_new(input, "last_name", json_string(rest));
 }
 
 /* --- steps ------------------------------------------------------------------------------------ */
@@ -375,32 +121,32 @@ static int fail_step(exec_t *x, const char *path, const char *kind, json_t *inpu
     snprintf(x->failed, sizeof x->failed, "%s", path);
     snprintf(x->error, sizeof x->error, "%s", error);
     record(x,
-           make_record(path, kind, "failed", input, NULL, error, started, mono_ms() - t0, attempts),
+           make_record(path, kind, "failed", input, NULL, error, started, sl__mono_ms() - t0, attempts),
            1);
     return -1;
 }
 
-static int exec_leaf(exec_t *x, const json_t *step, const char *kind, const char *id,
+static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, const char *id,
                      const char *path)
 {
+    const char *kind = sk->name;
     const json_t *prev = json_object_get(x->done, path);
     if (prev) {
         /* Done in an earlier attempt: its output stands. */
         set_output(x, id, json_object_get(prev, "output"));
-        if (!strcmp(kind, "filter") &&
+        if (sk->flow == SL_STEP_FILTER &&
             !json_is_true(json_object_get(json_object_get(prev, "output"), "passed"))) {
             x->filtered = 1;
             return 1;
         }
         return 0;
     }
-    long long started = now_ms();
-    double t0 = mono_ms();
+    long long started = sl__now_ms();
+    double t0 = sl__mono_ms();
     char err[2048] = "";
     const json_t *body = json_object_get(step, kind);
     json_t *input = NULL, *output = NULL;
-    int side = strcmp(kind, "set") && strcmp(kind, "filter");
-    if (!strcmp(kind, "filter")) {
+    if (sk->flow == SL_STEP_FILTER) {
         json_t *v = eval_field(x, body, err, sizeof err);
         if (!v)
             return fail_step(x, path, kind, json_incref((json_t *)body), err, started, t0, 1);
@@ -410,7 +156,7 @@ static int exec_leaf(exec_t *x, const json_t *step, const char *kind, const char
         set_output(x, id, output);
         record(x,
                make_record(path, kind, "succeeded", json_incref((json_t *)body), output, NULL,
-                           started, mono_ms() - t0, 1),
+                           started, sl__mono_ms() - t0, 1),
                0);
         if (!pass) {
             x->filtered = 1;
@@ -418,15 +164,15 @@ static int exec_leaf(exec_t *x, const json_t *step, const char *kind, const char
         }
         return 0;
     }
-    const json_t *with = !strcmp(kind, "stripe") ? json_object_get(step, "with") : body;
+    const json_t *with = sk->input ? json_object_get(step, sk->input) : body;
     input = with ? sl__template_render_json(with, x->ctx, err, sizeof err) : json_object();
     if (!input)
         return fail_step(x, path, kind, json_incref((json_t *)with), err, started, t0, 1);
-    if (!strcmp(kind, "set")) {
+    if (sk->flow == SL_STEP_SET) {
         set_output(x, id, input);
         record(x,
                make_record(path, kind, "succeeded", NULL, json_incref(input), NULL, started,
-                           mono_ms() - t0, 1),
+                           sl__mono_ms() - t0, 1),
                0);
         json_decref(input);
         return 0;
@@ -438,75 +184,44 @@ static int exec_leaf(exec_t *x, const json_t *step, const char *kind, const char
     long backoff = json_is_integer(json_object_get(retry, "backoff_ms"))
                        ? (long)json_integer_value(json_object_get(retry, "backoff_ms"))
                        : x->e->cfg.retry_base_ms;
-    int attempt = 0, result = FAIL;
+    sl_step_call_t call = {x->e, x->flow, step, x->run_id, path, 0, attempts < 1 ? 1 : attempts, 0};
+    sl_step_result_t result = SL_STEP_FAIL;
+    int attempt = 0;
     for (;;) {
-        attempt++;
+        call.attempt = ++attempt;
         err[0] = '\0';
         json_decref(output);
         output = NULL;
-        if (!strcmp(kind, "stripe")) {
-            result = do_stripe(x, str(step, "stripe"), input, path, &output, err, sizeof err);
-        } else if (!strcmp(kind, "http")) {
-            result = do_http(str(input, "method") ? str(input, "method") : "GET",
-                             str(input, "url") ?: "", json_object_get(input, "headers"),
-                             json_object_get(input, "body"),
-                             (long)json_integer_value(json_object_get(input, "timeout_ms")),
-                             &output, err, sizeof err);
-        } else if (!strcmp(kind, "emit")) {
-            json_t *payload =
-                json_pack("{s:O,s:O,s:I,s:s,s:s}", "event", json_object_get(input, "event"),
-                          "payload", json_object_get(input, "payload") ?: json_null(), "sent_at",
-                          (json_int_t)time(NULL), "flow", x->flow->name, "run", x->run_id);
-            result = do_http("POST", str(input, "url") ?: "", json_object_get(input, "headers"),
-                             payload, 0, &output, err, sizeof err);
-            json_decref(payload);
-        } else if (!strcmp(kind, "email")) {
-            result = do_email(x, input, &output, err, sizeof err);
-        } else if (!strcmp(kind, "contact")) {
-            const char *email = str(input, "email");
-            int created = 0;
-            json_t *row = NULL;
-            if (!email || !strchr(email, '@')) {
-                snprintf(err, sizeof err, "contact email `%s` is not an email address",
-                         email ? email : "(not a string)");
-                result = FAIL;
-            } else if (contact_names(input),
-                       x->e->cfg.store->ops->contact_upsert(
-                           x->e->cfg.store, email, str(input, "first_name"),
-                           str(input, "last_name"), &created, &row, err, sizeof err)) {
-                result = TRANSIENT;
-            } else {
-                output = row ? row : json_object();
-                json_object_set_new(output, "created", json_boolean(created));
-                result = OK;
-            }
-        }
-        if (result != TRANSIENT || attempt >= attempts)
+        result = sk->act(&call, input, &output, err, sizeof err);
+        if (result != SL_STEP_RETRY || attempt >= call.attempts)
             break;
         long wait = backoff << (attempt - 1);
-        usleep((useconds_t)(wait > 30000 ? 30000 : wait) * 1000);
+        sl__sleep_ms(wait > 30000 ? 30000 : wait);
     }
-    if (result != OK) {
+    if (call.requests) /* the action retried on its own (the Stripe client): its count */
+        attempt = call.requests;
+    if (result != SL_STEP_OK) {
         json_decref(output);
         return fail_step(x, path, kind, input, err, started, t0, attempt);
     }
     set_output(x, id, output);
     int rc = record(
         x,
-        make_record(path, kind, "succeeded", input, output, NULL, started, mono_ms() - t0, attempt),
-        side);
+        make_record(path, kind, "succeeded", input, output, NULL, started, sl__mono_ms() - t0, attempt),
+        1);
     return rc ? -1 : 0;
 }
 
 static int exec_step(exec_t *x, const json_t *step, const char *prefix, int depth)
 {
     const char *id = str(step, "id");
-    const char *kind = sl__step_kind(step);
+    const sl_step_kind_t *sk = sl__step_of(step);
+    const char *kind = sk->name;
     char path[1024];
     sl__path_fmt(path, sizeof path, "%s%s", prefix, id);
-    if (!strcmp(kind, "loop")) {
-        long long started = now_ms();
-        double t0 = mono_ms();
+    if (sk->flow == SL_STEP_LOOP) {
+        long long started = sl__now_ms();
+        double t0 = sl__mono_ms();
         char err[1024];
         json_t *items = eval_field(x, json_object_get(step, "loop"), err, sizeof err);
         if (!items)
@@ -548,14 +263,14 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         if (!json_object_get(x->done, path))
             record(x,
                    make_record(path, kind, "succeeded", json_incref(json_object_get(step, "loop")),
-                               json_incref(out), NULL, started, mono_ms() - t0, 1),
+                               json_incref(out), NULL, started, sl__mono_ms() - t0, 1),
                    0);
         json_decref(out);
         return 0;
     }
-    if (!strcmp(kind, "if")) {
-        long long started = now_ms();
-        double t0 = mono_ms();
+    if (sk->flow == SL_STEP_IF) {
+        long long started = sl__now_ms();
+        double t0 = sl__mono_ms();
         char err[1024];
         json_t *v = eval_field(x, json_object_get(step, "if"), err, sizeof err);
         if (!v)
@@ -568,7 +283,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         if (!json_object_get(x->done, path))
             record(x,
                    make_record(path, kind, "succeeded", json_incref(json_object_get(step, "if")),
-                               json_incref(out), NULL, started, mono_ms() - t0, 1),
+                               json_incref(out), NULL, started, sl__mono_ms() - t0, 1),
                    0);
         json_decref(out);
         const json_t *branch = json_object_get(step, yes ? "then" : "else");
@@ -578,7 +293,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         sl__path_fmt(sub, sizeof sub, "%s.%s.", path, yes ? "then" : "else");
         return exec_steps(x, branch, sub, depth + 1);
     }
-    return exec_leaf(x, step, kind, id, path);
+    return exec_leaf(x, step, sk, id, path);
 }
 
 static int exec_steps(exec_t *x, const json_t *steps, const char *prefix, int depth)
@@ -761,13 +476,7 @@ static void *worker(void *arg)
         json_decref(runs);
         pthread_mutex_lock(&e->lock);
         if (!e->stopping && !e->pending) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 500 * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = sl__deadline_ms(500);
             pthread_cond_timedwait(&e->wake, &e->lock, &until);
         }
         if (e->pending)
@@ -820,9 +529,7 @@ static void *scheduler(void *arg)
     for (int tick = 0;; tick++) {
         pthread_mutex_lock(&e->lock);
         if (!e->stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
+            struct timespec until = sl__deadline_ms(1000);
             pthread_cond_timedwait(&e->wake, &e->lock, &until);
         }
         int stop = e->stopping;
@@ -845,6 +552,14 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
     if (e->cfg.retry_base_ms <= 0)
         e->cfg.retry_base_ms = 500;
     e->enabled = calloc(cfg->flows->n ? cfg->flows->n : 1, sizeof *e->enabled);
+    e->clients = sl__clients_new(cfg->store, cfg->crypt);
+    if (!e->enabled || !e->clients) {
+        sl__clients_free(e->clients);
+        free(e->enabled);
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return SL_ENOMEM;
+    }
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->wake, NULL);
     sl__engine_refresh(e);
@@ -888,8 +603,7 @@ void sl__engine_stop(sl_engine_t *e)
         pthread_join(e->threads[i], NULL);
     if (e->have_sched)
         pthread_join(e->sched, NULL);
-    for (size_t i = 0; i < e->nclients; i++)
-        sl_client_free(e->clients[i].client);
+    sl__clients_free(e->clients);
     free(e->threads);
     free(e->enabled);
     pthread_mutex_destroy(&e->lock);

@@ -11,6 +11,7 @@
 
 #include "flow/expr.h"
 #include "flow/flow.h"
+#include "flow/internal.h"
 #include "flow/yaml.h"
 #include "sluice/catalog.h"
 
@@ -24,27 +25,13 @@ void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
 
 #define MAX_FLOW_FILE (4u << 20)
 
-const char *const sl__step_kinds[] = {"stripe", "loop",  "if",      "filter", "set",
-                                      "http",   "email", "contact", "emit",   NULL};
-
-const char *sl__step_kind(const json_t *step)
-{
-    const char *found = NULL;
-    for (size_t i = 0; sl__step_kinds[i]; i++)
-        if (json_object_get(step, sl__step_kinds[i])) {
-            if (found)
-                return NULL;
-            found = sl__step_kinds[i];
-        }
-    return found;
-}
-
-typedef struct checker {
+struct sl_check {
     sl_flow_t *flow;
     json_t *errors;
     json_t *ids; /* step id -> path */
     int bad;
-} checker_t;
+};
+typedef struct sl_check checker_t;
 
 static void problem(checker_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -181,6 +168,21 @@ int sl__cron_matches(const sl_cron_t *c, time_t t)
     return dom || dow;
 }
 
+void sl__check_problem(sl_check_t *c, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    problem(c, path, "%s", msg);
+}
+
+const sl_flow_t *sl__check_flow(const sl_check_t *c)
+{
+    return c->flow;
+}
+
 /* --- checking --------------------------------------------------------------------------------- */
 
 static int id_ok(const char *id)
@@ -216,6 +218,11 @@ static void check_templates(checker_t *c, const char *path, const json_t *v)
         problem(c, path, "%s", err);
 }
 
+void sl__check_templates(sl_check_t *c, const char *path, const json_t *v)
+{
+    check_templates(c, path, v);
+}
+
 static void check_keys(checker_t *c, const char *path, const json_t *obj,
                        const char *const *allowed, const char *what)
 {
@@ -235,56 +242,6 @@ static void check_keys(checker_t *c, const char *path, const json_t *obj,
 }
 
 static void check_steps(checker_t *c, const json_t *steps, const char *path, int depth);
-
-static void check_stripe(checker_t *c, const json_t *step, const char *path)
-{
-    char sub[1024];
-    sl__path_fmt(sub, sizeof sub, "%s.stripe", path);
-    const char *name = json_string_value(json_object_get(step, "stripe"));
-    const sl_op_t *op = name ? sl_op_find(name) : NULL;
-    const sl_alias_t *alias = name && !op ? sl_alias_find(name) : NULL;
-    if (alias)
-        op = sl_alias_op(alias);
-    if (!op) {
-        const char *near = name ? sl_op_suggest(name) : NULL;
-        problem(c, sub, "unknown Stripe operation `%s`%s%s%s (`sluice ops` lists them)",
-                name ? name : "", near ? " (did you mean `" : "", near ? near : "",
-                near ? "`?)" : "");
-        return;
-    }
-    if (!c->flow->connection[0])
-        problem(c, sub, "a stripe step needs the flow's `connection`");
-    const json_t *with = json_object_get(step, "with");
-    sl__path_fmt(sub, sizeof sub, "%s.with", path);
-    if (with && !json_is_object(with)) {
-        problem(c, sub, "`with` holds the parameters as a mapping");
-        return;
-    }
-    json_t *desc = sl_op_describe(op);
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)with, k, v)
-    {
-        int known = strcmp(k, "id") == 0 || strcmp(k, "expand") == 0 ||
-                    (alias && (strcmp(k, "email") == 0));
-        const json_t *pp = json_object_get(desc, "path_params");
-        for (size_t i = 0; !known && i < json_array_size(pp); i++)
-            known = strcmp(json_string_value(json_array_get(pp, i)) ?: "", k) == 0;
-        const json_t *params = json_object_get(desc, "params");
-        for (size_t i = 0; !known && i < json_array_size(params); i++)
-            known =
-                strcmp(json_string_value(json_object_get(json_array_get(params, i), "name")) ?: "",
-                       k) == 0;
-        if (!known) {
-            char psub[1400];
-            sl__path_fmt(psub, sizeof psub, "%s.%s", sub, k);
-            problem(c, psub, "%s has no parameter `%s` (`sluice ops %s` lists them)",
-                    sl_op_name(op), k, sl_op_name(op));
-        }
-    }
-    json_decref(desc);
-    check_templates(c, sub, with);
-}
 
 static void check_step(checker_t *c, const json_t *step, const char *path, int depth)
 {
@@ -308,11 +265,11 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
         sl__yaml_where(c->flow->pos, sub, where, sizeof where);
         json_object_set_new(c->ids, id, json_sprintf("line %s", where));
     }
-    const char *kind = sl__step_kind(step);
-    if (!kind) {
+    const sl_step_kind_t *sk = sl__step_of(step);
+    if (!sk) {
         int n = 0;
-        for (size_t i = 0; sl__step_kinds[i]; i++)
-            n += json_object_get(step, sl__step_kinds[i]) != NULL;
+        for (size_t i = 0; sl__step_table[i]; i++)
+            n += json_object_get(step, sl__step_table[i]->name) != NULL;
         const char *k;
         json_t *v;
         const char *unknown = NULL;
@@ -334,16 +291,10 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
                     "contact, emit)");
         return;
     }
+    const char *kind = sk->name;
     static const char *const common[] = {"id", "description", "retry", NULL};
-    const char *extra[4] = {NULL, NULL, NULL, NULL};
-    if (!strcmp(kind, "stripe"))
-        extra[0] = "with";
-    else if (!strcmp(kind, "loop"))
-        extra[0] = "steps";
-    else if (!strcmp(kind, "if")) {
-        extra[0] = "then";
-        extra[1] = "else";
-    }
+    static const char *const none[] = {NULL};
+    const char *const *extra = sk->extra ? sk->extra : none;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)step, k, v)
@@ -369,14 +320,15 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
     }
     sl__path_fmt(sub, sizeof sub, "%s.%s", path, kind);
     const json_t *body = json_object_get(step, kind);
-    if (!strcmp(kind, "stripe")) {
-        check_stripe(c, step, path);
-    } else if (!strcmp(kind, "loop")) {
+    switch (sk->flow) {
+    case SL_STEP_LOOP: {
         check_expr(c, sub, body, "loop");
         char nested[1024];
         sl__path_fmt(nested, sizeof nested, "%s.steps", path);
         check_steps(c, json_object_get(step, "steps"), nested, depth + 1);
-    } else if (!strcmp(kind, "if")) {
+        break;
+    }
+    case SL_STEP_IF: {
         check_expr(c, sub, body, "if");
         char nested[1024];
         sl__path_fmt(nested, sizeof nested, "%s.then", path);
@@ -385,51 +337,34 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
             sl__path_fmt(nested, sizeof nested, "%s.else", path);
             check_steps(c, json_object_get(step, "else"), nested, depth + 1);
         }
-    } else if (!strcmp(kind, "filter")) {
+        break;
+    }
+    case SL_STEP_FILTER:
         check_expr(c, sub, body, "filter");
-    } else if (!strcmp(kind, "set")) {
+        break;
+    case SL_STEP_SET:
         check_templates(c, sub, body);
-    } else {
-        /* http, email, contact, emit: a mapping of fields */
-        static const char *const http_keys[] = {"method", "url",        "headers",
-                                                "body",   "timeout_ms", NULL};
-        static const char *const email_keys[] = {"to",   "from",     "subject", "text",
-                                                 "html", "reply_to", "smtp",    NULL};
-        static const char *const contact_keys[] = {"email", "first_name", "last_name", "name",
-                                                   NULL};
-        static const char *const emit_keys[] = {"url", "event", "payload", "headers", NULL};
-        const char *const *keys = !strcmp(kind, "http")      ? http_keys
-                                  : !strcmp(kind, "email")   ? email_keys
-                                  : !strcmp(kind, "contact") ? contact_keys
-                                                             : emit_keys;
-        static const char *const need_http[] = {"url", NULL};
-        static const char *const need_email[] = {"to", "subject", NULL};
-        static const char *const need_contact[] = {"email", NULL};
-        static const char *const need_emit[] = {"url", "event", NULL};
-        const char *const *need = !strcmp(kind, "http")      ? need_http
-                                  : !strcmp(kind, "email")   ? need_email
-                                  : !strcmp(kind, "contact") ? need_contact
-                                                             : need_emit;
+        break;
+    case SL_STEP_ACTION:
+        if (!sk->fields) { /* its own checks (stripe) */
+            if (sk->check)
+                sk->check(c, step, path);
+            break;
+        }
         if (!json_is_object(body)) {
             problem(c, sub, "a %s step's `%s` is a mapping of its fields", kind, kind);
             return;
         }
         char what[32];
         snprintf(what, sizeof what, "a %s step", kind);
-        check_keys(c, sub, body, keys, what);
-        for (size_t i = 0; need[i]; i++)
-            if (!json_object_get(body, need[i]))
-                problem(c, sub, "a %s step needs `%s`", kind, need[i]);
-        if (!strcmp(kind, "email") && !json_object_get(body, "text") &&
-            !json_object_get(body, "html"))
-            problem(c, sub, "an email step needs `text` or `html`");
-        if (!strcmp(kind, "http")) {
-            const char *m = json_string_value(json_object_get(body, "method"));
-            if (m && strcasecmp(m, "GET") && strcasecmp(m, "POST") && strcasecmp(m, "PUT") &&
-                strcasecmp(m, "PATCH") && strcasecmp(m, "DELETE") && strcasecmp(m, "HEAD"))
-                problem(c, sub, "http method `%s` is not GET, POST, PUT, PATCH, DELETE or HEAD", m);
-        }
+        check_keys(c, sub, body, sk->fields, what);
+        for (size_t i = 0; sk->needs && sk->needs[i]; i++)
+            if (!json_object_get(body, sk->needs[i]))
+                problem(c, sub, "a %s step needs `%s`", kind, sk->needs[i]);
+        if (sk->check)
+            sk->check(c, step, sub);
         check_templates(c, sub, body);
+        break;
     }
 }
 

@@ -67,9 +67,6 @@ int sl__cron_matches(const sl_cron_t *c, time_t t);
 /* Formats a step or node path; one too long is cut (paths only label records and messages). */
 void sl__path_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Step kinds, and the key that names each in a step. */
-extern const char *const sl__step_kinds[];
-
 /* The kind of a step object ("stripe", "loop", ...), or NULL. */
 const char *sl__step_kind(const json_t *step);
 

@@ -213,7 +213,7 @@ static const sl_cat_field_t *shape_field(const sl_cat_shape_t *sh, const char *n
 }
 
 /* Edit distance, for "did you mean"; names are short so a small table will do. */
-static size_t edit_distance(const char *a, const char *b)
+size_t sl__edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63)
@@ -243,8 +243,8 @@ static const char *closest_field(const sl_cat_shape_t *sh, const char *name)
         best_d = 3;
     for (size_t i = 0; i < sh->nfields; i++) {
         const char *cand = SL_CAT_STR(sl__cat_fields[sh->fields + i].name);
-        size_t d = edit_distance(name, cand);
-        if (d <= best_d && (!best || d < edit_distance(name, best)))
+        size_t d = sl__edit_distance(name, cand);
+        if (d <= best_d && (!best || d < sl__edit_distance(name, best)))
             best = cand;
     }
     return best;
@@ -472,24 +472,6 @@ sl_err sl_op_validate(const sl_op_t *op, const json_t *params, char *err, size_t
     sl__buf_cleanup(&path);
     json_decref(empty);
     return rc ? SL_EINVAL : SL_OK;
-}
-
-const char *sl_op_suggest(const char *name)
-{
-    const char *best = NULL;
-    size_t best_d = strlen(name) / 4 + 1;
-    if (best_d > 4)
-        best_d = 4;
-    for (size_t i = 0; i < sl__cat_nops + sl_alias_count(); i++) {
-        const char *cand = i < sl__cat_nops ? SL_CAT_STR(sl__cat_ops[i].name)
-                                            : sl_alias_name(sl_alias_at(i - sl__cat_nops));
-        size_t d = edit_distance(name, cand);
-        if (d <= best_d) {
-            best = cand;
-            best_d = d;
-        }
-    }
-    return best;
 }
 
 /* --- Building calls ------------------------------------------------------------------------ */

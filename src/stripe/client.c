@@ -529,6 +529,9 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
     memset(&a, 0, sizeof a);
     sl__buf_init(&a.body, c->max_response_bytes);
     double start = sl__mono_ms();
+    sl_retry_policy_t policy = c->retry;
+    if (req->max_retries)
+        policy.max_retries = req->max_retries < 0 ? 0 : req->max_retries;
     CURL *h = NULL;
     sl_err rc = prepare(c, req, resp, &p);
     if (rc)
@@ -573,15 +576,15 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
             client_trace(c, "< no response after %.1f ms (attempt %d): %s", took, resp->attempts,
                          errbuf[0] ? errbuf : curl_easy_strerror(cc));
         }
-        if (!sl__retry_should(&c->retry, status, a.should_retry[0] ? a.should_retry : NULL,
+        if (!sl__retry_should(&policy, status, a.should_retry[0] ? a.should_retry : NULL,
                               resp->attempts - 1)) {
             if (a.should_retry[0] && strcasecmp(a.should_retry, "false") == 0 &&
-                resp->attempts - 1 < c->retry.max_retries)
+                resp->attempts - 1 < policy.max_retries)
                 client_trace(c, "! not retrying: Stripe-Should-Retry: false");
             break;
         }
         long after = sl__retry_after_ms(a.retry_after[0] ? a.retry_after : NULL, time(NULL));
-        long delay = sl__retry_delay_ms(&c->retry, resp->attempts, after, sl__rand_u32());
+        long delay = sl__retry_delay_ms(&policy, resp->attempts, after, sl__rand_u32());
         double spent = sl__mono_ms() - start;
         if (spent + (double)delay > (double)c->retry.total_ms) {
             client_trace(c,
@@ -591,7 +594,7 @@ sl_err sl_client_request(sl_client_t *c, const sl_request_t *req, sl_response_t 
             break;
         }
         client_trace(c, "! retrying in %ld ms (retry %d of %d%s)", delay, resp->attempts,
-                     c->retry.max_retries, after >= 0 ? ", as Retry-After asks" : "");
+                     policy.max_retries, after >= 0 ? ", as Retry-After asks" : "");
         sl__sleep_ms(delay);
     }
 

@@ -63,4 +63,9 @@ void sl__redact(char *s, const char *secret);
 sl_err sl__page_next_params(const json_t *params, const json_t *page, json_t **next);
 
 
+/* --- Names --------------------------------------------------------------------------------- */
+
+/* The Levenshtein distance between a and b; 99 when either is longer than 63 bytes. */
+size_t sl__edit_distance(const char *a, const char *b);
+
 #endif

@@ -136,7 +136,7 @@ sl_err sl_pager_next(sl_pager_t *p, json_t **item)
             json_decref(p->params);
             p->params = next;
         }
-        sl_request_t req = {p->method, p->path, p->params, NULL, p->account, p->version};
+        sl_request_t req = {p->method, p->path, p->params, NULL, p->account, p->version, 0};
         sl_response_cleanup(&p->resp);
         sl_err rc = sl_client_request(p->client, &req, &p->resp);
         p->pages++;

@@ -318,7 +318,7 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
             break;
         }
         json_t *form = as_form(params);
-        sl_request_t req = {method, json_string_value(path), form, NULL, NULL, NULL};
+        sl_request_t req = {method, json_string_value(path), form, NULL, NULL, NULL, 0};
         sl_response_t resp;
         rc = sl_client_request(client, &req, &resp);
         if (step)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sluice/catalog.h"
+#include "stripe/internal.h"
 
 enum alias_kind {
     ALIAS_PLAIN,
@@ -181,6 +182,7 @@ static sl_err call_op(sl_client_t *client, const sl_op_t *op, const json_t *para
             call.req.idempotency_key = base->idempotency_key;
             call.req.stripe_account = base->stripe_account;
             call.req.stripe_version = base->stripe_version;
+            call.req.max_retries = base->max_retries;
         }
         rc = sl_client_request(client, &call.req, resp);
         if (rc && err && errlen)
@@ -293,4 +295,23 @@ sl_err sl_action_call(sl_client_t *client, const char *name, const json_t *param
     json_decref(id);
     json_decref(p);
     return rc;
+}
+
+/* Operations first, then the named actions: the nearest name within a quarter of its length. */
+const char *sl_op_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(name) / 4 + 1;
+    if (best_d > 4)
+        best_d = 4;
+    size_t nops = sl_op_count();
+    for (size_t i = 0; i < nops + sl_alias_count(); i++) {
+        const char *cand = i < nops ? sl_op_name(sl_op_at(i)) : sl_alias_name(sl_alias_at(i - nops));
+        size_t d = sl__edit_distance(name, cand);
+        if (d <= best_d) {
+            best = cand;
+            best_d = d;
+        }
+    }
+    return best;
 }
