@@ -28,7 +28,7 @@ extern char **environ;
 #include "core/log.h"
 #include "flow/engine.h"
 #include "flow/expr.h"
-#include "flow/smtp.h"
+#include "net/smtp.h"
 #include "sluice/catalog.h"
 
 #define MAX_LOOP_ITEMS 100000

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "flow/smtp.h"
+#include "net/smtp.h"
 
 #ifndef SMTP_SINK
 #error "SMTP_SINK must name tests/support/smtp_sink.py"

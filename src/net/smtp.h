@@ -1,6 +1,6 @@
 /* Sending one email over SMTP with libcurl, for the `email` step of workflows (internal). */
-#ifndef SLUICE_FLOW_SMTP_H
-#define SLUICE_FLOW_SMTP_H
+#ifndef SLUICE_NET_SMTP_H
+#define SLUICE_NET_SMTP_H
 
 #include <stddef.h>
 #include <time.h>

@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "core/buf.h"
-#include "flow/smtp.h"
+#include "net/smtp.h"
 
 #define SMTP_DEFAULT_TIMEOUT_MS 30000L
 /* RFC 5322 asks for lines of at most 78 characters (998 is the hard limit). */
