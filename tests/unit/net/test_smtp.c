@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "flow/smtp.h"
+#include "net/smtp.h"
 
 #ifndef SMTP_SINK
 #error "SMTP_SINK must name tests/support/smtp_sink.py"
@@ -292,7 +292,8 @@ static void test_text_only(void **state)
     expect_address(r, "from", 0, "Sluice", "noreply@example.com");
     expect_address(r, "to", 0, "", "dev@example.org");
     assert_true(json_is_null(json_object_get(json_object_get(r, "headers"), "reply_to")));
-    assert_string_equal(str_at(r, "content_type", NULL), "text/plain");
+    /* libcurl's MIME documents are multipart/mixed; the body is their one part. */
+    assert_string_equal(str_at(r, "content_type", NULL), "multipart/mixed");
     assert_int_equal(json_array_size(json_object_get(r, "parts")), 1);
     expect_part(r, 0, "text/plain", "Hello.\r\nBye.");
     json_decref(r);
@@ -308,7 +309,7 @@ static void test_html_only(void **state)
     char id[SL_SMTP_MESSAGE_ID_MAX];
     send_ok(&cfg, &mail, id);
     json_t *r = last_record(&g.plain, id);
-    assert_string_equal(str_at(r, "content_type", NULL), "text/html");
+    assert_string_equal(str_at(r, "content_type", NULL), "multipart/mixed");
     assert_int_equal(json_array_size(json_object_get(r, "parts")), 1);
     expect_part(r, 0, "text/html", html);
     expect_address(r, "from", 0, "", "noreply@example.com");
@@ -326,7 +327,8 @@ static void test_text_and_html(void **state)
     char id[SL_SMTP_MESSAGE_ID_MAX];
     send_ok(&cfg, &mail, id);
     json_t *r = last_record(&g.plain, id);
-    assert_string_equal(str_at(r, "content_type", NULL), "multipart/alternative");
+    assert_string_equal(str_at(r, "content_type", NULL), "multipart/mixed");
+    assert_non_null(strstr(str_at(r, "raw", NULL), "\r\nContent-Type: multipart/alternative"));
     assert_true(json_is_string(json_object_get(r, "boundary")));
     assert_int_equal(json_array_size(json_object_get(r, "parts")), 2);
     expect_part(r, 0, "text/plain", "Plain version\r\n");
@@ -737,27 +739,47 @@ static void test_check_config(void **state)
                      SL_EINVAL);
 }
 
-/* The built message, without a server: fixed date, folding, a fresh Message-ID each time. */
-static void test_build(void **state)
+/* The message as the sink received it, sent with a fixed date: folding, encoded names, the
+ * alternative, base64 bodies, CRLF line ends, a fresh Message-ID each time. */
+static void test_message_on_the_wire(void **state)
 {
     (void)state;
     const char *to[] = {"Zoë <zoe@example.org>", "b@example.org", NULL};
     sl_mail_t mail = {"me@example.org", to, "Hello", "one\ntwo", "<p>x</p>", NULL};
-    char *msg = NULL, id1[SL_SMTP_MESSAGE_ID_MAX], id2[SL_SMTP_MESSAGE_ID_MAX], err[256];
-    assert_int_equal(sl__smtp_build(&mail, 0, &msg, id1, sizeof id1, err, sizeof err), SL_OK);
-    assert_true(strncmp(msg, "Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n", 39) == 0);
-    assert_non_null(strstr(msg, "\r\nTo: =?UTF-8?B?Wm/Dqw==?= <zoe@example.org>,\r\n"
-                                " b@example.org\r\n"));
-    assert_non_null(strstr(msg, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_"));
-    assert_non_null(strstr(msg, "b25lDQp0d28=")); /* "one\r\ntwo" */
-    for (const char *p = msg; (p = strchr(p, '\n')); p++)
-        assert_true(p[-1] == '\r');
-    free(msg);
-    assert_int_equal(sl__smtp_build(&mail, 1700000000, &msg, id2, sizeof id2, err, sizeof err),
-                     SL_OK);
-    assert_true(strncmp(msg, "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n", 39) == 0);
+    sl_smtp_config_t cfg = config_for(&g.plain);
+    char id1[SL_SMTP_MESSAGE_ID_MAX], id2[SL_SMTP_MESSAGE_ID_MAX], err[512];
+    const struct {
+        time_t now;
+        const char *date;
+        char *id;
+    } sends[] = {{0, "\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n", id1},
+                 {1700000000, "\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n", id2}};
+    for (size_t i = 0; i < sizeof sends / sizeof *sends; i++) {
+        sl_err rc = sl__smtp_send_at(&cfg, &mail, sends[i].now, sends[i].id, SL_SMTP_MESSAGE_ID_MAX,
+                                     err, sizeof err);
+        if (rc)
+            fail_msg("%s: %s", sl_errname(rc), err);
+        json_t *all = records(&g.plain);
+        json_t *r = json_array_get(all, json_array_size(all) - 1);
+        const char *raw = str_at(r, "raw", NULL);
+        assert_int_equal(json_array_size(json_object_get(r, "defects")), 0);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(r, "headers"), "date_epoch")),
+            (json_int_t)sends[i].now);
+        assert_string_equal(str_at(r, "headers", "message_id"), sends[i].id);
+        assert_non_null(strstr(raw, sends[i].date));
+        assert_non_null(strstr(raw, "\r\nTo: =?UTF-8?B?Wm/Dqw==?= <zoe@example.org>,\r\n"
+                                    " b@example.org\r\n"));
+        assert_non_null(strstr(raw, "Content-Type: multipart/alternative"));
+        assert_true(json_is_string(json_object_get(r, "boundary")));
+        assert_non_null(strstr(raw, "b25lDQp0d28=")); /* "one\r\ntwo" */
+        assert_true(json_is_true(json_object_get(r, "crlf")));
+        assert_true(json_integer_value(json_object_get(r, "max_line")) <= 78);
+        for (const char *p = strchr(raw, '\n'); p; p = strchr(p + 1, '\n'))
+            assert_true(p > raw && p[-1] == '\r');
+        json_decref(all);
+    }
     assert_string_not_equal(id1, id2);
-    free(msg);
 }
 
 int main(void)
@@ -765,7 +787,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_mail),
         cmocka_unit_test(test_check_config),
-        cmocka_unit_test(test_build),
+        cmocka_unit_test(test_message_on_the_wire),
         cmocka_unit_test(test_text_only),
         cmocka_unit_test(test_html_only),
         cmocka_unit_test(test_text_and_html),

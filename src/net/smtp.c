@@ -1,6 +1,7 @@
-/* Sending one email over SMTP: the message is built here (RFC 5322 headers, MIME bodies in
- * base64) and handed to libcurl, which speaks SMTP, STARTTLS and AUTH. A curl handle per send:
- * mail is rare enough that keeping connections open would only hold sockets for nothing. */
+/* Sending one email over SMTP. libcurl speaks SMTP, STARTTLS and AUTH and writes the MIME body
+ * (curl_mime, base64); the mail's headers are written here, because libcurl sends the ones it is
+ * given as they are. A curl handle per send: mail is rare enough that keeping connections open
+ * would only hold sockets for nothing. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,10 +10,12 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <openssl/rand.h>
+#include <openssl/evp.h>
 
 #include "core/buf.h"
-#include "flow/smtp.h"
+#include "core/rand.h"
+#include "core/utf8.h"
+#include "net/smtp.h"
 
 #define SMTP_DEFAULT_TIMEOUT_MS 30000L
 /* RFC 5322 asks for lines of at most 78 characters (998 is the hard limit). */
@@ -59,39 +62,7 @@ static int has_control(const char *s)
     return 0;
 }
 
-/* Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        size_t n;
-        unsigned cp, min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
-/* Checks a header value that the message carries as text (the subject). */
+/* Checks a header value that the message carries as text (the subject, an address). */
 static sl_err text_check(const char *field, const char *v, char *err, size_t errlen)
 {
     if (has_line_break(v)) {
@@ -105,7 +76,7 @@ static sl_err text_check(const char *field, const char *v, char *err, size_t err
         set_err(err, errlen, "%s contains a control character", field);
         return SL_EINVAL;
     }
-    if (!utf8_valid(v)) {
+    if (!sl__utf8_valid(v)) {
         set_err(err, errlen, "%s is not valid UTF-8", field);
         return SL_EINVAL;
     }
@@ -166,21 +137,9 @@ static sl_err mailbox_parse(const char *field, const char *v, mailbox_t *m, char
         set_err(err, errlen, "%s is missing", field);
         return SL_EINVAL;
     }
-    if (has_line_break(v)) {
-        set_err(err, errlen,
-                "%s contains a line break (CR or LF): a header value must be one line, or it "
-                "could add headers of its own",
-                field);
-        return SL_EINVAL;
-    }
-    if (has_control(v)) {
-        set_err(err, errlen, "%s contains a control character", field);
-        return SL_EINVAL;
-    }
-    if (!utf8_valid(v)) {
-        set_err(err, errlen, "%s is not valid UTF-8", field);
-        return SL_EINVAL;
-    }
+    sl_err rc = text_check(field, v, err, errlen);
+    if (rc)
+        return rc;
     const char *b = v, *e = v + strlen(v);
     while (b < e && is_wsp(*b))
         b++;
@@ -355,11 +314,11 @@ static sl_err mail_check(const sl_mail_t *mail, char *err, size_t errlen)
         return SL_EINVAL;
     }
     /* Bodies are declared UTF-8; anything else would reach readers as mojibake. */
-    if (mail->text && !utf8_valid(mail->text)) {
+    if (mail->text && !sl__utf8_valid(mail->text)) {
         set_err(err, errlen, "text is not valid UTF-8");
         return SL_EINVAL;
     }
-    if (mail->html && !utf8_valid(mail->html)) {
+    if (mail->html && !sl__utf8_valid(mail->html)) {
         set_err(err, errlen, "html is not valid UTF-8");
         return SL_EINVAL;
     }
@@ -377,32 +336,12 @@ sl_err sl__smtp_check(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *
 
 /* --- Building the message ------------------------------------------------------------------- */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Appends the base64 of p[0..n); with `wrap`, in lines of 76 characters each ending in CRLF
- * (RFC 2045), otherwise in one piece. */
-static sl_err put_base64(sl_buf_t *b, const unsigned char *p, size_t n, int wrap)
+/* Appends s[0..n) (n <= SMTP_WORD_BYTES) as one RFC 2047 encoded-word. */
+static sl_err put_word(sl_buf_t *b, const char *s, size_t n)
 {
-    sl_err rc = sl__buf_reserve(b, (n + 2) / 3 * 4 + (wrap ? (n / 57 + 1) * 2 : 0));
-    size_t col = 0;
-    for (size_t i = 0; !rc && i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = {b64_alphabet[v >> 18], b64_alphabet[(v >> 12) & 63],
-                     i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=',
-                     i + 2 < n ? b64_alphabet[v & 63] : '='};
-        rc = sl__buf_append(b, q, 4);
-        col += 4;
-        if (!rc && wrap && (col == 76 || i + 3 >= n)) {
-            rc = sl__buf_puts(b, "\r\n");
-            col = 0;
-        }
-    }
-    return rc;
+    unsigned char b64[SMTP_WORD_BYTES / 3 * 4 + 1];
+    int len = EVP_EncodeBlock(b64, (const unsigned char *)s, (int)n);
+    return sl__buf_printf(b, "=?UTF-8?B?%.*s?=", len, (const char *)b64);
 }
 
 /* Appends s[0..n) as RFC 2047 encoded-words, folding before each after the first so no line
@@ -429,11 +368,7 @@ static sl_err put_encoded_words(sl_buf_t *b, const char *s, size_t n, size_t col
         if (off > 0)
             rc = sl__buf_puts(b, "\r\n ");
         if (!rc)
-            rc = sl__buf_puts(b, "=?UTF-8?B?");
-        if (!rc)
-            rc = put_base64(b, (const unsigned char *)s + off, take, 0);
-        if (!rc)
-            rc = sl__buf_puts(b, "?=");
+            rc = put_word(b, s + off, take);
         off += take;
         col = 1;
     } while (!rc && off < n);
@@ -450,7 +385,8 @@ static int needs_encoding(const char *s, size_t n)
     return memmem(s, n, "=?", 2) || (n && (s[0] == ' ' || s[n - 1] == ' '));
 }
 
-/* The Subject header: as is when plain ASCII that fits one line, else as encoded-words. */
+/* The Subject header (without its line end): as is when plain ASCII that fits one line, else
+ * as encoded-words. */
 static sl_err put_subject(sl_buf_t *b, const char *s)
 {
     size_t n = strlen(s);
@@ -461,7 +397,7 @@ static sl_err put_subject(sl_buf_t *b, const char *s)
         rc = put_encoded_words(b, s, n, 9);
     else
         rc = sl__buf_append(b, s, n);
-    return rc ? rc : sl__buf_puts(b, "\r\n");
+    return rc;
 }
 
 static int is_atext(char c)
@@ -529,7 +465,7 @@ static sl_err put_mailbox(sl_buf_t *b, const mailbox_t *m, size_t col)
     return rc;
 }
 
-/* "Name: mailbox" or, for To, every recipient, one per line. */
+/* "Name: mailbox" or, for To, every recipient, one per line (no line end after the last). */
 static sl_err put_address_header(sl_buf_t *b, const char *name, const char *const *list)
 {
     sl_err rc = sl__buf_printf(b, "%s: ", name);
@@ -542,7 +478,7 @@ static sl_err put_address_header(sl_buf_t *b, const char *name, const char *cons
         if (!rc)
             rc = put_mailbox(b, &m, i > 0 ? 1 : strlen(name) + 2);
     }
-    return rc ? rc : sl__buf_puts(b, "\r\n");
+    return rc;
 }
 
 static sl_err put_date(sl_buf_t *b, time_t now)
@@ -554,150 +490,152 @@ static sl_err put_date(sl_buf_t *b, time_t now)
     struct tm tm;
     if (!gmtime_r(&now, &tm))
         return SL_EINVAL;
-    return sl__buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
+    return sl__buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
                           tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                           tm.tm_sec);
 }
 
-/* Appends s with every line end (LF, CR or CRLF) made CRLF, then as wrapped base64. */
-static sl_err put_body(sl_buf_t *b, const char *s)
+/* The body's text in MIME's canonical form: every line end (LF, CR or CRLF) made CRLF. */
+static sl_err canonical(sl_buf_t *out, const char *s)
 {
-    sl_buf_t canon;
-    sl__buf_init(&canon, 0);
-    sl_err rc = sl__buf_reserve(&canon, strlen(s) + 2);
+    sl_err rc = sl__buf_reserve(out, strlen(s) + 2);
     for (const char *p = s; !rc && *p; p++) {
         if (*p == '\r' || *p == '\n') {
-            rc = sl__buf_puts(&canon, "\r\n");
+            rc = sl__buf_puts(out, "\r\n");
             if (p[0] == '\r' && p[1] == '\n')
                 p++;
         } else {
-            rc = sl__buf_putc(&canon, *p);
+            rc = sl__buf_putc(out, *p);
         }
     }
-    if (!rc)
-        rc = put_base64(b, (const unsigned char *)(canon.data ? canon.data : ""), canon.len, 1);
+    return rc;
+}
+
+/* Adds a text part of `type` holding `body`, which libcurl sends in base64 (lines of 76). */
+static sl_err add_text_part(curl_mime *mime, const char *type, const char *body)
+{
+    curl_mimepart *part = curl_mime_addpart(mime);
+    sl_buf_t canon;
+    sl__buf_init(&canon, 0);
+    sl_err rc = part ? canonical(&canon, body) : SL_ENOMEM;
+    /* curl_mime_data copies the bytes: `canon` can go right after. */
+    if (!rc && (curl_mime_data(part, canon.data ? canon.data : "", canon.len) ||
+                curl_mime_type(part, type) || curl_mime_encoder(part, "base64")))
+        rc = SL_ENOMEM;
     sl__buf_cleanup(&canon);
     return rc;
 }
 
-static sl_err put_part_headers(sl_buf_t *b, const char *subtype)
+/* libcurl writes "Content-Type: TYPE; boundary=" and a 40-character boundary on one line, past
+ * SMTP_LINE; ending TYPE in a fold moves the boundary to a line of its own. (The boundary is
+ * dashes and hex digits: no base64 line can be taken for it.) */
+#define FOLDED(type) type "\r\n "
+
+/* The body, as the mail's one part: the text, the HTML, or both as a multipart/alternative. */
+static sl_err build_body(CURL *h, const sl_mail_t *mail, curl_mime **out)
 {
-    return sl__buf_printf(b,
-                          "Content-Type: text/%s; charset=UTF-8\r\n"
-                          "Content-Transfer-Encoding: base64\r\n",
-                          subtype);
-}
-
-static sl_err random_hex(char *out, size_t bytes)
-{
-    unsigned char r[32];
-    if (bytes > sizeof r || RAND_bytes(r, (int)bytes) != 1)
-        return SL_EINTERNAL;
-    for (size_t i = 0; i < bytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
-    return SL_OK;
-}
-
-sl_err sl__smtp_build(const sl_mail_t *mail, time_t now, char **out, char *message_id, size_t idlen,
-                      char *err, size_t errlen)
-{
-    *out = NULL;
-    if (err && errlen)
-        err[0] = '\0';
-    if (message_id && idlen < SL_SMTP_MESSAGE_ID_MAX) {
-        set_err(err, errlen, "the Message-ID buffer holds fewer than %d bytes",
-                SL_SMTP_MESSAGE_ID_MAX);
-        return SL_EINVAL;
-    }
-    sl_err rc = mail_check(mail, err, errlen);
-    if (rc)
-        return rc;
-
-    char id[33], boundary_hex[33], msgid[SL_SMTP_MESSAGE_ID_MAX];
-    if (random_hex(id, 16) || random_hex(boundary_hex, 16)) {
-        set_err(err, errlen, "no randomness for the Message-ID");
-        return SL_EINTERNAL;
-    }
-    snprintf(msgid, sizeof msgid, "<%s@sluice>", id);
-    /* "=_" cannot occur in base64, so no body line can be mistaken for the boundary. */
-    char boundary[48];
-    snprintf(boundary, sizeof boundary, "=_sluice_%s", boundary_hex);
-
-    sl_buf_t b;
-    sl__buf_init(&b, 0);
-    const char *from[] = {mail->from, NULL}, *reply_to[] = {mail->reply_to, NULL};
-    rc = put_date(&b, now);
-    if (!rc)
-        rc = put_address_header(&b, "From", from);
-    if (!rc && mail->reply_to)
-        rc = put_address_header(&b, "Reply-To", reply_to);
-    if (!rc)
-        rc = put_address_header(&b, "To", mail->to);
-    if (!rc)
-        rc = put_subject(&b, mail->subject);
-    if (!rc)
-        rc = sl__buf_printf(&b, "Message-ID: %s\r\nMIME-Version: 1.0\r\n", msgid);
-    if (!rc && mail->text && mail->html) {
-        rc = sl__buf_printf(&b,
-                            "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n"
-                            "This is a message in MIME format.\r\n",
-                            boundary);
+    static const char text_type[] = "text/plain; charset=UTF-8",
+                      html_type[] = "text/html; charset=UTF-8";
+    curl_mime *mime = curl_mime_init(h), *alt = NULL;
+    curl_mimepart *part = NULL;
+    sl_err rc = SL_OK;
+    if (!mime)
+        return SL_ENOMEM;
+    if (mail->text && mail->html) {
+        if (!(alt = curl_mime_init(h)) || !(part = curl_mime_addpart(mime)))
+            rc = SL_ENOMEM;
         /* Plain text first: readers show the last alternative they understand. */
         if (!rc)
-            rc = sl__buf_printf(&b, "\r\n--%s\r\n", boundary);
+            rc = add_text_part(alt, text_type, mail->text);
         if (!rc)
-            rc = put_part_headers(&b, "plain");
-        if (!rc)
-            rc = sl__buf_puts(&b, "\r\n");
-        if (!rc)
-            rc = put_body(&b, mail->text);
-        if (!rc)
-            rc = sl__buf_printf(&b, "\r\n--%s\r\n", boundary);
-        if (!rc)
-            rc = put_part_headers(&b, "html");
-        if (!rc)
-            rc = sl__buf_puts(&b, "\r\n");
-        if (!rc)
-            rc = put_body(&b, mail->html);
-        if (!rc)
-            rc = sl__buf_printf(&b, "\r\n--%s--\r\n", boundary);
-    } else if (!rc) {
-        rc = put_part_headers(&b, mail->text ? "plain" : "html");
-        if (!rc)
-            rc = sl__buf_puts(&b, "\r\n");
-        if (!rc)
-            rc = put_body(&b, mail->text ? mail->text : mail->html);
+            rc = add_text_part(alt, html_type, mail->html);
+        if (!rc && curl_mime_subparts(part, alt))
+            rc = SL_ENOMEM;
+        if (!rc) {
+            alt = NULL; /* the part owns it now */
+            if (curl_mime_type(part, FOLDED("multipart/alternative")))
+                rc = SL_ENOMEM;
+        }
+    } else {
+        rc = add_text_part(mime, mail->text ? text_type : html_type,
+                           mail->text ? mail->text : mail->html);
     }
-    if (!rc && !(*out = sl__buf_take(&b)))
-        rc = SL_ENOMEM;
+    curl_mime_free(alt);
+    if (rc) {
+        curl_mime_free(mime);
+        mime = NULL;
+    }
+    *out = mime;
+    return rc;
+}
+
+/* Appends b's contents, just written with result `rc`, to the list as one entry and empties b;
+ * returns rc when that failed. */
+static sl_err add_line(struct curl_slist **list, sl_buf_t *b, sl_err rc)
+{
+    if (rc)
+        return rc;
+    struct curl_slist *l = b->data ? curl_slist_append(*list, b->data) : NULL;
+    if (!l)
+        return SL_ENOMEM;
+    *list = l;
+    sl__buf_reset(b);
+    return SL_OK;
+}
+
+/* The mail's headers, each a list entry (folded ones included), which libcurl sends before the
+ * body's. The document's own Content-Type (multipart/mixed, libcurl's default) is given here
+ * only to fold it. */
+static sl_err build_headers(const sl_mail_t *mail, time_t now, const char *msgid,
+                            struct curl_slist **out)
+{
+    const char *from[] = {mail->from, NULL}, *reply_to[] = {mail->reply_to, NULL};
+    struct curl_slist *list = NULL;
+    sl_buf_t b;
+    sl__buf_init(&b, 0);
+    sl_err rc = add_line(&list, &b, put_date(&b, now));
+    if (!rc)
+        rc = add_line(&list, &b, put_address_header(&b, "From", from));
+    if (!rc && mail->reply_to)
+        rc = add_line(&list, &b, put_address_header(&b, "Reply-To", reply_to));
+    if (!rc)
+        rc = add_line(&list, &b, put_address_header(&b, "To", mail->to));
+    if (!rc)
+        rc = add_line(&list, &b, put_subject(&b, mail->subject));
+    if (!rc)
+        rc = add_line(&list, &b, sl__buf_printf(&b, "Message-ID: %s", msgid));
+    if (!rc)
+        rc = add_line(&list, &b, sl__buf_puts(&b, "MIME-Version: 1.0"));
+    if (!rc)
+        rc = add_line(&list, &b, sl__buf_puts(&b, "Content-Type: " FOLDED("multipart/mixed")));
     sl__buf_cleanup(&b);
     if (rc) {
-        set_err(err, errlen, "cannot build the message: %s", sl_strerror(rc));
-        return rc;
+        curl_slist_free_all(list);
+        list = NULL;
     }
-    if (message_id)
-        snprintf(message_id, idlen, "%s", msgid);
-    return SL_OK;
+    *out = list;
+    return rc;
+}
+
+/* The envelope: bare addr-specs in angle brackets, whatever the display names. */
+static sl_err build_envelope(const sl_mail_t *mail, char **from, struct curl_slist **rcpt)
+{
+    mailbox_t m;
+    sl_buf_t b;
+    sl__buf_init(&b, 0);
+    sl_err rc = SL_OK;
+    mailbox_parse("from", mail->from, &m, NULL, 0);
+    if (sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec) || !(*from = sl__buf_take(&b)))
+        rc = SL_ENOMEM;
+    for (size_t i = 0; !rc && mail->to[i]; i++) {
+        mailbox_parse("to", mail->to[i], &m, NULL, 0);
+        rc = add_line(rcpt, &b, sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec));
+    }
+    sl__buf_cleanup(&b);
+    return rc;
 }
 
 /* --- Sending -------------------------------------------------------------------------------- */
-
-typedef struct upload {
-    const char *data;
-    size_t len;
-    size_t off;
-} upload_t;
-
-static size_t on_read(char *p, size_t size, size_t n, void *ctx)
-{
-    upload_t *u = ctx;
-    size_t len = size * n;
-    if (len > u->len - u->off)
-        len = u->len - u->off;
-    memcpy(p, u->data + u->off, len);
-    u->off += len;
-    return len;
-}
 
 /* The server's replies, which libcurl hands to the header callback line by line. A failed
  * transaction is followed by QUIT inside curl_easy_perform, so the reply that explains the
@@ -799,17 +737,15 @@ static sl_err classify(CURLcode cc, long code, const reply_t *r, const char *err
     }
 }
 
-sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *message_id,
-                     size_t idlen, char *err, size_t errlen)
+sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time_t now,
+                        char *message_id, size_t idlen, char *err, size_t errlen)
 {
     long use_ssl;
-    char *msg = NULL, *mail_from = NULL;
-    char msgid[SL_SMTP_MESSAGE_ID_MAX];
-    struct curl_slist *rcpt = NULL;
+    char *mail_from = NULL;
+    char hex[33], msgid[SL_SMTP_MESSAGE_ID_MAX];
+    struct curl_slist *rcpt = NULL, *headers = NULL;
+    curl_mime *mime = NULL;
     CURL *h = NULL;
-    mailbox_t m;
-    sl_buf_t b;
-    sl__buf_init(&b, 0);
     if (err && errlen)
         err[0] = '\0';
     if (message_id && idlen)
@@ -822,8 +758,7 @@ sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *m
     sl_err rc = config_check(cfg, &use_ssl, err, errlen);
     if (rc)
         return rc; /* no password in these messages: the URL's credentials are not echoed */
-    rc = sl__smtp_build(mail, time(NULL), &msg, msgid, sizeof msgid, err, errlen);
-    if (rc)
+    if ((rc = mail_check(mail, err, errlen)))
         goto out;
     pthread_once(&smtp_once, smtp_global_init);
     if (smtp_global_rc != CURLE_OK) {
@@ -831,28 +766,26 @@ sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *m
         rc = SL_EINTERNAL;
         goto out;
     }
-
-    /* The envelope: bare addr-specs in angle brackets, whatever the display names. */
-    mailbox_parse("from", mail->from, &m, NULL, 0);
-    if (sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec) || !(mail_from = sl__buf_take(&b)))
-        rc = SL_ENOMEM;
-    for (size_t i = 0; !rc && mail->to[i]; i++) {
-        mailbox_parse("to", mail->to[i], &m, NULL, 0);
-        sl__buf_reset(&b);
-        struct curl_slist *l = NULL;
-        if (sl__buf_printf(&b, "<%.*s>", (int)m.spec_len, m.spec) ||
-            !(l = curl_slist_append(rcpt, b.data)))
-            rc = SL_ENOMEM;
-        else
-            rcpt = l;
+    if (sl__rand_hex(hex, 16)) {
+        set_err(err, errlen, "no randomness for the Message-ID");
+        rc = SL_EINTERNAL;
+        goto out;
     }
-    if (rc || !(h = curl_easy_init())) {
+    snprintf(msgid, sizeof msgid, "<%s@sluice>", hex);
+    if (!(h = curl_easy_init()))
         rc = SL_ENOMEM;
+    if (!rc)
+        rc = build_envelope(mail, &mail_from, &rcpt);
+    if (!rc)
+        rc = build_headers(mail, now, msgid, &headers);
+    if (!rc)
+        rc = build_body(h, mail, &mime);
+    if (rc) {
+        set_err(err, errlen, "cannot build the message: %s", sl_strerror(rc));
         goto out;
     }
 
     long timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : SMTP_DEFAULT_TIMEOUT_MS;
-    upload_t up = {msg, strlen(msg), 0};
     reply_t reply = {{0}, {0}, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, cfg->url);
@@ -865,10 +798,9 @@ sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *m
     curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, (timeout_ms + 999) / 1000);
     curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from);
     curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(h, CURLOPT_READDATA, &up);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.len);
+    /* With a MIME body, SMTP takes the "HTTP" header list as the mail's headers. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_reply);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -889,9 +821,16 @@ sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *m
 out:
     if (err && errlen)
         scrub(err, cfg->password);
-    sl__buf_cleanup(&b);
+    curl_easy_cleanup(h);
+    curl_mime_free(mime);
+    curl_slist_free_all(headers);
     curl_slist_free_all(rcpt);
     free(mail_from);
-    free(msg);
     return rc;
+}
+
+sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *message_id,
+                     size_t idlen, char *err, size_t errlen)
+{
+    return sl__smtp_send_at(cfg, mail, time(NULL), message_id, idlen, err, errlen);
 }

@@ -1,6 +1,6 @@
 /* Sending one email over SMTP with libcurl, for the `email` step of workflows (internal). */
-#ifndef SLUICE_FLOW_SMTP_H
-#define SLUICE_FLOW_SMTP_H
+#ifndef SLUICE_NET_SMTP_H
+#define SLUICE_NET_SMTP_H
 
 #include <stddef.h>
 #include <time.h>
@@ -36,17 +36,12 @@ typedef struct sl_mail {
  * are never echoed. */
 sl_err sl__smtp_check(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *err, size_t errlen);
 
-/* Builds the message as sl__smtp_send sends it, dated `now`: RFC 5322 headers (non-ASCII
- * subject and names as RFC 2047 encoded-words), bodies in base64, both bodies as
- * multipart/alternative, CRLF line ends throughout (bodies' own line ends become CRLF, MIME's
- * canonical form). *out is a heap string the caller frees. message_id (if not NULL) receives
- * the Message-ID, angle brackets included; idlen must be at least SL_SMTP_MESSAGE_ID_MAX.
- * SL_EINVAL for a mail sl__smtp_check refuses, SL_EINTERNAL when no randomness is to be had. */
-sl_err sl__smtp_build(const sl_mail_t *mail, time_t now, char **out, char *message_id, size_t idlen,
-                      char *err, size_t errlen);
-
-/* Sends the mail (all recipients or none). Writes the Message-ID it used into message_id (if not
- * NULL; idlen at least SL_SMTP_MESSAGE_ID_MAX). Returns
+/* Sends the mail (all recipients or none). The message: RFC 5322 headers (non-ASCII subject and
+ * names as RFC 2047 encoded-words, folded to lines of at most 78 characters), then a
+ * multipart/mixed body whose one part is the text, the HTML, or both as a multipart/alternative
+ * (text first); bodies in base64, their line ends made CRLF (MIME's canonical form). Writes the
+ * Message-ID it used, fresh for each mail, into message_id (if not NULL; idlen at least
+ * SL_SMTP_MESSAGE_ID_MAX). Returns
  *   SL_OK        the server accepted the message;
  *   SL_EINVAL    bad input, nothing sent;
  *   SL_ENETWORK  the server could not be reached, dropped the connection, failed the TLS
@@ -58,5 +53,9 @@ sl_err sl__smtp_build(const sl_mail_t *mail, time_t now, char **out, char *messa
  * err never holds the password. */
 sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *message_id,
                      size_t idlen, char *err, size_t errlen);
+
+/* sl__smtp_send with the Date header set to `now` rather than the current time (for tests). */
+sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time_t now,
+                        char *message_id, size_t idlen, char *err, size_t errlen);
 
 #endif
