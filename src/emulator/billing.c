@@ -52,16 +52,27 @@ static sl_emu_reply_t invoice_state_error(const json_t *inv, const char *what)
                          sl__emu_status_of(inv));
 }
 
+/* The customer an invoice or subscription is for, or NULL with *err Stripe's 400. */
+static const json_t *customer_of(sl_emulator_t *e, const json_t *typed, sl_emu_reply_t *err)
+{
+    const char *cus = json_string_value(json_object_get(typed, "customer"));
+    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    if (!customer)
+        *err = sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
+                             "No such customer: '%s'", cus ? cus : "");
+    return customer;
+}
+
 sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
                                 const char *request_id, const char *idem_key)
 {
     const sl_emu_resource_t *r = sl__emu_resource("invoices", 8);
     if (strcmp(verb, "create") == 0) {
-        const char *cus = json_string_value(json_object_get(typed, "customer"));
-        const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        const json_t *customer = customer_of(e, typed, &err);
         if (!customer)
-            return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
-                                 "No such customer: '%s'", cus ? cus : "");
+            return err;
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
         int include =
             strcmp(json_string_value(json_object_get(typed, "pending_invoice_items_behavior"))
                        ?: "",
@@ -478,11 +489,9 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
     const sl_emu_resource_t *r = sl__emu_resource("subscriptions", 13);
     json_int_t now = (json_int_t)time(NULL);
     if (strcmp(verb, "create") == 0) {
-        const char *cus = json_string_value(json_object_get(typed, "customer"));
-        const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
-        if (!customer)
-            return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
-                                 "No such customer: '%s'", cus ? cus : "");
+        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        if (!customer_of(e, typed, &err))
+            return err;
         json_t *items_in = json_object_get(typed, "items");
         if (!json_array_size(items_in))
             return sl__emu_error(400, "invalid_request_error", "parameter_missing", "items",

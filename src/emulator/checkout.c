@@ -109,15 +109,33 @@ json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner)
     return json_object_get(e->objects, key);
 }
 
-static void keep_line_items(sl_emulator_t *e, const char *owner, const char *url_fmt, json_t *data)
+/* Creates a session or link from typed parameters (line_items dropped), with `items` (whose
+ * reference it takes) kept beside it, listed at lines_url (%s: the id), and its url the hosted
+ * page /_sluice/PAGE/ID. The live object, or NULL with *err the create's error reply. */
+static json_t *create_with_items(sl_emulator_t *e, const sl_emu_resource_t *r, json_t *typed,
+                                 json_t *items, const char *lines_url, const char *page,
+                                 const char *request_id, const char *idem_key, sl_emu_reply_t *err)
 {
-    char key[128], url[160];
-    snprintf(key, sizeof key, "%s/line_items", owner);
-    snprintf(url, sizeof url, url_fmt, owner);
+    json_object_del(typed, "line_items");
+    sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
+    if (cr.status != 200) {
+        json_decref(items);
+        *err = cr;
+        return NULL;
+    }
+    json_t *obj = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+    json_decref(cr.body);
+    const char *id = json_string_value(json_object_get(obj, "id"));
+    char key[128], url[160], page_url[256];
+    snprintf(key, sizeof key, "%s/line_items", id);
+    snprintf(url, sizeof url, lines_url, id);
     json_object_set_new(
         e->objects, key,
-        json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data, "has_more", 0, "url", url));
+        json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", items, "has_more", 0, "url", url));
     sl__emu_touch(e, key);
+    snprintf(page_url, sizeof page_url, "%s/_sluice/%s/%s", e->base_url, page, id);
+    json_object_set_new(obj, "url", json_string(page_url));
+    return obj;
 }
 
 sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, const char *id,
@@ -158,21 +176,12 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
                                  "You must provide at least one recurring price in "
                                  "`subscription` mode when using prices.");
         }
-        json_object_del(typed, "line_items");
         json_object_set_new(typed, "mode", json_string(mode));
-        sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
-        if (cr.status != 200) {
-            json_decref(items);
-            return cr;
-        }
-        json_t *cs = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
-        json_decref(cr.body);
-        const char *cs_id = json_string_value(json_object_get(cs, "id"));
-        keep_line_items(e, cs_id, "/v1/checkout/sessions/%s/line_items", items);
+        json_t *cs = create_with_items(e, r, typed, items, "/v1/checkout/sessions/%s/line_items",
+                                       "checkout", request_id, idem_key, &err);
+        if (!cs)
+            return err;
         json_int_t now = (json_int_t)time(NULL);
-        char url[256];
-        snprintf(url, sizeof url, "%s/_sluice/checkout/%s", e->base_url, cs_id);
-        json_object_set_new(cs, "url", json_string(url));
         json_object_set_new(cs, "status", json_string("open"));
         json_object_set_new(cs, "payment_status",
                             json_string(strcmp(mode, "setup") ? "unpaid" : "no_payment_required"));
@@ -323,19 +332,10 @@ sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const c
                                       currency, sizeof currency, &recurring, &err);
         if (!items)
             return err;
-        json_object_del(typed, "line_items");
-        sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
-        if (cr.status != 200) {
-            json_decref(items);
-            return cr;
-        }
-        json_t *pl = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
-        json_decref(cr.body);
-        const char *pl_id = json_string_value(json_object_get(pl, "id"));
-        keep_line_items(e, pl_id, "/v1/payment_links/%s/line_items", items);
-        char url[256];
-        snprintf(url, sizeof url, "%s/_sluice/pay/%s", e->base_url, pl_id);
-        json_object_set_new(pl, "url", json_string(url));
+        json_t *pl = create_with_items(e, r, typed, items, "/v1/payment_links/%s/line_items", "pay",
+                                       request_id, idem_key, &err);
+        if (!pl)
+            return err;
         json_object_set_new(pl, "currency", json_string(currency[0] ? currency : "usd"));
         json_object_set_new(pl, "active", json_true());
         if (!json_object_get(typed, "customer_creation"))
