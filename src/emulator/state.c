@@ -56,7 +56,7 @@ void sl__emu_must_rand(sl_err rc)
 {
     if (!rc)
         return;
-    sl__log("error", "emulate: the system has no randomness to give; stopping", NULL);
+    sl__log("error", "the system has no randomness to make ids with; stopping", NULL);
     abort();
 }
 
