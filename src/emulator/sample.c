@@ -1,11 +1,12 @@
 /* Sample events built from Stripe's example objects, for `sluice trigger --to`. */
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/rand.h"
 #include "emulator/fixtures.h"
+#include "emulator/internal.h"
 #include "sluice/catalog.h"
 
 /* Event types whose object is not named by their prefix. */
@@ -56,11 +57,9 @@ json_t *sl__sample_event(const char *type)
     json_t *obj = object ? json_loads(sl__fixture_json(object), 0, NULL) : NULL;
     if (!obj)
         obj = json_pack("{s:s,s:s}", "id", "sample_1", "object", prefix);
-    unsigned char r[8];
-    RAND_bytes(r, sizeof r);
-    char id[40];
-    snprintf(id, sizeof id, "evt_sample%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-             r[4], r[5], r[6], r[7]);
+    char hex[17], id[40];
+    sl__emu_must_rand(sl__rand_hex(hex, 8));
+    snprintf(id, sizeof id, "evt_sample%s", hex);
     return json_pack("{s:s,s:s,s:s,s:I,s:{s:o},s:b,s:i,s:{s:n,s:n},s:s}", "id", id, "object",
                      "event", "api_version", sl_catalog_api_version(), "created",
                      (json_int_t)time(NULL), "data", "object", obj, "livemode", 0,

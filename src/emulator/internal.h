@@ -1,0 +1,258 @@
+/* Internals of the emulator shared between its files (internal).
+ *
+ * A local, stateful Stripe: Stripe's wire protocol (form bodies, bearer keys, error bodies,
+ * Request-Id), every request checked against the catalog, objects built from Stripe's example
+ * objects and kept in memory, list pagination, the search query language, idempotent replays,
+ * and events recorded for every change and delivered signed to webhook endpoints, with retries.
+ *
+ * One lock guards all state; requests are short. Deliveries run on their own thread. Every
+ * function below that takes the emulator expects its lock held, unless it says otherwise. */
+#ifndef SLUICE_EMULATOR_INTERNAL_H
+#define SLUICE_EMULATOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "emulator/emulator.h"
+
+/* The resources the emulator keeps, by the plural their operations are named with. */
+typedef struct sl_emu_resource {
+    const char *plural; /* "customers": customers.create, customers.list, ... */
+    const char *object; /* the fixture and the "object" field */
+    const char *prefix; /* of generated ids */
+    int emits;          /* records <object>.created/.updated/.deleted events */
+} sl_emu_resource_t;
+
+/* A reply being built: status and JSON body. */
+typedef struct sl_emu_reply {
+    unsigned status;
+    json_t *body;
+    int replayed;
+    char *html; /* a page instead of JSON (the emulator's hosted checkout pages) */
+} sl_emu_reply_t;
+
+struct sl_emu_delivery; /* deliver.c's queue */
+
+struct sl_emulator {
+    sl_emulator_config_t cfg;
+    struct MHD_Daemon *daemon;
+    int port;
+    char base_url[96];    /* http://HOST:PORT, for the hosted pages' URLs */
+    pthread_mutex_t lock; /* guards everything below */
+    json_t *objects;      /* id -> object */
+    json_t *lists;        /* object type -> [ids], oldest first */
+    json_t *events;       /* [events], oldest first */
+    json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
+    json_t *secrets;      /* webhook endpoint id -> whsec_ */
+    json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
+    unsigned long invoice_numbers; /* finalized invoices so far */
+    /* --data FILE: every change is written through to SQLite at the end of its request */
+    sqlite3 *db;
+    json_t *seq; /* id -> creation order, which lists keep */
+    json_int_t next_seq;
+    json_t *touched; /* ids created or changed by the request under way -> true */
+    json_t *gone;    /* ids removed by it */
+    /* deliveries */
+    pthread_t thread;
+    pthread_cond_t wake;
+    struct sl_emu_delivery *queue;
+    int stopping;
+};
+
+/* --- State (state.c): objects, ids, events, idempotency ------------------------------------- */
+
+/* Makes the empty state; sl__emu_state_free frees it and closes the state file. */
+void sl__emu_state_init(sl_emulator_t *e);
+void sl__emu_state_free(sl_emulator_t *e);
+
+/* Aborts when the randomness an id needs is not to be had: the change under way is already
+ * half made and cannot be undone, and an id must never be guessable. */
+void sl__emu_must_rand(sl_err rc);
+
+/* A Stripe error reply: {"error": {type, message, code?, param?}}. */
+sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* 404 "No such <object>: '<id>'". */
+sl_emu_reply_t sl__emu_no_such(const char *object, const char *id);
+
+/* The resource whose plural is plural[0..n), or NULL. */
+const sl_emu_resource_t *sl__emu_resource(const char *plural, size_t n);
+
+/* Whether objects of `type` are kept in a list of their own (a subscription's items are listed
+ * through it only). */
+int sl__emu_listed(const char *type);
+
+/* Appends id to the list of its object type, oldest first. */
+void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id);
+
+/* An object's status field, or "". */
+const char *sl__emu_status_of(const json_t *obj);
+
+/* Merges typed parameters into an object, as Stripe applies an update: null unsets, metadata
+ * merges key by key (an empty value removes the key), other objects merge field by field.
+ * Fills `previous` (when given) with the old values of the fields it changes. */
+void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int metadata);
+
+/* The generic create, update and delete of a resource, recording its events when it emits
+ * them. Replies hold copies; the kept object is e->objects[id]. */
+sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                              const char *request_id, const char *idem_key);
+sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
+                              const json_t *params, const char *request_id, const char *idem_key);
+sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
+                              const char *request_id);
+
+/* Records an event of `type` with a snapshot of `object` (and `previous`, whose reference it
+ * takes) and queues it for every endpoint that wants it. */
+void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                  const char *request_id, const char *idem_key);
+
+/* Idempotency-Key: 1 with *out filled when the key was seen before (the reply it got when the
+ * request is the same, an idempotency_error otherwise); 0 for a new key. */
+int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint,
+                      sl_emu_reply_t *out);
+
+/* Keeps a reply for replays of its key (not 5xx ones: those may be retried). */
+void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprint,
+                       const sl_emu_reply_t *r);
+
+/* Replaces a reply's body, which may hold live objects, by a copy of it: what gets expanded
+ * and sent after the lock is released. */
+void sl__emu_snapshot(sl_emu_reply_t *r);
+
+/* --- Persistence (persist.c): --data FILE ------------------------------------------------------
+ */
+
+/* Marks an object as created or changed by the request under way; sl__emu_forget as removed. */
+void sl__emu_touch(sl_emulator_t *e, const char *id);
+void sl__emu_forget(sl_emulator_t *e, const char *id);
+
+/* Opens (creating if need be) the state file and loads it into the empty state. */
+sl_err sl__emu_persist_open(sl_emulator_t *e, const char *file, char *err, size_t errlen);
+
+/* Writes what the request changed, in one transaction: the objects it touched or named in
+ * `reply`, the events it recorded (from index `events_before`), its idempotency record and new
+ * secrets. A failure is logged; the change stays in memory. */
+void sl__emu_persist(sl_emulator_t *e, const json_t *reply, size_t events_before,
+                     const char *idem_key);
+
+/* --- Deliveries (deliver.c) --------------------------------------------------------------------
+ */
+
+/* Starts the delivery thread; sl__emu_deliver_stop stops it and drops what is pending (neither
+ * with the lock held). */
+sl_err sl__emu_deliver_start(sl_emulator_t *e, char *err, size_t errlen);
+void sl__emu_deliver_stop(sl_emulator_t *e);
+
+/* Counts the endpoints that want event `ev` of `type` into its pending_webhooks and queues it
+ * for each of them. */
+void sl__emu_deliver_event(sl_emulator_t *e, json_t *ev, const char *type);
+
+/* --- Lists (list.c): pagination, events, expand[] ----------------------------------------------
+ */
+
+/* A page of `items` (newest first already; the reference is taken), cut by limit,
+ * starting_after and ending_before. */
+sl_emu_reply_t sl__emu_page(json_t *items, const json_t *params, const char *url);
+
+/* <resources>.list: the objects of r, newest first, filtered by equal fields and created. */
+sl_emu_reply_t sl__emu_list(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                            const char *url);
+
+/* events.list, with type (a trailing * matches a prefix), types[] and created. */
+sl_emu_reply_t sl__emu_events_list(sl_emulator_t *e, const json_t *params);
+
+/* expand[]: a 400 reply when a path names a field that cannot be expanded; status 0 if fine. */
+sl_emu_reply_t sl__emu_check_expand(const json_t *expand);
+
+/* Expands one dotted path ("customer", "latest_invoice.payment_intent", "data.customer" in a
+ * list) in node. An error reply when a segment names nothing expandable; status 0 if done. */
+sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, const char *whole);
+
+/* --- Search (search.c) -------------------------------------------------------------------------
+ */
+
+/* <resources>.search: field:'v', field~'v', metadata['k']:'v', created>N, -negation, AND / OR. */
+sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                              const char *url);
+
+/* --- Payments (pay.c) --------------------------------------------------------------------------
+ */
+
+/* A payment method id for a payment: a test token (pm_card_visa) becomes a new payment method
+ * as Stripe makes one; an existing pm_ is used as it is. NULL with *err set if unknown. The
+ * id made from a token lives until the thread's next call. */
+const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_reply_t *err);
+
+/* payment_intents.create/update/confirm/cancel/capture (typed parameters, changed). */
+sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* payment_methods.attach/detach. */
+sl_emu_reply_t sl__emu_payment_methods_attach(sl_emulator_t *e, const char *verb, const char *id,
+                                              const json_t *typed);
+
+/* customers.create/update with payment_method: a test token becomes a payment method attached
+ * to the customer, and invoice_settings[default_payment_method] naming the same token names
+ * it. */
+sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Billing (billing.c) -----------------------------------------------------------------------
+ */
+
+/* invoices.*: draft -> open -> paid | void | uncollectible. */
+sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                const char *request_id, const char *idem_key);
+
+/* invoiceitems.create/update/delete, on draft invoices only. */
+sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, const char *id,
+                                          json_t *typed, const char *request_id,
+                                          const char *idem_key);
+
+/* subscriptions.create/update/cancel: the first invoice is made and paid at once. */
+sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const char *id,
+                                     json_t *typed, const char *request_id, const char *idem_key);
+
+/* The next period starts now, as when a test clock reaches the period's end: invoice.upcoming,
+ * then the renewal invoice is made and paid (past_due if the payment fails), or the
+ * subscription ends if it was set to cancel at the period's end. */
+sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, const char *request_id);
+
+/* --- Checkout (checkout.c) ---------------------------------------------------------------------
+ */
+
+/* The line items kept beside a checkout session or payment link ("<id>/line_items"), or NULL. */
+json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner);
+
+/* checkout.sessions.create/expire. */
+sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, const char *id,
+                                         json_t *typed, const char *request_id,
+                                         const char *idem_key);
+
+/* The customer pays on the hosted page: with a test card (pm_card_visa unless payment_method
+ * says otherwise), an email and a name. A decline answers 402 and the session stays open. */
+sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const json_t *form,
+                                         const char *request_id);
+
+/* payment_links.create/update. */
+sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const char *id,
+                                     json_t *typed, const char *request_id, const char *idem_key);
+
+/* A customer opens a payment link: a session for it, completed at once. */
+sl_emu_reply_t sl__emu_payment_link_complete(sl_emulator_t *e, const char *id, const json_t *form,
+                                             const char *request_id);
+
+/* --- Hosted pages (pages.c) --------------------------------------------------------------------
+ */
+
+/* Test-only routes, under /_sluice/ so they never shadow Stripe's (form: the decoded query or
+ * body). */
+sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const char *path,
+                                  const json_t *form, const char *request_id);
+
+#endif

@@ -1,0 +1,474 @@
+/* The emulator's HTTP server: requests read with libmicrohttpd, checked as Stripe checks them
+ * (bearer test key, the catalog's operation and parameters, Idempotency-Key, expand[]) and
+ * dispatched to the resource that answers them, with Stripe's headers on every reply. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "core/buf.h"
+#include "core/net.h"
+#include "core/rand.h"
+#include "emulator/fixtures.h"
+#include "emulator/internal.h"
+#include "sluice/catalog.h"
+#include "stripe/catalog.h"
+
+#define EMU_MAX_BODY (1u << 20)
+
+typedef struct request {
+    sl_buf_t body;
+    char *uri;
+} request_t;
+
+/* The catalog operation for METHOD PATH; literal segments beat parameters. Fills path params. */
+static const sl_op_t *route(const char *method, const char *path, json_t *params)
+{
+    const sl_op_t *best = NULL;
+    int best_score = -1;
+    char segs[16][128];
+    size_t nseg = 0;
+    for (const char *p = path; *p && nseg < 16;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        snprintf(segs[nseg++], sizeof segs[0], "%.*s", (int)(n < 127 ? n : 127), p);
+        p += n;
+    }
+    for (size_t i = 0; i < sl_op_count(); i++) {
+        const sl_op_t *op = sl_op_at(i);
+        if (strcmp(sl_op_method(op), method) != 0)
+            continue;
+        const char *t = sl_op_path(op);
+        size_t k = 0;
+        int score = 0, ok = 1;
+        for (const char *p = t; *p && ok;) {
+            while (*p == '/')
+                p++;
+            if (!*p)
+                break;
+            size_t n = strcspn(p, "/");
+            if (k >= nseg)
+                ok = 0;
+            else if (*p == '{')
+                ;
+            else if (strlen(segs[k]) == n && strncmp(segs[k], p, n) == 0)
+                score++;
+            else
+                ok = 0;
+            k++;
+            p += n;
+        }
+        if (ok && k == nseg && score > best_score) {
+            best = op;
+            best_score = score;
+        }
+    }
+    if (best) {
+        const char *t = sl_op_path(best);
+        size_t k = 0;
+        for (const char *p = t; *p;) {
+            while (*p == '/')
+                p++;
+            if (!*p)
+                break;
+            size_t n = strcspn(p, "/");
+            if (*p == '{') {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(n - 2), p + 1);
+                json_object_set_new(params, name, json_string(segs[k]));
+            }
+            k++;
+            p += n;
+        }
+    }
+    return best;
+}
+
+/* The parameter a validation message names (between its first backquotes). */
+static void named_param(const char *msg, char *out, size_t n)
+{
+    const char *a = strchr(msg, '`'), *b = a ? strchr(a + 1, '`') : NULL;
+    snprintf(out, n, "%.*s", a && b ? (int)(b - a - 1) : 0, a ? a + 1 : "");
+}
+
+static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params,
+                               const char *path, const char *request_id, const char *idem_key)
+{
+    const char *name = sl_op_name(op);
+    const char *dot = strrchr(name, '.');
+    const char *verb = dot + 1;
+    if (strcmp(name, "events.list") == 0) {
+        json_t *typed = sl__op_coerce(op, params); /* limit=100 and created[gt]=N as numbers */
+        sl_emu_reply_t out = sl__emu_events_list(e, typed);
+        json_decref(typed);
+        return out;
+    }
+    if (strcmp(name, "events.retrieve") == 0) {
+        const char *id = json_string_value(json_object_get(params, "id"));
+        for (size_t i = 0; i < json_array_size(e->events); i++) {
+            json_t *ev = json_array_get(e->events, i);
+            if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
+                return (sl_emu_reply_t){200, json_incref(ev), 0, NULL};
+        }
+        return sl__emu_no_such("event", id);
+    }
+    if (strcmp(name, "account.retrieve") == 0) {
+        json_t *acct = json_loads(sl__fixture_json("account"), 0, NULL);
+        json_object_set_new(acct, "id", json_string("acct_sluiceemulator"));
+        return (sl_emu_reply_t){200, acct, 0, NULL};
+    }
+    size_t nl = strlen(name);
+    if (nl > 16 && strcmp(name + nl - 16, ".line_items.list") == 0) {
+        /* checkout.sessions.line_items.list, payment_links.line_items.list */
+        const char *pp = sl_op_path_param(op, 0);
+        const json_t *li =
+            sl__emu_line_items(e, json_string_value(json_object_get(params, pp ? pp : "")) ?: "");
+        if (!li)
+            return sl__emu_no_such(strncmp(name, "checkout", 8) ? "payment_link"
+                                                                : "checkout.session",
+                                   json_string_value(json_object_get(params, pp ? pp : "")) ?: "");
+        json_object_del(params, pp);
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out = sl__emu_page(json_copy(json_object_get(li, "data")), typed, path);
+        json_decref(typed);
+        return out;
+    }
+    const sl_emu_resource_t *r = sl__emu_resource(name, (size_t)(dot - name));
+    if (r) {
+        /* The id is the operation's only path parameter. */
+        const char *pp = sl_op_path_param(op, 0);
+        json_t *id = pp ? json_incref(json_object_get(params, pp)) : NULL;
+        if (pp)
+            json_object_del(params, pp);
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out;
+        const char *ids = json_string_value(id);
+        int pi_write = strcmp(r->plural, "payment_intents") == 0 && strcmp(verb, "retrieve") &&
+                       strcmp(verb, "list") && strcmp(verb, "search");
+        int rw = strcmp(verb, "retrieve") && strcmp(verb, "list") && strcmp(verb, "search");
+        if (pi_write)
+            out = sl__emu_payment_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "invoices") == 0 && rw)
+            out = sl__emu_invoices(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscriptions") == 0 && rw && strcmp(verb, "delete"))
+            out = sl__emu_subscriptions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "customers") == 0 &&
+                 (strcmp(verb, "create") == 0 || strcmp(verb, "update") == 0))
+            out = sl__emu_customers_write(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "checkout.sessions") == 0 && rw)
+            out = sl__emu_checkout_sessions(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "payment_links") == 0 && rw)
+            out = sl__emu_payment_links(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscription_items") == 0 && rw)
+            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                "sluice emulate changes subscription items through their "
+                                "subscription only");
+        else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
+            out = sl__emu_invoiceitems_write(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
+            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                "sluice emulate makes charges through payment intents only");
+        else if (strcmp(r->plural, "payment_methods") == 0 &&
+                 (strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0))
+            out = sl__emu_payment_methods_attach(e, verb, ids, typed);
+        else if (strcmp(verb, "create") == 0)
+            out = sl__emu_create(e, r, typed, request_id, idem_key);
+        else if (strcmp(verb, "retrieve") == 0 && ids) {
+            json_t *obj = json_object_get(e->objects, ids);
+            out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
+                                r->object) == 0
+                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL}
+                      : sl__emu_no_such(r->object, ids);
+        } else if (strcmp(verb, "update") == 0 && ids)
+            out = sl__emu_update(e, r, ids, typed, request_id, idem_key);
+        else if (strcmp(verb, "delete") == 0 && ids)
+            out = sl__emu_delete(e, r, ids, request_id);
+        else if (strcmp(verb, "list") == 0)
+            out = sl__emu_list(e, r, typed, path);
+        else if (strcmp(verb, "search") == 0)
+            out = sl__emu_search(e, r, typed, path);
+        else
+            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                "sluice emulate does not implement %s yet", name);
+        json_decref(typed);
+        json_decref(id);
+        return out;
+    }
+    return sl__emu_error(501, "api_error", "not_implemented", NULL,
+                         "sluice emulate does not implement %s yet (it keeps customers, products, "
+                         "prices, coupons, payment methods and intents, charges, invoices and "
+                         "invoice items, subscriptions, checkout sessions, payment links, webhook "
+                         "endpoints, events and the account)",
+                         name);
+}
+
+static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
+                             const char *uri, const char *body, size_t len, const char *request_id)
+{
+    char path[2048];
+    const char *qmark = strchr(uri, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(qmark ? (size_t)(qmark - uri) : strlen(uri)), uri);
+    if (strncmp(path, "/_sluice/", 9) == 0) {
+        /* The test-only routes stand for a customer's browser: no API key. */
+        json_t *form = NULL;
+        char ferr[256];
+        const char *f = strcmp(method, "POST") == 0 ? body : qmark ? qmark + 1 : "";
+        if (sl_form_decode(f, strcmp(method, "POST") == 0 ? len : strlen(f), &form, ferr,
+                           sizeof ferr))
+            return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s",
+                                 ferr);
+        pthread_mutex_lock(&e->lock);
+        size_t events_before = json_array_size(e->events);
+        sl_emu_reply_t out = sl__emu_test_route(e, method, path, form, request_id);
+        if (strcmp(method, "GET") != 0)
+            sl__emu_persist(e, out.body, events_before, NULL);
+        sl__emu_snapshot(&out);
+        pthread_mutex_unlock(&e->lock);
+        json_decref(form);
+        return out;
+    }
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !auth[7])
+        return sl__emu_error(401, "invalid_request_error", NULL, NULL,
+                             "You did not provide an API key. You need to provide your API key in "
+                             "the Authorization header, using Bearer auth (e.g. 'Authorization: "
+                             "Bearer YOUR_SECRET_KEY').");
+    const char *key = auth + 7;
+    if (strncmp(key, "sk_test_", 8) != 0 && strncmp(key, "rk_test_", 8) != 0) {
+        char masked[64];
+        sl_key_mask(key, masked, sizeof masked);
+        return sl__emu_error(401, "invalid_request_error", NULL, NULL,
+                             "Invalid API Key provided: %s (the emulator takes test keys)", masked);
+    }
+    const char *form = strcmp(method, "POST") == 0 ? body : qmark ? qmark + 1 : "";
+    size_t form_len = strcmp(method, "POST") == 0 ? len : strlen(form);
+    json_t *params = NULL;
+    char err[512];
+    if (sl_form_decode(form, form_len, &params, err, sizeof err))
+        return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
+    const sl_op_t *op = route(method, path, params);
+    if (!op) {
+        json_decref(params);
+        return sl__emu_error(404, "invalid_request_error", NULL, NULL,
+                             "Unrecognized request URL (%s: %s).", method, path);
+    }
+    json_t *body_params = json_deep_copy(params);
+    for (size_t i = 0; i < sl_op_path_param_count(op); i++)
+        json_object_del(body_params, sl_op_path_param(op, i));
+    sl_err rc = sl_op_validate(op, body_params, err, sizeof err);
+    json_decref(body_params);
+    if (rc) {
+        json_decref(params);
+        char param[128];
+        named_param(err, param, sizeof param);
+        const char *msg = strchr(err, ':') ? strchr(err, ':') + 2 : err;
+        return sl__emu_error(400, "invalid_request_error", "parameter_invalid",
+                             param[0] ? param : NULL, "%s", msg);
+    }
+    const char *idem_key =
+        strcmp(method, "POST") == 0
+            ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key")
+            : NULL;
+    char *fingerprint = NULL;
+    sl_emu_reply_t out;
+    pthread_mutex_lock(&e->lock);
+    if (idem_key) {
+        char *enc = NULL;
+        sl_form_encode(params, &enc);
+        size_t fl = strlen(path) + strlen(enc ? enc : "") + 2;
+        fingerprint = malloc(fl);
+        if (fingerprint)
+            snprintf(fingerprint, fl, "%s?%s", path, enc ? enc : "");
+        free(enc);
+        if (sl__emu_idem_seen(e, idem_key, fingerprint, &out)) {
+            pthread_mutex_unlock(&e->lock);
+            free(fingerprint);
+            json_decref(params);
+            return out;
+        }
+    }
+    json_t *expand = json_incref(json_object_get(params, "expand"));
+    sl_emu_reply_t bad_expand = sl__emu_check_expand(expand);
+    if (bad_expand.status) {
+        pthread_mutex_unlock(&e->lock);
+        json_decref(expand);
+        free(fingerprint);
+        json_decref(params);
+        return bad_expand;
+    }
+    size_t events_before = json_array_size(e->events);
+    out = dispatch(e, op, params, path, request_id, idem_key);
+    sl__emu_snapshot(&out);
+    for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
+        const char *x = json_string_value(json_array_get(expand, i));
+        sl_emu_reply_t bad =
+            x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL};
+        if (bad.status) {
+            json_decref(out.body);
+            out = bad;
+        }
+    }
+    json_decref(expand);
+    sl__emu_idem_keep(e, idem_key, fingerprint, &out);
+    if (strcmp(method, "GET") != 0)
+        sl__emu_persist(e, out.body, events_before, idem_key);
+    pthread_mutex_unlock(&e->lock);
+    free(fingerprint);
+    json_decref(params);
+    return out;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)url;
+    (void)version;
+    sl_emulator_t *e = cls;
+    request_t *rq = *con_cls;
+    if (!rq)
+        return MHD_NO;
+    if (!rq->body.max) {
+        sl__buf_init(&rq->body, EMU_MAX_BODY);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        sl__buf_append(&rq->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    char request_id[40] = "";
+    sl_emu_reply_t r;
+    if (sl__rand_id("req", request_id, sizeof request_id)) /* nothing has changed yet */
+        r = sl__emu_error(500, "api_error", NULL, NULL,
+                          "The emulator has no randomness to make ids with; try again later.");
+    else
+        r = handle(e, conn, method, rq->uri ? rq->uri : "/", rq->body.data ? rq->body.data : "",
+                   rq->body.len, request_id);
+    char *text = r.html ? r.html : json_dumps(r.body, JSON_INDENT(2));
+    json_decref(r.body);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type",
+                            r.html ? "text/html; charset=utf-8" : "application/json");
+    if (request_id[0])
+        MHD_add_response_header(resp, "Request-Id", request_id);
+    MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
+    if (r.replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* libmicrohttpd hands the handler a decoded path without its query: keep the raw request URI. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    request_t *rq = calloc(1, sizeof *rq);
+    if (rq)
+        rq->uri = strdup(uri);
+    return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request_t *rq = *con_cls;
+    if (rq) {
+        sl__buf_cleanup(&rq->body);
+        free(rq->uri);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    sl_err rc = sl__listen_parse(cfg->listen, &ss, &sslen, err, errlen);
+    if (rc)
+        return rc;
+    /* The host as given, for the hosted pages' URLs: a name stays a name. */
+    const char *host = cfg->listen;
+    size_t hl = (size_t)(strrchr(cfg->listen, ':') - cfg->listen);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host++;
+        hl -= 2;
+    }
+    sl_emulator_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return SL_ENOMEM;
+    e->cfg = *cfg;
+    if (e->cfg.retry_base_ms <= 0)
+        e->cfg.retry_base_ms = 1000;
+    if (e->cfg.max_deliveries <= 0)
+        e->cfg.max_deliveries = 6;
+    sl__emu_state_init(e);
+    if (cfg->data && sl__emu_persist_open(e, cfg->data, err, errlen)) {
+        sl__emu_state_free(e);
+        free(e);
+        return SL_EIO;
+    }
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->wake, NULL);
+    if ((rc = sl__emu_deliver_start(e, err, errlen))) {
+        sl__emu_state_free(e);
+        pthread_mutex_destroy(&e->lock);
+        pthread_cond_destroy(&e->wake);
+        free(e);
+        return rc;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    e->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, e,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2, MHD_OPTION_END);
+    if (!e->daemon) {
+        snprintf(err, errlen, "cannot listen on %s", cfg->listen);
+        sl__emulator_stop(e);
+        return SL_EIO;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(e->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    e->port = di ? di->port : 0;
+    snprintf(e->base_url, sizeof e->base_url,
+             memchr(host, ':', hl) ? "http://[%.*s]:%d" : "http://%.*s:%d", (int)hl, host, e->port);
+    *out = e;
+    return SL_OK;
+}
+
+int sl__emulator_port(const sl_emulator_t *e)
+{
+    return e->port;
+}
+
+void sl__emulator_stop(sl_emulator_t *e)
+{
+    if (!e)
+        return;
+    if (e->daemon)
+        MHD_stop_daemon(e->daemon);
+    sl__emu_deliver_stop(e);
+    sl__emu_state_free(e);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->wake);
+    free(e);
+}

@@ -1,0 +1,335 @@
+/* The emulator's state: the objects it keeps, made from Stripe's example objects, their ids,
+ * the events every change records, and the replies kept for idempotent replays. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/rand.h"
+#include "emulator/fixtures.h"
+#include "emulator/internal.h"
+#include "sluice/catalog.h"
+
+/* The resources kept, and the prefixes of their ids. */
+static const sl_emu_resource_t resources[] = {
+    {"customers", "customer", "cus", 1},
+    {"products", "product", "prod", 1},
+    {"prices", "price", "price", 1},
+    {"coupons", "coupon", "co", 1},
+    {"webhook_endpoints", "webhook_endpoint", "we", 0},
+    {"payment_methods", "payment_method", "pm", 0},
+    {"payment_intents", "payment_intent", "pi", 1},
+    {"charges", "charge", "ch", 0},
+    {"invoiceitems", "invoiceitem", "ii", 1},
+    {"invoices", "invoice", "in", 1},
+    {"subscriptions", "subscription", "sub", 0}, /* events as customer.subscription.* */
+    {"subscription_items", "subscription_item", "si", 0},
+    {"checkout.sessions", "checkout.session", "cs_test", 0}, /* checkout.session.completed */
+    {"payment_links", "payment_link", "plink", 1},
+};
+
+sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,
+                             const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s,s:s}", "type", type, "message", msg);
+    if (code)
+        json_object_set_new(e, "code", json_string(code));
+    if (param)
+        json_object_set_new(e, "param", json_string(param));
+    return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL};
+}
+
+sl_emu_reply_t sl__emu_no_such(const char *object, const char *id)
+{
+    return sl__emu_error(404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
+                         object, id);
+}
+
+void sl__emu_must_rand(sl_err rc)
+{
+    if (!rc)
+        return;
+    sl__log("error", "the system has no randomness to make ids with; stopping", NULL);
+    abort();
+}
+
+const sl_emu_resource_t *sl__emu_resource(const char *plural, size_t n)
+{
+    for (size_t i = 0; i < sizeof resources / sizeof *resources; i++)
+        if (strlen(resources[i].plural) == n && strncmp(resources[i].plural, plural, n) == 0)
+            return &resources[i];
+    return NULL;
+}
+
+void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int metadata)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (strcmp(k, "expand") == 0)
+            continue;
+        json_t *cur = json_object_get(obj, k);
+        if (previous && !json_object_get(previous, k))
+            json_object_set_new(previous, k, cur ? json_deep_copy(cur) : json_null());
+        if (metadata && (json_is_null(v) || (json_is_string(v) && !json_string_length(v)))) {
+            json_object_del(obj, k);
+        } else if (json_is_null(v) && strcmp(k, "metadata") == 0) {
+            json_object_set_new(obj, k, json_object());
+        } else if (json_is_object(v) && json_is_object(cur)) {
+            sl__emu_apply(cur, v, NULL, strcmp(k, "metadata") == 0);
+        } else if (json_is_object(v) && strcmp(k, "metadata") == 0) {
+            json_t *m = json_object();
+            sl__emu_apply(m, v, NULL, 1);
+            json_object_set_new(obj, k, m);
+        } else {
+            json_object_set(obj, k, v);
+        }
+    }
+}
+
+sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                              const char *request_id, const char *idem_key)
+{
+    const char *tmpl = sl__fixture_json(r->object);
+    json_t *obj = tmpl ? json_loads(tmpl, 0, NULL) : json_object();
+    char id[80];
+    const char *given = json_string_value(json_object_get(params, "id"));
+    if (given && *given) {
+        if (json_object_get(e->objects, given)) {
+            json_decref(obj);
+            return sl__emu_error(400, "invalid_request_error", "resource_already_exists", "id",
+                                 "%s already exists.", given);
+        }
+        snprintf(id, sizeof id, "%s", given);
+    } else {
+        sl__emu_must_rand(sl__rand_id(r->prefix, id, sizeof id));
+    }
+    json_object_set_new(obj, "id", json_string(id));
+    json_object_set_new(obj, "object", json_string(r->object));
+    json_object_set_new(obj, "created", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(obj, "livemode", json_false());
+    if (json_object_get(obj, "metadata"))
+        json_object_set_new(obj, "metadata", json_object());
+    /* Fields the example fills that a new object starts without. */
+    static const char *const cleared[] = {"email",
+                                          "name",
+                                          "description",
+                                          "phone",
+                                          "address",
+                                          "shipping",
+                                          "nickname",
+                                          "lookup_key",
+                                          "default_price",
+                                          "unit_label",
+                                          "statement_descriptor",
+                                          "url"};
+    for (size_t i = 0; i < sizeof cleared / sizeof *cleared; i++)
+        if (json_object_get(obj, cleared[i]))
+            json_object_set_new(obj, cleared[i], json_null());
+    if (strcmp(r->object, "product") == 0 || strcmp(r->object, "price") == 0)
+        json_object_set_new(obj, "active", json_true());
+    if (strcmp(r->object, "webhook_endpoint") == 0)
+        json_object_set_new(obj, "status", json_string("enabled"));
+    if (strcmp(r->object, "price") == 0) {
+        /* One-time unless recurring is given; recurring takes Stripe's defaults. */
+        json_t *rec = json_object_get(params, "recurring");
+        json_object_set_new(obj, "type", json_string(rec ? "recurring" : "one_time"));
+        json_object_set_new(obj, "recurring",
+                            rec ? json_pack("{s:n,s:s,s:i,s:s}", "aggregate_usage", "interval",
+                                            "month", "interval_count", 1, "usage_type", "licensed")
+                                : json_null());
+    }
+    sl__emu_apply(obj, params, NULL, 0);
+    if (strcmp(r->object, "price") == 0 && json_is_integer(json_object_get(obj, "unit_amount"))) {
+        char dec[32];
+        snprintf(dec, sizeof dec, "%lld",
+                 (long long)json_integer_value(json_object_get(obj, "unit_amount")));
+        json_object_set_new(obj, "unit_amount_decimal", json_string(dec));
+    }
+    json_object_set(e->objects, id, obj);
+    sl__emu_touch(e, id);
+    sl__emu_list_append(e, r->object, id);
+    json_t *out = json_deep_copy(obj);
+    if (strcmp(r->object, "webhook_endpoint") == 0) {
+        char secret[64];
+        sl__emu_must_rand(sl__rand_token(secret, 32));
+        char whsec[80];
+        snprintf(whsec, sizeof whsec, "whsec_%s", secret);
+        json_object_set_new(e->secrets, id, json_string(whsec));
+        json_object_set_new(out, "secret", json_string(whsec)); /* shown once, as Stripe does */
+    }
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.created", r->object);
+        sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
+    }
+    json_decref(obj);
+    return (sl_emu_reply_t){200, out, 0, NULL};
+}
+
+sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
+                              const json_t *params, const char *request_id, const char *idem_key)
+{
+    json_t *obj = json_object_get(e->objects, id);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
+        return sl__emu_no_such(r->object, id);
+    json_t *previous = json_object();
+    sl__emu_apply(obj, params, previous, 0);
+    sl__emu_touch(e, id);
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.updated", r->object);
+        sl__emu_emit(e, type, obj, previous, request_id, idem_key);
+    } else {
+        json_decref(previous);
+    }
+    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL};
+}
+
+sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
+                              const char *request_id)
+{
+    json_t *obj = json_object_get(e->objects, id);
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
+        return sl__emu_no_such(r->object, id);
+    json_incref(obj);
+    json_object_del(e->objects, id);
+    sl__emu_forget(e, id);
+    json_t *list = json_object_get(e->lists, r->object);
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if (strcmp(json_string_value(json_array_get(list, i)), id) == 0) {
+            json_array_remove(list, i);
+            break;
+        }
+    json_object_del(e->secrets, id);
+    if (r->emits) {
+        char type[96];
+        snprintf(type, sizeof type, "%s.deleted", r->object);
+        sl__emu_emit(e, type, obj, NULL, request_id, NULL);
+    }
+    json_decref(obj);
+    return (sl_emu_reply_t){
+        200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1), 0, NULL};
+}
+
+void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                  const char *request_id, const char *idem_key)
+{
+    char id[64];
+    sl__emu_must_rand(sl__rand_id("evt", id, sizeof id));
+    json_t *data = json_pack("{s:o}", "object", json_deep_copy(object)); /* as it is now */
+    if (previous)
+        json_object_set_new(data, "previous_attributes", previous);
+    json_t *ev =
+        json_pack("{s:s,s:s,s:s,s:I,s:o,s:b,s:i,s:{s:s,s:s?},s:s}", "id", id, "object", "event",
+                  "api_version", sl_catalog_api_version(), "created", (json_int_t)time(NULL),
+                  "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id", request_id,
+                  "idempotency_key", idem_key, "type", type);
+    sl__emu_deliver_event(e, ev, type);
+    json_array_append_new(e->events, ev);
+}
+
+int sl__emu_listed(const char *type)
+{
+    for (size_t i = 0; i < sizeof resources / sizeof *resources; i++)
+        if (strcmp(resources[i].object, type) == 0)
+            return strcmp(type, "subscription_item") != 0;
+    return 0;
+}
+
+void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id)
+{
+    json_t *list = json_object_get(e->lists, type);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(e->lists, type, list);
+    }
+    json_array_append_new(list, json_string(id));
+}
+
+const char *sl__emu_status_of(const json_t *obj)
+{
+    return json_string_value(json_object_get(obj, "status")) ?: "";
+}
+
+static int fixture_cmp(const void *key, const void *row)
+{
+    return strcmp(key, ((const sl_fixture_t *)row)->object);
+}
+
+const char *sl__fixture_json(const char *object)
+{
+    const sl_fixture_t *f =
+        bsearch(object, sl__fixtures, sl__nfixtures, sizeof *sl__fixtures, fixture_cmp);
+    return f ? f->json : NULL;
+}
+
+void sl__emu_state_init(sl_emulator_t *e)
+{
+    e->objects = json_object();
+    e->lists = json_object();
+    e->events = json_array();
+    e->idem = json_object();
+    e->secrets = json_object();
+    e->pm_tokens = json_object();
+    e->seq = json_object();
+    e->touched = json_object();
+    e->gone = json_array();
+}
+
+void sl__emu_state_free(sl_emulator_t *e)
+{
+    json_decref(e->objects);
+    json_decref(e->lists);
+    json_decref(e->events);
+    json_decref(e->idem);
+    json_decref(e->secrets);
+    json_decref(e->pm_tokens);
+    json_decref(e->seq);
+    json_decref(e->touched);
+    json_decref(e->gone);
+    sqlite3_close(e->db);
+}
+
+int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint,
+                      sl_emu_reply_t *out)
+{
+    const json_t *seen = json_object_get(e->idem, key);
+    if (!seen)
+        return 0;
+    const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
+    if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
+        *out = (sl_emu_reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
+                                json_deep_copy(json_object_get(seen, "body")), 1, NULL};
+    else
+        *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
+                             "Keys for idempotent requests can only be used with the same "
+                             "parameters they were first used with. Try using a key other "
+                             "than '%s' if you meant to execute a different request.",
+                             key);
+    return 1;
+}
+
+void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprint,
+                       const sl_emu_reply_t *r)
+{
+    if (key && fingerprint && r->status < 500)
+        json_object_set_new(e->idem, key,
+                            json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
+                                      (int)r->status, "body", r->body));
+}
+
+void sl__emu_snapshot(sl_emu_reply_t *r)
+{
+    json_t *copy = json_deep_copy(r->body);
+    json_decref(r->body);
+    r->body = copy;
+}
