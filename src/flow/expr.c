@@ -58,23 +58,5 @@ sl_err sl__expr_check(const char *expr, char *err, size_t errlen)
 
 int sl__expr_truthy(const json_t *v)
 {
-    if (!v)
-        return 0;
-    switch (json_typeof(v)) {
-    case JSON_FALSE:
-    case JSON_NULL:
-        return 0;
-    case JSON_INTEGER:
-        return json_integer_value(v) != 0;
-    case JSON_REAL:
-        return json_real_value(v) != 0.0;
-    case JSON_STRING:
-        return json_string_length(v) != 0;
-    case JSON_ARRAY:
-        return json_array_size(v) != 0;
-    case JSON_OBJECT:
-        return json_object_size(v) != 0;
-    default:
-        return 1;
-    }
+    return sl__expr_is_true(v);
 }

@@ -328,7 +328,7 @@ static json_t *eval_chain(ev_t *ev, const node_t *n, json_t *cur)
             json_t *v = sl__expr_eval_node(ev, n->kids[i], cur);
             if (!v)
                 return NULL;
-            int t = sl__expr_truthy(v);
+            int t = sl__expr_is_true(v);
             json_decref(v);
             if (t == stop_on)
                 return json_boolean(t);
@@ -386,7 +386,7 @@ json_t *sl__expr_eval_node(ev_t *ev, const node_t *n, json_t *cur)
         json_t *v = sl__expr_eval_node(ev, n->kids[0], cur);
         if (!v)
             return NULL;
-        int t = sl__expr_truthy(v);
+        int t = sl__expr_is_true(v);
         json_decref(v);
         return json_boolean(!t);
     }

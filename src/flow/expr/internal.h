@@ -259,6 +259,30 @@ static inline int sl__expr_charge(ev_t *ev, unsigned long n)
     return -1;
 }
 
+/* sl__expr_truthy, inline: && || ! and filters ask it of every operand and match. */
+static inline int sl__expr_is_true(const json_t *v)
+{
+    if (!v)
+        return 0;
+    switch (json_typeof(v)) {
+    case JSON_FALSE:
+    case JSON_NULL:
+        return 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0.0;
+    case JSON_STRING:
+        return json_string_length(v) != 0;
+    case JSON_ARRAY:
+        return json_array_size(v) != 0;
+    case JSON_OBJECT:
+        return json_object_size(v) != 0;
+    default:
+        return 1;
+    }
+}
+
 /* "an object", "a number", ... for messages. */
 const char *sl__expr_tname(const json_t *v);
 

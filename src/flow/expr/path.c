@@ -67,7 +67,7 @@ static int filter_one(ev_t *ev, const node_t *f, json_t *x, vec_t *out)
         sl__expr_eforget(ev);
         return 0;
     }
-    int t = sl__expr_truthy(r);
+    int t = sl__expr_is_true(r);
     json_decref(r);
     return t ? vec_push(ev, out, x) : 0;
 }
