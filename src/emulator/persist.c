@@ -7,21 +7,6 @@
 #include "core/log.h"
 #include "emulator/internal.h"
 
-void sl__emu_touch(sl_emulator_t *e, const char *id)
-{
-    if (!e->db)
-        return;
-    if (!json_object_get(e->seq, id))
-        json_object_set_new(e->seq, id, json_integer(e->next_seq++));
-    json_object_set_new(e->touched, id, json_true());
-}
-
-void sl__emu_forget(sl_emulator_t *e, const char *id)
-{
-    if (e->db)
-        json_array_append_new(e->gone, json_string(id));
-}
-
 /* Marks every kept object a JSON value names (objects change in place: an invoice paid, a
  * payment method attached; the reply and the events of a request name what it changed). */
 static void touch_named(sl_emulator_t *e, const json_t *v)

@@ -333,3 +333,19 @@ void sl__emu_snapshot(sl_emu_reply_t *r)
     json_decref(r->body);
     r->body = copy;
 }
+
+/* What persist.c writes at the end of a request: the objects it changed and those it removed. */
+void sl__emu_touch(sl_emulator_t *e, const char *id)
+{
+    if (!e->db)
+        return;
+    if (!json_object_get(e->seq, id))
+        json_object_set_new(e->seq, id, json_integer(e->next_seq++));
+    json_object_set_new(e->touched, id, json_true());
+}
+
+void sl__emu_forget(sl_emulator_t *e, const char *id)
+{
+    if (e->db)
+        json_array_append_new(e->gone, json_string(id));
+}

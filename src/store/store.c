@@ -4,21 +4,6 @@
 
 #include "store/store.h"
 
-sl_err sl_store_open(const char *uri, sl_store_t **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    if (strncmp(uri, "sqlite:", 7) == 0 && uri[7])
-        return sl__sqlite_open(uri + 7, out, err, errlen);
-    snprintf(err, errlen, "store `%s` is not sqlite:PATH", uri);
-    return SL_EINVAL;
-}
-
-void sl_store_close(sl_store_t *s)
-{
-    if (s)
-        s->ops->close(s);
-}
-
 void sl_conn_row_cleanup(sl_conn_row_t *row)
 {
     free(row->key_sealed);

@@ -1,0 +1,21 @@
+/* Opening a store by its URI: the one place that knows every backend. Kept apart from store.c,
+ * whose row helpers the backends use, so that no two files of the store import each other. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+sl_err sl_store_open(const char *uri, sl_store_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (strncmp(uri, "sqlite:", 7) == 0 && uri[7])
+        return sl__sqlite_open(uri + 7, out, err, errlen);
+    snprintf(err, errlen, "store `%s` is not sqlite:PATH", uri);
+    return SL_EINVAL;
+}
+
+void sl_store_close(sl_store_t *s)
+{
+    if (s)
+        s->ops->close(s);
+}
