@@ -187,30 +187,17 @@ int sl__cmd_runs(int argc, char **argv)
         goto out;
     }
     /* retry */
-    json_t *run = NULL;
-    if (env.store->ops->run_get(env.store, id, &run, err, sizeof err)) {
+    sl_err rrc = sl__run_requeue_failed(env.store, id, err, sizeof err);
+    if (rrc) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
-        ret = CLI_EUSAGE;
+        ret = rrc == SL_EIO ? CLI_EFAIL : CLI_EUSAGE;
         goto out;
     }
-    const char *st = json_string_value(json_object_get(run, "status")) ?: "";
-    if (strcmp(st, "failed")) {
-        fprintf(stderr, "sluice %s: run %s is %s; only a failed run is retried\n", CMD, id, st);
-        json_decref(run);
-        ret = CLI_EUSAGE;
-        goto out;
-    }
-    json_decref(run);
+    json_t *run = NULL;
     char dir[4096];
     sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
     if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
         goto out;
-    if (env.store->ops->steps_drop_failed(env.store, id, err, sizeof err) ||
-        env.store->ops->run_set_status(env.store, id, "queued", NULL, NULL, err, sizeof err)) {
-        fprintf(stderr, "sluice %s: %s\n", CMD, err);
-        ret = CLI_EFAIL;
-        goto out;
-    }
     if (queue) {
         printf("Run %s is queued again; `sluice serve` resumes it at its failed step.\n", id);
         goto out;

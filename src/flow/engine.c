@@ -394,6 +394,24 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     return rc < 0 ? SL_EINTERNAL : SL_OK;
 }
 
+sl_err sl__run_requeue_failed(sl_store_t *s, const char *id, char *err, size_t errlen)
+{
+    json_t *run = NULL;
+    if (s->ops->run_get(s, id, &run, err, errlen))
+        return SL_ENOTFOUND;
+    const char *st = str(run, "status") ?: "";
+    sl_err rc = SL_OK;
+    if (strcmp(st, "failed")) {
+        snprintf(err, errlen, "run %s is %s; only a failed run is retried", id, st);
+        rc = SL_EINVAL;
+    } else if (s->ops->steps_drop_failed(s, id, err, errlen) ||
+               s->ops->run_set_status(s, id, "queued", NULL, NULL, err, errlen)) {
+        rc = SL_EIO;
+    }
+    json_decref(run);
+    return rc;
+}
+
 sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
                         char *run_id, size_t idlen, char *err, size_t errlen)
 {

@@ -30,6 +30,12 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
 /* Stops the threads (a run mid-way stays `running` and resumes at the next start) and frees. */
 void sl__engine_stop(sl_engine_t *e);
 
+/* Queues a failed run again, to resume at its failed step (the step records that failed are
+ * dropped; those that succeeded stand). SL_ENOTFOUND for no such run, SL_EINVAL when it is not
+ * failed ("run ID is STATUS; only a failed run is retried"), SL_EIO when the store failed; err
+ * says which. What `sluice runs retry` and POST /api/runs/ID/retry both do. */
+sl_err sl__run_requeue_failed(sl_store_t *s, const char *id, char *err, size_t errlen);
+
 /* Executes one queued or running run to its end in the calling thread. */
 sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen);
 

@@ -124,14 +124,11 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             return 200;
         }
         if (n == 3 && post && !strcmp(seg[2], "retry")) {
-            const char *st = json_string_value(json_object_get(run, "status")) ?: "";
-            if (strcmp(st, "failed")) {
-                json_decref(run);
-                return fail(out, 409, "not_failed", "only a failed run is retried");
-            }
             json_decref(run);
-            if (s->ops->steps_drop_failed(s, seg[1], err, sizeof err) ||
-                s->ops->run_set_status(s, seg[1], "queued", NULL, NULL, err, sizeof err))
+            sl_err rc = sl__run_requeue_failed(s, seg[1], err, sizeof err);
+            if (rc == SL_EINVAL)
+                return fail(out, 409, "not_failed", "only a failed run is retried");
+            if (rc)
                 return fail(out, 500, "store", err);
             *out = json_pack("{s:s,s:s}", "run", seg[1], "status", "queued");
             return 202;
