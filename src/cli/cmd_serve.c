@@ -235,8 +235,8 @@ int sl__cmd_serve(int argc, char **argv)
                       "data", env.data, "max_body", (json_int_t)max_body, "flows", flows_dir,
                       "flows_loaded", (json_int_t)flows.n));
     sl_catchup_t *catchup = NULL;
-    if (catch_up && sl__catchup_start(env.store, &env.crypt, sl__server_inbox(server), catch_up,
-                                      &catchup))
+    if (catch_up &&
+        sl__catchup_start(env.store, &env.crypt, sl__server_inbox(server), catch_up, &catchup))
         sl__log("error", "catch-up did not start", NULL);
 
     int sig = sl__cli_wait_stop(&stop);

@@ -91,11 +91,6 @@ static json_t *make_record(const char *path, const char *kind, const char *statu
                      (json_int_t)started, "duration_ms", ms, "attempts", attempts);
 }
 
-static const char *str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
 /* --- steps ------------------------------------------------------------------------------------ */
 
 static int exec_steps(exec_t *x, const json_t *steps, const char *prefix, int depth);
@@ -121,7 +116,8 @@ static int fail_step(exec_t *x, const char *path, const char *kind, json_t *inpu
     snprintf(x->failed, sizeof x->failed, "%s", path);
     snprintf(x->error, sizeof x->error, "%s", error);
     record(x,
-           make_record(path, kind, "failed", input, NULL, error, started, sl__mono_ms() - t0, attempts),
+           make_record(path, kind, "failed", input, NULL, error, started, sl__mono_ms() - t0,
+                       attempts),
            1);
     return -1;
 }
@@ -184,11 +180,11 @@ static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, co
     long backoff = json_is_integer(json_object_get(retry, "backoff_ms"))
                        ? (long)json_integer_value(json_object_get(retry, "backoff_ms"))
                        : x->e->cfg.retry_base_ms;
-    sl_step_call_t call = {x->e, x->flow, step, x->run_id, path, 0, attempts < 1 ? 1 : attempts, 0};
+    sl_step_call_t call = {x->e, x->flow, step, x->run_id, path, attempts < 1 ? 1 : attempts, 0};
     sl_step_result_t result = SL_STEP_FAIL;
     int attempt = 0;
     for (;;) {
-        call.attempt = ++attempt;
+        attempt++;
         err[0] = '\0';
         json_decref(output);
         output = NULL;
@@ -205,16 +201,16 @@ static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, co
         return fail_step(x, path, kind, input, err, started, t0, attempt);
     }
     set_output(x, id, output);
-    int rc = record(
-        x,
-        make_record(path, kind, "succeeded", input, output, NULL, started, sl__mono_ms() - t0, attempt),
-        1);
+    int rc = record(x,
+                    make_record(path, kind, "succeeded", input, output, NULL, started,
+                                sl__mono_ms() - t0, attempt),
+                    1);
     return rc ? -1 : 0;
 }
 
 static int exec_step(exec_t *x, const json_t *step, const char *prefix, int depth)
 {
-    const char *id = str(step, "id");
+    const char *id = sl__json_str(step, "id");
     const sl_step_kind_t *sk = sl__step_of(step);
     const char *kind = sk->name;
     char path[1024];
@@ -322,17 +318,17 @@ static const sl_flow_t *flow_named(sl_engine_t *e, const char *name, size_t *ind
 sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
 {
     sl_store_t *s = e->cfg.store;
-    const char *run_id = str(run, "id");
-    const sl_flow_t *flow = flow_named(e, str(run, "flow") ?: "", NULL);
+    const char *run_id = sl__json_str(run, "id");
+    const sl_flow_t *flow = flow_named(e, sl__json_str(run, "flow") ?: "", NULL);
     if (!flow) {
         snprintf(err, errlen, "flow `%s` is not loaded (was its file removed or renamed?)",
-                 str(run, "flow") ?: "");
+                 sl__json_str(run, "flow") ?: "");
         s->ops->run_set_status(s, run_id, "failed", err, NULL, NULL, 0);
         return SL_ENOTFOUND;
     }
     /* The trigger: the stored event, or the manual input / schedule time. */
     json_t *trigger = NULL;
-    const char *event_id = str(run, "event_id");
+    const char *event_id = sl__json_str(run, "event_id");
     if (event_id) {
         sl_event_row_t row;
         if (s->ops->event_get(s, event_id, &row, err, errlen) == SL_OK)
@@ -370,8 +366,8 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     if (s->ops->steps_get(s, run_id, &steps, err, errlen) == SL_OK)
         for (size_t i = 0; i < json_array_size(steps); i++) {
             json_t *r = json_array_get(steps, i);
-            if (!strcmp(str(r, "status") ?: "", "succeeded"))
-                json_object_set(x.done, str(r, "path"), r);
+            if (!strcmp(sl__json_str(r, "status") ?: "", "succeeded"))
+                json_object_set(x.done, sl__json_str(r, "path"), r);
         }
     json_decref(steps);
     int rc = exec_steps(&x, json_object_get(flow->def, "steps"), "", 0);
@@ -399,7 +395,7 @@ sl_err sl__run_requeue_failed(sl_store_t *s, const char *id, char *err, size_t e
     json_t *run = NULL;
     if (s->ops->run_get(s, id, &run, err, errlen))
         return SL_ENOTFOUND;
-    const char *st = str(run, "status") ?: "";
+    const char *st = sl__json_str(run, "status") ?: "";
     sl_err rc = SL_OK;
     if (strcmp(st, "failed")) {
         snprintf(err, errlen, "run %s is %s; only a failed run is retried", id, st);
@@ -424,7 +420,7 @@ sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, 
                             "connection", f->connection[0] ? f->connection : NULL, "input", input);
     sl_err rc = e->cfg.store->ops->run_create(e->cfg.store, run, err, errlen);
     if (!rc && run_id)
-        snprintf(run_id, idlen, "%s", str(run, "id"));
+        snprintf(run_id, idlen, "%s", sl__json_str(run, "id"));
     json_decref(run);
     return rc;
 }

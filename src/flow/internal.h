@@ -51,7 +51,6 @@ typedef struct sl_step_call {
     const json_t *step; /* the step as written */
     const char *run_id;
     const char *path; /* "each[2].get-customer" */
-    int attempt;      /* 1 for the first */
     int attempts;     /* the step's budget of attempts (its `retry.attempts`, default 3) */
     int requests;     /* out: attempts the action made itself (the Stripe client's retries) */
 } sl_step_call_t;
@@ -83,7 +82,8 @@ const sl_step_kind_t *sl__step_of(const json_t *step);
 extern const sl_step_kind_t sl__step_stripe, sl__step_http, sl__step_emit, sl__step_email,
     sl__step_contact;
 
-/* --- Checking (check.c), for the kinds' own checks --------------------------------------------- */
+/* --- Checking (check.c), for the kinds' own checks ---------------------------------------------
+ */
 
 /* Reports a problem at `path` ("steps[0].with.email": FILE:LINE:COL: message). */
 void sl__check_problem(sl_check_t *c, const char *path, const char *fmt, ...)
@@ -105,9 +105,5 @@ const char *sl__json_str(const json_t *obj, const char *key);
 sl_step_result_t sl__step_http_send(const char *method, const char *url, const json_t *headers,
                                     const json_t *body, long timeout_ms, json_t **out, char *err,
                                     size_t errlen);
-
-/* The cron checker and event patterns live in flow.h; the scheduler in schedule.c. */
-void *sl__engine_scheduler(void *arg);
-void sl__engine_route(void *ctx, const sl_event_in_t *ev, json_t *flows);
 
 #endif

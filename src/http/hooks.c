@@ -24,10 +24,10 @@ enum MHD_Result sl__hook_reject(sl_server_t *s, struct MHD_Connection *conn, int
     char addr[64];
     sl__log("warn", "webhook rejected",
             json_pack("{s:s,s:s,s:s,s:i}", "connection", connection ? connection : "", "reason",
-                      sl__rej_names[why], "remote", sl__remote_addr(conn, addr, sizeof addr), "status",
-                      (int)status));
+                      sl__rej_names[why], "remote", sl__remote_addr(conn, addr, sizeof addr),
+                      "status", (int)status));
     return sl__reply_json(conn, status,
-                      json_pack("{s:s,s:s}", "error", sl__rej_names[why], "message", message));
+                          json_pack("{s:s,s:s}", "error", sl__rej_names[why], "message", message));
 }
 
 /* The committer calls this once the request's batch is durable (or failed). */
@@ -64,9 +64,9 @@ static enum MHD_Result answer_committed(sl_server_t *s, struct MHD_Connection *c
             json_pack("{s:s,s:s}", "error", "store_unavailable", "message", rq->item.err));
     }
     return sl__reply(conn, MHD_HTTP_OK,
-                 rq->item.fresh ? "{\"received\":true,\"duplicate\":false}"
-                                : "{\"received\":true,\"duplicate\":true}",
-                 "application/json");
+                     rq->item.fresh ? "{\"received\":true,\"duplicate\":false}"
+                                    : "{\"received\":true,\"duplicate\":true}",
+                     "application/json");
 }
 
 enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, const char *name,
@@ -84,7 +84,7 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
     char *cur = NULL, *prev = NULL;
     if (!sl__secrets_get(s->secrets, name, &cur, &prev))
         return sl__hook_reject(s, conn, SL_REJ_UNKNOWN_CONNECTION, MHD_HTTP_NOT_FOUND, name,
-                      "no connection of that name");
+                               "no connection of that name");
     const char *header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Stripe-Signature");
     const char *secrets[2] = {cur, prev};
     const char *body = rq->body.data ? rq->body.data : "";
@@ -105,13 +105,13 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
             [SL_WEBHOOK_NO_MATCH] = "no signature matches the webhook secret",
             [SL_WEBHOOK_NO_SECRET] = "the connection has no webhook secret yet"};
         return sl__hook_reject(s, conn, map[why],
-                      why == SL_WEBHOOK_NO_SECRET ? MHD_HTTP_SERVICE_UNAVAILABLE
-                                                  : MHD_HTTP_BAD_REQUEST,
-                      name, msgs[why]);
+                               why == SL_WEBHOOK_NO_SECRET ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                                           : MHD_HTTP_BAD_REQUEST,
+                               name, msgs[why]);
     }
     long long created = 0;
     const char *problem = sl__event_parse(body, rq->body.len, rq->id, sizeof rq->id, rq->type,
-                                       sizeof rq->type, &created);
+                                          sizeof rq->type, &created);
     if (problem)
         return sl__hook_reject(s, conn, SL_REJ_NOT_EVENT, MHD_HTTP_BAD_REQUEST, name, problem);
     pthread_mutex_lock(&s->flight_lock);
@@ -121,10 +121,10 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
     pthread_mutex_unlock(&s->flight_lock);
     if (stopping)
         return sl__reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack("{s:s,s:s}", "error", "shutting_down", "message",
-                                    "sluice is stopping; Stripe will retry"));
-    rq->ev =
-        (sl_event_in_t){rq->id, name, rq->type, "webhook", body, rq->body.len, created, sl__now_ms()};
+                              json_pack("{s:s,s:s}", "error", "shutting_down", "message",
+                                        "sluice is stopping; Stripe will retry"));
+    rq->ev = (sl_event_in_t){rq->id, name,         rq->type, "webhook",
+                             body,   rq->body.len, created,  sl__now_ms()};
     rq->item = (sl_inbox_item_t){.ev = &rq->ev, .done = on_committed, .ctx = rq};
     rq->conn = conn;
     rq->server = s;
@@ -139,4 +139,3 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
     }
     return MHD_YES;
 }
-

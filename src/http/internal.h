@@ -71,7 +71,8 @@ enum MHD_Result sl__reply_json(struct MHD_Connection *conn, unsigned status, jso
 /* The client's address as text, into buf ("" if unknown). */
 const char *sl__remote_addr(struct MHD_Connection *conn, char *buf, size_t n);
 
-/* --- hooks.c: POST /hooks/CONNECTION ----------------------------------------------------------- */
+/* --- hooks.c: POST /hooks/CONNECTION -----------------------------------------------------------
+ */
 
 /* Refuses a webhook: counts and logs the reason, answers {error, message}. */
 enum MHD_Result sl__hook_reject(sl_server_t *s, struct MHD_Connection *conn, int why,
@@ -85,7 +86,8 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
 /* A submitted request was answered or its connection closed: it no longer counts in flight. */
 void sl__hook_flight_done(sl_server_t *s, sl_request_t *rq);
 
-/* --- metrics.c: GET /metrics ------------------------------------------------------------------- */
+/* --- metrics.c: GET /metrics -------------------------------------------------------------------
+ */
 
 enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn);
 

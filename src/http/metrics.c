@@ -58,4 +58,3 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
     sl__buf_cleanup(&b);
     return ret;
 }
-

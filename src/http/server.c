@@ -70,16 +70,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (!is_hook || !*name || strchr(name, '/'))
             return sl__reply_json(conn, MHD_HTTP_NOT_FOUND,
-                              json_pack("{s:s,s:s}", "error", "not_found", "message",
-                                        "webhooks go to POST /hooks/CONNECTION"));
+                                  json_pack("{s:s,s:s}", "error", "not_found", "message",
+                                            "webhooks go to POST /hooks/CONNECTION"));
         if (strcmp(method, "POST") != 0)
             return sl__hook_reject(s, conn, SL_REJ_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, name,
-                          "webhooks are POSTed");
+                                   "webhooks are POSTed");
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
             char msg[96];
             snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
-            return sl__hook_reject(s, conn, SL_REJ_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, name, msg);
+            return sl__hook_reject(s, conn, SL_REJ_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, name,
+                                   msg);
         }
         sl_request_t *rq = calloc(1, sizeof *rq);
         if (!rq)
@@ -99,7 +100,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (rq->is_api)
         return rq->too_big ? sl__reply_json(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                                        json_pack("{s:s}", "error", "too_large"))
+                                            json_pack("{s:s}", "error", "too_large"))
                            : answer_api(s, conn, method, url, rq->body.data, rq->body.len);
     return sl__hook_handle(s, conn, name, rq);
 }

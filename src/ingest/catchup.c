@@ -69,8 +69,8 @@ static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
     while (!rc && !(rc = sl_pager_next(pager, &ev)) && ev) {
         char *payload = json_dumps(ev, JSON_COMPACT);
         int fresh = 0;
-        if (!payload || sl__event_ingest(p->inbox, row->name, "catch-up", payload,
-                                         strlen(payload), &fresh, err, sizeof err) != SL_OK) {
+        if (!payload || sl__event_ingest(p->inbox, row->name, "catch-up", payload, strlen(payload),
+                                         &fresh, err, sizeof err) != SL_OK) {
             /* Stop here and keep the cursor: the next pass lists these events again. */
             sl__log("warn", "catch-up could not store an event; retrying next pass",
                     json_pack("{s:s,s:s?,s:s}", "connection", row->name, "event",

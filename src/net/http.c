@@ -39,8 +39,8 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
     return sl__buf_append(b, p, size * n) ? 0 : size * n;
 }
 
-sl_err sl__http_send(sl_http_t *h, const sl_http_request_t *rq, sl_http_response_t *out,
-                     char *err, size_t errlen)
+sl_err sl__http_send(sl_http_t *h, const sl_http_request_t *rq, sl_http_response_t *out, char *err,
+                     size_t errlen)
 {
     memset(out, 0, sizeof *out);
     CURL *easy = h ? h->easy : curl_easy_init();

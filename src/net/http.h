@@ -35,8 +35,8 @@ typedef struct sl_http_response {
  * (malformed, not http/https); SL_ETOOBIG when the answer's body passes max_response;
  * SL_ETIMEOUT; SL_ENETWORK for everything else (refused, reset, TLS, DNS). err says why, naming
  * the method and URL. The caller cleans *out up in every case. */
-sl_err sl__http_send(sl_http_t *h, const sl_http_request_t *rq, sl_http_response_t *out,
-                     char *err, size_t errlen);
+sl_err sl__http_send(sl_http_t *h, const sl_http_request_t *rq, sl_http_response_t *out, char *err,
+                     size_t errlen);
 
 void sl__http_response_cleanup(sl_http_response_t *r);
 

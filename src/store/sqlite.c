@@ -12,7 +12,6 @@
 #include "core/clock.h"
 #include "store/sqlite.h"
 
-
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS connections ("
     " name TEXT PRIMARY KEY, mode TEXT NOT NULL, account_id TEXT, key_sealed TEXT NOT NULL,"
@@ -39,7 +38,6 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS contacts ("
     " email_key TEXT PRIMARY KEY, email TEXT NOT NULL, first_name TEXT, last_name TEXT,"
     " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);";
-
 
 sl_err sl__sq_db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen)
 {
@@ -260,8 +258,9 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
             s->router(s->router_ctx, &ev[i], flows);
             for (size_t k = 0; k < json_array_size(flows); k++) {
                 char id[64];
-                if (sl__sq_run_id(id, sizeof id) || sl__sq_insert_run(st, id, json_string_value(json_array_get(flows, k)), ev[i].id,
-                               ev[i].connection, NULL)) {
+                if (sl__sq_run_id(id, sizeof id) ||
+                    sl__sq_insert_run(st, id, json_string_value(json_array_get(flows, k)), ev[i].id,
+                                      ev[i].connection, NULL)) {
                     json_decref(flows);
                     rc = sl__sq_db_error(st, "queueing a run", err, errlen);
                     goto rollback;

@@ -40,22 +40,20 @@ sl_err sl__sq_runs_claim(sl_store_t *s, size_t max, json_t **out, char *err, siz
 sl_err sl__sq_runs_requeue_running(sl_store_t *s, long long *n, char *err, size_t errlen);
 sl_err sl__sq_run_get(sl_store_t *s, const char *id, json_t **out, char *err, size_t errlen);
 sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, json_t **out, char *err,
-                           size_t errlen);
-sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status,
-                                const char *error, const char *failed_step, char *err,
-                                size_t errlen);
+                        size_t errlen);
+sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status, const char *error,
+                             const char *failed_step, char *err, size_t errlen);
 sl_err sl__sq_steps_put(sl_store_t *s, const char *run_id, const json_t *steps, char *err,
-                           size_t errlen);
-sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err,
-                           size_t errlen);
+                        size_t errlen);
+sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err, size_t errlen);
 sl_err sl__sq_steps_drop_failed(sl_store_t *s, const char *run_id, char *err, size_t errlen);
 sl_err sl__sq_flow_enabled_get(sl_store_t *s, const char *flow, int *enabled, char *err,
-                                  size_t errlen);
+                               size_t errlen);
 sl_err sl__sq_flow_enabled_put(sl_store_t *s, const char *flow, int enabled, char *err,
-                                  size_t errlen);
+                               size_t errlen);
 sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first_name,
-                                const char *last_name, int *created, json_t **out, char *err,
-                                size_t errlen);
+                             const char *last_name, int *created, json_t **out, char *err,
+                             size_t errlen);
 sl_err sl__sq_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errlen);
 
 #endif

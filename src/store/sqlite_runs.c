@@ -81,8 +81,8 @@ sl_err sl__sq_run_create(sl_store_t *s, const json_t *run, char *err, size_t err
         input && !json_is_null(input) ? json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     pthread_mutex_lock(&st->lock);
     int bad = sl__sq_insert_run(st, id, json_string_value(json_object_get(run, "flow")),
-                         json_string_value(json_object_get(run, "event_id")),
-                         json_string_value(json_object_get(run, "connection")), in);
+                                json_string_value(json_object_get(run, "event_id")),
+                                json_string_value(json_object_get(run, "connection")), in);
     sl_err rc = bad ? sl__sq_db_error(st, "queueing a run", err, errlen) : SL_OK;
     pthread_mutex_unlock(&st->lock);
     free(in);
@@ -177,7 +177,7 @@ out:
 }
 
 sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, json_t **out, char *err,
-                           size_t errlen)
+                        size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -204,9 +204,8 @@ out:
     return rc;
 }
 
-sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status,
-                                const char *error, const char *failed_step, char *err,
-                                size_t errlen)
+sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status, const char *error,
+                             const char *failed_step, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -254,7 +253,7 @@ static char *dump_or_null(const json_t *v)
 }
 
 sl_err sl__sq_steps_put(sl_store_t *s, const char *run_id, const json_t *steps, char *err,
-                           size_t errlen)
+                        size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -312,8 +311,7 @@ out:
     return rc;
 }
 
-sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err,
-                           size_t errlen)
+sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -371,7 +369,7 @@ out:
 }
 
 sl_err sl__sq_flow_enabled_get(sl_store_t *s, const char *flow, int *enabled, char *err,
-                                  size_t errlen)
+                               size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -393,7 +391,7 @@ out:
 }
 
 sl_err sl__sq_flow_enabled_put(sl_store_t *s, const char *flow, int enabled, char *err,
-                                  size_t errlen)
+                               size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -425,8 +423,8 @@ static json_t *contact_from_row(sqlite3_stmt *q)
 }
 
 sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first_name,
-                                const char *last_name, int *created, json_t **out, char *err,
-                                size_t errlen)
+                             const char *last_name, int *created, json_t **out, char *err,
+                             size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
@@ -500,4 +498,3 @@ out:
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
-

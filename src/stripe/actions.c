@@ -306,7 +306,8 @@ const char *sl_op_suggest(const char *name)
         best_d = 4;
     size_t nops = sl_op_count();
     for (size_t i = 0; i < nops + sl_alias_count(); i++) {
-        const char *cand = i < nops ? sl_op_name(sl_op_at(i)) : sl_alias_name(sl_alias_at(i - nops));
+        const char *cand =
+            i < nops ? sl_op_name(sl_op_at(i)) : sl_alias_name(sl_alias_at(i - nops));
         size_t d = sl__edit_distance(name, cand);
         if (d <= best_d) {
             best = cand;

@@ -62,7 +62,6 @@ void sl__redact(char *s, const char *secret);
  * with page = next_page. SL_EPARSE when the page is neither a list nor a search result. */
 sl_err sl__page_next_params(const json_t *params, const json_t *page, json_t **next);
 
-
 /* --- Names --------------------------------------------------------------------------------- */
 
 /* The Levenshtein distance between a and b; 99 when either is longer than 63 bytes. */

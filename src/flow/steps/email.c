@@ -40,8 +40,8 @@ static sl_step_result_t act_email(sl_step_call_t *call, json_t *in, json_t **out
         snprintf(err, errlen, "email `to` is empty");
         return SL_STEP_FAIL;
     }
-    const char *from = sl__json_str(in, "from") ? sl__json_str(in, "from")
-                                                : getenv("SLUICE_SMTP_FROM");
+    const char *from =
+        sl__json_str(in, "from") ? sl__json_str(in, "from") : getenv("SLUICE_SMTP_FROM");
     const char *subject = sl__json_str(in, "subject");
     sl_mail_t mail = {from ? from : "sluice <sluice@localhost>",
                       list,

@@ -7,14 +7,13 @@
 static sl_step_result_t act_emit(sl_step_call_t *call, json_t *input, json_t **out, char *err,
                                  size_t errlen)
 {
-    json_t *payload = json_pack("{s:O,s:O,s:I,s:s,s:s}", "event", json_object_get(input, "event"),
-                                "payload", json_object_get(input, "payload") ?: json_null(),
-                                "sent_at", (json_int_t)time(NULL), "flow", call->flow->name,
-                                "run", call->run_id);
+    json_t *payload =
+        json_pack("{s:O,s:O,s:I,s:s,s:s}", "event", json_object_get(input, "event"), "payload",
+                  json_object_get(input, "payload") ?: json_null(), "sent_at",
+                  (json_int_t)time(NULL), "flow", call->flow->name, "run", call->run_id);
     const char *url = sl__json_str(input, "url");
-    sl_step_result_t r = sl__step_http_send("POST", url ? url : "",
-                                            json_object_get(input, "headers"), payload, 0, out,
-                                            err, errlen);
+    sl_step_result_t r = sl__step_http_send(
+        "POST", url ? url : "", json_object_get(input, "headers"), payload, 0, out, err, errlen);
     json_decref(payload);
     return r;
 }

@@ -50,6 +50,10 @@ sl_step_result_t sl__step_http_send(const char *method, const char *url, const j
                                                      : "Content-Type: application/json");
     }
     lines[n++] = strdup("User-Agent: sluice-flow/1");
+    if (!lines[n - 1] || (n > 1 && !lines[n - 2]) || (body && !json_is_null(body) && !text)) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     sl_http_request_t rq = {method,
                             url,
                             (const char *const *)lines,

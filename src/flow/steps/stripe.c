@@ -21,8 +21,8 @@ static void check_stripe(sl_check_t *c, const json_t *step, const char *path)
     if (!op) {
         const char *near = name ? sl_op_suggest(name) : NULL;
         sl__check_problem(c, sub, "unknown Stripe operation `%s`%s%s%s (`sluice ops` lists them)",
-                name ? name : "", near ? " (did you mean `" : "", near ? near : "",
-                near ? "`?)" : "");
+                          name ? name : "", near ? " (did you mean `" : "", near ? near : "",
+                          near ? "`?)" : "");
         return;
     }
     if (!sl__check_flow(c)->connection[0])
@@ -52,7 +52,7 @@ static void check_stripe(sl_check_t *c, const json_t *step, const char *path)
             char psub[1400];
             sl__path_fmt(psub, sizeof psub, "%s.%s", sub, k);
             sl__check_problem(c, psub, "%s has no parameter `%s` (`sluice ops %s` lists them)",
-                    sl_op_name(op), k, sl_op_name(op));
+                              sl_op_name(op), k, sl_op_name(op));
         }
     }
     json_decref(desc);
@@ -70,7 +70,8 @@ static sl_step_result_t act_stripe(sl_step_call_t *call, json_t *input, json_t *
     char key[64];
     sl__engine_idem_key(call->run_id, call->path, key, sizeof key);
     /* The step's attempts are the client's: attempts - 1 retries (a negative count is none). */
-    sl_request_t base = {NULL, NULL, NULL, key, NULL, NULL, call->attempts > 1 ? call->attempts - 1 : -1};
+    sl_request_t base = {
+        NULL, NULL, NULL, key, NULL, NULL, call->attempts > 1 ? call->attempts - 1 : -1};
     sl_response_t resp;
     char cerr[1024] = "";
     sl_err rc = sl_action_call(c, op, input, 1, &base, &resp, cerr, sizeof cerr);

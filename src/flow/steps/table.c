@@ -13,7 +13,7 @@ static const sl_step_kind_t step_filter = {.name = "filter", .flow = SL_STEP_FIL
 static const sl_step_kind_t step_set = {.name = "set", .flow = SL_STEP_SET};
 
 const sl_step_kind_t *const sl__step_table[] = {
-    &sl__step_stripe, &step_loop,     &step_if,          &step_filter,   &step_set,
+    &sl__step_stripe, &step_loop,      &step_if,          &step_filter,   &step_set,
     &sl__step_http,   &sl__step_email, &sl__step_contact, &sl__step_emit, NULL,
 };
 

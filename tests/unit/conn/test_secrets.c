@@ -57,8 +57,7 @@ static void put(sl_store_t *store, const char *secret, const char *old, long lon
     sl_conn_row_cleanup(&row);
 }
 
-static void expect(sl_secrets_t *c, const char *name, int found, const char *cur,
-                   const char *prev)
+static void expect(sl_secrets_t *c, const char *name, int found, const char *cur, const char *prev)
 {
     char *a = NULL, *b = NULL;
     assert_int_equal(sl__secrets_get(c, name, &a, &b), found);

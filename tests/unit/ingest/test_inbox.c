@@ -44,9 +44,9 @@ static void ingest(sl_inbox_t *in, const char *id, int want_fresh)
              "{\"id\":\"%s\",\"object\":\"event\",\"type\":\"customer.created\",\"created\":7}",
              id);
     int fresh = -1;
-    assert_int_equal(sl__event_ingest(in, "acme", "webhook", payload, strlen(payload), &fresh,
-                                      err, sizeof err),
-                     SL_OK);
+    assert_int_equal(
+        sl__event_ingest(in, "acme", "webhook", payload, strlen(payload), &fresh, err, sizeof err),
+        SL_OK);
     assert_int_equal(fresh, want_fresh);
 }
 
