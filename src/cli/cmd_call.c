@@ -384,7 +384,7 @@ int sl__cmd_call(int argc, char **argv)
             goto out;
         sl_conn_row_t row;
         char cerr[512];
-        if (env.store->ops->conn_get(env.store, connection, &row, cerr, sizeof cerr) ||
+        if (sl_store_conn_get(env.store, connection, &row, cerr, sizeof cerr) ||
             sl__conn_config(&row, &env.crypt, &cfg, &conn_key, cerr, sizeof cerr)) {
             sl_conn_row_cleanup(&row);
             ret = sl__cli_usage_error(CMD, "%s", cerr);

@@ -147,7 +147,7 @@ static int do_rotate(sl_cli_env_t *env, const char *name, const opts_t *o)
         return sl__cli_usage_error(CMD, "rotate-secret needs --webhook-secret whsec_...");
     sl_conn_row_t row;
     char err[512];
-    if (env->store->ops->conn_get(env->store, name, &row, err, sizeof err)) {
+    if (sl_store_conn_get(env->store, name, &row, err, sizeof err)) {
         fprintf(stderr, "sluice connect: %s\n", err);
         return CLI_EFAIL;
     }
@@ -161,7 +161,7 @@ static int do_rotate(sl_cli_env_t *env, const char *name, const opts_t *o)
     row.old_secret_sealed = row.secret_sealed;
     row.old_secret_expires = row.secret_sealed ? (long long)time(NULL) + o->grace : 0;
     row.secret_sealed = sealed;
-    sl_err rc = env->store->ops->conn_put(env->store, &row, err, sizeof err);
+    sl_err rc = sl_store_conn_put(env->store, &row, err, sizeof err);
     if (!rc)
         printf("New webhook secret for `%s`%s.\n", name,
                row.old_secret_sealed ? "; the previous one stays valid for the grace period" : "");
@@ -264,7 +264,7 @@ int sl__cmd_connect(int argc, char **argv)
         if (!o.json)
             printf("%-20s %-5s %-24s %-18s %-8s %s\n", "NAME", "MODE", "ACCOUNT", "KEY", "SECRET",
                    "ENDPOINT");
-        if (env.store->ops->conn_list(env.store, list_one, &l, err, sizeof err)) {
+        if (sl_store_conn_list(env.store, list_one, &l, err, sizeof err)) {
             fprintf(stderr, "sluice connect: %s\n", err);
             ret = CLI_EFAIL;
         }
@@ -274,7 +274,7 @@ int sl__cmd_connect(int argc, char **argv)
             printf("(no connections: sluice connect add NAME --key sk_test_...)\n");
     } else if (strcmp(sub, "show") == 0) {
         sl_conn_row_t row;
-        if (env.store->ops->conn_get(env.store, name, &row, err, sizeof err)) {
+        if (sl_store_conn_get(env.store, name, &row, err, sizeof err)) {
             fprintf(stderr, "sluice connect: %s\n", err);
             ret = CLI_EFAIL;
         } else {
@@ -282,7 +282,7 @@ int sl__cmd_connect(int argc, char **argv)
             sl_conn_row_cleanup(&row);
         }
     } else if (strcmp(sub, "remove") == 0) {
-        if (env.store->ops->conn_delete(env.store, name, err, sizeof err)) {
+        if (sl_store_conn_delete(env.store, name, err, sizeof err)) {
             fprintf(stderr, "sluice connect: %s\n", err);
             ret = CLI_EFAIL;
         } else {

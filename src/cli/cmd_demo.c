@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/flows_view.h"
+#include "ingest/inbox.h"
 #include "core/embedded.h"
 #include "flow/engine.h"
 #include "conn/endpoints.h"
@@ -46,7 +47,7 @@ void sl__cmd_demo_help(FILE *out)
 static int inbox_count(sl_store_t *store, long long *n)
 {
     char err[256];
-    return store->ops->events_count(store, n, err, sizeof err) ? -1 : 0;
+    return sl_store_events_count(store, n, err, sizeof err) ? -1 : 0;
 }
 
 static void on_step(void *ctx, const char *name, const char *method, const char *path, sl_err rc,
@@ -186,7 +187,7 @@ int sl__cmd_demo(int argc, char **argv)
     }
     printf("3. Webhook endpoint: %s\n", err);
 
-    if (env.store->ops->conn_get(env.store, "shop", &row, err, sizeof err) ||
+    if (sl_store_conn_get(env.store, "shop", &row, err, sizeof err) ||
         sl__conn_client(&row, &env.crypt, NULL, &client, err, sizeof err)) {
         sl_conn_row_cleanup(&row);
         fprintf(stderr, "sluice demo: %s\n", err);
@@ -215,11 +216,12 @@ int sl__cmd_demo(int argc, char **argv)
     }
     if (sl__cli_flows_load(CMD, flows_dir, &flows) != CLI_OK)
         goto out;
-    sl_engine_config_t ecfg2 = {env.store, &env.crypt, &flows, 2, 0, 200, 0};
+    sl_engine_config_t ecfg2 = {env.store, &env.crypt, &flows, 2, 0, 200, 0, 0};
     if (sl__engine_start(&ecfg2, &engine, err, sizeof err)) {
         fprintf(stderr, "sluice demo: %s\n", err);
         goto out;
     }
+    sl__inbox_set_router(sl__server_inbox(server), sl__engine_route, engine);
     printf("4. Flows from examples/flows/, run by sluice serve on the events they want:\n");
     for (size_t i = 0; i < flows.n; i++)
         printf("   %-42s on %s\n", flows.v[i].name,
@@ -239,7 +241,7 @@ int sl__cmd_demo(int argc, char **argv)
     printf("6. The inbox (%lld event%s arrived as signed webhooks):\n", now - before,
            now - before == 1 ? "" : "s");
     sl_event_filter_t f = {NULL, NULL, 20};
-    env.store->ops->events_list(env.store, &f, print_event, NULL, err, sizeof err);
+    sl_store_events_list(env.store, &f, print_event, NULL, err, sizeof err);
     if (now < before + want) {
         fprintf(stderr, "sluice demo: only %lld of %lld webhooks arrived\n", now - before, want);
         goto out;
@@ -250,7 +252,7 @@ int sl__cmd_demo(int argc, char **argv)
         json_decref(runs);
         runs = NULL;
         sl_run_filter_t rf = {NULL, NULL, NULL, 100};
-        env.store->ops->runs_list(env.store, &rf, &runs, err, sizeof err);
+        sl_store_runs_list(env.store, &rf, &runs, err, sizeof err);
         size_t busy = 0;
         for (size_t k = 0; k < json_array_size(runs); k++) {
             const char *st = json_string_value(json_object_get(json_array_get(runs, k), "status"));
@@ -267,7 +269,7 @@ int sl__cmd_demo(int argc, char **argv)
         const json_t *r = json_array_get(runs, k);
         json_t *steps = NULL;
         const char *rid = json_string_value(json_object_get(r, "id"));
-        env.store->ops->steps_get(env.store, rid, &steps, err, sizeof err);
+        sl_store_steps_get(env.store, rid, &steps, err, sizeof err);
         const char *st = json_string_value(json_object_get(r, "status"));
         failed_runs += !strcmp(st ? st : "", "failed");
         printf("   %s  %-42s %-9s %zu step%s\n", rid, json_string_value(json_object_get(r, "flow")),
@@ -280,8 +282,8 @@ int sl__cmd_demo(int argc, char **argv)
     if (shown) {
         printf("\n   One of them step by step (sluice runs show %s --data %s):\n\n", shown, data);
         json_t *run = NULL, *steps = NULL;
-        env.store->ops->run_get(env.store, shown, &run, err, sizeof err);
-        env.store->ops->steps_get(env.store, shown, &steps, err, sizeof err);
+        sl_store_run_get(env.store, shown, &run, err, sizeof err);
+        sl_store_steps_get(env.store, shown, &steps, err, sizeof err);
         json_t *ev = json_pack("{s:s}", "type", "invoice.created");
         sl__cli_run_print(run, steps, ev, 0);
         json_decref(ev);

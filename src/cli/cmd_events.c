@@ -173,7 +173,7 @@ static int events_store(int argc, char **argv, int show)
     char err[512];
     if (show) {
         sl_event_row_t r;
-        sl_err rc = env.store->ops->event_get(env.store, argv[optind], &r, err, sizeof err);
+        sl_err rc = sl_store_event_get(env.store, argv[optind], &r, err, sizeof err);
         if (rc) {
             fprintf(stderr, "sluice events: %s\n", err);
             ret = CLI_EFAIL;
@@ -196,7 +196,7 @@ static int events_store(int argc, char **argv, int show)
         list_ctx_t l = {as_json ? json_array() : NULL, 0};
         if (!as_json)
             printf("%-32s %-40s %-14s %-9s %s\n", "ID", "TYPE", "CONNECTION", "SOURCE", "RECEIVED");
-        if (env.store->ops->events_list(env.store, &f, list_one, &l, err, sizeof err)) {
+        if (sl_store_events_list(env.store, &f, list_one, &l, err, sizeof err)) {
             fprintf(stderr, "sluice events: %s\n", err);
             ret = CLI_EFAIL;
         }

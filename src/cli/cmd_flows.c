@@ -210,7 +210,7 @@ int sl__cmd_flows(int argc, char **argv)
     sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
     if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
         goto out;
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0};
     if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
         ret = CLI_EFAIL;
@@ -228,7 +228,7 @@ int sl__cmd_flows(int argc, char **argv)
     }
     if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
         int on = strcmp(sub, "enable") == 0;
-        if (env.store->ops->flow_enabled_put(env.store, f->name, on, err, sizeof err)) {
+        if (sl_store_flow_enabled_put(env.store, f->name, on, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);
             ret = CLI_EFAIL;
             goto out;
@@ -251,8 +251,8 @@ int sl__cmd_flows(int argc, char **argv)
     }
     sl__log_quiet(1);
     json_t *run = NULL;
-    if (env.store->ops->run_get(env.store, run_id, &run, err, sizeof err) == SL_OK) {
-        env.store->ops->run_set_status(env.store, run_id, "running", NULL, NULL, err, sizeof err);
+    if (sl_store_run_get(env.store, run_id, &run, err, sizeof err) == SL_OK) {
+        sl_store_run_set_status(env.store, run_id, "running", NULL, NULL, err, sizeof err);
         sl__engine_execute(eng, run, err, sizeof err);
     }
     json_decref(run);

@@ -134,7 +134,7 @@ int sl__cmd_runs(int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         sl_run_filter_t f = {flow, status, NULL, (size_t)limit};
         json_t *runs = NULL;
-        if (env.store->ops->runs_list(env.store, &f, &runs, err, sizeof err)) {
+        if (sl_store_runs_list(env.store, &f, &runs, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);
             ret = CLI_EFAIL;
         } else if (as_json) {
@@ -169,12 +169,12 @@ int sl__cmd_runs(int argc, char **argv)
     const char *id = args[1];
     if (strcmp(sub, "show") == 0 && as_json) {
         json_t *run = NULL, *steps = NULL;
-        if (env.store->ops->run_get(env.store, id, &run, err, sizeof err)) {
+        if (sl_store_run_get(env.store, id, &run, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);
             ret = CLI_EUSAGE;
             goto out;
         }
-        env.store->ops->steps_get(env.store, id, &steps, err, sizeof err);
+        sl_store_steps_get(env.store, id, &steps, err, sizeof err);
         json_object_set_new(run, "steps", steps ? steps : json_array());
         char *text = json_dumps(run, JSON_INDENT(2));
         printf("%s\n", text);
@@ -202,15 +202,15 @@ int sl__cmd_runs(int argc, char **argv)
         printf("Run %s is queued again; `sluice serve` resumes it at its failed step.\n", id);
         goto out;
     }
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0};
     if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
         ret = CLI_EFAIL;
         goto out;
     }
     sl__log_quiet(1);
-    if (env.store->ops->run_get(env.store, id, &run, err, sizeof err) == SL_OK) {
-        env.store->ops->run_set_status(env.store, id, "running", NULL, NULL, err, sizeof err);
+    if (sl_store_run_get(env.store, id, &run, err, sizeof err) == SL_OK) {
+        sl_store_run_set_status(env.store, id, "running", NULL, NULL, err, sizeof err);
         sl__engine_execute(eng, run, err, sizeof err);
         json_decref(run);
     }

@@ -10,6 +10,7 @@
 #include "flow/engine.h"
 #include "http/api.h"
 #include "ingest/catchup.h"
+#include "ingest/inbox.h"
 #include "conn/endpoints.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -19,47 +20,52 @@
 
 void sl__cmd_serve_help(FILE *out)
 {
-    fprintf(out,
-            "Usage: sluice serve [--listen HOST:PORT] [--data DIR] [--store sqlite:PATH]\n"
-            "                    [--public-url URL [--events TYPES]] [--catch-up SECONDS]\n"
-            "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
-            "                    [--flows DIR] [--workers N]\n"
-            "\n"
-            "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
-            "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
-            "timestamps within the tolerance), and stores each event in the inbox before\n"
-            "answering 200; a duplicate event id is answered 200 and not stored again.\n"
-            "Concurrent requests are committed together, each answered once its batch is on\n"
-            "disk. Refusals: 400 (bad or missing signature, stale timestamp, not an event),\n"
-            "404 (unknown connection), 405, 413 (body too large). Nothing refused is stored.\n"
-            "\n"
-            "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port)\n"
-            "  --data DIR           default $SLUICE_DATA or ~/.local/share/sluice\n"
-            "  --store URI          default sqlite:DATA/sluice.db\n"
-            "  --public-url URL     register (or reuse, or update) one webhook endpoint per\n"
-            "                       connection at URL/hooks/NAME through Stripe's API\n"
-            "  --events TYPES       comma-separated event types for those endpoints (default *)\n"
-            "  --catch-up SECONDS   every SECONDS, list /v1/events since the last seen and store\n"
-            "                       what webhooks missed (Stripe keeps events 30 days)\n"
-            "  --max-body BYTES     default 1048576\n"
-            "  --tolerance SECONDS  default 300\n"
-            "  --quiet              log only warnings and errors\n"
-            "  --flows DIR          the flow files to run (default $SLUICE_FLOWS or DATA/flows)\n"
-            "  --workers N          runs executed at once (default 2)\n"
-            "\n"
-            "Each stored event queues a run of every enabled flow whose trigger wants it, in\n"
-            "the same transaction; workers execute the runs step by step, recording each\n"
-            "step, and resume unfinished runs after a restart. Scheduled flows fire on their\n"
-            "cron (UTC). The REST API under /api/ (flows, runs, events, replay, contacts)\n"
-            "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
-            "DATA/admin.token, made and shown once at the first start.\n"
-            "\n"
-            "Also GET /healthz and GET /metrics (Prometheus). Logs are JSON lines on stderr.\n"
-            "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
-            "\n"
-            "Example:\n"
-            "  sluice connect add shop --key sk_test_... --webhook-secret whsec_...\n"
-            "  sluice serve --listen 127.0.0.1:8080\n");
+    fprintf(
+        out,
+        "Usage: sluice serve [--listen HOST:PORT] [--data DIR] [--store URI]\n"
+        "                    [--public-url URL [--events TYPES]] [--catch-up SECONDS]\n"
+        "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
+        "                    [--flows DIR] [--workers N] [--lease SECONDS]\n"
+        "\n"
+        "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
+        "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
+        "timestamps within the tolerance), and stores each event in the inbox before\n"
+        "answering 200; a duplicate event id is answered 200 and not stored again.\n"
+        "Concurrent requests are committed together, each answered once its batch is on\n"
+        "disk. Refusals: 400 (bad or missing signature, stale timestamp, not an event),\n"
+        "404 (unknown connection), 405, 413 (body too large). Nothing refused is stored.\n"
+        "\n"
+        "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port)\n"
+        "  --data DIR           default $SLUICE_DATA or ~/.local/share/sluice\n"
+        "  --store URI          sqlite:PATH (default: sqlite:DATA/sluice.db, or $SLUICE_STORE)\n"
+        "                       or postgres://USER@HOST/DB: several instances share it\n"
+        "  --public-url URL     register (or reuse, or update) one webhook endpoint per\n"
+        "                       connection at URL/hooks/NAME through Stripe's API\n"
+        "  --events TYPES       comma-separated event types for those endpoints (default *)\n"
+        "  --catch-up SECONDS   every SECONDS, list /v1/events since the last seen and store\n"
+        "                       what webhooks missed (Stripe keeps events 30 days)\n"
+        "  --max-body BYTES     default 1048576\n"
+        "  --tolerance SECONDS  default 300\n"
+        "  --quiet              log only warnings and errors\n"
+        "  --flows DIR          the flow files to run (default $SLUICE_FLOWS or DATA/flows)\n"
+        "  --workers N          runs executed at once (default 2)\n"
+        "  --lease SECONDS      a claimed run stays this instance's while it heartbeats;\n"
+        "                       after that long without one, any instance resumes it\n"
+        "                       (default 30)\n"
+        "\n"
+        "Each stored event queues a run of every enabled flow whose trigger wants it, in\n"
+        "the same transaction; workers execute the runs step by step, recording each\n"
+        "step, and resume unfinished runs after a restart. Scheduled flows fire on their\n"
+        "cron (UTC). The REST API under /api/ (flows, runs, events, replay, contacts)\n"
+        "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
+        "DATA/admin.token, made and shown once at the first start.\n"
+        "\n"
+        "Also GET /healthz and GET /metrics (Prometheus). Logs are JSON lines on stderr.\n"
+        "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
+        "\n"
+        "Example:\n"
+        "  sluice connect add shop --key sk_test_... --webhook-secret whsec_...\n"
+        "  sluice serve --listen 127.0.0.1:8080\n");
 }
 
 int sl__cmd_serve(int argc, char **argv)
@@ -68,6 +74,7 @@ int sl__cmd_serve(int argc, char **argv)
         O_LISTEN = 256,
         O_DATA,
         O_STORE,
+        O_LEASE,
         O_PUBLIC,
         O_EVENTS,
         O_CATCHUP,
@@ -81,6 +88,7 @@ int sl__cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"store", required_argument, NULL, O_STORE},
+        {"lease", required_argument, NULL, O_LEASE},
         {"public-url", required_argument, NULL, O_PUBLIC},
         {"events", required_argument, NULL, O_EVENTS},
         {"catch-up", required_argument, NULL, O_CATCHUP},
@@ -94,7 +102,7 @@ int sl__cmd_serve(int argc, char **argv)
     };
     const char *listen = "127.0.0.1:8080", *data = NULL, *store = NULL, *public_url = NULL;
     char events_buf[4096] = "*";
-    long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2;
+    long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2, lease_s = 30;
     const char *flows_opt = NULL;
     int c;
     opterr = 0;
@@ -138,6 +146,10 @@ int sl__cmd_serve(int argc, char **argv)
             if (sl__cli_parse_long(optarg, 1, 64, &workers))
                 return sl__cli_usage_error(CMD, "--workers takes 1 to 64");
             break;
+        case O_LEASE:
+            if (sl__cli_parse_long(optarg, 2, 3600, &lease_s))
+                return sl__cli_usage_error(CMD, "--lease takes seconds from 2 to 3600");
+            break;
         case 'h':
             sl__cmd_serve_help(stdout);
             return CLI_OK;
@@ -173,7 +185,7 @@ int sl__cmd_serve(int argc, char **argv)
         size_t n = 0;
         sl_cli_names_t acc = {names, &n, 64};
         /* Names first: registering calls the API, which must not happen under the store lock. */
-        env.store->ops->conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
+        sl_store_conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
         for (size_t i = 0; i < n; i++) {
             char msg[1024];
             sl_err rc = sl__endpoint_register(env.store, &env.crypt, names[i], public_url, events,
@@ -194,7 +206,8 @@ int sl__cmd_serve(int argc, char **argv)
         return ret;
     }
     sl_engine_t *engine = NULL;
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers, 1, 0, 1};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers,
+                               1,         0,          1,      (long long)lease_s * 1000};
     if (sl__engine_start(&ecfg, &engine, err, sizeof err)) {
         fprintf(stderr, "sluice serve: %s\n", err);
         sl__flows_free(&flows);
@@ -234,6 +247,7 @@ int sl__cmd_serve(int argc, char **argv)
             json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION",
                       "data", env.data, "max_body", (json_int_t)max_body, "flows", flows_dir,
                       "flows_loaded", (json_int_t)flows.n));
+    sl__inbox_set_router(sl__server_inbox(server), sl__engine_route, engine);
     sl_catchup_t *catchup = NULL;
     if (catch_up &&
         sl__catchup_start(env.store, &env.crypt, sl__server_inbox(server), catch_up, &catchup))

@@ -282,7 +282,7 @@ int sl__cmd_trigger(int argc, char **argv)
             return ret;
         }
         sl_conn_row_t row;
-        if (env.store->ops->conn_get(env.store, connection, &row, err, sizeof err) ||
+        if (sl_store_conn_get(env.store, connection, &row, err, sizeof err) ||
             sl__conn_client(&row, &env.crypt, NULL, &client, err, sizeof err)) {
             sl_conn_row_cleanup(&row);
             sl__cli_env_close(&env);

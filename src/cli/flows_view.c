@@ -154,15 +154,15 @@ int sl__cli_show_run(sl_store_t *store, const char *id, int full)
 {
     json_t *run = NULL, *steps = NULL;
     char err[512];
-    if (store->ops->run_get(store, id, &run, err, sizeof err)) {
+    if (sl_store_run_get(store, id, &run, err, sizeof err)) {
         fprintf(stderr, "sluice: %s\n", err);
         return CLI_EUSAGE;
     }
-    store->ops->steps_get(store, id, &steps, err, sizeof err);
+    sl_store_steps_get(store, id, &steps, err, sizeof err);
     json_t *event = NULL;
     const char *eid = json_string_value(json_object_get(run, "event_id"));
     sl_event_row_t row;
-    if (eid && store->ops->event_get(store, eid, &row, err, sizeof err) == SL_OK) {
+    if (eid && sl_store_event_get(store, eid, &row, err, sizeof err) == SL_OK) {
         event = json_pack("{s:s}", "type", row.type);
         sl_event_row_cleanup(&row);
     }

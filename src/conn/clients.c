@@ -92,7 +92,7 @@ sl_client_t *sl__clients_get(sl_clients_t *c, const char *name, char *err, size_
 
     /* Stale or new: read the connection outside the lock (the store may be slow). */
     sl_conn_row_t row;
-    if (c->store->ops->conn_get(c->store, name, &row, err, errlen) != SL_OK) {
+    if (sl_store_conn_get(c->store, name, &row, err, errlen) != SL_OK) {
         pthread_mutex_lock(&c->lock);
         slot_t **link = find(c, name);
         if (*link)

@@ -122,7 +122,7 @@ sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_sp
     }
     sl_conn_row_t existing;
     char tmp[256];
-    if (store->ops->conn_get(store, spec->name, &existing, tmp, sizeof tmp) == SL_OK) {
+    if (sl_store_conn_get(store, spec->name, &existing, tmp, sizeof tmp) == SL_OK) {
         sl_conn_row_cleanup(&existing);
         snprintf(err, errlen, "a connection named `%s` exists; remove it first", spec->name);
         return SL_EINVAL;
@@ -168,7 +168,7 @@ sl_err sl__conn_add(sl_store_t *store, const sl_crypt_t *crypt, const sl_conn_sp
     if (!rc && spec->webhook_secret)
         rc = sl__crypt_seal(crypt, spec->webhook_secret, row.name, &row.secret_sealed);
     if (!rc)
-        rc = store->ops->conn_put(store, &row, err, errlen);
+        rc = sl_store_conn_put(store, &row, err, errlen);
     else
         snprintf(err, errlen, "could not encrypt the secrets");
     if (rc) {

@@ -39,7 +39,7 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
         }
     }
     sl_conn_row_t row;
-    sl_err rc = store->ops->conn_get(store, name, &row, msg, msglen);
+    sl_err rc = sl_store_conn_get(store, name, &row, msg, msglen);
     if (rc)
         return rc;
     sl_client_t *client = NULL;
@@ -137,7 +137,7 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
         snprintf(msg, msglen, "created webhook endpoint %s for %s", row.endpoint_id, url);
     }
     char err[512];
-    rc = store->ops->conn_put(store, &row, err, sizeof err);
+    rc = sl_store_conn_put(store, &row, err, sizeof err);
     if (rc)
         snprintf(msg, msglen, "%s", err);
 out:
@@ -153,7 +153,7 @@ sl_err sl__endpoint_unregister(sl_store_t *store, const sl_crypt_t *crypt, const
                                sl_trace_fn trace, char *msg, size_t msglen)
 {
     sl_conn_row_t row;
-    sl_err rc = store->ops->conn_get(store, name, &row, msg, msglen);
+    sl_err rc = sl_store_conn_get(store, name, &row, msg, msglen);
     if (rc)
         return rc;
     if (!row.endpoint_id[0]) {
@@ -183,7 +183,7 @@ sl_err sl__endpoint_unregister(sl_store_t *store, const sl_crypt_t *crypt, const
             free(row.old_secret_sealed);
             row.secret_sealed = row.old_secret_sealed = NULL;
             char err[512];
-            if (store->ops->conn_put(store, &row, err, sizeof err)) {
+            if (sl_store_conn_put(store, &row, err, sizeof err)) {
                 snprintf(msg, msglen, "%s", err);
                 rc = SL_EIO;
             }

@@ -76,7 +76,7 @@ int sl__secrets_get(sl_secrets_t *c, const char *name, char **cur, char **prev)
 
     sl_conn_row_t row;
     char err[256];
-    if (c->store->ops->conn_get(c->store, name, &row, err, sizeof err) != SL_OK) {
+    if (sl_store_conn_get(c->store, name, &row, err, sizeof err) != SL_OK) {
         pthread_mutex_lock(&c->lock);
         forget(c, name); /* gone (removed) */
         pthread_mutex_unlock(&c->lock);

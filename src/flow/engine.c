@@ -63,7 +63,7 @@ static int flush_pure(exec_t *x)
         return 0;
     char err[512];
     sl_store_t *s = x->e->cfg.store;
-    if (s->ops->steps_put(s, x->run_id, x->pure, err, sizeof err)) {
+    if (sl_store_steps_put(s, x->run_id, x->pure, err, sizeof err)) {
         snprintf(x->error, sizeof x->error, "could not record steps: %s", err);
         return -1;
     }
@@ -304,26 +304,40 @@ static int exec_steps(exec_t *x, const json_t *steps, const char *prefix, int de
 
 /* --- runs ------------------------------------------------------------------------------------- */
 
-static const sl_flow_t *flow_named(sl_engine_t *e, const char *name, size_t *index)
+const sl_flow_t *sl__engine_flow_named(sl_engine_t *e, const char *name)
 {
     for (size_t i = 0; i < e->cfg.flows->n; i++)
-        if (strcmp(e->cfg.flows->v[i].name, name) == 0) {
-            if (index)
-                *index = i;
+        if (strcmp(e->cfg.flows->v[i].name, name) == 0)
             return &e->cfg.flows->v[i];
-        }
     return NULL;
 }
 
-sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
+void sl__finished_clear(sl_finished_t *f)
+{
+    free(f->error);
+    free(f->failed_step);
+    json_decref(f->steps);
+    memset(f, 0, sizeof *f);
+}
+
+static void finish_failed(sl_finished_t *out, const char *id, const char *error)
+{
+    snprintf(out->id, sizeof out->id, "%s", id);
+    out->status = "failed";
+    out->error = strdup(error);
+}
+
+sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, char *err,
+                      size_t errlen)
 {
     sl_store_t *s = e->cfg.store;
+    memset(out, 0, sizeof *out);
     const char *run_id = sl__json_str(run, "id");
-    const sl_flow_t *flow = flow_named(e, sl__json_str(run, "flow") ?: "", NULL);
+    const sl_flow_t *flow = sl__engine_flow_named(e, sl__json_str(run, "flow") ?: "");
     if (!flow) {
         snprintf(err, errlen, "flow `%s` is not loaded (was its file removed or renamed?)",
                  sl__json_str(run, "flow") ?: "");
-        s->ops->run_set_status(s, run_id, "failed", err, NULL, NULL, 0);
+        finish_failed(out, run_id, err);
         return SL_ENOTFOUND;
     }
     /* The trigger: the stored event, or the manual input / schedule time. */
@@ -331,11 +345,11 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     const char *event_id = sl__json_str(run, "event_id");
     if (event_id) {
         sl_event_row_t row;
-        if (s->ops->event_get(s, event_id, &row, err, errlen) == SL_OK)
+        if (sl_store_event_get(s, event_id, &row, err, errlen) == SL_OK)
             trigger = json_loads(row.payload ? row.payload : "null", JSON_DECODE_ANY, NULL);
         sl_event_row_cleanup(&row);
         if (!trigger) {
-            s->ops->run_set_status(s, run_id, "failed", err, NULL, NULL, 0);
+            finish_failed(out, run_id, err);
             return SL_ENOTFOUND;
         }
     } else {
@@ -362,25 +376,24 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
             json_object_set_new(env, name, json_string(strchr(*v, '=') + 1));
         }
     json_object_set_new(x.ctx, "env", env);
+    /* A resumed run (its attempt > 1, or reclaimed from a dead instance) replays its records. */
     json_t *steps = NULL;
-    if (s->ops->steps_get(s, run_id, &steps, err, errlen) == SL_OK)
-        for (size_t i = 0; i < json_array_size(steps); i++) {
-            json_t *r = json_array_get(steps, i);
-            if (!strcmp(sl__json_str(r, "status") ?: "", "succeeded"))
-                json_object_set(x.done, sl__json_str(r, "path"), r);
-        }
-    json_decref(steps);
+    if (json_integer_value(json_object_get(run, "attempt")) > 1 ||
+        json_is_integer(json_object_get(run, "started_ms")) || !json_object_get(run, "status")) {
+        if (sl_store_steps_get(s, run_id, &steps, err, errlen) == SL_OK)
+            for (size_t i = 0; i < json_array_size(steps); i++) {
+                json_t *r = json_array_get(steps, i);
+                if (!strcmp(sl__json_str(r, "status") ?: "", "succeeded"))
+                    json_object_set(x.done, sl__json_str(r, "path"), r);
+            }
+        json_decref(steps);
+    }
     int rc = exec_steps(&x, json_object_get(flow->def, "steps"), "", 0);
-    if (flush_pure(&x))
-        rc = -1;
-    const char *status = rc < 0 ? "failed" : x.filtered ? "filtered" : "succeeded";
-    s->ops->run_set_status(s, run_id, status, rc < 0 ? x.error : NULL,
-                           rc < 0 && x.failed[0] ? x.failed : NULL, err, errlen);
-    if (e->cfg.log_runs)
-        sl__log(rc < 0 ? "warn" : "info", "run finished",
-                json_pack("{s:s,s:s,s:s,s:s?}", "run", run_id, "flow", flow->name, "status", status,
-                          "error", rc < 0 ? x.error : NULL));
-    json_object_set_new(run, "status", json_string(status));
+    snprintf(out->id, sizeof out->id, "%s", run_id);
+    out->status = rc < 0 ? "failed" : x.filtered ? "filtered" : "succeeded";
+    out->error = rc < 0 ? strdup(x.error) : NULL;
+    out->failed_step = rc < 0 && x.failed[0] ? strdup(x.failed) : NULL;
+    out->steps = json_array_size(x.pure) ? json_incref(x.pure) : NULL;
     json_decref(x.ctx);
     json_decref(x.done);
     json_decref(x.pure);
@@ -390,237 +403,26 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     return rc < 0 ? SL_EINTERNAL : SL_OK;
 }
 
-sl_err sl__run_requeue_failed(sl_store_t *s, const char *id, char *err, size_t errlen)
+void sl__engine_log_finished(sl_engine_t *e, const sl_finished_t *f, const char *flow)
 {
-    json_t *run = NULL;
-    if (s->ops->run_get(s, id, &run, err, errlen))
-        return SL_ENOTFOUND;
-    const char *st = sl__json_str(run, "status") ?: "";
-    sl_err rc = SL_OK;
-    if (strcmp(st, "failed")) {
-        snprintf(err, errlen, "run %s is %s; only a failed run is retried", id, st);
-        rc = SL_EINVAL;
-    } else if (s->ops->steps_drop_failed(s, id, err, errlen) ||
-               s->ops->run_set_status(s, id, "queued", NULL, NULL, err, errlen)) {
+    if (e->cfg.log_runs)
+        sl__log(strcmp(f->status, "failed") ? "info" : "warn", "run finished",
+                json_pack("{s:s,s:s,s:s,s:s?}", "run", f->id, "flow", flow, "status", f->status,
+                          "error", f->error));
+}
+
+sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
+{
+    sl_finished_t f;
+    sl_err rc = sl__engine_run(e, run, &f, err, errlen);
+    sl_run_finish_t fin = {f.id, f.status, f.error, f.failed_step, f.steps};
+    char serr[512];
+    if (sl_store_runs_finish(e->cfg.store, NULL, &fin, 1, NULL, serr, sizeof serr)) {
+        snprintf(err, errlen, "could not record the run's end: %s", serr);
         rc = SL_EIO;
     }
-    json_decref(run);
+    sl__engine_log_finished(e, &f, sl__json_str(run, "flow") ?: "");
+    json_object_set_new(run, "status", json_string(f.status));
+    sl__finished_clear(&f);
     return rc;
-}
-
-sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
-                        char *run_id, size_t idlen, char *err, size_t errlen)
-{
-    const sl_flow_t *f = flow_named(e, flow, NULL);
-    if (!f) {
-        snprintf(err, errlen, "no flow `%s` (`sluice flows list` shows them)", flow);
-        return SL_ENOTFOUND;
-    }
-    json_t *run = json_pack("{s:s,s:s?,s:s?,s:O?}", "flow", flow, "event_id", event_id,
-                            "connection", f->connection[0] ? f->connection : NULL, "input", input);
-    sl_err rc = e->cfg.store->ops->run_create(e->cfg.store, run, err, errlen);
-    if (!rc && run_id)
-        snprintf(run_id, idlen, "%s", sl__json_str(run, "id"));
-    json_decref(run);
-    return rc;
-}
-
-int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f)
-{
-    size_t i = (size_t)(f - e->cfg.flows->v);
-    return i < e->cfg.flows->n ? __atomic_load_n(&e->enabled[i], __ATOMIC_RELAXED) : 0;
-}
-
-void sl__engine_refresh(sl_engine_t *e)
-{
-    for (size_t i = 0; i < e->cfg.flows->n; i++) {
-        int on = -1;
-        char err[256];
-        if (e->cfg.store->ops->flow_enabled_get(e->cfg.store, e->cfg.flows->v[i].name, &on, err,
-                                                sizeof err))
-            continue;
-        __atomic_store_n(&e->enabled[i], on < 0 ? e->cfg.flows->v[i].enabled_default : on,
-                         __ATOMIC_RELAXED);
-    }
-}
-
-void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connection, json_t *flows)
-{
-    for (size_t i = 0; i < e->cfg.flows->n; i++) {
-        const sl_flow_t *f = &e->cfg.flows->v[i];
-        if (__atomic_load_n(&e->enabled[i], __ATOMIC_RELAXED) &&
-            sl__flow_wants(f, type, connection))
-            json_array_append_new(flows, json_string(f->name));
-    }
-}
-
-/* Called inside the store's transaction: no store calls here. */
-static void route(void *ctx, const sl_event_in_t *ev, json_t *flows)
-{
-    sl__engine_flows_for(ctx, ev->type, ev->connection, flows);
-}
-
-static void on_runs(void *ctx)
-{
-    sl_engine_t *e = ctx;
-    pthread_mutex_lock(&e->lock);
-    e->pending++;
-    pthread_cond_broadcast(&e->wake);
-    pthread_mutex_unlock(&e->lock);
-}
-
-static void *worker(void *arg)
-{
-    sl_engine_t *e = arg;
-    for (;;) {
-        pthread_mutex_lock(&e->lock);
-        int stop = e->stopping;
-        pthread_mutex_unlock(&e->lock);
-        if (stop)
-            break;
-        json_t *runs = NULL;
-        char err[512];
-        if (e->cfg.store->ops->runs_claim(e->cfg.store, 1, &runs, err, sizeof err) == SL_OK &&
-            json_array_size(runs)) {
-            char xerr[1024];
-            sl__engine_execute(e, json_array_get(runs, 0), xerr, sizeof xerr);
-            json_decref(runs);
-            continue;
-        }
-        json_decref(runs);
-        pthread_mutex_lock(&e->lock);
-        if (!e->stopping && !e->pending) {
-            struct timespec until = sl__deadline_ms(500);
-            pthread_cond_timedwait(&e->wake, &e->lock, &until);
-        }
-        if (e->pending)
-            e->pending--;
-        pthread_mutex_unlock(&e->lock);
-    }
-    return NULL;
-}
-
-int sl__engine_schedule_tick(sl_engine_t *e, time_t now)
-{
-    int queued = 0;
-    time_t minute = now - now % 60;
-    for (size_t i = 0; i < e->cfg.flows->n; i++) {
-        const sl_flow_t *f = &e->cfg.flows->v[i];
-        if (f->trigger != SL_TRIGGER_SCHEDULE || !sl__engine_flow_enabled(e, f))
-            continue;
-        char key[200], err[256];
-        snprintf(key, sizeof key, "schedule:%s", f->name);
-        long long last = 0;
-        sl_err rc = e->cfg.store->ops->cursor_get(e->cfg.store, key, &last, err, sizeof err);
-        if (rc == SL_ENOTFOUND)
-            last = minute - 60; /* a new schedule starts with the current minute */
-        else if (rc)
-            continue;
-        if (last >= minute)
-            continue;
-        /* Missed minutes (sluice was down) fire once, for the latest of them. */
-        time_t fire = 0;
-        for (time_t t = minute; t > last && t > minute - 7 * 86400; t -= 60)
-            if (sl__cron_matches(&f->cron, t)) {
-                fire = t;
-                break;
-            }
-        if (fire) {
-            json_t *input =
-                json_pack("{s:I,s:s}", "scheduled_at", (json_int_t)fire, "schedule", f->cron_text);
-            if (sl__engine_queue(e, f->name, NULL, input, NULL, 0, err, sizeof err) == SL_OK)
-                queued++;
-            json_decref(input);
-        }
-        e->cfg.store->ops->cursor_put(e->cfg.store, key, minute, err, sizeof err);
-    }
-    return queued;
-}
-
-static void *scheduler(void *arg)
-{
-    sl_engine_t *e = arg;
-    for (int tick = 0;; tick++) {
-        pthread_mutex_lock(&e->lock);
-        if (!e->stopping) {
-            struct timespec until = sl__deadline_ms(1000);
-            pthread_cond_timedwait(&e->wake, &e->lock, &until);
-        }
-        int stop = e->stopping;
-        pthread_mutex_unlock(&e->lock);
-        if (stop)
-            break;
-        sl__engine_refresh(e); /* `sluice flows disable` in another process */
-        sl__engine_schedule_tick(e, time(NULL));
-    }
-    return NULL;
-}
-
-sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    sl_engine_t *e = calloc(1, sizeof *e);
-    if (!e)
-        return SL_ENOMEM;
-    e->cfg = *cfg;
-    if (e->cfg.retry_base_ms <= 0)
-        e->cfg.retry_base_ms = 500;
-    e->enabled = calloc(cfg->flows->n ? cfg->flows->n : 1, sizeof *e->enabled);
-    e->clients = sl__clients_new(cfg->store, cfg->crypt);
-    if (!e->enabled || !e->clients) {
-        sl__clients_free(e->clients);
-        free(e->enabled);
-        free(e);
-        snprintf(err, errlen, "out of memory");
-        return SL_ENOMEM;
-    }
-    pthread_mutex_init(&e->lock, NULL);
-    pthread_cond_init(&e->wake, NULL);
-    sl__engine_refresh(e);
-    if (cfg->workers > 0) {
-        long long n = 0;
-        if (cfg->store->ops->runs_requeue_running(cfg->store, &n, err, errlen)) {
-            sl__engine_stop(e);
-            return SL_EIO;
-        }
-        if (n)
-            sl__log("notice", "resuming runs cut off by a stop",
-                    json_pack("{s:I}", "runs", (json_int_t)n));
-        cfg->store->router = route;
-        cfg->store->router_ctx = e;
-        cfg->store->on_runs = on_runs;
-        cfg->store->on_runs_ctx = e;
-        e->threads = calloc((size_t)cfg->workers, sizeof *e->threads);
-        for (int i = 0; i < cfg->workers; i++)
-            if (pthread_create(&e->threads[i], NULL, worker, e) == 0)
-                e->nthreads++;
-    }
-    if (cfg->scheduler && pthread_create(&e->sched, NULL, scheduler, e) == 0)
-        e->have_sched = 1;
-    *out = e;
-    return SL_OK;
-}
-
-void sl__engine_stop(sl_engine_t *e)
-{
-    if (!e)
-        return;
-    if (e->cfg.store->router_ctx == e) {
-        e->cfg.store->router = NULL;
-        e->cfg.store->on_runs = NULL;
-    }
-    pthread_mutex_lock(&e->lock);
-    e->stopping = 1;
-    pthread_cond_broadcast(&e->wake);
-    pthread_mutex_unlock(&e->lock);
-    for (int i = 0; i < e->nthreads; i++)
-        pthread_join(e->threads[i], NULL);
-    if (e->have_sched)
-        pthread_join(e->sched, NULL);
-    sl__clients_free(e->clients);
-    free(e->threads);
-    free(e->enabled);
-    pthread_mutex_destroy(&e->lock);
-    pthread_cond_destroy(&e->wake);
-    free(e);
 }

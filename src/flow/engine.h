@@ -21,13 +21,17 @@ typedef struct sl_engine_config {
     int scheduler;           /* start the schedule thread */
     long retry_base_ms;      /* first wait before a step's retry; 0: 500 */
     int log_runs;            /* log each finished run (sluice serve); the CLI prints them */
+    long long lease_ms;      /* how long a claimed run is this instance's without a heartbeat;
+                                0: 30000 */
 } sl_engine_config_t;
 
-/* Creates the engine. With workers, runs left running by a crash are requeued first, the
- * store's router is set so events queue their flows' runs, and the threads start. */
+/* Creates the engine. With workers, the threads start: they claim queued runs (and runs whose
+ * lease expired) under this instance's leases. On SQLite, runs left running by a stop are
+ * resumed first. Events queue their runs through sl__engine_route (given to the inbox). */
 sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *err, size_t errlen);
 
-/* Stops the threads (a run mid-way stays `running` and resumes at the next start) and frees. */
+/* Stops the threads (a run mid-way stays `running` until its lease ends, then resumes on any
+ * instance; claimed runs not begun go back to the queue) and frees. */
 void sl__engine_stop(sl_engine_t *e);
 
 /* Queues a failed run again, to resume at its failed step (the step records that failed are
@@ -47,6 +51,12 @@ sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, 
  * a stored event queues, and what a replay queues). */
 void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connection, json_t *flows);
 
+/* The router of the inbox: the names (borrowed from the engine's flows) of the enabled flows
+ * an event starts, up to max; returns how many. */
+size_t sl__engine_route(void *ctx, const char *type, const char *connection, const char **names,
+                        size_t max);
+/* This instance's owner id on its leases. */
+const char *sl__engine_owner(const sl_engine_t *e);
 /* Whether a flow is enabled: the store's setting, else the file's `enabled`. */
 int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f);
 

@@ -23,7 +23,26 @@ struct sl_engine {
     pthread_t sched;
     int have_sched;
     sl_clients_t *clients; /* one API client per connection */
+    pthread_cond_t keeper_wake;
+    char owner[96]; /* this instance's id on the leases it holds: host:pid:random */
 };
+
+/* A run executed to its end, not yet recorded: its status and the step records still unwritten
+ * (pure steps; every side effect was recorded as it happened). */
+typedef struct sl_finished {
+    char id[64];
+    const char *status; /* static */
+    char *error;        /* heap, or NULL */
+    char *failed_step;  /* heap, or NULL */
+    json_t *steps;      /* or NULL */
+} sl_finished_t;
+
+void sl__finished_clear(sl_finished_t *f);
+/* Executes a claimed run to its end without recording its end (see sl__engine_execute). */
+sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, char *err,
+                      size_t errlen);
+void sl__engine_log_finished(sl_engine_t *e, const sl_finished_t *f, const char *flow);
+const sl_flow_t *sl__engine_flow_named(sl_engine_t *e, const char *name);
 
 /* --- The step table ------------------------------------------------------------------------- */
 

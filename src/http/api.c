@@ -78,7 +78,7 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             return 200;
         }
         if (n == 3 && post && (!strcmp(seg[2], "enable") || !strcmp(seg[2], "disable"))) {
-            if (s->ops->flow_enabled_put(s, f->name, !strcmp(seg[2], "enable"), err, sizeof err))
+            if (sl_store_flow_enabled_put(s, f->name, !strcmp(seg[2], "enable"), err, sizeof err))
                 return fail(out, 500, "store", err);
             sl__engine_refresh(api->engine);
             *out = flow_json(api, f);
@@ -108,17 +108,17 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             sl_run_filter_t f = {arg(conn, "flow"), arg(conn, "status"), arg(conn, "event"),
                                  lim ? (size_t)strtoul(lim, NULL, 10) : 50};
             json_t *runs = NULL;
-            if (s->ops->runs_list(s, &f, &runs, err, sizeof err))
+            if (sl_store_runs_list(s, &f, &runs, err, sizeof err))
                 return fail(out, 500, "store", err);
             *out = json_pack("{s:o}", "runs", runs);
             return 200;
         }
         json_t *run = NULL;
-        if (n >= 2 && s->ops->run_get(s, seg[1], &run, err, sizeof err))
+        if (n >= 2 && sl_store_run_get(s, seg[1], &run, err, sizeof err))
             return fail(out, 404, "not_found", err);
         if (n == 2 && get) {
             json_t *steps = NULL;
-            s->ops->steps_get(s, seg[1], &steps, err, sizeof err);
+            sl_store_steps_get(s, seg[1], &steps, err, sizeof err);
             json_object_set_new(run, "steps", steps ? steps : json_array());
             *out = run;
             return 200;
@@ -142,7 +142,7 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             sl_event_filter_t f = {arg(conn, "type"), arg(conn, "connection"),
                                    lim ? (size_t)strtoul(lim, NULL, 10) : 50};
             json_t *all = json_array();
-            if (s->ops->events_list(s, &f, collect_event, all, err, sizeof err)) {
+            if (sl_store_events_list(s, &f, collect_event, all, err, sizeof err)) {
                 json_decref(all);
                 return fail(out, 500, "store", err);
             }
@@ -150,7 +150,7 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             return 200;
         }
         sl_event_row_t row;
-        if (n >= 2 && s->ops->event_get(s, seg[1], &row, err, sizeof err))
+        if (n >= 2 && sl_store_event_get(s, seg[1], &row, err, sizeof err))
             return fail(out, 404, "not_found", "no such event in the inbox");
         if (n == 2 && get) {
             *out = event_json(&row, 1);
@@ -179,7 +179,7 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
     }
     if (!strcmp(seg[0], "contacts") && n == 1 && get) {
         json_t *all = NULL;
-        if (s->ops->contacts_list(s, &all, err, sizeof err))
+        if (sl_store_contacts_list(s, &all, err, sizeof err))
             return fail(out, 500, "store", err);
         *out = json_pack("{s:o}", "contacts", all);
         return 200;

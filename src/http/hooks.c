@@ -123,8 +123,14 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
         return sl__reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                               json_pack("{s:s,s:s}", "error", "shutting_down", "message",
                                         "sluice is stopping; Stripe will retry"));
-    rq->ev = (sl_event_in_t){rq->id, name,         rq->type, "webhook",
-                             body,   rq->body.len, created,  sl__now_ms()};
+    rq->ev = (sl_event_in_t){.id = rq->id,
+                             .connection = name,
+                             .type = rq->type,
+                             .source = "webhook",
+                             .payload = body,
+                             .payload_len = rq->body.len,
+                             .created = created,
+                             .received_ms = sl__now_ms()};
     rq->item = (sl_inbox_item_t){.ev = &rq->ev, .done = on_committed, .ctx = rq};
     rq->conn = conn;
     rq->server = s;

@@ -37,9 +37,9 @@ static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
 {
     char err[512];
     long long now = (long long)time(NULL), cursor = 0;
-    sl_err rc = p->store->ops->cursor_get(p->store, row->name, &cursor, err, sizeof err);
+    sl_err rc = sl_store_cursor_get(p->store, row->name, &cursor, err, sizeof err);
     if (rc == SL_ENOTFOUND) {
-        p->store->ops->cursor_put(p->store, row->name, now, err, sizeof err);
+        sl_store_cursor_put(p->store, row->name, now, err, sizeof err);
         sl__log("info", "catch-up starts from now", json_pack("{s:s}", "connection", row->name));
         return;
     }
@@ -98,7 +98,7 @@ static void catch_up_one(const pass_ctx_t *p, const sl_conn_row_t *row)
         /* Trail the newest event by a few minutes: events that show up in the list late are
          * still asked for, and the inbox's dedupe absorbs the repeats. */
         long long next = newest - CURSOR_LAG_S > cursor ? newest - CURSOR_LAG_S : cursor;
-        p->store->ops->cursor_put(p->store, row->name, next, err, sizeof err);
+        sl_store_cursor_put(p->store, row->name, next, err, sizeof err);
         if (stored)
             sl__log("info", "catch-up recovered missed events",
                     json_pack("{s:s,s:I,s:I}", "connection", row->name, "recovered",
@@ -134,7 +134,7 @@ void sl__catchup_pass(sl_store_t *store, const sl_crypt_t *crypt, sl_inbox_t *in
 {
     rows_t rows = {NULL, 0};
     char err[256];
-    store->ops->conn_list(store, collect, &rows, err, sizeof err);
+    sl_store_conn_list(store, collect, &rows, err, sizeof err);
     pass_ctx_t p = {store, crypt, inbox};
     for (size_t i = 0; i < rows.n; i++) {
         catch_up_one(&p, &rows.v[i]);

@@ -38,6 +38,13 @@ sl_err sl__event_ingest(sl_inbox_t *in, const char *connection, const char *sour
         snprintf(err, errlen, "%s", problem);
         return SL_EPARSE;
     }
-    sl_event_in_t ev = {id, connection, type, source, payload, len, created, sl__now_ms()};
+    sl_event_in_t ev = {.id = id,
+                        .connection = connection,
+                        .type = type,
+                        .source = source,
+                        .payload = payload,
+                        .payload_len = len,
+                        .created = created,
+                        .received_ms = sl__now_ms()};
     return sl__inbox_submit(in, &ev, fresh, err, errlen);
 }

@@ -13,6 +13,8 @@ const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1] = {1, 2, 
 struct sl_inbox {
     sl_store_t *store;
     size_t max_batch;
+    sl_inbox_router_fn router; /* read under lock */
+    void *router_ctx;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -44,6 +46,7 @@ static void *committer(void *arg)
     sl_event_in_t *evs = calloc(in->max_batch, sizeof *evs);
     int *fresh = calloc(in->max_batch, sizeof *fresh);
     sl_inbox_item_t **batch = calloc(in->max_batch, sizeof *batch);
+    const char **names = calloc(in->max_batch * SL_INBOX_MAX_FLOWS, sizeof *names);
     pthread_mutex_lock(&in->lock);
     for (;;) {
         while (!in->head && !in->stopping)
@@ -58,15 +61,25 @@ static void *committer(void *arg)
         }
         if (!in->head)
             in->tail = NULL;
+        sl_inbox_router_fn router = in->router;
+        void *router_ctx = in->router_ctx;
         pthread_mutex_unlock(&in->lock);
 
         char err[256] = "";
         sl_err rc = SL_ENOMEM;
         double t0 = sl__mono_ms();
-        if (evs && fresh && batch) {
-            for (size_t i = 0; i < n; i++)
+        if (evs && fresh && batch && names) {
+            for (size_t i = 0; i < n; i++) {
                 evs[i] = *batch[i]->ev;
-            rc = in->store->ops->events_insert(in->store, evs, n, fresh, err, sizeof err);
+                /* The flows it starts, decided before the store's transaction, kept with it. */
+                if (router) {
+                    const char **mine = names + i * SL_INBOX_MAX_FLOWS;
+                    evs[i].nflows = router(router_ctx, evs[i].type, evs[i].connection, mine,
+                                           SL_INBOX_MAX_FLOWS);
+                    evs[i].flows = mine;
+                }
+            }
+            rc = sl_store_events_insert(in->store, evs, n, fresh, err, sizeof err);
         }
         double ms = sl__mono_ms() - t0;
 
@@ -96,6 +109,7 @@ static void *committer(void *arg)
     free(evs);
     free(fresh);
     free(batch);
+    free(names);
     return NULL;
 }
 
@@ -117,6 +131,14 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
     }
     *out = in;
     return SL_OK;
+}
+
+void sl__inbox_set_router(sl_inbox_t *in, sl_inbox_router_fn router, void *ctx)
+{
+    pthread_mutex_lock(&in->lock);
+    in->router = router;
+    in->router_ctx = ctx;
+    pthread_mutex_unlock(&in->lock);
 }
 
 sl_err sl__inbox_submit_async(sl_inbox_t *in, sl_inbox_item_t *item)

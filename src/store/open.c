@@ -5,13 +5,19 @@
 
 #include "store/store.h"
 
-sl_err sl_store_open(const char *uri, sl_store_t **out, char *err, size_t errlen)
+sl_err sl_store_open_pool(const char *uri, int pool, sl_store_t **out, char *err, size_t errlen)
 {
     *out = NULL;
+    (void)pool;
     if (strncmp(uri, "sqlite:", 7) == 0 && uri[7])
         return sl__sqlite_open(uri + 7, out, err, errlen);
     snprintf(err, errlen, "store `%s` is not sqlite:PATH", uri);
     return SL_EINVAL;
+}
+
+sl_err sl_store_open(const char *uri, sl_store_t **out, char *err, size_t errlen)
+{
+    return sl_store_open_pool(uri, 0, out, err, errlen);
 }
 
 void sl_store_close(sl_store_t *s)

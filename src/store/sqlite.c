@@ -12,7 +12,11 @@
 #include "core/clock.h"
 #include "store/sqlite.h"
 
-static const char *const schema =
+/* The schema, one migration per version. Version 1 is the schema of the releases before
+ * schema versions (its statements are no-ops on such a database); each later step moves a
+ * database one version up, in its own transaction. */
+static const char *const migrations[] = {
+    /* 1 */
     "CREATE TABLE IF NOT EXISTS connections ("
     " name TEXT PRIMARY KEY, mode TEXT NOT NULL, account_id TEXT, key_sealed TEXT NOT NULL,"
     " secret_sealed TEXT, old_secret_sealed TEXT, old_secret_expires BIGINT,"
@@ -37,7 +41,59 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS flow_settings (name TEXT PRIMARY KEY, enabled BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS contacts ("
     " email_key TEXT PRIMARY KEY, email TEXT NOT NULL, first_name TEXT, last_name TEXT,"
-    " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);";
+    " created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);",
+    /* 2: leases on running runs, schedules claimed once per minute, named leases; runs by
+     * event for the API's filter. */
+    "ALTER TABLE runs ADD COLUMN owner TEXT;"
+    "ALTER TABLE runs ADD COLUMN lease_until BIGINT;"
+    "CREATE INDEX runs_event ON runs (event_id);"
+    "CREATE TABLE schedule_fires (flow TEXT NOT NULL, minute BIGINT NOT NULL,"
+    " run_id TEXT NOT NULL, PRIMARY KEY (flow, minute));"
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+    " until_ms BIGINT NOT NULL);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Brings the database to SCHEMA_VERSION; -1 with msg (sqlite3_free) on failure. */
+static int migrate(sqlite_store_t *st, char **msg)
+{
+    sqlite3_stmt *q = NULL;
+    int version = 0;
+    if (sqlite3_exec(st->db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+                     NULL, NULL, msg) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &q, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version > SCHEMA_VERSION) {
+        *msg = sqlite3_mprintf("the database is at schema version %d, newer than this sluice"
+                               " (%d): use the release that wrote it",
+                               version, SCHEMA_VERSION);
+        return -1;
+    }
+    for (int v = version + 1; v <= SCHEMA_VERSION; v++) {
+        char set[96];
+        snprintf(set, sizeof set,
+                 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v);
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK)
+            return -1;
+        if (sqlite3_exec(st->db, migrations[v - 1], NULL, NULL, msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, set, NULL, NULL, msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT", NULL, NULL, msg) != SQLITE_OK) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    st->version = SCHEMA_VERSION;
+    return 0;
+}
+
+static int sq_schema_version(sl_store_t *s)
+{
+    return sl__sq_of(s)->version;
+}
 
 sl_err sl__sq_db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen)
 {
@@ -219,12 +275,12 @@ out:
 }
 
 static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n, int *fresh,
-                               char *err, size_t errlen)
+                               size_t *queued, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    size_t queued = 0;
+    *queued = 0;
     pthread_mutex_lock(&st->lock);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "starting a transaction", err, errlen);
@@ -252,22 +308,14 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
         fresh[i] = sqlite3_changes(st->db) > 0;
         sqlite3_reset(q);
         sqlite3_clear_bindings(q);
-        if (fresh[i] && s->router) {
-            /* The event's runs, in the same transaction: no event without its runs. */
-            json_t *flows = json_array();
-            s->router(s->router_ctx, &ev[i], flows);
-            for (size_t k = 0; k < json_array_size(flows); k++) {
-                char id[64];
-                if (sl__sq_run_id(id, sizeof id) ||
-                    sl__sq_insert_run(st, id, json_string_value(json_array_get(flows, k)), ev[i].id,
-                                      ev[i].connection, NULL)) {
-                    json_decref(flows);
-                    rc = sl__sq_db_error(st, "queueing a run", err, errlen);
-                    goto rollback;
-                }
-                queued++;
+        /* The event's runs, in the same transaction: no event without its runs. */
+        for (size_t k = 0; fresh[i] && k < ev[i].nruns; k++) {
+            if (sl__sq_insert_run(st, ev[i].runs[k].id, ev[i].runs[k].flow, ev[i].id,
+                                  ev[i].connection, NULL, sl__now_ms())) {
+                rc = sl__sq_db_error(st, "queueing a run", err, errlen);
+                goto rollback;
             }
-            json_decref(flows);
+            (*queued)++;
         }
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -277,12 +325,10 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
     goto out;
 rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    queued = 0;
+    *queued = 0;
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
-    if (queued && s->on_runs)
-        s->on_runs(s->on_runs_ctx);
     return rc;
 }
 
@@ -300,32 +346,26 @@ static void event_from_row(sqlite3_stmt *q, sl_event_row_t *r)
 
 #define EVENT_COLUMNS "id, connection, type, created, received_ms, source, payload"
 
-static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, sl_event_cb cb, void *ctx,
-                             char *err, size_t errlen)
+static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type_prefix,
+                             sl_event_cb cb, void *ctx, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    char type_like[256] = "";
-    if (f->type) {
-        size_t n = strlen(f->type);
-        if (n && f->type[n - 1] == '*')
-            snprintf(type_like, sizeof type_like, "%.*s%%", (int)(n - 1), f->type);
-        else
-            snprintf(type_like, sizeof type_like, "%s", f->type);
-    }
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
                            "SELECT " EVENT_COLUMNS " FROM events"
-                           " WHERE (?1 IS NULL OR type LIKE ?1) AND (?2 IS NULL OR connection = ?2)"
+                           " WHERE (?1 IS NULL OR (CASE WHEN ?4 THEN substr(type, 1, length(?1))"
+                           " ELSE type END) = ?1) AND (?2 IS NULL OR connection = ?2)"
                            " ORDER BY received_ms DESC, id DESC LIMIT ?3",
                            -1, &q, NULL) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing events", err, errlen);
         goto out;
     }
-    sl__sq_bind_text_or_null(q, 1, type_like);
+    sl__sq_bind_text_or_null(q, 1, f->type);
     sl__sq_bind_text_or_null(q, 2, f->connection);
     sqlite3_bind_int64(q, 3, f->limit ? (long long)f->limit : 100);
+    sqlite3_bind_int(q, 4, type_prefix);
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         sl_event_row_t r;
@@ -439,6 +479,7 @@ out:
 }
 
 static const sl_store_ops_t sqlite_ops = {
+    .name = "sqlite",
     .close = sq_close,
     .conn_put = sq_conn_put,
     .conn_get = sq_conn_get,
@@ -450,19 +491,21 @@ static const sl_store_ops_t sqlite_ops = {
     .events_count = sq_events_count,
     .cursor_get = sq_cursor_get,
     .cursor_put = sq_cursor_put,
-    .run_create = sl__sq_run_create,
+    .run_insert = sl__sq_run_insert,
     .runs_claim = sl__sq_runs_claim,
-    .runs_requeue_running = sl__sq_runs_requeue_running,
+    .runs_heartbeat = sl__sq_runs_heartbeat,
+    .runs_expire_others = sl__sq_runs_expire_others,
     .run_get = sl__sq_run_get,
     .runs_list = sl__sq_runs_list,
-    .run_set_status = sl__sq_run_set_status,
-    .steps_put = sl__sq_steps_put,
+    .runs_update = sl__sq_runs_update,
     .steps_get = sl__sq_steps_get,
-    .steps_drop_failed = sl__sq_steps_drop_failed,
+    .schedule_fire = sl__sq_schedule_fire,
+    .lease_take = sl__sq_lease_take,
     .flow_enabled_get = sl__sq_flow_enabled_get,
     .flow_enabled_put = sl__sq_flow_enabled_put,
     .contact_upsert = sl__sq_contact_upsert,
     .contacts_list = sl__sq_contacts_list,
+    .schema_version = sq_schema_version,
 };
 
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen)
@@ -490,7 +533,7 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
      * growing while commits never pause. */
     if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                      &msg) != SQLITE_OK ||
-        sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        migrate(st, &msg)) {
         snprintf(err, errlen, "store: cannot prepare %s: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         sq_close(&st->base);

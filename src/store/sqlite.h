@@ -14,6 +14,7 @@ typedef struct sqlite_store {
     sl_store_t base;
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, serialised */
+    int version;          /* the schema version, after migrations */
 } sqlite_store_t;
 
 static inline sqlite_store_t *sl__sq_of(sl_store_t *s)
@@ -29,31 +30,35 @@ void sl__sq_copy_col(char *dst, size_t n, sqlite3_stmt *q, int col);
 char *sl__sq_dup_col(sqlite3_stmt *q, int col);
 /* Binds v, or NULL for NULL or "". */
 void sl__sq_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
-/* A new run id "run_" + 20 hex digits; -1 when there is no randomness. */
-int sl__sq_run_id(char *out, size_t n);
-/* Inserts a queued run (the caller holds the lock); SQLite's result code. */
+/* Inserts a queued run (the caller holds the lock); -1 on failure. */
 int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, const char *event_id,
-                      const char *connection, const char *input);
+                      const char *connection, const char *input, long long created_ms);
 
-sl_err sl__sq_run_create(sl_store_t *s, const json_t *run, char *err, size_t errlen);
-sl_err sl__sq_runs_claim(sl_store_t *s, size_t max, json_t **out, char *err, size_t errlen);
-sl_err sl__sq_runs_requeue_running(sl_store_t *s, long long *n, char *err, size_t errlen);
-sl_err sl__sq_run_get(sl_store_t *s, const char *id, json_t **out, char *err, size_t errlen);
-sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, json_t **out, char *err,
+sl_err sl__sq_run_insert(sl_store_t *s, const sl_run_row_t *row, char *err, size_t errlen);
+sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long long lease_until,
+                         size_t max, sl_run_cb cb, void *ctx, char *err, size_t errlen);
+sl_err sl__sq_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_until, long long *n,
+                             char *err, size_t errlen);
+sl_err sl__sq_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
+                                 size_t errlen);
+sl_err sl__sq_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *err, size_t errlen);
+sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, void *ctx, char *err,
                         size_t errlen);
-sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status, const char *error,
-                             const char *failed_step, char *err, size_t errlen);
-sl_err sl__sq_steps_put(sl_store_t *s, const char *run_id, const json_t *steps, char *err,
+sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int *applied,
+                          char *err, size_t errlen);
+sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, sl_step_cb cb, void *ctx, char *err,
                         size_t errlen);
-sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err, size_t errlen);
-sl_err sl__sq_steps_drop_failed(sl_store_t *s, const char *run_id, char *err, size_t errlen);
+sl_err sl__sq_schedule_fire(sl_store_t *s, const char *flow, long long minute,
+                            const sl_run_row_t *run, int *fired, char *err, size_t errlen);
+sl_err sl__sq_lease_take(sl_store_t *s, const char *name, const char *owner, long long now,
+                         long long until, int *held, char *err, size_t errlen);
 sl_err sl__sq_flow_enabled_get(sl_store_t *s, const char *flow, int *enabled, char *err,
                                size_t errlen);
 sl_err sl__sq_flow_enabled_put(sl_store_t *s, const char *flow, int enabled, char *err,
                                size_t errlen);
 sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first_name,
-                             const char *last_name, int *created, json_t **out, char *err,
-                             size_t errlen);
-sl_err sl__sq_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errlen);
+                             const char *last_name, long long now, int *created, sl_contact_cb cb,
+                             void *ctx, char *err, size_t errlen);
+sl_err sl__sq_contacts_list(sl_store_t *s, sl_contact_cb cb, void *ctx, char *err, size_t errlen);
 
 #endif

@@ -4,21 +4,11 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "core/rand.h"
 #include "store/sqlite.h"
-
-int sl__sq_run_id(char *out, size_t n)
-{
-    char hex[21];
-    if (sl__rand_hex(hex, 10))
-        return -1; /* no randomness: no id that could collide */
-    snprintf(out, n, "run_%s", hex);
-    return 0;
-}
 
 /* Inserts a run (caller holds the lock). */
 int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, const char *event_id,
-                      const char *connection, const char *input)
+                      const char *connection, const char *input, long long created_ms)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db,
@@ -31,7 +21,7 @@ int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, cons
     sl__sq_bind_text_or_null(q, 3, event_id);
     sl__sq_bind_text_or_null(q, 4, connection);
     sl__sq_bind_text_or_null(q, 5, input);
-    sqlite3_bind_int64(q, 6, sl__now_ms());
+    sqlite3_bind_int64(q, 6, created_ms);
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(q);
     return rc;
@@ -39,124 +29,185 @@ int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, cons
 
 #define RUN_COLUMNS                                                                                \
     "id, flow, event_id, connection, input, status, error, failed_step, attempt, created_ms,"      \
-    " started_ms, finished_ms"
+    " started_ms, finished_ms, owner, lease_until"
 
-static json_t *text_or_null(sqlite3_stmt *q, int col)
+static long long int_or_minus(sqlite3_stmt *q, int col)
 {
-    const unsigned char *v = sqlite3_column_text(q, col);
-    return v ? json_string((const char *)v) : json_null();
+    return sqlite3_column_type(q, col) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, col);
 }
 
-static json_t *int_or_null(sqlite3_stmt *q, int col)
+static void run_from_row(sqlite3_stmt *q, sl_run_row_t *r)
 {
-    return sqlite3_column_type(q, col) == SQLITE_NULL ? json_null()
-                                                      : json_integer(sqlite3_column_int64(q, col));
+    memset(r, 0, sizeof *r);
+    sl__sq_copy_col(r->id, sizeof r->id, q, 0);
+    sl__sq_copy_col(r->flow, sizeof r->flow, q, 1);
+    sl__sq_copy_col(r->event_id, sizeof r->event_id, q, 2);
+    sl__sq_copy_col(r->connection, sizeof r->connection, q, 3);
+    r->input = sl__sq_dup_col(q, 4);
+    sl__sq_copy_col(r->status, sizeof r->status, q, 5);
+    r->error = sl__sq_dup_col(q, 6);
+    r->failed_step = sl__sq_dup_col(q, 7);
+    r->attempt = sqlite3_column_int64(q, 8);
+    r->created_ms = int_or_minus(q, 9);
+    r->started_ms = int_or_minus(q, 10);
+    r->finished_ms = int_or_minus(q, 11);
+    sl__sq_copy_col(r->owner, sizeof r->owner, q, 12);
+    r->lease_until = int_or_minus(q, 13);
 }
 
-static json_t *run_from_row(sqlite3_stmt *q)
+/* Passes every row of q to cb (until it returns non-zero). */
+static int each_run(sqlite3_stmt *q, sl_run_cb cb, void *ctx)
 {
-    const unsigned char *input = sqlite3_column_text(q, 4);
-    json_t *in = input ? json_loads((const char *)input, JSON_DECODE_ANY, NULL) : NULL;
-    return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", text_or_null(q, 0), "flow",
-        text_or_null(q, 1), "event_id", text_or_null(q, 2), "connection", text_or_null(q, 3),
-        "input", in ? in : json_null(), "status", text_or_null(q, 5), "error", text_or_null(q, 6),
-        "failed_step", text_or_null(q, 7), "attempt", int_or_null(q, 8), "created_ms",
-        int_or_null(q, 9), "started_ms", int_or_null(q, 10), "finished_ms", int_or_null(q, 11));
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        sl_run_row_t r;
+        run_from_row(q, &r);
+        int stop = cb(&r, ctx);
+        sl_run_row_cleanup(&r);
+        if (stop)
+            return 0;
+    }
+    return step == SQLITE_DONE ? 0 : -1;
 }
 
-sl_err sl__sq_run_create(sl_store_t *s, const json_t *run, char *err, size_t errlen)
+sl_err sl__sq_run_insert(sl_store_t *s, const sl_run_row_t *row, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
-    char id[64];
-    const char *given = json_string_value(json_object_get(run, "id"));
-    if (given)
-        snprintf(id, sizeof id, "%s", given);
-    else if (sl__sq_run_id(id, sizeof id)) {
-        snprintf(err, errlen, "store: no randomness for a run id");
-        return SL_EINTERNAL;
-    }
-    const json_t *input = json_object_get(run, "input");
-    char *in =
-        input && !json_is_null(input) ? json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     pthread_mutex_lock(&st->lock);
-    int bad = sl__sq_insert_run(st, id, json_string_value(json_object_get(run, "flow")),
-                                json_string_value(json_object_get(run, "event_id")),
-                                json_string_value(json_object_get(run, "connection")), in);
+    int bad = sl__sq_insert_run(st, row->id, row->flow, row->event_id, row->connection, row->input,
+                                row->created_ms);
     sl_err rc = bad ? sl__sq_db_error(st, "queueing a run", err, errlen) : SL_OK;
     pthread_mutex_unlock(&st->lock);
-    free(in);
-    if (!rc && !given)
-        json_object_set_new((json_t *)run, "id", json_string(id));
-    if (!rc && s->on_runs)
-        s->on_runs(s->on_runs_ctx);
     return rc;
 }
 
-sl_err sl__sq_runs_claim(sl_store_t *s, size_t max, json_t **out, char *err, size_t errlen)
+/* The claim in one transaction: runs whose lease ended first (an instance died with them), then
+ * the oldest queued. Each is read, then marked with its new owner; the lock keeps the two
+ * together. */
+sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long long lease_until,
+                         size_t max, sl_run_cb cb, void *ctx, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL, *u = NULL;
     sl_err rc = SL_OK;
-    *out = json_array();
+    size_t got = 0;
+    sl_run_row_t *rows = calloc(max ? max : 1, sizeof *rows);
+    if (!rows)
+        return SL_ENOMEM;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT " RUN_COLUMNS " FROM runs WHERE status = 'queued'"
-                           " ORDER BY created_ms, rowid LIMIT ?",
-                           -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db,
-                           "UPDATE runs SET status = 'running', started_ms = ? WHERE id = ?", -1,
-                           &u, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "claiming runs", err, errlen);
         goto out;
     }
-    sqlite3_bind_int64(q, 1, (sqlite3_int64)max);
-    while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(*out, run_from_row(q));
-    long long t = sl__now_ms();
-    for (size_t i = 0; i < json_array_size(*out); i++) {
-        json_t *run = json_array_get(*out, i);
-        sqlite3_bind_int64(u, 1, t);
-        sqlite3_bind_text(u, 2, json_string_value(json_object_get(run, "id")), -1,
-                          SQLITE_TRANSIENT);
+    static const char *const pick[] = {
+        "SELECT " RUN_COLUMNS " FROM runs WHERE status = 'running'"
+        " AND coalesce(lease_until, 0) < ?1 ORDER BY created_ms LIMIT ?2",
+        "SELECT " RUN_COLUMNS " FROM runs WHERE status = 'queued'"
+        " ORDER BY created_ms, rowid LIMIT ?2",
+    };
+    for (int p = 0; p < 2 && got < max; p++) {
+        if (sqlite3_prepare_v2(st->db, pick[p], -1, &q, NULL) != SQLITE_OK) {
+            rc = sl__sq_db_error(st, "claiming runs", err, errlen);
+            goto rollback;
+        }
+        if (p == 0)
+            sqlite3_bind_int64(q, 1, now);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)(max - got));
+        while (got < max && sqlite3_step(q) == SQLITE_ROW)
+            run_from_row(q, &rows[got++]);
+        sqlite3_finalize(q);
+        q = NULL;
+    }
+    if (got && sqlite3_prepare_v2(st->db,
+                                  "UPDATE runs SET status = 'running', owner = ?1,"
+                                  " lease_until = ?2, started_ms = coalesce(started_ms, ?3)"
+                                  " WHERE id = ?4",
+                                  -1, &u, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "claiming runs", err, errlen);
+        goto rollback;
+    }
+    for (size_t i = 0; i < got; i++) {
+        sqlite3_bind_text(u, 1, owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u, 2, lease_until);
+        sqlite3_bind_int64(u, 3, now);
+        sqlite3_bind_text(u, 4, rows[i].id, -1, SQLITE_STATIC);
         if (sqlite3_step(u) != SQLITE_DONE) {
             rc = sl__sq_db_error(st, "claiming a run", err, errlen);
-            break;
+            goto rollback;
         }
         sqlite3_reset(u);
-        json_object_set_new(run, "status", json_string("running"));
-        json_object_set_new(run, "started_ms", json_integer(t));
+        snprintf(rows[i].status, sizeof rows[i].status, "running");
+        snprintf(rows[i].owner, sizeof rows[i].owner, "%s", owner);
+        rows[i].lease_until = lease_until; /* started_ms stays as it was: -1 for a first start */
     }
+    if (!got || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        goto out;
+    rc = sl__sq_db_error(st, "committing a claim", err, errlen);
+rollback:
+    got = 0;
 out:
+    if (sqlite3_get_autocommit(st->db) == 0)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(q);
     sqlite3_finalize(u);
     pthread_mutex_unlock(&st->lock);
-    if (rc) {
-        json_decref(*out);
-        *out = NULL;
+    for (size_t i = 0; i < max; i++) {
+        if (i < got)
+            cb(&rows[i], ctx);
+        sl_run_row_cleanup(&rows[i]);
     }
+    free(rows);
     return rc;
 }
 
-sl_err sl__sq_runs_requeue_running(sl_store_t *s, long long *n, char *err, size_t errlen)
-{
-    sqlite_store_t *st = sl__sq_of(s);
-    pthread_mutex_lock(&st->lock);
-    sl_err rc = sqlite3_exec(st->db, "UPDATE runs SET status = 'queued' WHERE status = 'running'",
-                             NULL, NULL, NULL) == SQLITE_OK
-                    ? SL_OK
-                    : sl__sq_db_error(st, "requeueing runs", err, errlen);
-    *n = rc ? 0 : sqlite3_changes(st->db);
-    pthread_mutex_unlock(&st->lock);
-    return rc;
-}
-
-sl_err sl__sq_run_get(sl_store_t *s, const char *id, json_t **out, char *err, size_t errlen)
+/* An UPDATE with an owner and a time, under the lock; *n gets the rows changed. */
+static sl_err owner_update(sl_store_t *s, const char *sql, const char *owner, long long t,
+                           long long *n, const char *what, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, what, err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, t);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = sl__sq_db_error(st, what, err, errlen);
+    else
+        *n = sqlite3_changes(st->db);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+sl_err sl__sq_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_until, long long *n,
+                             char *err, size_t errlen)
+{
+    return owner_update(s,
+                        "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status = 'running'",
+                        owner, lease_until, n, "extending leases", err, errlen);
+}
+
+sl_err sl__sq_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
+                                 size_t errlen)
+{
+    return owner_update(s,
+                        "UPDATE runs SET lease_until = ?2 WHERE status = 'running'"
+                        " AND (owner IS NULL OR owner <> ?1)",
+                        keep, 0, n, "ending old leases", err, errlen);
+}
+
+sl_err sl__sq_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *err, size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    memset(out, 0, sizeof *out);
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", -1, &q, NULL) !=
         SQLITE_OK) {
@@ -164,25 +215,26 @@ sl_err sl__sq_run_get(sl_store_t *s, const char *id, json_t **out, char *err, si
         goto out;
     }
     sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *out = run_from_row(q);
-    else {
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW)
+        run_from_row(q, out);
+    else if (step == SQLITE_DONE) {
         snprintf(err, errlen, "no run `%s` (`sluice runs list` shows them)", id);
         rc = SL_ENOTFOUND;
-    }
+    } else
+        rc = sl__sq_db_error(st, "reading a run", err, errlen);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
-sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, json_t **out, char *err,
+sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, void *ctx, char *err,
                         size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    *out = json_array();
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
                            "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR flow = ?1)"
@@ -192,58 +244,15 @@ sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, json_t **out, c
         rc = sl__sq_db_error(st, "listing runs", err, errlen);
         goto out;
     }
-    sl__sq_bind_text_or_null(q, 1, f ? f->flow : NULL);
-    sl__sq_bind_text_or_null(q, 2, f ? f->status : NULL);
-    sl__sq_bind_text_or_null(q, 3, f ? f->event_id : NULL);
-    sqlite3_bind_int64(q, 4, f && f->limit ? (sqlite3_int64)f->limit : 50);
-    while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(*out, run_from_row(q));
+    sl__sq_bind_text_or_null(q, 1, f->flow);
+    sl__sq_bind_text_or_null(q, 2, f->status);
+    sl__sq_bind_text_or_null(q, 3, f->event_id);
+    sqlite3_bind_int64(q, 4, f->limit ? (sqlite3_int64)f->limit : 50);
+    if (each_run(q, cb, ctx))
+        rc = sl__sq_db_error(st, "listing runs", err, errlen);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
-    return rc;
-}
-
-sl_err sl__sq_run_set_status(sl_store_t *s, const char *id, const char *status, const char *error,
-                             const char *failed_step, char *err, size_t errlen)
-{
-    sqlite_store_t *st = sl__sq_of(s);
-    sqlite3_stmt *q = NULL;
-    sl_err rc = SL_OK;
-    int queued = strcmp(status, "queued") == 0;
-    int running = strcmp(status, "running") == 0;
-    pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           queued    ? "UPDATE runs SET status = ?, error = ?, failed_step = ?,"
-                                       " finished_ms = NULL, attempt = attempt + 1 WHERE id = ?"
-                           : running ? "UPDATE runs SET status = ?, error = ?, failed_step = ?,"
-                                       " started_ms = coalesce(started_ms, ?) WHERE id = ?"
-                                     : "UPDATE runs SET status = ?, error = ?, failed_step = ?,"
-                                       " finished_ms = ? WHERE id = ?",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = sl__sq_db_error(st, "updating a run", err, errlen);
-        goto out;
-    }
-    sqlite3_bind_text(q, 1, status, -1, SQLITE_TRANSIENT);
-    sl__sq_bind_text_or_null(q, 2, error);
-    sl__sq_bind_text_or_null(q, 3, failed_step);
-    if (queued) {
-        sqlite3_bind_text(q, 4, id, -1, SQLITE_TRANSIENT);
-    } else {
-        sqlite3_bind_int64(q, 4, sl__now_ms());
-        sqlite3_bind_text(q, 5, id, -1, SQLITE_TRANSIENT);
-    }
-    if (sqlite3_step(q) != SQLITE_DONE)
-        rc = sl__sq_db_error(st, "updating a run", err, errlen);
-    else if (!sqlite3_changes(st->db)) {
-        snprintf(err, errlen, "no run `%s`", id);
-        rc = SL_ENOTFOUND;
-    }
-out:
-    sqlite3_finalize(q);
-    pthread_mutex_unlock(&st->lock);
-    if (!rc && queued && s->on_runs)
-        s->on_runs(s->on_runs_ctx);
     return rc;
 }
 
@@ -252,36 +261,16 @@ static char *dump_or_null(const json_t *v)
     return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 }
 
-sl_err sl__sq_steps_put(sl_store_t *s, const char *run_id, const json_t *steps, char *err,
-                        size_t errlen)
+/* Upserts a run's step records with a prepared statement. */
+static int put_steps(sqlite3_stmt *q, const char *run_id, const json_t *steps)
 {
-    sqlite_store_t *st = sl__sq_of(s);
-    sqlite3_stmt *q = NULL;
-    sl_err rc = SL_OK;
-    pthread_mutex_lock(&st->lock);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sl__sq_db_error(st, "recording steps", err, errlen);
-        goto out;
-    }
-    if (sqlite3_prepare_v2(
-            st->db,
-            "INSERT INTO run_steps (run_id, path, kind, status, input, output, error,"
-            " started_ms, duration_ms, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind,"
-            " status = excluded.status, input = excluded.input, output = excluded.output,"
-            " error = excluded.error, started_ms = excluded.started_ms,"
-            " duration_ms = excluded.duration_ms, attempts = excluded.attempts",
-            -1, &q, NULL) != SQLITE_OK) {
-        rc = sl__sq_db_error(st, "recording a step", err, errlen);
-        goto rollback;
-    }
     for (size_t i = 0; i < json_array_size(steps); i++) {
         const json_t *step = json_array_get(steps, i);
         char *input = dump_or_null(json_object_get(step, "input"));
         char *output = dump_or_null(json_object_get(step, "output"));
-        sqlite3_bind_text(q, 1, run_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 1, run_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, json_string_value(json_object_get(step, "path")), -1,
-                          SQLITE_TRANSIENT);
+                          SQLITE_STATIC);
         sl__sq_bind_text_or_null(q, 3, json_string_value(json_object_get(step, "kind")));
         sl__sq_bind_text_or_null(q, 4, json_string_value(json_object_get(step, "status")));
         sl__sq_bind_text_or_null(q, 5, input);
@@ -295,28 +284,120 @@ sl_err sl__sq_steps_put(sl_store_t *s, const char *run_id, const json_t *steps, 
         sqlite3_clear_bindings(q);
         free(input);
         free(output);
-        if (!ok) {
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+enum { U_OWNED, U_DROP, U_STEPS, U_RUN, U_RUN_OWNED, U_N };
+
+sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int *applied,
+                          char *err, size_t errlen)
+{
+    static const char *const sql[U_N] = {
+        [U_OWNED] = "SELECT 1 FROM runs WHERE id = ?1 AND owner = ?2 AND status = 'running'",
+        [U_DROP] = "DELETE FROM run_steps WHERE run_id = ?1 AND status <> 'succeeded'",
+        [U_STEPS] = "INSERT INTO run_steps (run_id, path, kind, status, input, output, error,"
+                    " started_ms, duration_ms, attempts) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind,"
+                    " status = excluded.status, input = excluded.input,"
+                    " output = excluded.output, error = excluded.error,"
+                    " started_ms = excluded.started_ms, duration_ms = excluded.duration_ms,"
+                    " attempts = excluded.attempts",
+        [U_RUN] = "UPDATE runs SET status = ?1, error = ?2, failed_step = ?3, finished_ms = ?4,"
+                  " attempt = attempt + ?5, owner = CASE WHEN ?6 THEN NULL ELSE owner END,"
+                  " lease_until = CASE WHEN ?6 THEN NULL ELSE lease_until END,"
+                  " started_ms = CASE WHEN ?1 = 'running' THEN coalesce(started_ms, ?7)"
+                  " ELSE started_ms END WHERE id = ?8",
+        [U_RUN_OWNED] = "UPDATE runs SET status = ?1, error = ?2, failed_step = ?3,"
+                        " finished_ms = ?4, attempt = attempt + ?5,"
+                        " owner = CASE WHEN ?6 THEN NULL ELSE owner END,"
+                        " lease_until = CASE WHEN ?6 THEN NULL ELSE lease_until END,"
+                        " started_ms = CASE WHEN ?1 = 'running' THEN coalesce(started_ms, ?7)"
+                        " ELSE started_ms END WHERE id = ?8 AND owner = ?9",
+    };
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q[U_N] = {0};
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "updating runs", err, errlen);
+        goto out;
+    }
+    for (int i = 0; i < U_N; i++)
+        if (sqlite3_prepare_v2(st->db, sql[i], -1, &q[i], NULL) != SQLITE_OK) {
+            rc = sl__sq_db_error(st, "updating runs", err, errlen);
+            goto rollback;
+        }
+    long long now = sl__now_ms();
+    for (size_t i = 0; i < n; i++) {
+        const sl_run_update_t *x = &u[i];
+        applied[i] = 1;
+        if (x->owner) {
+            sqlite3_bind_text(q[U_OWNED], 1, x->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q[U_OWNED], 2, x->owner, -1, SQLITE_STATIC);
+            applied[i] = sqlite3_step(q[U_OWNED]) == SQLITE_ROW;
+            sqlite3_reset(q[U_OWNED]);
+            if (!applied[i])
+                continue; /* another instance took it over: its record stands */
+        }
+        if (x->drop_failed_steps) {
+            sqlite3_bind_text(q[U_DROP], 1, x->id, -1, SQLITE_STATIC);
+            int ok = sqlite3_step(q[U_DROP]) == SQLITE_DONE;
+            sqlite3_reset(q[U_DROP]);
+            if (!ok) {
+                rc = sl__sq_db_error(st, "clearing failed steps", err, errlen);
+                goto rollback;
+            }
+        }
+        if (x->steps && put_steps(q[U_STEPS], x->id, x->steps)) {
             rc = sl__sq_db_error(st, "recording a step", err, errlen);
             goto rollback;
         }
+        if (!x->status)
+            continue;
+        sqlite3_stmt *r = q[x->owner ? U_RUN_OWNED : U_RUN];
+        sqlite3_bind_text(r, 1, x->status, -1, SQLITE_STATIC);
+        sl__sq_bind_text_or_null(r, 2, x->error);
+        sl__sq_bind_text_or_null(r, 3, x->failed_step);
+        if (x->finished_ms >= 0)
+            sqlite3_bind_int64(r, 4, x->finished_ms);
+        else
+            sqlite3_bind_null(r, 4);
+        sqlite3_bind_int(r, 5, x->count_attempt ? 1 : 0);
+        sqlite3_bind_int(r, 6, x->release ? 1 : 0);
+        sqlite3_bind_int64(r, 7, now);
+        sqlite3_bind_text(r, 8, x->id, -1, SQLITE_STATIC);
+        if (x->owner)
+            sqlite3_bind_text(r, 9, x->owner, -1, SQLITE_STATIC);
+        int ok = sqlite3_step(r) == SQLITE_DONE;
+        sqlite3_reset(r);
+        sqlite3_clear_bindings(r);
+        if (!ok) {
+            rc = sl__sq_db_error(st, "updating a run", err, errlen);
+            goto rollback;
+        }
+        applied[i] = sqlite3_changes(st->db) > 0;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         goto out;
-    rc = sl__sq_db_error(st, "committing steps", err, errlen);
+    rc = sl__sq_db_error(st, "committing runs", err, errlen);
 rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
-    sqlite3_finalize(q);
+    for (int i = 0; i < U_N; i++)
+        sqlite3_finalize(q[i]);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
-sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *err, size_t errlen)
+sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, sl_step_cb cb, void *ctx, char *err,
+                        size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    *out = json_array();
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
                            "SELECT path, kind, status, input, output, error, started_ms,"
@@ -327,41 +408,95 @@ sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, json_t **out, char *e
         goto out;
     }
     sqlite3_bind_text(q, 1, run_id, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const unsigned char *in = sqlite3_column_text(q, 3);
-        const unsigned char *o = sqlite3_column_text(q, 4);
-        json_t *input = in ? json_loads((const char *)in, JSON_DECODE_ANY, NULL) : NULL;
-        json_t *output = o ? json_loads((const char *)o, JSON_DECODE_ANY, NULL) : NULL;
-        json_array_append_new(
-            *out,
-            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:f,s:I}", "path", text_or_null(q, 0), "kind",
-                      text_or_null(q, 1), "status", text_or_null(q, 2), "input",
-                      input ? input : json_null(), "output", output ? output : json_null(), "error",
-                      text_or_null(q, 5), "started_ms", (json_int_t)sqlite3_column_int64(q, 6),
-                      "duration_ms", sqlite3_column_double(q, 7), "attempts",
-                      (json_int_t)sqlite3_column_int64(q, 8)));
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        sl_step_row_t r = {(const char *)sqlite3_column_text(q, 0),
+                           (const char *)sqlite3_column_text(q, 1),
+                           (const char *)sqlite3_column_text(q, 2),
+                           (const char *)sqlite3_column_text(q, 3),
+                           (const char *)sqlite3_column_text(q, 4),
+                           (const char *)sqlite3_column_text(q, 5),
+                           sqlite3_column_int64(q, 6),
+                           sqlite3_column_double(q, 7),
+                           sqlite3_column_int64(q, 8)};
+        if (cb(&r, ctx))
+            break;
     }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = sl__sq_db_error(st, "reading steps", err, errlen);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
 
-sl_err sl__sq_steps_drop_failed(sl_store_t *s, const char *run_id, char *err, size_t errlen)
+sl_err sl__sq_schedule_fire(sl_store_t *s, const char *flow, long long minute,
+                            const sl_run_row_t *run, int *fired, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
+    *fired = 0;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO schedule_fires (flow, minute, run_id) VALUES (?,?,?)"
+                           " ON CONFLICT (flow, minute) DO NOTHING",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "claiming a schedule", err, errlen);
+        goto rollback;
+    }
+    sqlite3_bind_text(q, 1, flow, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, minute);
+    sqlite3_bind_text(q, 3, run->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        rc = sl__sq_db_error(st, "claiming a schedule", err, errlen);
+        goto rollback;
+    }
+    *fired = sqlite3_changes(st->db) > 0;
+    if (*fired && sl__sq_insert_run(st, run->id, run->flow, NULL, run->connection, run->input,
+                                    run->created_ms)) {
+        rc = sl__sq_db_error(st, "queueing a scheduled run", err, errlen);
+        goto rollback;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        goto out;
+    rc = sl__sq_db_error(st, "committing a schedule", err, errlen);
+rollback:
+    *fired = 0;
+    if (sqlite3_get_autocommit(st->db) == 0)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+sl_err sl__sq_lease_take(sl_store_t *s, const char *name, const char *owner, long long now,
+                         long long until, int *held, char *err, size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    *held = 0;
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
-                           "DELETE FROM run_steps WHERE run_id = ? AND status <> 'succeeded'", -1,
-                           &q, NULL) != SQLITE_OK) {
-        rc = sl__sq_db_error(st, "clearing failed steps", err, errlen);
+                           "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                           " until_ms = excluded.until_ms"
+                           " WHERE leases.until_ms < ?4 OR leases.owner = excluded.owner",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "taking a lease", err, errlen);
         goto out;
     }
-    sqlite3_bind_text(q, 1, run_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, until);
+    sqlite3_bind_int64(q, 4, now);
     if (sqlite3_step(q) != SQLITE_DONE)
-        rc = sl__sq_db_error(st, "clearing failed steps", err, errlen);
+        rc = sl__sq_db_error(st, "taking a lease", err, errlen);
+    else
+        *held = sqlite3_changes(st->db) > 0;
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
@@ -414,25 +549,26 @@ out:
     return rc;
 }
 
-static json_t *contact_from_row(sqlite3_stmt *q)
+static void each_contact(sqlite3_stmt *q, sl_contact_cb cb, void *ctx)
 {
-    return json_pack("{s:o,s:o,s:o,s:I,s:I}", "email", text_or_null(q, 0), "first_name",
-                     text_or_null(q, 1), "last_name", text_or_null(q, 2), "created_ms",
-                     (json_int_t)sqlite3_column_int64(q, 3), "updated_ms",
-                     (json_int_t)sqlite3_column_int64(q, 4));
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        sl_contact_row_t r = {(const char *)sqlite3_column_text(q, 0),
+                              (const char *)sqlite3_column_text(q, 1),
+                              (const char *)sqlite3_column_text(q, 2), sqlite3_column_int64(q, 3),
+                              sqlite3_column_int64(q, 4)};
+        if (cb(&r, ctx))
+            break;
+    }
 }
 
 sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first_name,
-                             const char *last_name, int *created, json_t **out, char *err,
-                             size_t errlen)
+                             const char *last_name, long long now, int *created, sl_contact_cb cb,
+                             void *ctx, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    if (out)
-        *out = NULL;
     pthread_mutex_lock(&st->lock);
-    long long t = sl__now_ms();
     if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM contacts WHERE email_key = lower(?)", -1, &q,
                            NULL) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a contact", err, errlen);
@@ -456,20 +592,19 @@ sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first
     sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
     sl__sq_bind_text_or_null(q, 2, first_name);
     sl__sq_bind_text_or_null(q, 3, last_name);
-    sqlite3_bind_int64(q, 4, t);
+    sqlite3_bind_int64(q, 4, now);
     if (sqlite3_step(q) != SQLITE_DONE) {
         rc = sl__sq_db_error(st, "saving a contact", err, errlen);
         goto out;
     }
     sqlite3_finalize(q);
     q = NULL;
-    if (out && sqlite3_prepare_v2(st->db,
-                                  "SELECT email, first_name, last_name, created_ms, updated_ms"
-                                  " FROM contacts WHERE email_key = lower(?)",
-                                  -1, &q, NULL) == SQLITE_OK) {
+    if (cb && sqlite3_prepare_v2(st->db,
+                                 "SELECT email, first_name, last_name, created_ms, updated_ms"
+                                 " FROM contacts WHERE email_key = lower(?)",
+                                 -1, &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            *out = contact_from_row(q);
+        each_contact(q, cb, ctx);
     }
 out:
     sqlite3_finalize(q);
@@ -477,12 +612,11 @@ out:
     return rc;
 }
 
-sl_err sl__sq_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errlen)
+sl_err sl__sq_contacts_list(sl_store_t *s, sl_contact_cb cb, void *ctx, char *err, size_t errlen)
 {
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
-    *out = json_array();
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
                            "SELECT email, first_name, last_name, created_ms, updated_ms"
@@ -491,8 +625,7 @@ sl_err sl__sq_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errle
         rc = sl__sq_db_error(st, "listing contacts", err, errlen);
         goto out;
     }
-    while (sqlite3_step(q) == SQLITE_ROW)
-        json_array_append_new(*out, contact_from_row(q));
+    each_contact(q, cb, ctx);
 out:
     sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);

@@ -37,7 +37,7 @@ static sl_step_result_t act_contact(sl_step_call_t *call, json_t *input, json_t 
     sl_store_t *s = call->engine->cfg.store;
     int created = 0;
     json_t *row = NULL;
-    if (s->ops->contact_upsert(s, email, sl__json_str(input, "first_name"),
+    if (sl_store_contact_upsert(s, email, sl__json_str(input, "first_name"),
                                sl__json_str(input, "last_name"), &created, &row, err, errlen))
         return SL_STEP_RETRY; /* the store is busy or full: worth another attempt */
     *out = row ? row : json_object();

@@ -38,7 +38,7 @@ static void put_connection(fixture_t *f, const char *key)
     snprintf(row.base_url, sizeof row.base_url, "%s", fake_stripe_url(f->fake));
     assert_int_equal(sl__crypt_seal(&f->crypt, key, row.name, &row.key_sealed), SL_OK);
     char err[256];
-    assert_int_equal(f->store->ops->conn_put(f->store, &row, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_conn_put(f->store, &row, err, sizeof err), SL_OK);
     sl_conn_row_cleanup(&row);
 }
 
@@ -66,7 +66,7 @@ static int setup(void **state)
     json_t *errors = json_array();
     assert_int_equal(sl__flows_load_dir(dir, &f->flows, errors), SL_OK);
     json_decref(errors);
-    sl_engine_config_t cfg = {f->store, &f->crypt, &f->flows, 0, 0, 1, 0};
+    sl_engine_config_t cfg = {f->store, &f->crypt, &f->flows, 0, 0, 1, 0, 0};
     assert_int_equal(sl__engine_start(&cfg, &f->engine, err, sizeof err), SL_OK);
     *state = f;
     return 0;
@@ -95,12 +95,12 @@ static const char *run_once(fixture_t *f)
     assert_int_equal(sl__engine_queue(f->engine, "c", NULL, NULL, id, sizeof id, err, sizeof err),
                      SL_OK);
     json_t *runs = NULL;
-    assert_int_equal(f->store->ops->runs_claim(f->store, 1, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_runs_claim(f->store, "test", 30000, 1, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 1);
     sl__engine_execute(f->engine, json_array_get(runs, 0), err, sizeof err);
     json_decref(runs);
     json_t *run = NULL;
-    assert_int_equal(f->store->ops->run_get(f->store, id, &run, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_run_get(f->store, id, &run, err, sizeof err), SL_OK);
     snprintf(status, sizeof status, "%s", json_string_value(json_object_get(run, "status")));
     json_decref(run);
     return status;

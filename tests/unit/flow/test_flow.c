@@ -208,7 +208,7 @@ static void schedules_fire_once_per_matching_minute(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/s.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     assert_int_equal(sl__engine_schedule_tick(e, utc(2026, 11, 23, 8, 59, 30)), 0);
@@ -218,19 +218,19 @@ static void schedules_fire_once_per_matching_minute(void **state)
     /* Down over the next 09:00: it fires once when sluice is back. */
     assert_int_equal(sl__engine_schedule_tick(e, utc(2026, 11, 24, 10, 30, 0)), 1);
     /* Disabled in the store: nothing. */
-    assert_int_equal(store->ops->flow_enabled_put(store, "daily", 0, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_flow_enabled_put(store, "daily", 0, err, sizeof err), SL_OK);
     sl__engine_refresh(e);
     assert_int_equal(sl__engine_schedule_tick(e, utc(2026, 11, 25, 9, 0, 0)), 0);
     sl_run_filter_t f = {"daily", NULL, NULL, 10};
     json_t *runs = NULL;
-    assert_int_equal(store->ops->runs_list(store, &f, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_runs_list(store, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);
     json_t *in = json_object_get(json_array_get(runs, 1), "input");
     assert_int_equal(json_integer_value(json_object_get(in, "scheduled_at")),
                      utc(2026, 11, 23, 9, 0, 0));
     json_decref(runs);
     f.flow = "off";
-    assert_int_equal(store->ops->runs_list(store, &f, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_runs_list(store, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 0);
     json_decref(runs);
     sl__engine_stop(e);
@@ -258,21 +258,21 @@ static void manual_runs_execute_and_record_every_step(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/m.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     json_t *input = json_pack("{s:i,s:i,s:[i,i,i],s:b}", "a", 4, "b", 9, "list", 1, 2, 3, "go", 0);
     assert_int_equal(sl__engine_queue(e, "m", NULL, input, id, sizeof id, err, sizeof err), SL_OK);
     json_decref(input);
     json_t *runs = NULL;
-    assert_int_equal(store->ops->runs_claim(store, 5, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_runs_claim(store, "test", 30000, 5, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 1);
     assert_int_equal(sl__engine_execute(e, json_array_get(runs, 0), err, sizeof err), SL_OK);
     json_decref(runs);
     json_t *run = NULL, *steps = NULL;
-    assert_int_equal(store->ops->run_get(store, id, &run, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_run_get(store, id, &run, err, sizeof err), SL_OK);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "filtered");
-    assert_int_equal(store->ops->steps_get(store, id, &steps, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_steps_get(store, id, &steps, err, sizeof err), SL_OK);
     const char *want[] = {"total",          "big",  "big.then.yes", "each[0].twice",
                           "each[1].twice",  "each[2].twice", "each", "stop"};
     assert_int_equal(json_array_size(steps), sizeof want / sizeof *want);

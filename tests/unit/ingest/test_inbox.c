@@ -67,10 +67,10 @@ static void stores_once_and_counts(void **state)
     assert_int_equal(st.batches, 3);
     long long n = 0;
     char err[256];
-    assert_int_equal(store->ops->events_count(store, &n, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_count(store, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 2);
     sl_event_row_t row;
-    assert_int_equal(store->ops->event_get(store, "evt_2", &row, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_event_get(store, "evt_2", &row, err, sizeof err), SL_OK);
     assert_string_equal(row.connection, "acme");
     assert_string_equal(row.type, "customer.created");
     assert_int_equal(row.created, 7);
@@ -131,7 +131,14 @@ static void async_items_commit_in_batches_and_drain(void **state)
     const char *payload = "{}";
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "evt_async_%d", i % 40); /* ten duplicates */
-        evs[i] = (sl_event_in_t){ids[i], "acme", "invoice.paid", "webhook", payload, 2, 1, 1};
+        evs[i] = (sl_event_in_t){.id = ids[i],
+                                 .connection = "acme",
+                                 .type = "invoice.paid",
+                                 .source = "webhook",
+                                 .payload = payload,
+                                 .payload_len = 2,
+                                 .created = 1,
+                                 .received_ms = 1};
         items[i] = (sl_inbox_item_t){.ev = &evs[i], .done = on_done, .ctx = &c};
         assert_int_equal(sl__inbox_submit_async(in, &items[i]), SL_OK);
     }

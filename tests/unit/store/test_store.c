@@ -102,53 +102,54 @@ static void test_events_and_connections(void **state)
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
 
     sl_event_in_t ev[4] = {
-        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 1000},
-        {"evt_2", "shop", "customer.created", "webhook", "{}", 2, 2, 2000},
-        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 3000}, /* same batch */
-        {"evt_3", "other", "invoice.created", "catch-up", "{}", 2, 3, 4000},
+        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 1000, NULL, 0, NULL, 0},
+        {"evt_2", "shop", "customer.created", "webhook", "{}", 2, 2, 2000, NULL, 0, NULL, 0},
+        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 3000, NULL, 0, NULL,
+         0}, /* same batch */
+        {"evt_3", "other", "invoice.created", "catch-up", "{}", 2, 3, 4000, NULL, 0, NULL, 0},
     };
     int fresh[4];
-    assert_int_equal(s->ops->events_insert(s, ev, 4, fresh, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_insert(s, ev, 4, fresh, err, sizeof err), SL_OK);
     assert_int_equal(fresh[0], 1);
     assert_int_equal(fresh[1], 1);
     assert_int_equal(fresh[2], 0);
     assert_int_equal(fresh[3], 1);
-    assert_int_equal(s->ops->events_insert(s, ev, 1, fresh, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_insert(s, ev, 1, fresh, err, sizeof err), SL_OK);
     assert_int_equal(fresh[0], 0);
     long long n = 0;
-    assert_int_equal(s->ops->events_count(s, &n, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 3);
 
     count_t c = {0, ""};
     sl_event_filter_t f = {"invoice.*", NULL, 0};
-    assert_int_equal(s->ops->events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.first, "evt_3"); /* newest first */
     c = (count_t){0, ""};
     f = (sl_event_filter_t){NULL, "shop", 1};
-    assert_int_equal(s->ops->events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 1);
 
     sl_event_row_t row;
-    assert_int_equal(s->ops->event_get(s, "evt_3", &row, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_event_get(s, "evt_3", &row, err, sizeof err), SL_OK);
     assert_string_equal(row.source, "catch-up");
     sl_event_row_cleanup(&row);
-    assert_int_equal(s->ops->event_get(s, "evt_9", &row, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_store_event_get(s, "evt_9", &row, err, sizeof err), SL_ENOTFOUND);
 
     sl_conn_row_t conn = {.name = "shop", .mode = "test", .key_sealed = "v1:x", .created = 5};
-    assert_int_equal(s->ops->conn_put(s, &conn, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_conn_put(s, &conn, err, sizeof err), SL_OK);
     sl_conn_row_t back;
-    assert_int_equal(s->ops->conn_get(s, "shop", &back, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_OK);
     assert_string_equal(back.key_sealed, "v1:x");
     assert_null(back.secret_sealed);
     sl_conn_row_cleanup(&back);
-    assert_int_equal(s->ops->conn_delete(s, "shop", err, sizeof err), SL_OK);
-    assert_int_equal(s->ops->conn_get(s, "shop", &back, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_store_conn_delete(s, "shop", err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_ENOTFOUND);
 
     long long cur = 0;
-    assert_int_equal(s->ops->cursor_get(s, "shop", &cur, err, sizeof err), SL_ENOTFOUND);
-    assert_int_equal(s->ops->cursor_put(s, "shop", 42, err, sizeof err), SL_OK);
-    assert_int_equal(s->ops->cursor_get(s, "shop", &cur, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_cursor_get(s, "shop", &cur, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_store_cursor_put(s, "shop", 42, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_cursor_get(s, "shop", &cur, err, sizeof err), SL_OK);
     assert_int_equal(cur, 42);
     sl_store_close(s);
     assert_int_equal(sl_store_open("mysql:x", &s, err, sizeof err), SL_EINVAL);
