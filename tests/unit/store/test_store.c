@@ -1,4 +1,7 @@
-/* Sealed secrets and the SQLite store. */
+/* Sealed secrets and the store, run against each backend: SQLite always, and PostgreSQL with
+ * --pg (SLUICE_TEST_PG names a server that tests/support/with-pg.sh started; without it the
+ * test fails rather than skipping). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +12,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/crypt.h"
 #include "store/store.h"
 
 static char dir[64];
+static const char *pg_url; /* non-NULL: the PostgreSQL run */
 
 static int setup(void **state)
 {
@@ -93,23 +98,58 @@ static int count_events(const sl_event_row_t *r, void *ctx)
     return 0;
 }
 
+/* A fresh, empty store of the backend under test. */
+static sl_store_t *fresh_store(void)
+{
+    char uri[512], err[512];
+    if (pg_url) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "psql -q -X '%s' -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'"
+                 " >/dev/null 2>&1",
+                 pg_url);
+        assert_int_equal(system(cmd), 0);
+        snprintf(uri, sizeof uri, "%s", pg_url);
+    } else {
+        snprintf(uri, sizeof uri, "sqlite:%s/s.db", dir);
+    }
+    sl_store_t *s = NULL;
+    sl_err rc = sl_store_open(uri, &s, err, sizeof err);
+    if (rc)
+        fail_msg("opening %s: %s", uri, err);
+    assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
+    assert_int_equal(sl_store_schema_version(s), 2);
+    return s;
+}
+
+static sl_event_in_t event(const char *id, const char *conn, const char *type, const char *source,
+                           long long received)
+{
+    return (sl_event_in_t){.id = id,
+                           .connection = conn,
+                           .type = type,
+                           .source = source,
+                           .payload = "{}",
+                           .payload_len = 2,
+                           .created = 1,
+                           .received_ms = received};
+}
+
 static void test_events_and_connections(void **state)
 {
     (void)state;
-    char uri[128], err[256];
-    snprintf(uri, sizeof uri, "sqlite:%s/s.db", dir);
-    sl_store_t *s = NULL;
-    assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
+    char err[256];
+    sl_store_t *s = fresh_store();
 
-    sl_event_in_t ev[4] = {
-        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 1000, NULL, 0, NULL, 0},
-        {"evt_2", "shop", "customer.created", "webhook", "{}", 2, 2, 2000, NULL, 0, NULL, 0},
-        {"evt_1", "shop", "invoice.paid", "webhook", "{}", 2, 1, 3000, NULL, 0, NULL,
-         0}, /* same batch */
-        {"evt_3", "other", "invoice.created", "catch-up", "{}", 2, 3, 4000, NULL, 0, NULL, 0},
+    sl_event_in_t ev[5] = {
+        event("evt_1", "shop", "invoice.paid", "webhook", 1000),
+        event("evt_2", "shop", "customer.created", "webhook", 2000),
+        event("evt_1", "shop", "invoice.paid", "webhook", 3000), /* same batch */
+        event("evt_3", "other", "invoice.created", "catch-up", 4000),
+        event("evt_4", "other", "paymentXintent.created", "webhook", 5000),
     };
-    int fresh[4];
-    assert_int_equal(sl_store_events_insert(s, ev, 4, fresh, err, sizeof err), SL_OK);
+    int fresh[5];
+    assert_int_equal(sl_store_events_insert(s, ev, 5, fresh, err, sizeof err), SL_OK);
     assert_int_equal(fresh[0], 1);
     assert_int_equal(fresh[1], 1);
     assert_int_equal(fresh[2], 0);
@@ -118,13 +158,22 @@ static void test_events_and_connections(void **state)
     assert_int_equal(fresh[0], 0);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
 
     count_t c = {0, ""};
     sl_event_filter_t f = {"invoice.*", NULL, 0};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.first, "evt_3"); /* newest first */
+    /* A prefix, not a pattern: `_` is an underscore, not any character. */
+    c = (count_t){0, ""};
+    f = (sl_event_filter_t){"payment_intent.*", NULL, 0};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 0);
+    c = (count_t){0, ""};
+    f = (sl_event_filter_t){"invoice.paid", NULL, 0};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 1);
     c = (count_t){0, ""};
     f = (sl_event_filter_t){NULL, "shop", 1};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
@@ -133,6 +182,7 @@ static void test_events_and_connections(void **state)
     sl_event_row_t row;
     assert_int_equal(sl_store_event_get(s, "evt_3", &row, err, sizeof err), SL_OK);
     assert_string_equal(row.source, "catch-up");
+    assert_string_equal(row.payload, "{}");
     sl_event_row_cleanup(&row);
     assert_int_equal(sl_store_event_get(s, "evt_9", &row, err, sizeof err), SL_ENOTFOUND);
 
@@ -145,21 +195,391 @@ static void test_events_and_connections(void **state)
     sl_conn_row_cleanup(&back);
     assert_int_equal(sl_store_conn_delete(s, "shop", err, sizeof err), SL_OK);
     assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_store_conn_delete(s, "shop", err, sizeof err), SL_ENOTFOUND);
 
     long long cur = 0;
     assert_int_equal(sl_store_cursor_get(s, "shop", &cur, err, sizeof err), SL_ENOTFOUND);
     assert_int_equal(sl_store_cursor_put(s, "shop", 42, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_cursor_put(s, "shop", 43, err, sizeof err), SL_OK);
     assert_int_equal(sl_store_cursor_get(s, "shop", &cur, err, sizeof err), SL_OK);
-    assert_int_equal(cur, 42);
+    assert_int_equal(cur, 43);
     sl_store_close(s);
     assert_int_equal(sl_store_open("mysql:x", &s, err, sizeof err), SL_EINVAL);
 }
 
-int main(void)
+static int wakes;
+static void on_runs(void *ctx)
 {
+    (void)ctx;
+    __atomic_add_fetch(&wakes, 1, __ATOMIC_SEQ_CST);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Events start their runs in the transaction that stores them; a duplicate starts none. */
+static void test_event_runs(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_store_t *s = fresh_store();
+    sl_store_on_runs(s, on_runs, NULL);
+    int before = __atomic_load_n(&wakes, __ATOMIC_SEQ_CST);
+    const char *flows[] = {"a", "b"};
+    sl_event_in_t ev[2] = {event("evt_1", "shop", "invoice.paid", "webhook", 1),
+                           event("evt_1", "shop", "invoice.paid", "webhook", 2)};
+    ev[0].flows = ev[1].flows = flows;
+    ev[0].nflows = ev[1].nflows = 2;
+    int fresh[2];
+    assert_int_equal(sl_store_events_insert(s, ev, 2, fresh, err, sizeof err), SL_OK);
+    assert_int_equal(fresh[0] + fresh[1], 1);
+    assert_int_equal(sl_store_events_insert(s, ev, 1, fresh, err, sizeof err), SL_OK);
+    json_t *runs = NULL;
+    sl_run_filter_t f = {NULL, "queued", "evt_1", 0};
+    assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(runs), 2);
+    json_t *r = json_array_get(runs, 0);
+    assert_non_null(strstr(str(r, "id"), "run_"));
+    assert_string_equal(str(r, "connection"), "shop");
+    assert_int_equal(json_integer_value(json_object_get(r, "attempt")), 1);
+    assert_true(json_is_null(json_object_get(r, "started_ms")));
+    json_decref(runs);
+    assert_true(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) > before);
+    sl_store_on_runs(s, NULL, NULL);
+    sl_store_close(s);
+}
+
+static json_t *queue(sl_store_t *s, const char *flow)
+{
+    char err[256];
+    json_t *run = json_pack("{s:s,s:{s:i}}", "flow", flow, "input", "n", 7);
+    assert_int_equal(sl_store_run_create(s, run, err, sizeof err), SL_OK);
+    return run;
+}
+
+static json_t *step(const char *path, const char *status)
+{
+    return json_pack("{s:s,s:s,s:s,s:{s:i},s:{s:b},s:n,s:I,s:f,s:i}", "path", path, "kind", "set",
+                     "status", status, "input", "x", 1, "output", "ok", 1, "error", "started_ms",
+                     (json_int_t)5, "duration_ms", 1.5, "attempts", 1);
+}
+
+/* Claims, leases, heartbeats, expiry, finishing under a lease, retrying a failed run. */
+static void test_runs_and_leases(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_store_t *s = fresh_store();
+    json_t *r1 = queue(s, "one"), *r2 = queue(s, "two"), *r3 = queue(s, "three");
+    json_t *got = NULL;
+    assert_int_equal(sl_store_runs_claim(s, "A", 60000, 2, &got, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(got), 2);
+    assert_string_equal(str(json_array_get(got, 0), "id"), str(r1, "id")); /* oldest first */
+    assert_string_equal(str(json_array_get(got, 0), "status"), "running");
+    assert_string_equal(str(json_array_get(got, 0), "owner"), "A");
+    /* A first start: started_ms as it was before the claim. */
+    assert_true(json_is_null(json_object_get(json_array_get(got, 0), "started_ms")));
+    json_decref(got);
+    /* B gets what A does not hold. */
+    assert_int_equal(sl_store_runs_claim(s, "B", 60000, 5, &got, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(got), 1);
+    assert_string_equal(str(json_array_get(got, 0), "id"), str(r3, "id"));
+    json_decref(got);
+    assert_int_equal(sl_store_runs_claim(s, "B", 60000, 5, &got, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+
+    long long n = 0;
+    assert_int_equal(sl_store_runs_heartbeat(s, "A", 60000, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 2);
+
+    /* A's lease on r2 runs out (A died): B reclaims it, as a resume. */
+    assert_int_equal(sl_store_runs_heartbeat(s, "A", -1000, &n, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_runs_claim(s, "B", 60000, 1, &got, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(got), 1);
+    const char *taken = str(json_array_get(got, 0), "id");
+    assert_true(json_is_integer(json_object_get(json_array_get(got, 0), "started_ms")));
+    assert_true(!strcmp(taken, str(r1, "id")) || !strcmp(taken, str(r2, "id")));
+
+    /* A comes back and finishes it: its record is refused, B's stands. */
+    json_t *steps = json_pack("[o]", step("note", "succeeded"));
+    sl_run_finish_t fin = {taken, "succeeded", NULL, NULL, steps};
+    int ok = -1;
+    assert_int_equal(sl_store_runs_finish(s, "A", &fin, 1, &ok, err, sizeof err), SL_OK);
+    assert_int_equal(ok, 0);
+    json_t *run = NULL;
+    assert_int_equal(sl_store_run_get(s, taken, &run, err, sizeof err), SL_OK);
+    assert_string_equal(str(run, "status"), "running");
+    assert_string_equal(str(run, "owner"), "B");
+    json_decref(run);
+    json_t *recs = NULL;
+    assert_int_equal(sl_store_steps_get(s, taken, &recs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(recs), 0);
+    json_decref(recs);
+    assert_int_equal(sl_store_runs_finish(s, "B", &fin, 1, &ok, err, sizeof err), SL_OK);
+    assert_int_equal(ok, 1);
+    assert_int_equal(sl_store_run_get(s, taken, &run, err, sizeof err), SL_OK);
+    assert_string_equal(str(run, "status"), "succeeded");
+    assert_true(json_is_null(json_object_get(run, "owner")));
+    assert_true(json_integer_value(json_object_get(run, "finished_ms")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(run, "input"), "n")), 7);
+    json_decref(run);
+    json_decref(steps);
+    json_decref(got);
+
+    /* A failed run: records kept in order; a retry drops the failed one, counts an attempt. */
+    steps = json_pack("[o,o]", step("first", "succeeded"), step("second", "failed"));
+    sl_run_finish_t failed = {str(r3, "id"), "failed", "boom", "second", steps};
+    assert_int_equal(sl_store_runs_finish(s, "B", &failed, 1, &ok, err, sizeof err), SL_OK);
+    assert_int_equal(ok, 1);
+    json_decref(steps);
+    assert_int_equal(
+        sl_store_run_requeue_failed(s, str(r1, "id") /* not failed */, err, sizeof err), SL_EINVAL);
+    assert_int_equal(sl_store_run_requeue_failed(s, str(r3, "id"), err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_run_get(s, str(r3, "id"), &run, err, sizeof err), SL_OK);
+    assert_string_equal(str(run, "status"), "queued");
+    assert_int_equal(json_integer_value(json_object_get(run, "attempt")), 2);
+    assert_true(json_is_null(json_object_get(run, "error")));
+    assert_true(json_is_null(json_object_get(run, "finished_ms")));
+    json_decref(run);
+    assert_int_equal(sl_store_steps_get(s, str(r3, "id"), &recs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(recs), 1);
+    assert_string_equal(str(json_array_get(recs, 0), "path"), "first");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(json_array_get(recs, 0), "input"), "x")),
+        1);
+    json_decref(recs);
+    assert_int_equal(sl_store_run_requeue_failed(s, str(r3, "id"), err, sizeof err), SL_EINVAL);
+    assert_non_null(strstr(err, "only a failed run"));
+    assert_int_equal(sl_store_run_requeue_failed(s, "run_nope", err, sizeof err), SL_ENOTFOUND);
+
+    /* Released (a stopping instance): queued again at once, no attempt counted. */
+    assert_int_equal(sl_store_runs_claim(s, "C", 60000, 5, &got, err, sizeof err), SL_OK);
+    size_t c_held = json_array_size(got);
+    assert_true(c_held >= 1);
+    sl_run_finish_t back = {str(json_array_get(got, 0), "id"), "queued", NULL, NULL, NULL};
+    assert_int_equal(sl_store_runs_release(s, "C", &back, 1, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_run_get(s, back.id, &run, err, sizeof err), SL_OK);
+    assert_string_equal(str(run, "status"), "queued");
+    assert_true(json_is_null(json_object_get(run, "owner")));
+    json_decref(run);
+    json_decref(got);
+
+    /* Only this instance's leases end at a (SQLite) restart. */
+    assert_int_equal(sl_store_runs_claim(s, "D", 60000, 5, &got, err, sizeof err), SL_OK);
+    assert_true(json_array_size(got) >= 1);
+    json_decref(got);
+    assert_int_equal(sl_store_runs_expire_others(s, "E", &n, err, sizeof err), SL_OK);
+    assert_true(n >= 1);
+    assert_int_equal(sl_store_runs_claim(s, "E", 60000, 5, &got, err, sizeof err), SL_OK);
+    assert_true(json_array_size(got) >= 1);
+    json_decref(got);
+
+    assert_int_equal(sl_store_run_set_status(s, "run_nope", "failed", "x", NULL, err, sizeof err),
+                     SL_ENOTFOUND);
+    json_decref(r1);
+    json_decref(r2);
+    json_decref(r3);
+    sl_store_close(s);
+}
+
+/* Two claimers at once never get the same run. */
+typedef struct claimer {
+    sl_store_t *s;
+    const char *owner;
+    json_t *ids;
+} claimer_t;
+
+static void *claim_all(void *arg)
+{
+    claimer_t *c = arg;
+    char err[256];
+    for (;;) {
+        json_t *got = NULL;
+        if (sl_store_runs_claim(c->s, c->owner, 60000, 3, &got, err, sizeof err))
+            fail_msg("claim: %s", err);
+        size_t n = json_array_size(got);
+        for (size_t i = 0; i < n; i++)
+            json_array_append(c->ids, json_object_get(json_array_get(got, i), "id"));
+        json_decref(got);
+        if (!n)
+            return NULL;
+    }
+}
+
+static void test_concurrent_claims(void **state)
+{
+    (void)state;
+    sl_store_t *s = fresh_store();
+    enum { N = 200 };
+    for (int i = 0; i < N; i++)
+        json_decref(queue(s, "f"));
+    claimer_t a = {s, "A", json_array()}, b = {s, "B", json_array()};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, claim_all, &a);
+    pthread_create(&tb, NULL, claim_all, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(json_array_size(a.ids) + json_array_size(b.ids), N);
+    json_t *seen = json_object();
+    for (int k = 0; k < 2; k++) {
+        json_t *ids = k ? b.ids : a.ids;
+        for (size_t i = 0; i < json_array_size(ids); i++) {
+            const char *id = json_string_value(json_array_get(ids, i));
+            assert_null(json_object_get(seen, id));
+            json_object_set_new(seen, id, json_true());
+        }
+    }
+    json_decref(seen);
+    json_decref(a.ids);
+    json_decref(b.ids);
+    sl_store_close(s);
+}
+
+/* A schedule's minute fires once however many instances try; named leases have one holder. */
+static void test_schedules_and_leases(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_store_t *s = fresh_store();
+    int fired = -1;
+    json_t *run = json_pack("{s:s,s:{s:i}}", "flow", "tick", "input", "scheduled_at", 60);
+    assert_int_equal(sl_store_schedule_fire(s, "tick", 60, run, &fired, err, sizeof err), SL_OK);
+    assert_int_equal(fired, 1);
+    json_decref(run);
+    run = json_pack("{s:s}", "flow", "tick");
+    assert_int_equal(sl_store_schedule_fire(s, "tick", 60, run, &fired, err, sizeof err), SL_OK);
+    assert_int_equal(fired, 0);
+    assert_int_equal(sl_store_schedule_fire(s, "tick", 120, run, &fired, err, sizeof err), SL_OK);
+    assert_int_equal(fired, 1);
+    json_decref(run);
+    json_t *runs = NULL;
+    sl_run_filter_t f = {"tick", NULL, NULL, 0};
+    assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(runs), 2);
+    json_decref(runs);
+
+    int held = -1;
+    assert_int_equal(sl_store_lease_take(s, "catch-up", "A", 60000, &held, err, sizeof err), SL_OK);
+    assert_int_equal(held, 1);
+    assert_int_equal(sl_store_lease_take(s, "catch-up", "B", 60000, &held, err, sizeof err), SL_OK);
+    assert_int_equal(held, 0);
+    assert_int_equal(sl_store_lease_take(s, "catch-up", "A", -1, &held, err, sizeof err), SL_OK);
+    assert_int_equal(held, 1); /* renewed, and now already over */
+    assert_int_equal(sl_store_lease_take(s, "catch-up", "B", 60000, &held, err, sizeof err), SL_OK);
+    assert_int_equal(held, 1);
+
+    int on = 5;
+    assert_int_equal(sl_store_flow_enabled_get(s, "tick", &on, err, sizeof err), SL_OK);
+    assert_int_equal(on, -1);
+    assert_int_equal(sl_store_flow_enabled_put(s, "tick", 0, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_flow_enabled_get(s, "tick", &on, err, sizeof err), SL_OK);
+    assert_int_equal(on, 0);
+
+    int created = -1;
+    json_t *c = NULL;
+    assert_int_equal(
+        sl_store_contact_upsert(s, "Jo@Example.com", "Jo", NULL, &created, &c, err, sizeof err),
+        SL_OK);
+    assert_int_equal(created, 1);
+    assert_string_equal(str(c, "first_name"), "Jo");
+    json_decref(c);
+    assert_int_equal(
+        sl_store_contact_upsert(s, "jo@example.com", NULL, "Doe", &created, &c, err, sizeof err),
+        SL_OK);
+    assert_int_equal(created, 0);
+    assert_string_equal(str(c, "first_name"), "Jo");
+    assert_string_equal(str(c, "last_name"), "Doe");
+    json_decref(c);
+    assert_int_equal(sl_store_contacts_list(s, &c, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(c), 1);
+    json_decref(c);
+    sl_store_close(s);
+}
+
+/* A data directory from the release before schema versions opens, upgrades and keeps every
+ * row (tests/fixtures/store-v1.sql was dumped from one). */
+static void test_migrates_v1(void **state)
+{
+    (void)state;
+    if (pg_url)
+        skip(); /* the previous release had no PostgreSQL backend */
+    char path[512], uri[600], err[256];
+    snprintf(path, sizeof path, "%s/tests/fixtures/store-v1.sql", SLUICE_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char sql[1 << 16];
+    size_t len = fread(sql, 1, sizeof sql - 1, f);
+    fclose(f);
+    assert_true(len > 0 && len < sizeof sql - 1);
+    sql[len] = '\0';
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    sl_store_t *s = NULL;
+    assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_schema_version(s), 2);
+    long long n = 0;
+    assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 7);
+    json_t *runs = NULL;
+    assert_int_equal(sl_store_runs_list(s, NULL, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(runs), 6);
+    size_t steps = 0;
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        json_t *r = json_array_get(runs, i);
+        assert_string_equal(str(r, "status"), "succeeded");
+        assert_true(json_is_null(json_object_get(r, "owner")));
+        json_t *recs = NULL;
+        assert_int_equal(sl_store_steps_get(s, str(r, "id"), &recs, err, sizeof err), SL_OK);
+        steps += json_array_size(recs);
+        json_decref(recs);
+    }
+    assert_int_equal(steps, 10);
+    json_decref(runs);
+    sl_conn_row_t conn;
+    assert_int_equal(sl_store_conn_get(s, "shop", &conn, err, sizeof err), SL_OK);
+    assert_string_equal(conn.account_id, "acct_sluiceemulator");
+    assert_non_null(conn.key_sealed);
+    sl_conn_row_cleanup(&conn);
+    json_t *contacts = NULL;
+    assert_int_equal(sl_store_contacts_list(s, &contacts, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(contacts), 1);
+    json_decref(contacts);
+    /* The upgraded store takes new work. */
+    json_decref(queue(s, "after"));
+    sl_store_close(s);
+    /* Opening again changes nothing. */
+    assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 7);
+    sl_store_close(s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--pg")) {
+        pg_url = getenv("SLUICE_TEST_PG");
+        if (!pg_url || !*pg_url) {
+            fprintf(stderr, "test_store --pg: SLUICE_TEST_PG is not set (run it through"
+                            " tests/support/with-pg.sh)\n");
+            return 1;
+        }
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_seal_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_and_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schedules_and_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_v1, setup, teardown),
     };
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    return cmocka_run_group_tests_name(pg_url ? "store (postgres)" : "store (sqlite)", tests, NULL,
+                                       NULL);
 }
