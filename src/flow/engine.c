@@ -341,9 +341,9 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
         return SL_ENOTFOUND;
     }
     /* The trigger: the stored event, or the manual input / schedule time. */
-    json_t *trigger = NULL;
+    json_t *trigger = json_incref(json_object_get(run, "trigger")); /* a claim brings it */
     const char *event_id = sl__json_str(run, "event_id");
-    if (event_id) {
+    if (event_id && !trigger) {
         sl_event_row_t row;
         if (sl_store_event_get(s, event_id, &row, err, errlen) == SL_OK)
             trigger = json_loads(row.payload ? row.payload : "null", JSON_DECODE_ANY, NULL);
@@ -352,7 +352,7 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
             finish_failed(out, run_id, err);
             return SL_ENOTFOUND;
         }
-    } else {
+    } else if (!trigger) {
         trigger = json_incref(json_object_get(run, "input"));
         if (!trigger)
             trigger = json_object();

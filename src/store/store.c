@@ -28,6 +28,7 @@ void sl_run_row_cleanup(sl_run_row_t *row)
     free(row->input);
     free(row->error);
     free(row->failed_step);
+    free(row->event_payload);
     memset(row, 0, sizeof *row);
 }
 

@@ -93,6 +93,7 @@ typedef struct sl_run_row {
     char *error;     /* heap */
     char *failed_step;
     long long attempt, created_ms, started_ms, finished_ms, lease_until;
+    char *event_payload; /* runs_claim only: the trigger event's payload (heap), or NULL */
 } sl_run_row_t;
 
 void sl_run_row_cleanup(sl_run_row_t *row);
@@ -168,7 +169,9 @@ typedef struct sl_store_ops {
     /* Claims up to max runs, oldest first: queued ones, and running ones whose lease ended
      * before now. Each becomes running with owner and lease_until, started_ms kept if set.
      * Rows already taken by a concurrent claim are skipped, never waited for. The rows passed
-     * to cb carry started_ms as it was before the claim (-1: a first start, else a resume). */
+     * to cb carry started_ms as it was before the claim (-1: a first start, else a resume),
+     * and their event's payload. A claim that is lost in a crash only leaves its runs queued,
+     * so a backend need not wait for it to reach the disk. */
     sl_err (*runs_claim)(sl_store_t *s, const char *owner, long long now, long long lease_until,
                          size_t max, sl_run_cb cb, void *ctx, char *err, size_t errlen);
     /* Extends the leases of the runs owner holds; *n says how many. */
@@ -267,7 +270,8 @@ int sl_store_run_id(char *out, size_t n);
 
 /* Queues a run {flow, event_id?, connection?, input?}; sets its "id" in run. */
 sl_err sl_store_run_create(sl_store_t *s, json_t *run, char *err, size_t errlen);
-/* Claims up to max runs for owner until now + lease_ms (see ops->runs_claim); a new array. */
+/* Claims up to max runs for owner until now + lease_ms (see ops->runs_claim); a new array of
+ * runs, each with its trigger event as "trigger" (when it has one). */
 sl_err sl_store_runs_claim(sl_store_t *s, const char *owner, long long lease_ms, size_t max,
                            json_t **out, char *err, size_t errlen);
 sl_err sl_store_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_ms, long long *n,
