@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/flows_view.h"
@@ -186,6 +187,15 @@ int sl__cmd_serve(int argc, char **argv)
         sl_cli_names_t acc = {names, &n, 64};
         /* Names first: registering calls the API, which must not happen under the store lock. */
         sl_store_conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
+        /* Several instances starting at once: one registers, the others find its endpoints. */
+        char owner[64];
+        snprintf(owner, sizeof owner, "serve:%ld", (long)getpid());
+        int held = 0;
+        if (sl_store_lease_take(env.store, "endpoints", owner, 60000, &held, err, sizeof err) ||
+            !held) {
+            sl__log("info", "another instance is registering the webhook endpoints", NULL);
+            n = 0;
+        }
         for (size_t i = 0; i < n; i++) {
             char msg[1024];
             sl_err rc = sl__endpoint_register(env.store, &env.crypt, names[i], public_url, events,
@@ -193,6 +203,8 @@ int sl__cmd_serve(int argc, char **argv)
             sl__log(rc ? "error" : "info", rc ? "webhook endpoint not registered" : msg,
                     json_pack("{s:s,s:s}", "connection", names[i], "detail", msg));
         }
+        if (held) /* done: free for the next instance that starts */
+            sl_store_lease_take(env.store, "endpoints", owner, -1, &held, err, sizeof err);
     }
     /* Flows: loaded and checked before anything is accepted. */
     char flows_dir[4096];

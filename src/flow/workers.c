@@ -157,6 +157,10 @@ static void *worker(void *arg)
         for (; i < got && !stopping(e); i++) {
             json_t *run = json_array_get(runs, i);
             char xerr[1024];
+            if (json_is_integer(json_object_get(run, "started_ms")))
+                sl__log("notice", "resuming a run at its first unfinished step",
+                        json_pack("{s:s,s:O}", "run", sl__json_str(run, "id"), "attempt",
+                                  json_object_get(run, "attempt")));
             sl__engine_run(e, run, &done[ndone], xerr, sizeof xerr);
             const sl_flow_t *fl = sl__engine_flow_named(e, sl__json_str(run, "flow") ?: "");
             flows[ndone] = fl ? fl->name : "";
@@ -232,6 +236,21 @@ int sl__engine_schedule_tick(sl_engine_t *e, time_t now)
     return queued;
 }
 
+/* The time schedules see. SLUICE_TEST_CLOCK_SPEED=N (tests only) runs it N times faster from
+ * a fixed origin, so that instances agree on it and a test sees many minutes in a few seconds. */
+static time_t schedule_now(void)
+{
+    static long speed = -1;
+    if (speed < 0) {
+        const char *v = getenv("SLUICE_TEST_CLOCK_SPEED");
+        speed = v && atol(v) > 1 ? atol(v) : 1;
+    }
+    if (speed == 1)
+        return time(NULL);
+    const long long origin = 1767225600000LL; /* 2026-01-01 */
+    return (time_t)((origin + (sl__now_ms() - origin) * speed) / 1000);
+}
+
 static void *keeper(void *arg)
 {
     sl_engine_t *e = arg;
@@ -257,7 +276,7 @@ static void *keeper(void *arg)
         }
         sl__engine_refresh(e); /* `sluice flows disable` in another process */
         if (e->cfg.scheduler)
-            sl__engine_schedule_tick(e, time(NULL));
+            sl__engine_schedule_tick(e, schedule_now());
     }
     return NULL;
 }

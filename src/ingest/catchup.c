@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/rand.h"
 #include "ingest/catchup.h"
 #include "ingest/event.h"
 
@@ -25,6 +27,7 @@ struct sl_catchup {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping;
+    char owner[64]; /* this instance, on the "catch-up" lease */
 };
 
 typedef struct pass_ctx {
@@ -149,7 +152,15 @@ static void *catchup_thread(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         pthread_mutex_unlock(&c->lock);
-        sl__catchup_pass(c->store, c->crypt, c->inbox);
+        /* Several instances on one store: one of them polls at a time. It keeps the lease by
+         * renewing it each pass; if it dies, another takes over after two intervals. */
+        int held = 0;
+        char err[256];
+        if (sl_store_lease_take(c->store, "catch-up", c->owner, c->interval * 2000 + 5000, &held,
+                                err, sizeof err))
+            sl__log("error", "catch-up could not take its lease", json_pack("{s:s}", "error", err));
+        else if (held)
+            sl__catchup_pass(c->store, c->crypt, c->inbox);
         pthread_mutex_lock(&c->lock);
         struct timespec until = sl__deadline_ms(c->interval * 1000);
         while (!c->stopping && pthread_cond_timedwait(&c->wake, &c->lock, &until) != ETIMEDOUT)
@@ -166,6 +177,9 @@ sl_err sl__catchup_start(sl_store_t *store, const sl_crypt_t *crypt, sl_inbox_t 
     if (!c)
         return SL_ENOMEM;
     *c = (sl_catchup_t){.store = store, .crypt = crypt, .inbox = inbox, .interval = interval};
+    char tag[9] = "";
+    sl__rand_hex(tag, 4);
+    snprintf(c->owner, sizeof c->owner, "catch-up:%ld:%s", (long)getpid(), tag);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (pthread_create(&c->thread, NULL, catchup_thread, c)) {
