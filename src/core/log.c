@@ -15,6 +15,11 @@ void sl__log_quiet(int quiet)
     log_is_quiet = quiet;
 }
 
+int sl__log_wants(const char *level)
+{
+    return !(log_is_quiet && strcmp(level, "info") == 0);
+}
+
 void sl__log(const char *level, const char *msg, json_t *fields)
 {
     /* "notice" lines (where sluice listens, that it stopped) show even when quiet. */

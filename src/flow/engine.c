@@ -367,15 +367,7 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
                       json_object_get(run, "input") ?: json_null(), "steps", "run", "id", run_id,
                       "attempt", json_object_get(run, "attempt") ?: json_null(), "flow", "name",
                       flow->name, "connection", flow->connection);
-    /* $.env: the environment variables meant for flows (SLUICE_FLOW_*), nothing else. */
-    json_t *env = json_object();
-    for (char **v = environ; v && *v; v++)
-        if (strncmp(*v, "SLUICE_FLOW_", 12) == 0 && strchr(*v, '=')) {
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(strchr(*v, '=') - *v), *v);
-            json_object_set_new(env, name, json_string(strchr(*v, '=') + 1));
-        }
-    json_object_set_new(x.ctx, "env", env);
+    json_object_set(x.ctx, "env", e->env);
     /* A resumed run (its attempt > 1, or reclaimed from a dead instance) replays its records. */
     json_t *steps = NULL;
     if (json_integer_value(json_object_get(run, "attempt")) > 1 ||
@@ -403,10 +395,24 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
     return rc < 0 ? SL_EINTERNAL : SL_OK;
 }
 
+json_t *sl__engine_env(void)
+{
+    /* $.env: the environment variables meant for flows (SLUICE_FLOW_*), nothing else. */
+    json_t *env = json_object();
+    for (char **v = environ; v && *v; v++)
+        if (strncmp(*v, "SLUICE_FLOW_", 12) == 0 && strchr(*v, '=')) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(strchr(*v, '=') - *v), *v);
+            json_object_set_new(env, name, json_string(strchr(*v, '=') + 1));
+        }
+    return env;
+}
+
 void sl__engine_log_finished(sl_engine_t *e, const sl_finished_t *f, const char *flow)
 {
-    if (e->cfg.log_runs)
-        sl__log(strcmp(f->status, "failed") ? "info" : "warn", "run finished",
+    const char *level = strcmp(f->status, "failed") ? "info" : "warn";
+    if (e->cfg.log_runs && sl__log_wants(level))
+        sl__log(level, "run finished",
                 json_pack("{s:s,s:s,s:s,s:s?}", "run", f->id, "flow", flow, "status", f->status,
                           "error", f->error));
 }

@@ -25,6 +25,7 @@ struct sl_engine {
     sl_clients_t *clients; /* one API client per connection */
     pthread_cond_t keeper_wake;
     char owner[96]; /* this instance's id on the leases it holds: host:pid:random */
+    json_t *env;    /* $.env, read once at start (shared by every run, never changed) */
 };
 
 /* A run executed to its end, not yet recorded: its status and the step records still unwritten
@@ -38,6 +39,8 @@ typedef struct sl_finished {
 } sl_finished_t;
 
 void sl__finished_clear(sl_finished_t *f);
+/* The SLUICE_FLOW_* environment variables as an object. */
+json_t *sl__engine_env(void);
 /* Executes a claimed run to its end without recording its end (see sl__engine_execute). */
 sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, char *err,
                       size_t errlen);

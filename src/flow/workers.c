@@ -138,6 +138,7 @@ static void flush_finished(sl_engine_t *e, sl_finished_t *done, const char **flo
 static void *worker(void *arg)
 {
     sl_engine_t *e = arg;
+    pthread_setname_np(pthread_self(), "sl-worker");
     sl_finished_t done[MAX_CLAIM];
     const char *flows[MAX_CLAIM];
     size_t ndone = 0, want = 1;
@@ -254,6 +255,7 @@ static time_t schedule_now(void)
 static void *keeper(void *arg)
 {
     sl_engine_t *e = arg;
+    pthread_setname_np(pthread_self(), "sl-keeper");
     double beat = sl__mono_ms();
     for (;;) {
         pthread_mutex_lock(&e->lock);
@@ -297,9 +299,11 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
     sl__rand_hex(tag, 4);
     snprintf(e->owner, sizeof e->owner, "%.40s:%ld:%s", host, (long)getpid(), tag);
     e->enabled = calloc(cfg->flows->n ? cfg->flows->n : 1, sizeof *e->enabled);
+    e->env = sl__engine_env();
     e->clients = sl__clients_new(cfg->store, cfg->crypt);
-    if (!e->enabled || !e->clients) {
+    if (!e->enabled || !e->clients || !e->env) {
         sl__clients_free(e->clients);
+        json_decref(e->env);
         free(e->enabled);
         free(e);
         snprintf(err, errlen, "out of memory");
@@ -350,6 +354,7 @@ void sl__engine_stop(sl_engine_t *e)
     if (e->have_sched)
         pthread_join(e->sched, NULL);
     sl__clients_free(e->clients);
+    json_decref(e->env);
     free(e->threads);
     free(e->enabled);
     pthread_mutex_destroy(&e->lock);

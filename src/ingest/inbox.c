@@ -43,6 +43,7 @@ static void record_stats(sl_inbox_t *in, size_t n, double ms)
 static void *committer(void *arg)
 {
     sl_inbox_t *in = arg;
+    pthread_setname_np(pthread_self(), "sl-inbox");
     sl_event_in_t *evs = calloc(in->max_batch, sizeof *evs);
     int *fresh = calloc(in->max_batch, sizeof *fresh);
     sl_inbox_item_t **batch = calloc(in->max_batch, sizeof *batch);

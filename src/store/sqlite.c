@@ -62,11 +62,10 @@ static int migrate(sqlite_store_t *st, char **msg)
     if (sqlite3_exec(st->db, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
                      NULL, NULL, msg) != SQLITE_OK)
         return -1;
-    if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &q, NULL) ==
-            SQLITE_OK &&
+    if (sl__sq_prepare(st, "SELECT max(version) FROM schema_version", &q) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     if (version > SCHEMA_VERSION) {
         *msg = sqlite3_mprintf("the database is at schema version %d, newer than this sluice"
                                " (%d): use the release that wrote it",
@@ -93,6 +92,34 @@ static int migrate(sqlite_store_t *st, char **msg)
 static int sq_schema_version(sl_store_t *s)
 {
     return sl__sq_of(s)->version;
+}
+
+int sl__sq_prepare(sqlite_store_t *st, const char *sql, sqlite3_stmt **out)
+{
+    for (size_t i = 0; i < st->ncache; i++)
+        if (st->cache[i].sql == sql) {
+            *out = st->cache[i].stmt;
+            return SQLITE_OK;
+        }
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    if (rc == SQLITE_OK && st->ncache < sizeof st->cache / sizeof st->cache[0]) {
+        st->cache[st->ncache].sql = sql;
+        st->cache[st->ncache++].stmt = *out;
+    } else if (rc == SQLITE_OK) {
+        /* Sized for every statement of this file and sqlite_runs.c: a new one needs room. */
+        sqlite3_finalize(*out);
+        *out = NULL;
+        rc = SQLITE_INTERNAL;
+    }
+    return rc;
+}
+
+void sl__sq_release(sqlite3_stmt *q)
+{
+    if (q) {
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+    }
 }
 
 sl_err sl__sq_db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen)
@@ -125,6 +152,8 @@ void sl__sq_bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
 static void sq_close(sl_store_t *s)
 {
     sqlite_store_t *st = sl__sq_of(s);
+    for (size_t i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].stmt);
     sqlite3_close(st->db);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -146,7 +175,7 @@ static sl_err sq_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, sql, &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "saving a connection", err, errlen);
         goto out;
     }
@@ -166,7 +195,7 @@ static sl_err sq_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = sl__sq_db_error(st, "saving a connection", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -201,8 +230,8 @@ static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections WHERE name = ?", -1,
-                           &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT " CONN_COLUMNS " FROM connections WHERE name = ?", &q) !=
+        SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a connection", err, errlen);
         goto out;
     }
@@ -217,7 +246,7 @@ static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
         rc = sl__sq_db_error(st, "reading a connection", err, errlen);
     }
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -228,8 +257,8 @@ static sl_err sq_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, s
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", -1, &q,
-                           NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", &q) !=
+        SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing connections", err, errlen);
         goto out;
     }
@@ -245,7 +274,7 @@ static sl_err sq_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, s
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         rc = sl__sq_db_error(st, "listing connections", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -256,8 +285,7 @@ static sl_err sq_conn_delete(sl_store_t *s, const char *name, char *err, size_t 
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "DELETE FROM connections WHERE name = ?", -1, &q, NULL) !=
-        SQLITE_OK) {
+    if (sl__sq_prepare(st, "DELETE FROM connections WHERE name = ?", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "removing a connection", err, errlen);
         goto out;
     }
@@ -269,7 +297,7 @@ static sl_err sq_conn_delete(sl_store_t *s, const char *name, char *err, size_t 
         rc = SL_ENOTFOUND;
     }
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -286,10 +314,10 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
         rc = sl__sq_db_error(st, "starting a transaction", err, errlen);
         goto out;
     }
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO events (id, connection, type, created, received_ms,"
-                           " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "INSERT INTO events (id, connection, type, created, received_ms,"
+                       " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "storing events", err, errlen);
         goto rollback;
     }
@@ -327,7 +355,7 @@ rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     *queued = 0;
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -353,12 +381,12 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT " EVENT_COLUMNS " FROM events"
-                           " WHERE (?1 IS NULL OR (CASE WHEN ?4 THEN substr(type, 1, length(?1))"
-                           " ELSE type END) = ?1) AND (?2 IS NULL OR connection = ?2)"
-                           " ORDER BY received_ms DESC, id DESC LIMIT ?3",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "SELECT " EVENT_COLUMNS " FROM events"
+                       " WHERE (?1 IS NULL OR (CASE WHEN ?4 THEN substr(type, 1, length(?1))"
+                       " ELSE type END) = ?1) AND (?2 IS NULL OR connection = ?2)"
+                       " ORDER BY received_ms DESC, id DESC LIMIT ?3",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing events", err, errlen);
         goto out;
     }
@@ -378,7 +406,7 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         rc = sl__sq_db_error(st, "listing events", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -391,8 +419,7 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", -1, &q,
-                           NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading an event", err, errlen);
         goto out;
     }
@@ -407,7 +434,7 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
         rc = sl__sq_db_error(st, "reading an event", err, errlen);
     }
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -418,12 +445,12 @@ static sl_err sq_events_count(sl_store_t *s, long long *n, char *err, size_t err
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM events", -1, &q, NULL) != SQLITE_OK ||
+    if (sl__sq_prepare(st, "SELECT COUNT(*) FROM events", &q) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_ROW)
         rc = sl__sq_db_error(st, "counting events", err, errlen);
     else
         *n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -435,8 +462,7 @@ static sl_err sq_cursor_get(sl_store_t *s, const char *connection, long long *cr
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT created FROM cursors WHERE connection = ?", -1, &q,
-                           NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT created FROM cursors WHERE connection = ?", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a cursor", err, errlen);
         goto out;
     }
@@ -449,7 +475,7 @@ static sl_err sq_cursor_get(sl_store_t *s, const char *connection, long long *cr
     else
         rc = sl__sq_db_error(st, "reading a cursor", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -461,10 +487,10 @@ static sl_err sq_cursor_put(sl_store_t *s, const char *connection, long long cre
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO cursors (connection, created) VALUES (?, ?)"
-                           " ON CONFLICT (connection) DO UPDATE SET created = excluded.created",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "INSERT INTO cursors (connection, created) VALUES (?, ?)"
+                       " ON CONFLICT (connection) DO UPDATE SET created = excluded.created",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "saving a cursor", err, errlen);
         goto out;
     }
@@ -473,7 +499,7 @@ static sl_err sq_cursor_put(sl_store_t *s, const char *connection, long long cre
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = sl__sq_db_error(st, "saving a cursor", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }

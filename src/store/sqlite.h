@@ -15,12 +15,25 @@ typedef struct sqlite_store {
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, serialised */
     int version;          /* the schema version, after migrations */
+    /* Prepared statements, kept for the connection's life, by the address of their SQL (every
+     * statement's text is a string constant). */
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[64];
+    size_t ncache;
 } sqlite_store_t;
 
 static inline sqlite_store_t *sl__sq_of(sl_store_t *s)
 {
     return (sqlite_store_t *)s;
 }
+
+/* The statement for sql (a string constant), prepared once and kept (the caller holds the
+ * lock); SQLITE_OK or SQLite's error. Give it back with sl__sq_release. */
+int sl__sq_prepare(sqlite_store_t *st, const char *sql, sqlite3_stmt **out);
+/* Resets a statement from sl__sq_prepare for its next use; NULL is a no-op. */
+void sl__sq_release(sqlite3_stmt *q);
 
 /* "store: WHAT: sqlite's message" into err; returns SL_EIO. */
 sl_err sl__sq_db_error(sqlite_store_t *st, const char *what, char *err, size_t errlen);

@@ -11,10 +11,10 @@ int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, cons
                       const char *connection, const char *input, long long created_ms)
 {
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO runs (id, flow, event_id, connection, input, status,"
-                           " attempt, created_ms) VALUES (?,?,?,?,?,'queued',1,?)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sl__sq_prepare(st,
+                       "INSERT INTO runs (id, flow, event_id, connection, input, status,"
+                       " attempt, created_ms) VALUES (?,?,?,?,?,'queued',1,?)",
+                       &q) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 2, flow, -1, SQLITE_TRANSIENT);
@@ -23,7 +23,7 @@ int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, cons
     sl__sq_bind_text_or_null(q, 5, input);
     sqlite3_bind_int64(q, 6, created_ms);
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     return rc;
 }
 
@@ -110,7 +110,7 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
         " ORDER BY created_ms, rowid LIMIT ?2",
     };
     for (int p = 0; p < 2 && got < max; p++) {
-        if (sqlite3_prepare_v2(st->db, pick[p], -1, &q, NULL) != SQLITE_OK) {
+        if (sl__sq_prepare(st, pick[p], &q) != SQLITE_OK) {
             rc = sl__sq_db_error(st, "claiming runs", err, errlen);
             goto rollback;
         }
@@ -121,14 +121,14 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
             run_from_row(q, &rows[got]);
             rows[got++].event_payload = sl__sq_dup_col(q, 14);
         }
-        sqlite3_finalize(q);
+        sl__sq_release(q);
         q = NULL;
     }
-    if (got && sqlite3_prepare_v2(st->db,
-                                  "UPDATE runs SET status = 'running', owner = ?1,"
-                                  " lease_until = ?2, started_ms = coalesce(started_ms, ?3)"
-                                  " WHERE id = ?4",
-                                  -1, &u, NULL) != SQLITE_OK) {
+    if (got && sl__sq_prepare(st,
+                              "UPDATE runs SET status = 'running', owner = ?1,"
+                              " lease_until = ?2, started_ms = coalesce(started_ms, ?3)"
+                              " WHERE id = ?4",
+                              &u) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "claiming runs", err, errlen);
         goto rollback;
     }
@@ -154,8 +154,8 @@ rollback:
 out:
     if (sqlite3_get_autocommit(st->db) == 0)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_finalize(q);
-    sqlite3_finalize(u);
+    sl__sq_release(q);
+    sl__sq_release(u);
     sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->lock);
     for (size_t i = 0; i < max; i++) {
@@ -176,7 +176,7 @@ static sl_err owner_update(sl_store_t *s, const char *sql, const char *owner, lo
     sl_err rc = SL_OK;
     *n = 0;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, sql, &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, what, err, errlen);
         goto out;
     }
@@ -187,7 +187,7 @@ static sl_err owner_update(sl_store_t *s, const char *sql, const char *owner, lo
     else
         *n = sqlite3_changes(st->db);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -216,8 +216,7 @@ sl_err sl__sq_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", -1, &q, NULL) !=
-        SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a run", err, errlen);
         goto out;
     }
@@ -231,7 +230,7 @@ sl_err sl__sq_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
     } else
         rc = sl__sq_db_error(st, "reading a run", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -243,11 +242,11 @@ sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, v
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR flow = ?1)"
-                           " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR event_id = ?3)"
-                           " ORDER BY created_ms DESC, rowid DESC LIMIT ?4",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR flow = ?1)"
+                       " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR event_id = ?3)"
+                       " ORDER BY created_ms DESC, rowid DESC LIMIT ?4",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing runs", err, errlen);
         goto out;
     }
@@ -258,7 +257,7 @@ sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, v
     if (each_run(q, cb, ctx))
         rc = sl__sq_db_error(st, "listing runs", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -333,7 +332,7 @@ sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
         goto out;
     }
     for (int i = 0; i < U_N; i++)
-        if (sqlite3_prepare_v2(st->db, sql[i], -1, &q[i], NULL) != SQLITE_OK) {
+        if (sl__sq_prepare(st, sql[i], &q[i]) != SQLITE_OK) {
             rc = sl__sq_db_error(st, "updating runs", err, errlen);
             goto rollback;
         }
@@ -394,7 +393,7 @@ rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     for (int i = 0; i < U_N; i++)
-        sqlite3_finalize(q[i]);
+        sl__sq_release(q[i]);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -406,11 +405,11 @@ sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, sl_step_cb cb, void *
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT path, kind, status, input, output, error, started_ms,"
-                           " duration_ms, attempts FROM run_steps WHERE run_id = ?"
-                           " ORDER BY rowid",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "SELECT path, kind, status, input, output, error, started_ms,"
+                       " duration_ms, attempts FROM run_steps WHERE run_id = ?"
+                       " ORDER BY rowid",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading steps", err, errlen);
         goto out;
     }
@@ -432,7 +431,7 @@ sl_err sl__sq_steps_get(sl_store_t *s, const char *run_id, sl_step_cb cb, void *
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         rc = sl__sq_db_error(st, "reading steps", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -446,10 +445,10 @@ sl_err sl__sq_schedule_fire(sl_store_t *s, const char *flow, long long minute,
     *fired = 0;
     pthread_mutex_lock(&st->lock);
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db,
-                           "INSERT INTO schedule_fires (flow, minute, run_id) VALUES (?,?,?)"
-                           " ON CONFLICT (flow, minute) DO NOTHING",
-                           -1, &q, NULL) != SQLITE_OK) {
+        sl__sq_prepare(st,
+                       "INSERT INTO schedule_fires (flow, minute, run_id) VALUES (?,?,?)"
+                       " ON CONFLICT (flow, minute) DO NOTHING",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "claiming a schedule", err, errlen);
         goto rollback;
     }
@@ -474,7 +473,7 @@ rollback:
     if (sqlite3_get_autocommit(st->db) == 0)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -487,12 +486,12 @@ sl_err sl__sq_lease_take(sl_store_t *s, const char *name, const char *owner, lon
     sl_err rc = SL_OK;
     *held = 0;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3)"
-                           " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
-                           " until_ms = excluded.until_ms"
-                           " WHERE leases.until_ms < ?4 OR leases.owner = excluded.owner",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "INSERT INTO leases (name, owner, until_ms) VALUES (?1, ?2, ?3)"
+                       " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                       " until_ms = excluded.until_ms"
+                       " WHERE leases.until_ms < ?4 OR leases.owner = excluded.owner",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "taking a lease", err, errlen);
         goto out;
     }
@@ -505,7 +504,7 @@ sl_err sl__sq_lease_take(sl_store_t *s, const char *name, const char *owner, lon
     else
         *held = sqlite3_changes(st->db) > 0;
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -518,8 +517,7 @@ sl_err sl__sq_flow_enabled_get(sl_store_t *s, const char *flow, int *enabled, ch
     sl_err rc = SL_OK;
     *enabled = -1;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT enabled FROM flow_settings WHERE name = ?", -1, &q,
-                           NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT enabled FROM flow_settings WHERE name = ?", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a flow's setting", err, errlen);
         goto out;
     }
@@ -527,7 +525,7 @@ sl_err sl__sq_flow_enabled_get(sl_store_t *s, const char *flow, int *enabled, ch
     if (sqlite3_step(q) == SQLITE_ROW)
         *enabled = sqlite3_column_int(q, 0) != 0;
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -539,10 +537,10 @@ sl_err sl__sq_flow_enabled_put(sl_store_t *s, const char *flow, int enabled, cha
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO flow_settings (name, enabled) VALUES (?, ?)"
-                           " ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "INSERT INTO flow_settings (name, enabled) VALUES (?, ?)"
+                       " ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "saving a flow's setting", err, errlen);
         goto out;
     }
@@ -551,7 +549,7 @@ sl_err sl__sq_flow_enabled_put(sl_store_t *s, const char *flow, int enabled, cha
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = sl__sq_db_error(st, "saving a flow's setting", err, errlen);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -576,23 +574,22 @@ sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM contacts WHERE email_key = lower(?)", -1, &q,
-                           NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st, "SELECT 1 FROM contacts WHERE email_key = lower(?)", &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading a contact", err, errlen);
         goto out;
     }
     sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
     *created = sqlite3_step(q) != SQLITE_ROW;
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     q = NULL;
-    if (sqlite3_prepare_v2(
-            st->db,
+    if (sl__sq_prepare(
+            st,
             *created ? "INSERT INTO contacts (email_key, email, first_name, last_name, created_ms,"
                        " updated_ms) VALUES (lower(?1), ?1, ?2, ?3, ?4, ?4)"
                      : "UPDATE contacts SET email = ?1, first_name = coalesce(?2, first_name),"
                        " last_name = coalesce(?3, last_name), updated_ms = ?4"
                        " WHERE email_key = lower(?1)",
-            -1, &q, NULL) != SQLITE_OK) {
+            &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "saving a contact", err, errlen);
         goto out;
     }
@@ -604,17 +601,17 @@ sl_err sl__sq_contact_upsert(sl_store_t *s, const char *email, const char *first
         rc = sl__sq_db_error(st, "saving a contact", err, errlen);
         goto out;
     }
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     q = NULL;
-    if (cb && sqlite3_prepare_v2(st->db,
-                                 "SELECT email, first_name, last_name, created_ms, updated_ms"
-                                 " FROM contacts WHERE email_key = lower(?)",
-                                 -1, &q, NULL) == SQLITE_OK) {
+    if (cb && sl__sq_prepare(st,
+                             "SELECT email, first_name, last_name, created_ms, updated_ms"
+                             " FROM contacts WHERE email_key = lower(?)",
+                             &q) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
         each_contact(q, cb, ctx);
     }
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -625,16 +622,16 @@ sl_err sl__sq_contacts_list(sl_store_t *s, sl_contact_cb cb, void *ctx, char *er
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT email, first_name, last_name, created_ms, updated_ms"
-                           " FROM contacts ORDER BY created_ms, email_key",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "SELECT email, first_name, last_name, created_ms, updated_ms"
+                       " FROM contacts ORDER BY created_ms, email_key",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing contacts", err, errlen);
         goto out;
     }
     each_contact(q, cb, ctx);
 out:
-    sqlite3_finalize(q);
+    sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
