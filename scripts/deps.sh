@@ -2,7 +2,7 @@
 # Installs the Debian packages sluice needs to build (and, with --test, to run its tests) when
 # any is missing. Sourced by scripts/demo.sh and scripts/test.sh.
 sluice_install_deps() {
-    local pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev openssl curl)
+    local pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libyaml-dev openssl curl)
     if [ "${1:-}" = "--test" ]; then
         pkgs+=(libcmocka-dev jq nodejs npm python3 python3-aiosmtpd)
     fi

@@ -65,12 +65,21 @@ static int migrate(pg_store_t *st, PGconn *c, char *err, size_t errlen)
     for (;;) {
         if (sl__pg_cmd(c, "BEGIN", 0, NULL, "starting a migration", err, errlen) ||
             sl__pg_cmd(c, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", 0, NULL,
-                       "waiting for another instance's migration", err, errlen) ||
-            sl__pg_cmd(c, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)", 0,
-                       NULL, "creating schema_version", err, errlen))
+                       "waiting for another instance's migration", err, errlen))
             goto fail;
-        PGresult *r = sl__pg_exec(c, "SELECT max(version) FROM schema_version", 0, NULL, NULL, NULL,
-                                  "reading the schema version", err, errlen);
+        /* Created only when missing: a role that may not create tables can still use a
+         * database that is up to date. */
+        PGresult *r = sl__pg_exec(c, "SELECT to_regclass('schema_version') IS NULL", 0, NULL, NULL,
+                                  NULL, "reading the schema version", err, errlen);
+        if (!r)
+            goto fail;
+        int missing = !strcmp(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+        if (missing && sl__pg_cmd(c, "CREATE TABLE schema_version (version BIGINT NOT NULL)", 0,
+                                  NULL, "creating schema_version", err, errlen))
+            goto fail;
+        r = sl__pg_exec(c, "SELECT max(version) FROM schema_version", 0, NULL, NULL, NULL,
+                        "reading the schema version", err, errlen);
         if (!r)
             goto fail;
         int version = (int)sl__pg_ll(r, 0, 0, 0);
