@@ -255,13 +255,6 @@ static int stopping(pg_store_t *st)
     return __atomic_load_n(&st->stop, __ATOMIC_ACQUIRE);
 }
 
-static void runs_queued(pg_store_t *st)
-{
-    void (*fn)(void *) = __atomic_load_n(&st->base.on_runs, __ATOMIC_ACQUIRE);
-    if (fn)
-        fn(st->base.on_runs_ctx);
-}
-
 /* A connection that listens on the channel, or NULL with err set. */
 static PGconn *listen_connect(pg_store_t *st, char *err, size_t errlen)
 {
@@ -307,7 +300,7 @@ static void *listener(void *arg)
             sl__log("notice", "listening for runs queued by other instances again", NULL);
             pause = 250;
             logged = 0;
-            runs_queued(st);
+            sl__store_runs_queued(&st->base);
         }
         struct pollfd p[2] = {{PQsocket(st->listen), POLLIN, 0}, {st->wake[0], POLLIN, 0}};
         int k = poll(p, 2, 250);
@@ -323,7 +316,7 @@ static void *listener(void *arg)
             int own = n->extra && !strcmp(n->extra, st->token);
             PQfreemem(n);
             if (!own) /* this store's own commits called on_runs already */
-                runs_queued(st);
+                sl__store_runs_queued(&st->base);
         }
         if (lost || PQstatus(st->listen) != CONNECTION_OK) {
             sl__log("warn", "lost the connection that listens for runs; reconnecting",
