@@ -1,7 +1,7 @@
-/* What the PostgreSQL store's files share (internal to src/store/): postgres.c holds the pool,
- * the schema, connections, events, cursors and the thread that listens for other instances'
- * runs; postgres_runs.c holds runs, their steps, schedules, leases, flow settings and
- * contacts. */
+/* What the PostgreSQL store's files share (internal to src/store/): postgres.c opens the store
+ * and holds the schema, connections, events and cursors; postgres_runs.c holds runs, their
+ * steps, schedules, leases, flow settings and contacts; postgres_pool.c holds the pool of
+ * connections, the thread that listens for other instances' runs, and the helpers below. */
 #ifndef SLUICE_STORE_POSTGRES_H
 #define SLUICE_STORE_POSTGRES_H
 
@@ -16,15 +16,15 @@
 
 typedef struct pg_store {
     sl_store_t base;
-    char *uri;            /* libpq's URI, with any password: never printed */
-    char *shown;          /* the URI with its password masked, for messages */
-    char token[33];       /* this store's notifications carry it; its listener skips them */
-    int version;          /* the schema version, after migrations */
-    pthread_mutex_t lock; /* guards the pool */
-    pthread_cond_t freed; /* a connection came back, or a slot opened */
-    PGconn **idle;        /* connections not checked out */
-    int nidle, nopen, size;
-    PGconn *listen; /* the listener thread's own connection */
+    char *uri;              /* libpq's URI, with any password: never printed */
+    char *shown;            /* the URI with its password masked, for messages */
+    char token[33];         /* this store's notifications carry it; its listener skips them */
+    int version;            /* the schema version, after migrations */
+    pthread_mutex_t lock;   /* guards the pool */
+    pthread_cond_t freed;   /* a connection came back, or a slot opened */
+    PGconn **idle;          /* connections not checked out */
+    int nidle, nopen, size; /* idle ones; opened (idle, checked out or connecting); the cap */
+    PGconn *listen;         /* the listener thread's own connection */
     pthread_t listener;
     int have_listener;
     int wake[2]; /* a pipe: close() writes to it to stop the listener at once */

@@ -106,17 +106,14 @@ static void quiet_notices(void *arg, const char *message)
 }
 
 /* A new connection (check PQstatus). The URI's own settings win over these defaults: a bounded
- * wait to connect, and keepalives so that a dead server is noticed, by the listener too. */
+ * wait to connect, keepalives so that a dead server is noticed (by the listener too), and UTF-8,
+ * which every text sluice stores is in. */
 static PGconn *pg_connect(const pg_store_t *st)
 {
-    const char *const keys[] = {"connect_timeout",
-                                "application_name",
-                                "keepalives_idle",
-                                "keepalives_interval",
-                                "keepalives_count",
-                                "dbname",
-                                NULL};
-    const char *const vals[] = {"10", "sluice", "30", "10", "3", st->uri, NULL};
+    const char *const keys[] = {
+        "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname",          NULL};
+    const char *const vals[] = {"10", "sluice", "UTF8", "30", "10", "3", st->uri, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c)
         PQsetNoticeProcessor(c, quiet_notices, NULL);
