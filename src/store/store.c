@@ -1,6 +1,7 @@
 /* The store's interface: what every backend needs, written once. Run ids, the rules of a run's
  * status, the mapping between rows and JSON and the runs an event starts are decided here; a
  * backend only keeps rows (see store.h). */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,17 +43,25 @@ int sl_store_schema_version(sl_store_t *s)
     return s->ops->schema_version(s);
 }
 
+/* The callback is switched off first, then the calls in progress are waited out (sequentially
+ * consistent: a call either sees it off, or is counted before the wait looks). A call that
+ * sees the new callback sees its ctx (release, acquire). */
 void sl_store_on_runs(sl_store_t *s, void (*fn)(void *ctx), void *ctx)
 {
-    s->on_runs_ctx = ctx;
+    __atomic_store_n(&s->on_runs, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&s->on_runs_calls, __ATOMIC_SEQ_CST))
+        sched_yield();
+    __atomic_store_n(&s->on_runs_ctx, ctx, __ATOMIC_RELAXED);
     __atomic_store_n(&s->on_runs, fn, __ATOMIC_RELEASE);
 }
 
-static void runs_queued(sl_store_t *s)
+void sl__store_runs_queued(sl_store_t *s)
 {
-    void (*fn)(void *) = __atomic_load_n(&s->on_runs, __ATOMIC_ACQUIRE);
+    __atomic_add_fetch(&s->on_runs_calls, 1, __ATOMIC_SEQ_CST);
+    void (*fn)(void *) = __atomic_load_n(&s->on_runs, __ATOMIC_SEQ_CST);
     if (fn)
-        fn(s->on_runs_ctx);
+        fn(__atomic_load_n(&s->on_runs_ctx, __ATOMIC_RELAXED));
+    __atomic_sub_fetch(&s->on_runs_calls, 1, __ATOMIC_SEQ_CST);
 }
 
 /* --- connections, events, cursors --------------------------------------------------------------
@@ -133,7 +142,7 @@ sl_err sl_store_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n, 
     free(runs);
     free(ids);
     if (!rc && queued)
-        runs_queued(s);
+        sl__store_runs_queued(s);
     return rc;
 }
 
@@ -239,7 +248,7 @@ sl_err sl_store_run_create(sl_store_t *s, json_t *run, char *err, size_t errlen)
         rc = s->ops->run_insert(s, &row, err, errlen);
     if (!rc) {
         json_object_set_new(run, "id", json_string(row.id));
-        runs_queued(s);
+        sl__store_runs_queued(s);
     }
     sl_run_row_cleanup(&row);
     return rc;
@@ -332,7 +341,7 @@ sl_err sl_store_run_set_status(sl_store_t *s, const char *id, const char *status
         rc = SL_ENOTFOUND;
     }
     if (!rc && u.count_attempt)
-        runs_queued(s);
+        sl__store_runs_queued(s);
     return rc;
 }
 
@@ -384,7 +393,7 @@ sl_err sl_store_runs_release(sl_store_t *s, const char *owner, const sl_run_fini
         rc = s->ops->runs_update(s, &u, 1, &applied, err, errlen);
     }
     if (!rc && n)
-        runs_queued(s);
+        sl__store_runs_queued(s);
     return rc;
 }
 
@@ -413,7 +422,7 @@ sl_err sl_store_run_requeue_failed(sl_store_t *s, const char *id, char *err, siz
         rc = SL_ENOTFOUND;
     }
     if (!rc)
-        runs_queued(s);
+        sl__store_runs_queued(s);
     return rc;
 }
 
@@ -462,7 +471,7 @@ sl_err sl_store_schedule_fire(sl_store_t *s, const char *flow, long long minute,
         rc = s->ops->schedule_fire(s, flow, minute, &row, fired, err, errlen);
     if (!rc && *fired) {
         json_object_set_new(run, "id", json_string(row.id));
-        runs_queued(s);
+        sl__store_runs_queued(s);
     }
     sl_run_row_cleanup(&row);
     return rc;

@@ -219,6 +219,7 @@ struct sl_store {
      * when another instance's runs were queued. May be called from any thread. */
     void (*on_runs)(void *ctx);
     void *on_runs_ctx;
+    int on_runs_calls; /* calls of on_runs in progress (store.c's) */
 };
 
 /* Opens the store a URI names: "sqlite:PATH" (created if missing) or "postgres://..." /
@@ -234,8 +235,13 @@ void sl_store_close(sl_store_t *s);
 const char *sl_store_kind(const sl_store_t *s);
 int sl_store_schema_version(sl_store_t *s);
 
-/* Sets the callback for queued runs (NULL clears it). */
+/* Sets the callback for queued runs (NULL clears it). When it returns, the previous callback
+ * is no longer running and will not be called again, from any thread: its ctx may be freed.
+ * Not to be called from the callback itself. */
 void sl_store_on_runs(sl_store_t *s, void (*fn)(void *ctx), void *ctx);
+/* Calls the callback for queued runs, if one is set: store.c after its commits, a backend's
+ * own threads when other instances queued runs. */
+void sl__store_runs_queued(sl_store_t *s);
 
 /* --- connections, events, cursors --------------------------------------------------------------
  */

@@ -504,8 +504,6 @@ static void test_schedules_and_leases(void **state)
 static void test_migrates_v1(void **state)
 {
     (void)state;
-    if (pg_url)
-        skip(); /* the previous release had no PostgreSQL backend */
     char path[512], uri[600], err[256];
     snprintf(path, sizeof path, "%s/tests/fixtures/store-v1.sql", SLUICE_SOURCE_DIR);
     FILE *f = fopen(path, "r");
@@ -578,8 +576,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_runs_and_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedules_and_leases, setup, teardown),
+        /* The release before schema versions had SQLite only. */
         cmocka_unit_test_setup_teardown(test_migrates_v1, setup, teardown),
     };
-    return cmocka_run_group_tests_name(pg_url ? "store (postgres)" : "store (sqlite)", tests, NULL,
-                                       NULL);
+    size_t n = sizeof tests / sizeof tests[0] - (pg_url ? 1 : 0);
+    return _cmocka_run_group_tests(pg_url ? "store (postgres)" : "store (sqlite)", tests, n, NULL,
+                                   NULL);
 }
