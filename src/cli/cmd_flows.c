@@ -250,12 +250,10 @@ int sl__cmd_flows(int argc, char **argv)
         goto out;
     }
     sl__log_quiet(1);
-    json_t *run = NULL;
-    if (sl_store_run_get(env.store, run_id, &run, err, sizeof err) == SL_OK) {
-        sl_store_run_set_status(env.store, run_id, "running", NULL, NULL, err, sizeof err);
-        sl__engine_execute(eng, run, err, sizeof err);
-    }
-    json_decref(run);
+    int here = 1;
+    sl__engine_execute_id(eng, run_id, &here, err, sizeof err);
+    if (!here)
+        fprintf(stderr, "sluice %s: sluice serve ran it (it claimed the run first)\n", CMD);
     ret = sl__cli_show_run(env.store, run_id, full);
 out:
     json_decref(input);

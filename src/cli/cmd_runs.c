@@ -193,7 +193,6 @@ int sl__cmd_runs(int argc, char **argv)
         ret = rrc == SL_EIO ? CLI_EFAIL : CLI_EUSAGE;
         goto out;
     }
-    json_t *run = NULL;
     char dir[4096];
     sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
     if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
@@ -209,11 +208,10 @@ int sl__cmd_runs(int argc, char **argv)
         goto out;
     }
     sl__log_quiet(1);
-    if (sl_store_run_get(env.store, id, &run, err, sizeof err) == SL_OK) {
-        sl_store_run_set_status(env.store, id, "running", NULL, NULL, err, sizeof err);
-        sl__engine_execute(eng, run, err, sizeof err);
-        json_decref(run);
-    }
+    int here = 1;
+    sl__engine_execute_id(eng, id, &here, err, sizeof err);
+    if (!here)
+        fprintf(stderr, "sluice %s: sluice serve ran it (it claimed the run first)\n", CMD);
     ret = sl__cli_show_run(env.store, id, full);
 out:
     sl__engine_stop(eng);

@@ -43,6 +43,10 @@ sl_err sl__run_requeue_failed(sl_store_t *s, const char *id, char *err, size_t e
 /* Executes one queued or running run to its end in the calling thread. */
 sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen);
 
+/* Executes the queued run id in the calling thread when this instance can claim it (*here = 1);
+ * when `sluice serve` (another instance) claimed it first, waits for it to end (*here = 0).
+ * What `sluice flows run` and `sluice runs retry` do after queueing, so a run never runs twice. */
+sl_err sl__engine_execute_id(sl_engine_t *e, const char *id, int *here, char *err, size_t errlen);
 /* Queues a run of a flow (manual trigger, replay). run_id (may be NULL) receives its id. */
 sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
                         char *run_id, size_t idlen, char *err, size_t errlen);

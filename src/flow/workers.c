@@ -45,6 +45,37 @@ sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, 
     return rc;
 }
 
+sl_err sl__engine_execute_id(sl_engine_t *e, const char *id, int *here, char *err, size_t errlen)
+{
+    sl_store_t *s = e->cfg.store;
+    int claimed = 0;
+    *here = 0;
+    if (sl_store_run_claim(s, id, e->owner, e->cfg.lease_ms, &claimed, err, errlen))
+        return SL_EIO;
+    if (claimed) {
+        /* Ours under a lease the keeper extends, as a worker's would be. */
+        *here = 1;
+        json_t *run = NULL;
+        sl_err rc = sl_store_run_get(s, id, &run, err, errlen);
+        if (!rc)
+            rc = sl__engine_execute(e, run, err, errlen);
+        json_decref(run);
+        return rc;
+    }
+    /* `sluice serve` took it first: wait for its end. */
+    for (;;) {
+        json_t *run = NULL;
+        if (sl_store_run_get(s, id, &run, err, errlen))
+            return SL_ENOTFOUND;
+        const char *st = sl__json_str(run, "status") ?: "";
+        int over = strcmp(st, "queued") && strcmp(st, "running");
+        json_decref(run);
+        if (over)
+            return SL_OK;
+        sl__sleep_ms(100);
+    }
+}
+
 int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f)
 {
     size_t i = (size_t)(f - e->cfg.flows->v);
@@ -267,7 +298,7 @@ static void *keeper(void *arg)
         pthread_mutex_unlock(&e->lock);
         if (stop)
             break;
-        if (e->nthreads && sl__mono_ms() - beat >= (double)e->cfg.lease_ms / 3) {
+        if (sl__mono_ms() - beat >= (double)e->cfg.lease_ms / 3) {
             long long n = 0;
             char err[256];
             if (sl_store_runs_heartbeat(e->cfg.store, e->owner, e->cfg.lease_ms, &n, err,
@@ -332,7 +363,7 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
             if (pthread_create(&e->threads[i], NULL, worker, e) == 0)
                 e->nthreads++;
     }
-    if ((cfg->scheduler || e->nthreads) && pthread_create(&e->sched, NULL, keeper, e) == 0)
+    if (pthread_create(&e->sched, NULL, keeper, e) == 0)
         e->have_sched = 1;
     *out = e;
     return SL_OK;

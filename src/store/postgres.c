@@ -573,6 +573,7 @@ static const sl_store_ops_t postgres_ops = {
     .runs_claim = sl__pg_runs_claim,
     .runs_heartbeat = sl__pg_runs_heartbeat,
     .runs_expire_others = sl__pg_runs_expire_others,
+    .run_claim_id = sl__pg_run_claim_id,
     .run_get = sl__pg_run_get,
     .runs_list = sl__pg_runs_list,
     .runs_update = sl__pg_runs_update,

@@ -158,6 +158,27 @@ sl_err sl__pg_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_u
                         owner, lease_until, n, "extending leases", err, errlen);
 }
 
+sl_err sl__pg_run_claim_id(sl_store_t *s, const char *id, const char *owner, long long now,
+                           long long lease_until, int *claimed, char *err, size_t errlen)
+{
+    char t[24], until[24];
+    snprintf(t, sizeof t, "%lld", now);
+    snprintf(until, sizeof until, "%lld", lease_until);
+    const char *v[] = {id, owner, t, until};
+    *claimed = 0;
+    PGresult *r = sl__pg_query(sl__pg_of(s),
+                               "UPDATE runs SET status = 'running', owner = $2,"
+                               " lease_until = $4::bigint,"
+                               " started_ms = coalesce(started_ms, $3::bigint)"
+                               " WHERE id = $1 AND status = 'queued'",
+                               4, v, "claiming a run", err, errlen);
+    if (!r)
+        return SL_EIO;
+    *claimed = sl__pg_changed(r) > 0;
+    PQclear(r);
+    return SL_OK;
+}
+
 sl_err sl__pg_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
                                  size_t errlen)
 {

@@ -519,6 +519,7 @@ static const sl_store_ops_t sqlite_ops = {
     .cursor_put = sq_cursor_put,
     .run_insert = sl__sq_run_insert,
     .runs_claim = sl__sq_runs_claim,
+    .run_claim_id = sl__sq_run_claim_id,
     .runs_heartbeat = sl__sq_runs_heartbeat,
     .runs_expire_others = sl__sq_runs_expire_others,
     .run_get = sl__sq_run_get,

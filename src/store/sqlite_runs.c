@@ -192,6 +192,35 @@ out:
     return rc;
 }
 
+sl_err sl__sq_run_claim_id(sl_store_t *s, const char *id, const char *owner, long long now,
+                           long long lease_until, int *claimed, char *err, size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    *claimed = 0;
+    pthread_mutex_lock(&st->lock);
+    if (sl__sq_prepare(st,
+                       "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?4,"
+                       " started_ms = coalesce(started_ms, ?3) WHERE id = ?1 AND status = 'queued'",
+                       &q) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "claiming a run", err, errlen);
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, now);
+    sqlite3_bind_int64(q, 4, lease_until);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = sl__sq_db_error(st, "claiming a run", err, errlen);
+    else
+        *claimed = sqlite3_changes(st->db) > 0;
+out:
+    sl__sq_release(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 sl_err sl__sq_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_until, long long *n,
                              char *err, size_t errlen)
 {

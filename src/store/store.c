@@ -274,6 +274,13 @@ sl_err sl_store_runs_claim(sl_store_t *s, const char *owner, long long lease_ms,
     return rc;
 }
 
+sl_err sl_store_run_claim(sl_store_t *s, const char *id, const char *owner, long long lease_ms,
+                          int *claimed, char *err, size_t errlen)
+{
+    long long now = sl__now_ms();
+    return s->ops->run_claim_id(s, id, owner, now, now + lease_ms, claimed, err, errlen);
+}
+
 sl_err sl_store_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_ms, long long *n,
                                char *err, size_t errlen)
 {

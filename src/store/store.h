@@ -174,6 +174,10 @@ typedef struct sl_store_ops {
      * so a backend need not wait for it to reach the disk. */
     sl_err (*runs_claim)(sl_store_t *s, const char *owner, long long now, long long lease_until,
                          size_t max, sl_run_cb cb, void *ctx, char *err, size_t errlen);
+    /* Claims one queued run by id for owner (*claimed = 0 when it is not queued: another
+     * instance has it, or it is gone). */
+    sl_err (*run_claim_id)(sl_store_t *s, const char *id, const char *owner, long long now,
+                           long long lease_until, int *claimed, char *err, size_t errlen);
     /* Extends the leases of the runs owner holds; *n says how many. */
     sl_err (*runs_heartbeat)(sl_store_t *s, const char *owner, long long lease_until, long long *n,
                              char *err, size_t errlen);
@@ -280,6 +284,9 @@ sl_err sl_store_run_create(sl_store_t *s, json_t *run, char *err, size_t errlen)
  * runs, each with its trigger event as "trigger" (when it has one). */
 sl_err sl_store_runs_claim(sl_store_t *s, const char *owner, long long lease_ms, size_t max,
                            json_t **out, char *err, size_t errlen);
+/* Claims the queued run id for owner, as runs_claim would (*claimed says whether it did). */
+sl_err sl_store_run_claim(sl_store_t *s, const char *id, const char *owner, long long lease_ms,
+                          int *claimed, char *err, size_t errlen);
 sl_err sl_store_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_ms, long long *n,
                                char *err, size_t errlen);
 sl_err sl_store_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
