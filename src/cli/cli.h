@@ -58,6 +58,9 @@ typedef struct sl_cli_env {
  * prints why it failed and returns a CLI exit code. */
 int sl__cli_env_open(sl_cli_env_t *env, const char *cmd, const char *data_opt,
                      const char *store_opt, int need_crypt);
+/* The same, with a pool of that many connections when the store is PostgreSQL (0: 8). */
+int sl__cli_env_open_pool(sl_cli_env_t *env, const char *cmd, const char *data_opt,
+                          const char *store_opt, int need_crypt, int pool);
 void sl__cli_env_close(sl_cli_env_t *env);
 
 /* Collects connection names (an sl_conn_cb): up to cap of them into names. */

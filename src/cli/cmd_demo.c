@@ -25,7 +25,7 @@
 void sl__cmd_demo_help(FILE *out)
 {
     fprintf(out,
-            "Usage: sluice demo [--data DIR] [--exit]\n"
+            "Usage: sluice demo [--data DIR] [--store URI] [--exit]\n"
             "\n"
             "Runs sluice end to end with no network and no Stripe account:\n"
             "  1. starts the emulator (a local, stateful Stripe) and `sluice serve` on loopback,\n"
@@ -41,6 +41,8 @@ void sl__cmd_demo_help(FILE *out)
             "  then keeps both servers running until Ctrl-C, with commands to try.\n"
             "\n"
             "  --data DIR   keep the data here (default: a scratch directory, removed at exit)\n"
+            "  --store URI  keep the inbox and the runs in this store instead, e.g.\n"
+            "               postgres://USER@HOST/DB (default: $SLUICE_STORE, else SQLite in DIR)\n"
             "  --exit       stop after printing the inbox instead of waiting for Ctrl-C\n");
 }
 
@@ -99,14 +101,15 @@ static int print_event(const sl_event_row_t *r, void *ctx)
 
 int sl__cmd_demo(int argc, char **argv)
 {
-    enum { O_DATA = 256, O_EXIT };
+    enum { O_DATA = 256, O_EXIT, O_STORE };
     static const struct option options[] = {
         {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
         {"exit", no_argument, NULL, O_EXIT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *data = NULL;
+    const char *data = NULL, *store = getenv("SLUICE_STORE");
     int exit_after = 0, c;
     opterr = 0;
     optind = 1;
@@ -117,6 +120,9 @@ int sl__cmd_demo(int argc, char **argv)
             break;
         case O_EXIT:
             exit_after = 1;
+            break;
+        case O_STORE:
+            store = optarg;
             break;
         case 'h':
             sl__cmd_demo_help(stdout);
@@ -154,7 +160,9 @@ int sl__cmd_demo(int argc, char **argv)
         goto out;
     }
     snprintf(emu_url, sizeof emu_url, "http://127.0.0.1:%d", sl__emulator_port(emu));
-    if ((ret = sl__cli_env_open(&env, CMD, data, NULL, 1)) != CLI_OK)
+    if (store && !*store)
+        store = NULL;
+    if ((ret = sl__cli_env_open(&env, CMD, data, store, 1)) != CLI_OK)
         goto out;
     ret = CLI_EFAIL;
     sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt, NULL, NULL};
@@ -164,11 +172,31 @@ int sl__cmd_demo(int argc, char **argv)
     }
     snprintf(hook_url, sizeof hook_url, "http://127.0.0.1:%d", sl__server_port(server));
     printf("1. The emulator (a local Stripe) is at %s\n", emu_url);
-    printf("   sluice serve is at %s, keeping the inbox in %s/sluice.db\n", hook_url, data);
+    /* Where the commands below look: the data directory, or the store named (never printed:
+     * its URI may hold a password). */
+    char where[4200];
+    if (store)
+        snprintf(where, sizeof where, "--data %s --store \"$SLUICE_STORE\"", data);
+    else
+        snprintf(where, sizeof where, "--data %s", data);
+    if (store)
+        printf("   sluice serve is at %s, keeping the inbox in the %s store you named\n", hook_url,
+               sl_store_kind(env.store));
+    else
+        printf("   sluice serve is at %s, keeping the inbox in %s/sluice.db\n", hook_url, data);
 
     sl_conn_spec_t spec = {
         "shop", "sk_test_sluice_demo_0000000000000000000000", NULL, emu_url, NULL, NULL};
     sl_conn_row_t row;
+    /* A store kept from an earlier demo has its `shop`, made for an emulator that is gone:
+     * replaced. A `shop` for anything else (a real account) is left alone. */
+    if (sl_store_conn_get(env.store, "shop", &row, err, sizeof err) == SL_OK) {
+        int earlier = !strcmp(row.account_id, "acct_sluiceemulator") &&
+                      !strncmp(row.base_url, "http://127.0.0.1:", 17);
+        sl_conn_row_cleanup(&row);
+        if (earlier)
+            sl_store_conn_delete(env.store, "shop", err, sizeof err);
+    }
     if (sl__conn_add(env.store, &env.crypt, &spec, NULL, &row, err, sizeof err)) {
         fprintf(stderr, "sluice demo: connect add: %s\n", err);
         goto out;
@@ -280,7 +308,7 @@ int sl__cmd_demo(int argc, char **argv)
         json_decref(steps);
     }
     if (shown) {
-        printf("\n   One of them step by step (sluice runs show %s --data %s):\n\n", shown, data);
+        printf("\n   One of them step by step (sluice runs show %s %s):\n\n", shown, where);
         json_t *run = NULL, *steps = NULL;
         sl_store_run_get(env.store, shown, &run, err, sizeof err);
         sl_store_steps_get(env.store, shown, &steps, err, sizeof err);
@@ -303,10 +331,10 @@ int sl__cmd_demo(int argc, char **argv)
                "  sluice trigger invoice.payment_failed --api-key sk_test_x --base-url %s\n"
                "  sluice call customers.create email=you@example.com --api-key sk_test_x "
                "--base-url %s\n"
-               "  sluice events list --data %s\n"
-               "  sluice runs list --data %s\n"
-               "  sluice flows list --data %s\n",
-               emu_url, emu_url, emu_url, data, data, data);
+               "  sluice events list %s\n"
+               "  sluice runs list %s\n"
+               "  sluice flows list %s\n",
+               emu_url, emu_url, emu_url, where, where, where);
         fflush(stdout);
         sl__cli_wait_stop(&stop);
     }

@@ -177,7 +177,9 @@ int sl__cmd_serve(int argc, char **argv)
     sl__cli_block_stop_signals(&stop); /* before any thread starts */
 
     sl_cli_env_t env;
-    int ret = sl__cli_env_open(&env, CMD, data, store, 1);
+    /* PostgreSQL: a connection for each worker, and for the inbox's committer, the keeper, the
+     * REST API and catch-up. */
+    int ret = sl__cli_env_open_pool(&env, CMD, data, store, 1, (int)workers + 4);
     if (ret)
         return ret;
     char err[1024];

@@ -10,6 +10,12 @@
 int sl__cli_env_open(sl_cli_env_t *env, const char *cmd, const char *data_opt,
                      const char *store_opt, int need_crypt)
 {
+    return sl__cli_env_open_pool(env, cmd, data_opt, store_opt, need_crypt, 0);
+}
+
+int sl__cli_env_open_pool(sl_cli_env_t *env, const char *cmd, const char *data_opt,
+                          const char *store_opt, int need_crypt, int pool)
+{
     char err[512];
     memset(env, 0, sizeof *env);
     if (sl__data_dir(data_opt, env->data, sizeof env->data, err, sizeof err)) {
@@ -23,7 +29,7 @@ int sl__cli_env_open(sl_cli_env_t *env, const char *cmd, const char *data_opt,
         snprintf(uri, sizeof uri, "%s", store_opt);
     else
         snprintf(uri, sizeof uri, "sqlite:%s/sluice.db", env->data);
-    sl_err rc = sl_store_open(uri, &env->store, err, sizeof err);
+    sl_err rc = sl_store_open_pool(uri, pool, &env->store, err, sizeof err);
     if (rc) {
         fprintf(stderr, "sluice %s: %s\n", cmd, err);
         return rc == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
