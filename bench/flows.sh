@@ -5,18 +5,34 @@
 #  2. events/s end to end: signed webhooks POSTed to `sluice serve` (wrk, as bench/ingest.sh),
 #     each stored and queued for a one-step flow in the same transaction, and run by the workers;
 #     the rate is events whose run finished, over the time from the first event to the last run.
-# Usage: bash bench/flows.sh [ITEMS] [SECONDS]      (defaults 10000 and 10)
+#  3. with --pg: the same end to end on PostgreSQL (a private server started here), with one
+#     `sluice serve` and with two sharing it (each instance gets half the load), and next to it
+#     the peer: graphile-worker (bench/peers/graphile) running a no-op job per event, added by
+#     16 producers while it runs, on the same server.
+# Usage: bash bench/flows.sh [ITEMS] [SECONDS] [--pg]      (defaults 10000 and 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-items=${1:-10000}
-duration=${2:-10}
+pg=0
+args=()
+for a in "$@"; do
+    if [ "$a" = --pg ]; then pg=1; else args+=("$a"); fi
+done
+items=${args[0]:-10000}
+duration=${args[1]:-10}
 command -v wrk >/dev/null || { echo "bench/flows.sh needs wrk (apt-get install wrk)"; exit 2; }
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 [ -d tests/node/node_modules/stripe ] || (cd tests/node && npm ci --silent)
 tmp=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+pgdir=
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -z "$pgdir" ] || bash tests/support/pg.sh stop "$pgdir"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 export SLUICE_MASTER_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 export SLUICE_ADMIN_TOKEN=bench-admin-token-0123456789
 ms() { date +%s%3N; }
@@ -55,8 +71,6 @@ echo '[{"status":200,"body":{"id":"acct_bench","object":"account"},"repeat":true
 build/tests/fake_stripe --script "$tmp/fake.json" >"$tmp/fake.port" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$tmp/fake.port" ] && break; sleep 0.05; done
-build/sluice connect add bench --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
-    --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/d2" >/dev/null
 mkdir -p "$tmp/one"
 cat >"$tmp/one/one.yaml" <<'YAML'
 name: one-step
@@ -66,29 +80,79 @@ steps:
   - id: note
     set: {event: "{{ $.trigger.id }}", type: "{{ $.trigger.type }}"}
 YAML
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/sluice serve --listen 127.0.0.1:$port --data "$tmp/d2" --flows "$tmp/one" --quiet 2>"$tmp/serve.log" &
-serve=$!
-pids+=($serve)
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 node bench/ingest_sign.js 200000 "$secret" "$tmp/events" 2
-rss0=$(ps -o rss= -p $serve)
-wrk -t2 -c16 -d"${duration}s" --latency -s bench/ingest.lua "http://127.0.0.1:$port/hooks/bench" -- "$tmp/events" >"$tmp/wrk.out"
-api() { curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$port/api/$1"; }
-for _ in $(seq 600); do
-    left=$(api "runs?status=queued&limit=1" | jq '.runs | length')
-    [ "$left" = 0 ] && break
-    sleep 0.5
-done
-rss1=$(ps -o rss= -p $serve)
-kill $serve; wait $serve 2>/dev/null || true
-build/sluice runs list --data "$tmp/d2" --limit 1000000 --json >"$tmp/runs.json"
-read -r n ok first last < <(jq -r '[length, ([.[] | select(.status == "succeeded")] | length),
-    (map(.created_ms) | min), (map(.finished_ms // 0) | max)] | @tsv' "$tmp/runs.json")
-stored=$(build/sluice events list --data "$tmp/d2" --limit 1 --json 2>/dev/null | jq length 2>/dev/null || echo "?")
-echo "== 2. end to end: wrk -t2 -c16 ${duration}s of signed webhooks -> stored -> a one-step flow run"
-grep -E "Requests/sec|50%|99%" "$tmp/wrk.out" | sed 's/^/   wrk: /'
-echo "   runs: $n queued with their events, $ok succeeded, first queued -> last finished $((last - first)) ms" \
-    "= $(( ok * 1000 / (last - first > 0 ? last - first : 1) )) events/s through a flow"
-echo "   sluice serve RSS: ${rss0} KB before, ${rss1} KB after"
-echo "   (no peer: no other flow engine is installed here to run the same flow)"
+ln -s "$tmp/events.1" "$tmp/second.0" # the second instance's wrk replays the other half
+
+# end_to_end LABEL STORE INSTANCES: signed webhooks (wrk -c16 in all) -> stored -> one-step runs.
+end_to_end() {
+    local label=$1 store=$2 n=$3 ports=() serves=() i
+    build/sluice connect add bench --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
+        --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/d-$label" \
+        --store "$store" >/dev/null
+    for i in $(seq "$n"); do
+        local port
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        build/sluice serve --listen "127.0.0.1:$port" --data "$tmp/d-$label" --store "$store" \
+            --flows "$tmp/one" --quiet 2>"$tmp/serve-$label-$i.log" &
+        serves+=($!)
+        pids+=($!)
+        ports+=("$port")
+        for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+    done
+    local rss0
+    rss0=$(ps -o rss= -p "${serves[0]}")
+    if [ "$n" = 1 ]; then
+        wrk -t2 -c16 -d"${duration}s" --latency -s bench/ingest.lua \
+            "http://127.0.0.1:${ports[0]}/hooks/bench" -- "$tmp/events" >"$tmp/wrk-$label.out"
+    else
+        wrk -t1 -c8 -d"${duration}s" --latency -s bench/ingest.lua \
+            "http://127.0.0.1:${ports[0]}/hooks/bench" -- "$tmp/events" >"$tmp/wrk-$label.out" &
+        wrk -t1 -c8 -d"${duration}s" --latency -s bench/ingest.lua \
+            "http://127.0.0.1:${ports[1]}/hooks/bench" -- "$tmp/second" >"$tmp/wrk-$label-2.out"
+        wait %%
+    fi
+    local api="http://127.0.0.1:${ports[0]}/api"
+    for _ in $(seq 600); do
+        left=$(curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "$api/runs?status=queued&limit=1" | jq '.runs | length')
+        [ "$left" = 0 ] && break
+        sleep 0.5
+    done
+    for _ in $(seq 100); do
+        left=$(curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "$api/runs?status=running&limit=1" | jq '.runs | length')
+        [ "$left" = 0 ] && break
+        sleep 0.2
+    done
+    local rss1
+    rss1=$(ps -o rss= -p "${serves[0]}")
+    for p in "${serves[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+    build/sluice runs list --data "$tmp/d-$label" --store "$store" --limit 1000000 --json >"$tmp/runs.json"
+    local nruns ok first last
+    read -r nruns ok first last < <(jq -r '[length, ([.[] | select(.status == "succeeded")] | length),
+        (map(.created_ms) | min), (map(.finished_ms // 0) | max)] | @tsv' "$tmp/runs.json")
+    echo "== $label: wrk ${duration}s, 16 connections in all, signed webhooks -> stored -> a one-step flow run"
+    for f in "$tmp/wrk-$label"*.out; do
+        grep -E "Requests/sec|99%" "$f" | sed 's/^/   wrk: /'
+    done
+    echo "   runs: $nruns queued with their events, $ok succeeded, first queued -> last finished $((last - first)) ms" \
+        "= $(( ok * 1000 / (last - first > 0 ? last - first : 1) )) events/s through a flow"
+    echo "   sluice serve RSS (first instance): ${rss0} KB before, ${rss1} KB after"
+}
+
+end_to_end "2. SQLite, one instance" "sqlite:$tmp/d2.db" 1
+if [ "$pg" = 0 ]; then
+    echo "   (no peer here: run with --pg for PostgreSQL and graphile-worker beside it)"
+    exit 0
+fi
+
+# --- 3. PostgreSQL: one and two instances, and graphile-worker -----------------------------------
+[ -d bench/peers/graphile/node_modules/graphile-worker ] ||
+    (cd bench/peers/graphile && npm ci --no-audit --no-fund --loglevel=error)
+pgdir=$(bash tests/support/pg.sh tmpdir)
+bash tests/support/pg.sh start "$pgdir" >/dev/null
+one=$(bash tests/support/pg.sh createdb "$pgdir" bench_one)
+two=$(bash tests/support/pg.sh createdb "$pgdir" bench_two)
+peer=$(bash tests/support/pg.sh createdb "$pgdir" bench_peer)
+end_to_end "3a. PostgreSQL, one instance" "$one" 1
+end_to_end "3b. PostgreSQL, two instances" "$two" 2
+echo "== 3c. the peer on the same PostgreSQL server:"
+node bench/peers/graphile/bench.js "$peer" "$duration" 16 4 | head -1 | sed 's/^/   /'
