@@ -2,7 +2,10 @@
 # Webhook ingest benchmark: `sluice serve` vs a typical Node receiver built with the official
 # stripe package (bench/ingest_peer.js), same pre-signed events, same load, same run.
 #
-# Usage: bench/ingest.sh [EVENTS] [DURATION]     (defaults 300000 events, 10 s per row)
+# Usage: bench/ingest.sh [EVENTS] [DURATION] [--store postgres://USER@HOST/DB | --pg]
+#        (defaults 300000 events, 10 s per row). --store: sluice keeps the inbox in that
+#        PostgreSQL database (its events and runs are emptied before each row); --pg: in a private
+#        PostgreSQL server started here (tests/support/pg.sh).
 #
 # Both servers answer 2xx only once the event is durable (sluice: SQLite WAL, synchronous=FULL,
 # group commit; the peer: appendFileSync + fsyncSync per event). wrk (2 threads) replays distinct
@@ -11,8 +14,18 @@
 # (VmHWM) is that row's own. Everything listens on 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-events=${1:-300000}
-duration=${2:-10}
+store=
+pg=0
+args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --store) store=$2; shift 2 ;;
+    --pg) pg=1; shift ;;
+    *) args+=("$1"); shift ;;
+    esac
+done
+events=${args[0]:-300000}
+duration=${args[1]:-10}
 threads=2
 conns=(8 64)
 
@@ -32,12 +45,26 @@ cmake --build build -j"$(nproc)" --target sluice-cli fake_stripe_bin >/dev/null
 # --- scratch space, and stopping whatever we started ------------------------------------------
 tmp=$(mktemp -d)
 pids=()
+pgdir=
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -z "$pgdir" ] || bash tests/support/pg.sh stop "$pgdir"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+if [ "$pg" = 1 ]; then
+    pgdir=$(bash tests/support/pg.sh tmpdir)
+    bash tests/support/pg.sh start "$pgdir" >/dev/null
+    store=$(cat "$pgdir/url")
+fi
+store_args=()
+[ -z "$store" ] || store_args=(--store "$store")
+# count_events DATA: the events the row's store holds
+count_events() {
+    if [ -n "$store" ]; then psql -qtAX "$store" -c 'SELECT count(*) FROM events'
+    else sqlite3 "$1/sluice.db" 'SELECT count(*) FROM events'; fi
+}
 export SLUICE_MASTER_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 secret=whsec_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 name=bench
@@ -64,7 +91,7 @@ build/tests/fake_stripe --script "$tmp/fake.json" >"$tmp/fake.port" &
 fake=$!; pids+=("$fake")
 wait_for_file "$tmp/fake.port" '[0-9]'
 build/sluice connect add "$name" --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
-    --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/template" >/dev/null
+    --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/template" "${store_args[@]}" >/dev/null
 stop "$fake"
 
 # --- pre-signed events: re-signed whenever a row could outlive the 300 s signature tolerance ---
@@ -110,12 +137,13 @@ add_row() { # SERVER CONNS IDLE_KB PEAK_KB STORED
         "$(mb "$3")" "$(mb "$4")" "$5")")
 }
 
-echo "== $events events per signing, ${duration}s per row, wrk -t$threads, $(nproc) cores, loopback"
+echo "== $events events per signing, ${duration}s per row, wrk -t$threads, $(nproc) cores, loopback, sluice store: ${store:+PostgreSQL}${store:-SQLite}"
 for c in "${conns[@]}"; do
     # sluice: fresh data dir (copy of the template), fresh server
     fresh_events
     data="$tmp/sluice-$c"; cp -a "$tmp/template" "$data"
-    build/sluice serve --listen 127.0.0.1:0 --data "$data" 2>"$tmp/sluice-$c.log" &
+    [ -z "$store" ] || psql -qX "$store" -c 'TRUNCATE events, runs, run_steps' >/dev/null
+    build/sluice serve --listen 127.0.0.1:0 --data "$data" "${store_args[@]}" 2>"$tmp/sluice-$c.log" &
     pid=$!; pids+=("$pid")
     wait_for_file "$tmp/sluice-$c.log" '"listening"'
     url=$(grep -m1 '"listening"' "$tmp/sluice-$c.log" | sed 's/.*"url":"\([^"]*\)".*/\1/')
@@ -137,10 +165,14 @@ for c in "${conns[@]}"; do
          END {printf "    metrics: %d commits, %.1f events per commit; commit time histogram%s\n", b, e / b, h}' \
         "$tmp/metrics"
     accepted=$(awk '$1 == "sluice_webhooks_accepted_total" {print $2}' "$tmp/metrics")
-    sizes=$(cd "$data" && stat -c '%n %s' sluice.db* | awk '{printf "%s %.1f MB, ", $1, $2 / 1048576}')
+    if [ -n "$store" ]; then
+        sizes="PostgreSQL events table $(psql -qtAX "$store" -c "SELECT pg_size_pretty(pg_total_relation_size('events'))"), "
+    else
+        sizes=$(cd "$data" && stat -c '%n %s' sluice.db* | awk '{printf "%s %.1f MB, ", $1, $2 / 1048576}')
+    fi
     stop "$pid"   # SIGTERM: commits what is in flight, then exits 0
     [ "$stop_rc" = 0 ] || echo "    WARNING: sluice exited with status $stop_rc on SIGTERM"
-    stored=$(sqlite3 "$data/sluice.db" 'SELECT count(*) FROM events')
+    stored=$(count_events "$data")
     ok=$(field ok2xx); dup=$(field dups)
     echo "    check: stored events $stored; fresh 2xx seen by wrk $((ok - dup)) (2xx $ok - duplicates $dup);" \
         "server's accepted counter $accepted; stored - fresh 2xx = $((stored - ok + dup))" \
