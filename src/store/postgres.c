@@ -202,7 +202,7 @@ static sl_err pg_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
     if (PQntuples(r)) {
         conn_from_row(r, 0, out);
     } else {
-        snprintf(err, errlen, "no connection named `%s` (see `sluice connect list`)", name);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     }
     PQclear(r);
@@ -238,7 +238,7 @@ static sl_err pg_conn_delete(sl_store_t *s, const char *name, char *err, size_t 
         return SL_EIO;
     sl_err rc = SL_OK;
     if (sl__pg_changed(r) == 0) {
-        snprintf(err, errlen, "no connection named `%s`", name);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     }
     PQclear(r);
@@ -489,7 +489,7 @@ static sl_err pg_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
     if (PQntuples(r)) {
         event_from_row(r, 0, out);
     } else {
-        snprintf(err, errlen, "no event `%s` in the inbox", id);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     }
     PQclear(r);

@@ -200,7 +200,7 @@ sl_err sl__pg_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
     if (PQntuples(r)) {
         run_from_row(r, 0, out);
     } else {
-        snprintf(err, errlen, "no run `%s` (`sluice runs list` shows them)", id);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     }
     PQclear(r);

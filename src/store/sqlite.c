@@ -240,7 +240,7 @@ static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, c
     if (step == SQLITE_ROW) {
         conn_from_row(q, out);
     } else if (step == SQLITE_DONE) {
-        snprintf(err, errlen, "no connection named `%s` (see `sluice connect list`)", name);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     } else {
         rc = sl__sq_db_error(st, "reading a connection", err, errlen);
@@ -293,7 +293,7 @@ static sl_err sq_conn_delete(sl_store_t *s, const char *name, char *err, size_t 
     if (sqlite3_step(q) != SQLITE_DONE) {
         rc = sl__sq_db_error(st, "removing a connection", err, errlen);
     } else if (sqlite3_changes(st->db) == 0) {
-        snprintf(err, errlen, "no connection named `%s`", name);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     }
 out:
@@ -428,7 +428,7 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
     if (step == SQLITE_ROW) {
         event_from_row(q, out);
     } else if (step == SQLITE_DONE) {
-        snprintf(err, errlen, "no event `%s` in the inbox", id);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     } else {
         rc = sl__sq_db_error(st, "reading an event", err, errlen);

@@ -254,7 +254,7 @@ sl_err sl__sq_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
     if (step == SQLITE_ROW)
         run_from_row(q, out);
     else if (step == SQLITE_DONE) {
-        snprintf(err, errlen, "no run `%s` (`sluice runs list` shows them)", id);
+        /* store.c names what is missing */
         rc = SL_ENOTFOUND;
     } else
         rc = sl__sq_db_error(st, "reading a run", err, errlen);

@@ -75,7 +75,10 @@ sl_err sl_store_conn_put(sl_store_t *s, const sl_conn_row_t *row, char *err, siz
 sl_err sl_store_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, char *err,
                          size_t errlen)
 {
-    return s->ops->conn_get(s, name, out, err, errlen);
+    sl_err rc = s->ops->conn_get(s, name, out, err, errlen);
+    if (rc == SL_ENOTFOUND)
+        snprintf(err, errlen, "no connection named `%s` (see `sluice connect list`)", name);
+    return rc;
 }
 
 sl_err sl_store_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, size_t errlen)
@@ -85,7 +88,10 @@ sl_err sl_store_conn_list(sl_store_t *s, sl_conn_cb cb, void *ctx, char *err, si
 
 sl_err sl_store_conn_delete(sl_store_t *s, const char *name, char *err, size_t errlen)
 {
-    return s->ops->conn_delete(s, name, err, errlen);
+    sl_err rc = s->ops->conn_delete(s, name, err, errlen);
+    if (rc == SL_ENOTFOUND)
+        snprintf(err, errlen, "no connection named `%s`", name);
+    return rc;
 }
 
 int sl_store_run_id(char *out, size_t n)
@@ -167,7 +173,10 @@ sl_err sl_store_events_list(sl_store_t *s, const sl_event_filter_t *f, sl_event_
 sl_err sl_store_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, char *err,
                           size_t errlen)
 {
-    return s->ops->event_get(s, id, out, err, errlen);
+    sl_err rc = s->ops->event_get(s, id, out, err, errlen);
+    if (rc == SL_ENOTFOUND)
+        snprintf(err, errlen, "no event `%s` in the inbox", id);
+    return rc;
 }
 
 sl_err sl_store_events_count(sl_store_t *s, long long *n, char *err, size_t errlen)
@@ -300,6 +309,8 @@ sl_err sl_store_run_get(sl_store_t *s, const char *id, json_t **out, char *err, 
     sl_err rc = s->ops->run_get(s, id, &row, err, errlen);
     if (!rc)
         *out = sl_store_run_json(&row);
+    else if (rc == SL_ENOTFOUND)
+        snprintf(err, errlen, "no run `%s` (`sluice runs list` shows them)", id);
     sl_run_row_cleanup(&row);
     return rc;
 }
@@ -409,6 +420,8 @@ sl_err sl_store_run_requeue_failed(sl_store_t *s, const char *id, char *err, siz
     sl_run_row_t row;
     sl_err rc = s->ops->run_get(s, id, &row, err, errlen);
     if (rc) {
+        if (rc == SL_ENOTFOUND)
+            snprintf(err, errlen, "no run `%s` (`sluice runs list` shows them)", id);
         sl_run_row_cleanup(&row);
         return rc;
     }
