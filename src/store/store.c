@@ -269,13 +269,24 @@ static int collect_run(const sl_run_row_t *row, void *ctx)
     return 0;
 }
 
+/* A claimed run, with its trigger event parsed (one read of the store for the batch). */
+static int collect_claimed(const sl_run_row_t *row, void *ctx)
+{
+    json_t *run = sl_store_run_json(row);
+    json_t *event = row->event_payload ? json_loads(row->event_payload, 0, NULL) : NULL;
+    if (event)
+        json_object_set_new(run, "trigger", event);
+    json_array_append_new(ctx, run);
+    return 0;
+}
+
 sl_err sl_store_runs_claim(sl_store_t *s, const char *owner, long long lease_ms, size_t max,
                            json_t **out, char *err, size_t errlen)
 {
     *out = json_array();
     long long now = sl__now_ms();
     sl_err rc =
-        s->ops->runs_claim(s, owner, now, now + lease_ms, max, collect_run, *out, err, errlen);
+        s->ops->runs_claim(s, owner, now, now + lease_ms, max, collect_claimed, *out, err, errlen);
     if (rc) {
         json_decref(*out);
         *out = NULL;
