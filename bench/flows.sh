@@ -83,9 +83,10 @@ YAML
 node bench/ingest_sign.js 200000 "$secret" "$tmp/events" 2
 ln -s "$tmp/events.1" "$tmp/second.0" # the second instance's wrk replays the other half
 
-# end_to_end LABEL STORE INSTANCES: signed webhooks (wrk -c16 in all) -> stored -> one-step runs.
+# end_to_end LABEL STORE INSTANCES [CONNS]: signed webhooks (wrk, CONNS connections in all,
+# default 16) -> stored -> one-step runs.
 end_to_end() {
-    local label=$1 store=$2 n=$3 ports=() serves=() i
+    local label=$1 store=$2 n=$3 conns=${4:-16} ports=() serves=() i
     build/sluice connect add bench --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
         --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/d-$label" \
         --store "$store" >/dev/null
@@ -102,12 +103,12 @@ end_to_end() {
     local rss0
     rss0=$(ps -o rss= -p "${serves[0]}")
     if [ "$n" = 1 ]; then
-        wrk -t2 -c16 -d"${duration}s" --latency -s bench/ingest.lua \
+        wrk -t2 -c"$conns" -d"${duration}s" --latency -s bench/ingest.lua \
             "http://127.0.0.1:${ports[0]}/hooks/bench" -- "$tmp/events" >"$tmp/wrk-$label.out"
     else
-        wrk -t1 -c8 -d"${duration}s" --latency -s bench/ingest.lua \
+        wrk -t1 -c$((conns / 2)) -d"${duration}s" --latency -s bench/ingest.lua \
             "http://127.0.0.1:${ports[0]}/hooks/bench" -- "$tmp/events" >"$tmp/wrk-$label.out" &
-        wrk -t1 -c8 -d"${duration}s" --latency -s bench/ingest.lua \
+        wrk -t1 -c$((conns / 2)) -d"${duration}s" --latency -s bench/ingest.lua \
             "http://127.0.0.1:${ports[1]}/hooks/bench" -- "$tmp/second" >"$tmp/wrk-$label-2.out"
         wait %%
     fi
@@ -129,7 +130,7 @@ end_to_end() {
     local nruns ok first last
     read -r nruns ok first last < <(jq -r '[length, ([.[] | select(.status == "succeeded")] | length),
         (map(.created_ms) | min), (map(.finished_ms // 0) | max)] | @tsv' "$tmp/runs.json")
-    echo "== $label: wrk ${duration}s, 16 connections in all, signed webhooks -> stored -> a one-step flow run"
+    echo "== $label: wrk ${duration}s, $conns connections in all, signed webhooks -> stored -> a one-step flow run"
     for f in "$tmp/wrk-$label"*.out; do
         grep -E "Requests/sec|99%" "$f" | sed 's/^/   wrk: /'
     done
@@ -138,7 +139,8 @@ end_to_end() {
     echo "   sluice serve RSS (first instance): ${rss0} KB before, ${rss1} KB after"
 }
 
-end_to_end "2. SQLite, one instance" "sqlite:$tmp/d2.db" 1
+end_to_end "2a. SQLite, one instance" "sqlite:$tmp/d2a.db" 1 16
+end_to_end "2b. SQLite, one instance" "sqlite:$tmp/d2b.db" 1 64
 if [ "$pg" = 0 ]; then
     echo "   (no peer here: run with --pg for PostgreSQL and graphile-worker beside it)"
     exit 0
@@ -147,6 +149,7 @@ fi
 # --- 3. PostgreSQL: one and two instances, and graphile-worker -----------------------------------
 [ -d bench/peers/graphile/node_modules/graphile-worker ] ||
     (cd bench/peers/graphile && npm ci --no-audit --no-fund --loglevel=error)
+node bench/ingest_sign.js 200000 "$secret" "$tmp/events" 2 # fresh within Stripe's tolerance
 pgdir=$(bash tests/support/pg.sh tmpdir)
 bash tests/support/pg.sh start "$pgdir" >/dev/null
 one=$(bash tests/support/pg.sh createdb "$pgdir" bench_one)

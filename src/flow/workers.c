@@ -128,7 +128,9 @@ static void on_runs(void *ctx)
     sl_engine_t *e = ctx;
     pthread_mutex_lock(&e->lock);
     e->pending++;
-    pthread_cond_broadcast(&e->wake);
+    /* One idle worker is enough: it claims what is queued, up to a batch, and a worker that
+     * finds its batch full claims again at once. */
+    pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
 }
 

@@ -81,7 +81,7 @@ static int migrate(sqlite_store_t *st, char **msg)
         if (sqlite3_exec(st->db, migrations[v - 1], NULL, NULL, msg) != SQLITE_OK ||
             sqlite3_exec(st->db, set, NULL, NULL, msg) != SQLITE_OK ||
             sqlite3_exec(st->db, "COMMIT", NULL, NULL, msg) != SQLITE_OK) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            sl__sq_exec(st, "ROLLBACK");
             return -1;
         }
     }
@@ -110,6 +110,18 @@ int sl__sq_prepare(sqlite_store_t *st, const char *sql, sqlite3_stmt **out)
         sqlite3_finalize(*out);
         *out = NULL;
         rc = SQLITE_INTERNAL;
+    }
+    return rc;
+}
+
+int sl__sq_exec(sqlite_store_t *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sl__sq_prepare(st, sql, &q);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+        sl__sq_release(q);
     }
     return rc;
 }
@@ -310,7 +322,7 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
     sl_err rc = SL_OK;
     *queued = 0;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sl__sq_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
         rc = sl__sq_db_error(st, "starting a transaction", err, errlen);
         goto out;
     }
@@ -346,13 +358,13 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
             (*queued)++;
         }
     }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sl__sq_exec(st, "COMMIT") != SQLITE_OK) {
         rc = sl__sq_db_error(st, "committing events", err, errlen);
         goto rollback;
     }
     goto out;
 rollback:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sl__sq_exec(st, "ROLLBACK");
     *queued = 0;
 out:
     sl__sq_release(q);

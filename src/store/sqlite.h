@@ -20,7 +20,7 @@ typedef struct sqlite_store {
     struct {
         const char *sql;
         sqlite3_stmt *stmt;
-    } cache[64];
+    } cache[96];
     size_t ncache;
 } sqlite_store_t;
 
@@ -32,6 +32,8 @@ static inline sqlite_store_t *sl__sq_of(sl_store_t *s)
 /* The statement for sql (a string constant), prepared once and kept (the caller holds the
  * lock); SQLITE_OK or SQLite's error. Give it back with sl__sq_release. */
 int sl__sq_prepare(sqlite_store_t *st, const char *sql, sqlite3_stmt **out);
+/* Runs a statement without results (BEGIN, COMMIT, a PRAGMA) through the cache. */
+int sl__sq_exec(sqlite_store_t *st, const char *sql);
 /* Resets a statement from sl__sq_prepare for its next use; NULL is a no-op. */
 void sl__sq_release(sqlite3_stmt *q);
 

@@ -97,8 +97,8 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
     pthread_mutex_lock(&st->lock);
     /* Not synced on its own: lost in a crash, the claim leaves its runs queued. The next
      * durable commit syncs the log, and it with it. */
-    sqlite3_exec(st->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    sl__sq_exec(st, "PRAGMA synchronous=OFF");
+    if (sl__sq_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
         rc = sl__sq_db_error(st, "claiming runs", err, errlen);
         goto out;
     }
@@ -146,17 +146,17 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
         snprintf(rows[i].owner, sizeof rows[i].owner, "%s", owner);
         rows[i].lease_until = lease_until; /* started_ms stays as it was: -1 for a first start */
     }
-    if (!got || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (!got || sl__sq_exec(st, "COMMIT") == SQLITE_OK)
         goto out;
     rc = sl__sq_db_error(st, "committing a claim", err, errlen);
 rollback:
     got = 0;
 out:
     if (sqlite3_get_autocommit(st->db) == 0)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        sl__sq_exec(st, "ROLLBACK");
     sl__sq_release(q);
     sl__sq_release(u);
-    sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    sl__sq_exec(st, "PRAGMA synchronous=FULL");
     pthread_mutex_unlock(&st->lock);
     for (size_t i = 0; i < max; i++) {
         if (i < got)
@@ -327,6 +327,29 @@ static int put_steps(sqlite3_stmt *q, const char *run_id, const json_t *steps)
 
 enum { U_OWNED, U_DROP, U_STEPS, U_RUN, U_RUN_OWNED, U_N };
 
+/* Applies an update's fields to its run's row (U_RUN, or U_RUN_OWNED with its owner); -1 on
+ * failure. */
+static int update_run(sqlite3_stmt *r, const sl_run_update_t *x, long long now)
+{
+    sqlite3_bind_text(r, 1, x->status, -1, SQLITE_STATIC);
+    sl__sq_bind_text_or_null(r, 2, x->error);
+    sl__sq_bind_text_or_null(r, 3, x->failed_step);
+    if (x->finished_ms >= 0)
+        sqlite3_bind_int64(r, 4, x->finished_ms);
+    else
+        sqlite3_bind_null(r, 4);
+    sqlite3_bind_int(r, 5, x->count_attempt ? 1 : 0);
+    sqlite3_bind_int(r, 6, x->release ? 1 : 0);
+    sqlite3_bind_int64(r, 7, now);
+    sqlite3_bind_text(r, 8, x->id, -1, SQLITE_STATIC);
+    if (x->owner)
+        sqlite3_bind_text(r, 9, x->owner, -1, SQLITE_STATIC);
+    int ok = sqlite3_step(r) == SQLITE_DONE;
+    sqlite3_reset(r);
+    sqlite3_clear_bindings(r);
+    return ok ? 0 : -1;
+}
+
 sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int *applied,
                           char *err, size_t errlen)
 {
@@ -350,13 +373,14 @@ sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
                         " owner = CASE WHEN ?6 THEN NULL ELSE owner END,"
                         " lease_until = CASE WHEN ?6 THEN NULL ELSE lease_until END,"
                         " started_ms = CASE WHEN ?1 = 'running' THEN coalesce(started_ms, ?7)"
-                        " ELSE started_ms END WHERE id = ?8 AND owner = ?9",
+                        " ELSE started_ms END WHERE id = ?8 AND owner = ?9"
+                        " AND status = 'running'",
     };
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q[U_N] = {0};
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sl__sq_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
         rc = sl__sq_db_error(st, "updating runs", err, errlen);
         goto out;
     }
@@ -369,7 +393,17 @@ sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
     for (size_t i = 0; i < n; i++) {
         const sl_run_update_t *x = &u[i];
         applied[i] = 1;
-        if (x->owner) {
+        if (x->owner && x->status) {
+            /* The guarded update first: when the lease was lost it changes nothing, and the
+             * records are not written either. */
+            if (update_run(q[U_RUN_OWNED], x, now)) {
+                rc = sl__sq_db_error(st, "updating a run", err, errlen);
+                goto rollback;
+            }
+            applied[i] = sqlite3_changes(st->db) > 0;
+            if (!applied[i])
+                continue; /* another instance took it over: its record stands */
+        } else if (x->owner) {
             sqlite3_bind_text(q[U_OWNED], 1, x->id, -1, SQLITE_STATIC);
             sqlite3_bind_text(q[U_OWNED], 2, x->owner, -1, SQLITE_STATIC);
             applied[i] = sqlite3_step(q[U_OWNED]) == SQLITE_ROW;
@@ -390,36 +424,19 @@ sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
             rc = sl__sq_db_error(st, "recording a step", err, errlen);
             goto rollback;
         }
-        if (!x->status)
-            continue;
-        sqlite3_stmt *r = q[x->owner ? U_RUN_OWNED : U_RUN];
-        sqlite3_bind_text(r, 1, x->status, -1, SQLITE_STATIC);
-        sl__sq_bind_text_or_null(r, 2, x->error);
-        sl__sq_bind_text_or_null(r, 3, x->failed_step);
-        if (x->finished_ms >= 0)
-            sqlite3_bind_int64(r, 4, x->finished_ms);
-        else
-            sqlite3_bind_null(r, 4);
-        sqlite3_bind_int(r, 5, x->count_attempt ? 1 : 0);
-        sqlite3_bind_int(r, 6, x->release ? 1 : 0);
-        sqlite3_bind_int64(r, 7, now);
-        sqlite3_bind_text(r, 8, x->id, -1, SQLITE_STATIC);
-        if (x->owner)
-            sqlite3_bind_text(r, 9, x->owner, -1, SQLITE_STATIC);
-        int ok = sqlite3_step(r) == SQLITE_DONE;
-        sqlite3_reset(r);
-        sqlite3_clear_bindings(r);
-        if (!ok) {
+        if (!x->status || x->owner)
+            continue; /* no change to the run's row, or made above */
+        if (update_run(q[U_RUN], x, now)) {
             rc = sl__sq_db_error(st, "updating a run", err, errlen);
             goto rollback;
         }
         applied[i] = sqlite3_changes(st->db) > 0;
     }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (sl__sq_exec(st, "COMMIT") == SQLITE_OK)
         goto out;
     rc = sl__sq_db_error(st, "committing runs", err, errlen);
 rollback:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sl__sq_exec(st, "ROLLBACK");
 out:
     for (int i = 0; i < U_N; i++)
         sl__sq_release(q[i]);
@@ -473,7 +490,7 @@ sl_err sl__sq_schedule_fire(sl_store_t *s, const char *flow, long long minute,
     sl_err rc = SL_OK;
     *fired = 0;
     pthread_mutex_lock(&st->lock);
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+    if (sl__sq_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK ||
         sl__sq_prepare(st,
                        "INSERT INTO schedule_fires (flow, minute, run_id) VALUES (?,?,?)"
                        " ON CONFLICT (flow, minute) DO NOTHING",
@@ -494,13 +511,13 @@ sl_err sl__sq_schedule_fire(sl_store_t *s, const char *flow, long long minute,
         rc = sl__sq_db_error(st, "queueing a scheduled run", err, errlen);
         goto rollback;
     }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (sl__sq_exec(st, "COMMIT") == SQLITE_OK)
         goto out;
     rc = sl__sq_db_error(st, "committing a schedule", err, errlen);
 rollback:
     *fired = 0;
     if (sqlite3_get_autocommit(st->db) == 0)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        sl__sq_exec(st, "ROLLBACK");
 out:
     sl__sq_release(q);
     pthread_mutex_unlock(&st->lock);
