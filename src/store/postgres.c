@@ -51,6 +51,11 @@ static const char *const migrations[] = {
     " run_id TEXT NOT NULL, PRIMARY KEY (flow, minute));"
     "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " until_ms BIGINT NOT NULL);",
+    /* 3: events deduplicated per connection: Stripe Connect sends one event to a platform and
+     * to a connected account, each its own connection. */
+    "ALTER TABLE events DROP CONSTRAINT events_pkey;"
+    "ALTER TABLE events ADD PRIMARY KEY (connection, id);"
+    "CREATE INDEX events_id ON events (id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -274,13 +279,22 @@ static char *values_sql(const char *prefix, size_t rows, int cols, const char *t
 
 typedef struct id_pos {
     const char *id;
+    const char *connection;
     size_t i;
 } id_pos_t;
 
-static int by_id_then_pos(const void *a, const void *b)
+/* An event's key is its connection and its id (Stripe Connect sends one event to a platform
+ * and to a connected account). */
+static int key_cmp(const id_pos_t *x, const char *id, const char *connection)
+{
+    int c = strcmp(x->id, id);
+    return c ? c : strcmp(x->connection, connection);
+}
+
+static int by_key_then_pos(const void *a, const void *b)
 {
     const id_pos_t *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
+    int c = key_cmp(x, y->id, y->connection);
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
@@ -294,9 +308,10 @@ static int insert_events(PGconn *c, const sl_event_in_t *ev, size_t n, int *fres
     const char **v = calloc(n * 7, sizeof *v);
     int *lens = calloc(n * 7, sizeof *lens), *fmts = calloc(n * 7, sizeof *fmts);
     id_pos_t *order = calloc(n, sizeof *order);
-    char *sql = values_sql("INSERT INTO events (id, connection, type, created, received_ms,"
-                           " source, payload) VALUES ",
-                           n, 7, ")", " ON CONFLICT (id) DO NOTHING RETURNING id");
+    char *sql =
+        values_sql("INSERT INTO events (id, connection, type, created, received_ms,"
+                   " source, payload) VALUES ",
+                   n, 7, ")", " ON CONFLICT (connection, id) DO NOTHING RETURNING id, connection");
     PGresult *r = NULL;
     if (!nums || !v || !lens || !fmts || !order || !sql) {
         snprintf(err, errlen, "store: out of memory");
@@ -315,25 +330,25 @@ static int insert_events(PGconn *c, const sl_event_in_t *ev, size_t n, int *fres
         p[6] = ev[i].payload; /* as bytes: a webhook's body need not end in NUL */
         lens[i * 7 + 6] = (int)ev[i].payload_len;
         fmts[i * 7 + 6] = 1;
-        order[i] = (id_pos_t){ev[i].id, i};
+        order[i] = (id_pos_t){ev[i].id, ev[i].connection, i};
         fresh[i] = 0;
     }
     r = sl__pg_exec(c, sql, (int)(n * 7), v, lens, fmts, "storing events", err, errlen);
     if (!r)
         goto out;
-    /* Each id returned was inserted by its first row in the batch; a repeat was skipped. */
-    qsort(order, n, sizeof *order, by_id_then_pos);
+    /* Each key returned was inserted by its first row in the batch; a repeat was skipped. */
+    qsort(order, n, sizeof *order, by_key_then_pos);
     for (int k = 0; k < PQntuples(r); k++) {
-        const char *id = PQgetvalue(r, k, 0);
+        const char *id = PQgetvalue(r, k, 0), *conn = PQgetvalue(r, k, 1);
         size_t lo = 0, hi = n;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (strcmp(order[mid].id, id) < 0)
+            if (key_cmp(&order[mid], id, conn) < 0)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        if (lo < n && !strcmp(order[lo].id, id))
+        if (lo < n && !key_cmp(&order[lo], id, conn))
             fresh[order[lo].i] = 1;
     }
     rc = 0;
@@ -481,7 +496,9 @@ static sl_err pg_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
 {
     const char *v[] = {id};
     memset(out, 0, sizeof *out);
-    PGresult *r = sl__pg_query(sl__pg_of(s), "SELECT " EVENT_COLUMNS " FROM events WHERE id = $1",
+    PGresult *r = sl__pg_query(sl__pg_of(s),
+                               "SELECT " EVENT_COLUMNS " FROM events WHERE id = $1"
+                               " ORDER BY received_ms DESC LIMIT 1",
                                1, v, "reading an event", err, errlen);
     if (!r)
         return SL_EIO;

@@ -114,7 +114,8 @@ sl_err sl__pg_runs_claim(sl_store_t *s, const char *owner, long long now, long l
         "  RETURNING r.id, r.flow, r.event_id, r.connection, r.input, r.status, r.error,"
         "  r.failed_step, r.attempt, r.created_ms, picked.old_started, r.finished_ms, r.owner,"
         "  r.lease_until, picked.ord, r.seq)"
-        " SELECT " RUN_COLUMNS ", (SELECT payload FROM events e WHERE e.id = c.event_id)"
+        " SELECT " RUN_COLUMNS ", (SELECT payload FROM events e WHERE e.id = c.event_id"
+        "  ORDER BY (e.connection = c.connection) DESC, e.received_ms DESC LIMIT 1)"
         " FROM (SELECT id, flow, event_id, connection, input, status,"
         "  error, failed_step, attempt, created_ms, old_started AS started_ms, finished_ms,"
         "  owner, lease_until, ord, seq FROM claimed) c ORDER BY ord, created_ms, seq",

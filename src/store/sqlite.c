@@ -51,6 +51,18 @@ static const char *const migrations[] = {
     " run_id TEXT NOT NULL, PRIMARY KEY (flow, minute));"
     "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " until_ms BIGINT NOT NULL);",
+    /* 3: events deduplicated per connection: Stripe Connect sends one event to a platform and
+     * to a connected account, each its own connection. SQLite changes a key by copying. */
+    "CREATE TABLE events_v3 ("
+    " id TEXT NOT NULL, connection TEXT NOT NULL, type TEXT NOT NULL, created BIGINT,"
+    " received_ms BIGINT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL,"
+    " PRIMARY KEY (connection, id));"
+    "INSERT INTO events_v3 SELECT id, connection, type, created, received_ms, source, payload"
+    " FROM events;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v3 RENAME TO events;"
+    "CREATE INDEX events_received ON events (received_ms);"
+    "CREATE INDEX events_id ON events (id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -328,7 +340,8 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
     }
     if (sl__sq_prepare(st,
                        "INSERT INTO events (id, connection, type, created, received_ms,"
-                       " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING",
+                       " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (connection, id)"
+                       " DO NOTHING",
                        &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "storing events", err, errlen);
         goto rollback;
@@ -431,7 +444,10 @@ static sl_err sq_event_get(sl_store_t *s, const char *id, sl_event_row_t *out, c
     sl_err rc = SL_OK;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&st->lock);
-    if (sl__sq_prepare(st, "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?", &q) != SQLITE_OK) {
+    if (sl__sq_prepare(st,
+                       "SELECT " EVENT_COLUMNS " FROM events WHERE id = ?"
+                       " ORDER BY received_ms DESC LIMIT 1",
+                       &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "reading an event", err, errlen);
         goto out;
     }

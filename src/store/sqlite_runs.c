@@ -102,7 +102,10 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
         rc = sl__sq_db_error(st, "claiming runs", err, errlen);
         goto out;
     }
-#define PAYLOAD "(SELECT payload FROM events WHERE events.id = runs.event_id)"
+#define PAYLOAD                                                                                    \
+    "coalesce((SELECT payload FROM events WHERE events.id = runs.event_id"                         \
+    " AND events.connection = runs.connection), (SELECT payload FROM events"                       \
+    " WHERE events.id = runs.event_id ORDER BY received_ms DESC LIMIT 1))"
     static const char *const pick[] = {
         "SELECT " RUN_COLUMNS ", " PAYLOAD " FROM runs WHERE status = 'running'"
         " AND coalesce(lease_until, 0) < ?1 ORDER BY created_ms LIMIT ?2",

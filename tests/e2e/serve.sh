@@ -360,8 +360,14 @@ stop_serve
 run events show evt_cu_1 --json
 expect_rc 0
 [ "$(jq -r .source "$tmp/out")" = catch-up ] || fail "evt_cu_1 did not come from catch-up"
-run events show evt_dup_1 --json
-[ "$(jq -r .source "$tmp/out")" = webhook ] || fail "a duplicate replaced the webhook's copy"
+# Deduplicated per connection: catch-up listed evt_cu_1 on every pass, and it is kept once;
+# evt_dup_1 came as a webhook to `shop`, and on `cu` is that connection's own copy (Stripe
+# Connect sends one event to a platform and to a connected account).
+run events list --json --limit 1000000
+[ "$(jq '[.[] | select(.id == "evt_cu_1")] | length' "$tmp/out")" = 1 ] || fail "evt_cu_1 stored more than once"
+[ "$(jq -r '[.[] | select(.id == "evt_dup_1" and .connection == "shop")][0].source' "$tmp/out")" = webhook ] ||
+    fail "a duplicate replaced the webhook's copy"
+[ "$(jq '[.[] | select(.id == "evt_dup_1")] | length' "$tmp/out")" = 2 ] || fail "evt_dup_1 not kept once per connection"
 grep -q 'created\[gte\]=' "$tmp/record" || fail "catch-up did not ask from its cursor"
 end
 

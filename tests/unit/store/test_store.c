@@ -118,7 +118,7 @@ static sl_store_t *fresh_store(void)
     if (rc)
         fail_msg("opening %s: %s", uri, err);
     assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
-    assert_int_equal(sl_store_schema_version(s), 2);
+    assert_int_equal(sl_store_schema_version(s), 3);
     return s;
 }
 
@@ -159,12 +159,28 @@ static void test_events_and_connections(void **state)
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 4);
+    /* Deduplicated per connection: Stripe Connect sends one event to a platform and to the
+     * connected account, each its own connection; each keeps its copy, once. */
+    sl_event_in_t connect[3] = {event("evt_1", "platform", "invoice.paid", "webhook", 6000),
+                                event("evt_1", "platform", "invoice.paid", "webhook", 6001),
+                                event("evt_1", "shop", "invoice.paid", "webhook", 6002)};
+    int fresh3[3];
+    assert_int_equal(sl_store_events_insert(s, connect, 3, fresh3, err, sizeof err), SL_OK);
+    assert_int_equal(fresh3[0], 1);
+    assert_int_equal(fresh3[1], 0);
+    assert_int_equal(fresh3[2], 0);
+    assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 5);
+    sl_event_row_t copy;
+    assert_int_equal(sl_store_event_get(s, "evt_1", &copy, err, sizeof err), SL_OK);
+    assert_string_equal(copy.connection, "platform"); /* the newest copy */
+    sl_event_row_cleanup(&copy);
 
     count_t c = {0, ""};
     sl_event_filter_t f = {"invoice.*", NULL, 0};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
-    assert_int_equal(c.n, 2);
-    assert_string_equal(c.first, "evt_3"); /* newest first */
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.first, "evt_1"); /* newest first: the platform's copy */
     /* A prefix, not a pattern: `_` is an underscore, not any character. */
     c = (count_t){0, ""};
     f = (sl_event_filter_t){"payment_intent.*", NULL, 0};
@@ -173,7 +189,7 @@ static void test_events_and_connections(void **state)
     c = (count_t){0, ""};
     f = (sl_event_filter_t){"invoice.paid", NULL, 0};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
-    assert_int_equal(c.n, 1);
+    assert_int_equal(c.n, 2);
     c = (count_t){0, ""};
     f = (sl_event_filter_t){NULL, "shop", 1};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
@@ -274,7 +290,8 @@ static void test_runs_and_leases(void **state)
     sl_store_t *s = fresh_store();
     json_t *r1 = queue(s, "one"), *r2 = queue(s, "two"), *r3 = queue(s, "three");
     json_t *got = NULL;
-    assert_int_equal(sl_store_runs_claim(s, "A", 60000, 2, &got, err, sizeof err), SL_OK);
+    if (sl_store_runs_claim(s, "A", 60000, 2, &got, err, sizeof err))
+        fail_msg("claim: %s", err);
     assert_int_equal(json_array_size(got), 2);
     assert_string_equal(str(json_array_get(got, 0), "id"), str(r1, "id")); /* oldest first */
     assert_string_equal(str(json_array_get(got, 0), "status"), "running");
@@ -521,7 +538,7 @@ static void test_migrates_v1(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     sl_store_t *s = NULL;
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
-    assert_int_equal(sl_store_schema_version(s), 2);
+    assert_int_equal(sl_store_schema_version(s), 3);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 7);
