@@ -363,7 +363,7 @@ expect_rc 0
 # Deduplicated per connection: catch-up listed evt_cu_1 on every pass, and it is kept once;
 # evt_dup_1 came as a webhook to `shop`, and on `cu` is that connection's own copy (Stripe
 # Connect sends one event to a platform and to a connected account).
-run events list --json --limit 1000000
+run events list --json --limit 100000
 [ "$(jq '[.[] | select(.id == "evt_cu_1")] | length' "$tmp/out")" = 1 ] || fail "evt_cu_1 stored more than once"
 [ "$(jq -r '[.[] | select(.id == "evt_dup_1" and .connection == "shop")][0].source' "$tmp/out")" = webhook ] ||
     fail "a duplicate replaced the webhook's copy"
