@@ -238,8 +238,9 @@ int sl__cmd_flows(int argc, char **argv)
     }
     /* run */
     char run_id[64];
-    if (sl__engine_queue(eng, f->name, NULL, input ? input : json_object(), run_id, sizeof run_id,
-                         err, sizeof err)) {
+    if (!input)
+        input = json_object(); /* freed at out */
+    if (sl__engine_queue(eng, f->name, NULL, input, run_id, sizeof run_id, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
         ret = CLI_EFAIL;
         goto out;

@@ -71,9 +71,25 @@ static int flush_pure(exec_t *x)
     return 0;
 }
 
-/* Records a step: at once for side effects and failures, batched for pure steps. */
+/* Takes the secrets out of a record's field (see redact.c). */
+static void redact_field(exec_t *x, json_t *rec, const char *k)
+{
+    json_t *v = json_object_get(rec, k);
+    if (!v)
+        return;
+    json_t *r = sl__record_redact(v, x->e->secrets);
+    if (r != v)
+        json_object_set(rec, k, r);
+    json_decref(r);
+}
+
+/* Records a step: at once for side effects and failures, batched for pure steps. What is
+ * recorded has its secrets taken out; the step itself had the real values. */
 static int record(exec_t *x, json_t *rec, int side_effect)
 {
+    redact_field(x, rec, "input");
+    redact_field(x, rec, "output");
+    redact_field(x, rec, "error");
     json_array_append_new(x->pure, rec);
     if (side_effect || json_array_size(x->pure) >= PURE_BATCH ||
         strcmp(json_string_value(json_object_get(rec, "status")) ?: "", "succeeded") != 0)

@@ -24,8 +24,9 @@ struct sl_engine {
     int have_sched;
     sl_clients_t *clients; /* one API client per connection */
     pthread_cond_t keeper_wake;
-    char owner[96]; /* this instance's id on the leases it holds: host:pid:random */
-    json_t *env;    /* $.env, read once at start (shared by every run, never changed) */
+    char owner[96];  /* this instance's id on the leases it holds: host:pid:random */
+    json_t *env;     /* $.env, read once at start (shared by every run, never changed) */
+    json_t *secrets; /* what records must not hold (sl__record_secrets) */
 };
 
 /* A run executed to its end, not yet recorded: its status and the step records still unwritten
@@ -39,6 +40,14 @@ typedef struct sl_finished {
 } sl_finished_t;
 
 void sl__finished_clear(sl_finished_t *f);
+/* Secrets out of run history (redact.c). The values to hide: SLUICE_FLOW_* (env, as from
+ * sl__engine_env) and SLUICE_SMTP_PASSWORD, by name. */
+json_t *sl__record_secrets(const json_t *env);
+/* A copy of v to record: secret values, credential fields and URL passwords redacted (a new
+ * reference; v itself when there is nothing to hide). */
+json_t *sl__record_redact(const json_t *v, const json_t *secrets);
+/* The same for a string: a heap copy, or NULL when there is nothing to hide. */
+char *sl__record_redact_str(const char *s, const json_t *secrets);
 /* The SLUICE_FLOW_* environment variables as an object. */
 json_t *sl__engine_env(void);
 /* Executes a claimed run to its end without recording its end (see sl__engine_execute). */

@@ -333,10 +333,12 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
     snprintf(e->owner, sizeof e->owner, "%.40s:%ld:%s", host, (long)getpid(), tag);
     e->enabled = calloc(cfg->flows->n ? cfg->flows->n : 1, sizeof *e->enabled);
     e->env = sl__engine_env();
+    e->secrets = e->env ? sl__record_secrets(e->env) : NULL;
     e->clients = sl__clients_new(cfg->store, cfg->crypt);
-    if (!e->enabled || !e->clients || !e->env) {
+    if (!e->enabled || !e->clients || !e->env || !e->secrets) {
         sl__clients_free(e->clients);
         json_decref(e->env);
+        json_decref(e->secrets);
         free(e->enabled);
         free(e);
         snprintf(err, errlen, "out of memory");
@@ -388,6 +390,7 @@ void sl__engine_stop(sl_engine_t *e)
         pthread_join(e->sched, NULL);
     sl__clients_free(e->clients);
     json_decref(e->env);
+    json_decref(e->secrets);
     free(e->threads);
     free(e->enabled);
     pthread_mutex_destroy(&e->lock);
