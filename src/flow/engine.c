@@ -29,6 +29,8 @@ extern char **environ;
 #include "flow/internal.h"
 
 #define MAX_LOOP_ITEMS 100000
+/* Steps one run may take in all (loops inside loops multiply): a flow sets its own max_steps. */
+#define DEFAULT_MAX_STEPS 100000
 #define PURE_BATCH 512
 
 /* One run being executed. */
@@ -42,6 +44,8 @@ typedef struct exec {
     char failed[512]; /* the failing step's path */
     char error[2048]; /* why */
     int filtered;
+    long steps_run; /* steps taken so far, against max_steps */
+    long max_steps;
 } exec_t;
 
 void sl__engine_idem_key(const char *run_id, const char *path, char *out, size_t n)
@@ -231,6 +235,14 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
     const char *kind = sk->name;
     char path[1024];
     sl__path_fmt(path, sizeof path, "%s%s", prefix, id);
+    if (++x->steps_run > x->max_steps) {
+        char err[256];
+        snprintf(err, sizeof err,
+                 "the run exceeded its step budget of %ld steps (loops inside loops multiply;"
+                 " the flow's max_steps raises it)",
+                 x->max_steps);
+        return fail_step(x, path, kind, NULL, err, sl__now_ms(), sl__mono_ms(), 1);
+    }
     if (sk->flow == SL_STEP_LOOP) {
         long long started = sl__now_ms();
         double t0 = sl__mono_ms();
@@ -379,6 +391,7 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
     x.run_id = run_id;
     x.pure = json_array();
     x.done = json_object();
+    x.max_steps = flow->max_steps > 0 ? flow->max_steps : DEFAULT_MAX_STEPS;
     x.ctx = json_pack("{s:o,s:O,s:{},s:{s:s,s:O},s:{s:s,s:s}}", "trigger", trigger, "input",
                       json_object_get(run, "input") ?: json_null(), "steps", "run", "id", run_id,
                       "attempt", json_object_get(run, "attempt") ?: json_null(), "flow", "name",

@@ -34,6 +34,7 @@ typedef struct sl_flow {
     int enabled_default; /* `enabled:` in the file; the store's setting wins */
     json_t *def;         /* the whole file, parsed */
     json_t *pos;         /* node path -> [line, column] */
+    long max_steps;      /* steps one run may take in all; 0: the engine's default */
 } sl_flow_t;
 
 typedef struct sl_flows {

@@ -156,16 +156,20 @@ static void patterns(void **state)
     (void)state;
     assert_true(sl__event_pattern_matches("*", "charge.succeeded"));
     assert_true(sl__event_pattern_matches("invoice.*", "invoice.payment_failed"));
-    assert_true(sl__event_pattern_matches("customer.subscription.*",
-                                          "customer.subscription.created"));
+    assert_true(
+        sl__event_pattern_matches("customer.subscription.*", "customer.subscription.created"));
     assert_false(sl__event_pattern_matches("invoice.*", "invoiceitem.created"));
     assert_false(sl__event_pattern_matches("invoice.paid", "invoice.payment_succeeded"));
 }
 
 static time_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return timegm(&tm);
 }
 
@@ -175,7 +179,7 @@ static void cron(void **state)
     sl_cron_t c;
     char err[256];
     assert_int_equal(sl__cron_parse("0 9 * * 1", &c, err, sizeof err), SL_OK);
-    assert_true(sl__cron_matches(&c, utc(2026, 11, 23, 9, 0, 30)));  /* a Monday */
+    assert_true(sl__cron_matches(&c, utc(2026, 11, 23, 9, 0, 30))); /* a Monday */
     assert_false(sl__cron_matches(&c, utc(2026, 11, 24, 9, 0, 0))); /* Tuesday */
     assert_false(sl__cron_matches(&c, utc(2026, 11, 23, 9, 1, 0)));
     assert_int_equal(sl__cron_parse("*/15 8-17 * * *", &c, err, sizeof err), SL_OK);
@@ -273,8 +277,8 @@ static void manual_runs_execute_and_record_every_step(void **state)
     assert_int_equal(sl_store_run_get(store, id, &run, err, sizeof err), SL_OK);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "filtered");
     assert_int_equal(sl_store_steps_get(store, id, &steps, err, sizeof err), SL_OK);
-    const char *want[] = {"total",          "big",  "big.then.yes", "each[0].twice",
-                          "each[1].twice",  "each[2].twice", "each", "stop"};
+    const char *want[] = {"total",         "big",           "big.then.yes", "each[0].twice",
+                          "each[1].twice", "each[2].twice", "each",         "stop"};
     assert_int_equal(json_array_size(steps), sizeof want / sizeof *want);
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(steps, i), "path")),
@@ -300,6 +304,46 @@ static void idempotency_keys_follow_run_and_path(void **state)
     assert_true(strncmp(a, "sluice-", 7) == 0);
 }
 
+/* Loops inside loops multiply: a run stops at its step budget with an error that says so. */
+static void nested_loops_stop_at_the_step_budget(void **state)
+{
+    (void)state;
+    write_file("nest.yaml", "name: nest\ntrigger: manual\nsteps:\n"
+                            "  - id: outer\n    loop: $.input.list\n    steps:\n"
+                            "      - id: inner\n        loop: $.input.list\n        steps:\n"
+                            "          - id: s\n            set: 1\n");
+    sl_flows_t flows;
+    json_t *errors = json_array();
+    assert_int_equal(sl__flows_load_dir(dir, &flows, errors), SL_OK);
+    json_decref(errors);
+    char uri[128], err[512], id[64];
+    snprintf(uri, sizeof uri, "sqlite:%s/n.db", dir);
+    sl_store_t *store = NULL;
+    assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_t *e = NULL;
+    assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
+    json_t *list = json_array();
+    for (int i = 0; i < 400; i++) /* 400 x 400 = 160,000 steps: over the 100,000 default */
+        json_array_append_new(list, json_integer(i));
+    json_t *input = json_pack("{s:o}", "list", list);
+    assert_int_equal(sl__engine_queue(e, "nest", NULL, input, id, sizeof id, err, sizeof err),
+                     SL_OK);
+    json_decref(input);
+    int here = 0;
+    assert_int_equal(sl__engine_execute_id(e, id, &here, err, sizeof err), SL_EINTERNAL);
+    assert_int_equal(here, 1);
+    assert_non_null(strstr(err, "step budget of 100000 steps"));
+    json_t *run = NULL;
+    assert_int_equal(sl_store_run_get(store, id, &run, err, sizeof err), SL_OK);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(run, "error")), "step budget"));
+    json_decref(run);
+    sl__engine_stop(e);
+    sl_store_close(store);
+    sl__flows_free(&flows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,8 +353,8 @@ int main(void)
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
-        cmocka_unit_test_setup_teardown(manual_runs_execute_and_record_every_step, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(nested_loops_stop_at_the_step_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(manual_runs_execute_and_record_every_step, setup, teardown),
         cmocka_unit_test(idempotency_keys_follow_run_and_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
