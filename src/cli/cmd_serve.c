@@ -183,6 +183,11 @@ int sl__cmd_serve(int argc, char **argv)
     if (ret)
         return ret;
     char err[1024];
+    if (sl_store_check(env.store, err, sizeof err)) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        sl__cli_env_close(&env);
+        return CLI_EFAIL;
+    }
     if (public_url) {
         char names[64][64];
         size_t n = 0;

@@ -532,6 +532,38 @@ out:
     return rc;
 }
 
+static sl_err sq_check(sl_store_t *s, char *err, size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check(5)", -1, &q, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "checking the database", err, errlen);
+        goto out;
+    }
+    char found[512] = "";
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(q, 0);
+        if (line && strcmp(line, "ok") && !found[0])
+            snprintf(found, sizeof found, "%s", line);
+    }
+    if (step != SQLITE_DONE)
+        snprintf(found, sizeof found, "%s", sqlite3_errmsg(st->db));
+    if (found[0]) {
+        snprintf(err, errlen,
+                 "store: %s is damaged (%s). Stop sluice, keep a copy of the file, and recover"
+                 " what it holds with: sqlite3 %s .recover | sqlite3 NEW.db",
+                 st->path, found, st->path);
+        rc = SL_EIO;
+    }
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 static const sl_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -561,6 +593,7 @@ static const sl_store_ops_t sqlite_ops = {
     .contact_upsert = sl__sq_contact_upsert,
     .contacts_list = sl__sq_contacts_list,
     .schema_version = sq_schema_version,
+    .check = sq_check,
 };
 
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen)
@@ -570,6 +603,7 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
     if (!st)
         return SL_ENOMEM;
     st->base.ops = &sqlite_ops;
+    snprintf(st->path, sizeof st->path, "%s", path);
     pthread_mutex_init(&st->lock, NULL);
     if (sqlite3_open_v2(path, &st->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

@@ -15,6 +15,7 @@ typedef struct sqlite_store {
     sqlite3 *db;
     pthread_mutex_t lock; /* one connection, serialised */
     int version;          /* the schema version, after migrations */
+    char path[1024];      /* the file, for messages */
     /* Prepared statements, kept for the connection's life, by the address of their SQL (every
      * statement's text is a string constant). */
     struct {

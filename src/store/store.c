@@ -46,6 +46,11 @@ int sl_store_schema_version(sl_store_t *s)
 /* The callback is switched off first, then the calls in progress are waited out (sequentially
  * consistent: a call either sees it off, or is counted before the wait looks). A call that
  * sees the new callback sees its ctx (release, acquire). */
+sl_err sl_store_check(sl_store_t *s, char *err, size_t errlen)
+{
+    return s->ops->check ? s->ops->check(s, err, errlen) : SL_OK;
+}
+
 void sl_store_on_runs(sl_store_t *s, void (*fn)(void *ctx), void *ctx)
 {
     __atomic_store_n(&s->on_runs, NULL, __ATOMIC_SEQ_CST);

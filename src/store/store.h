@@ -215,6 +215,8 @@ typedef struct sl_store_ops {
     sl_err (*contacts_list)(sl_store_t *s, sl_contact_cb cb, void *ctx, char *err, size_t errlen);
     /* The schema version the backend is at. */
     int (*schema_version)(sl_store_t *s);
+    /* Checks the database's integrity (SQLite: PRAGMA quick_check); NULL: the server's job. */
+    sl_err (*check)(sl_store_t *s, char *err, size_t errlen);
 } sl_store_ops_t;
 
 struct sl_store {
@@ -238,6 +240,10 @@ void sl_store_close(sl_store_t *s);
 /* "sqlite" or "postgres". */
 const char *sl_store_kind(const sl_store_t *s);
 int sl_store_schema_version(sl_store_t *s);
+
+/* Checks the store's integrity before it is served (a corrupt SQLite file is refused, with
+ * what to do). */
+sl_err sl_store_check(sl_store_t *s, char *err, size_t errlen);
 
 /* Sets the callback for queued runs (NULL clears it). When it returns, the previous callback
  * is no longer running and will not be called again, from any thread: its ctx may be freed.
