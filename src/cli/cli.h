@@ -89,5 +89,8 @@ int sl__cli_option_error(const char *cmd, int c, char **argv);
 
 /* Parses a whole decimal number in [min, max]; returns 0 on success. */
 int sl__cli_parse_long(const char *s, long min, long max, long *out);
+/* --since: an age (90m, 12h, 7d), a date (2026-11-30) or a UTC time (2026-11-30T09:00:00Z)
+ * into milliseconds since the epoch; -1 when it is none of those. */
+int sl__cli_parse_since(const char *s, long long *ms);
 
 #endif

@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/flows_view.h"
+#include "flow/engine.h"
 #include "sluice/catalog.h"
 
 #define CMD "events"
@@ -12,7 +14,15 @@
 void sl__cmd_events_help(FILE *out)
 {
     fprintf(out,
-            "Usage: sluice events types [FILTER] [--json]\n"
+            "Usage: sluice events list [--type TYPE] [--connection NAME] [--limit N] [--json]\n"
+            "       sluice events show ID [--json]\n"
+            "       sluice events replay ID [--queue] [--flows DIR]\n"
+            "       sluice events types [FILTER] [--json]\n"
+            "\n"
+            "list and show read the inbox (TYPE may end in `*`: invoice.*). replay queues the\n"
+            "event again into every enabled flow that wants it now; when a `sluice serve` runs\n"
+            "on this store it runs them with its settings and this waits, else they run here\n"
+            "(--queue: queue them and return). --data DIR and --store URI as for serve.\n"
             "\n"
             "Lists the webhook event types of Stripe's API (version %s), each with a short\n"
             "description; FILTER keeps those containing it (for example `invoice.`).\n"
@@ -212,11 +222,99 @@ static int events_store(int argc, char **argv, int show)
     return ret;
 }
 
+/* events replay ID: the event into every enabled flow that wants it now. */
+static int events_replay(int argc, char **argv)
+{
+    enum { O_DATA = 256, O_STORE, O_FLOWS, O_QUEUE };
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, O_DATA},
+        {"store", required_argument, NULL, O_STORE},
+        {"flows", required_argument, NULL, O_FLOWS},
+        {"queue", no_argument, NULL, O_QUEUE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL, *store = NULL, *flows_opt = NULL;
+    int queue = 0, c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA:
+            data = optarg;
+            break;
+        case O_STORE:
+            store = optarg;
+            break;
+        case O_FLOWS:
+            flows_opt = optarg;
+            break;
+        case O_QUEUE:
+            queue = 1;
+            break;
+        case 'h':
+            sl__cmd_events_help(stdout);
+            return CLI_OK;
+        default:
+            return sl__cli_option_error(CMD, c, argv);
+        }
+    }
+    if (optind + 1 != argc)
+        return sl__cli_usage_error(CMD, "replay takes one event ID");
+    sl_cli_env_t env;
+    int ret = sl__cli_env_open(&env, CMD, data, store, 1);
+    if (ret)
+        return ret;
+    char dir[4096], err[1024];
+    sl_flows_t flows;
+    memset(&flows, 0, sizeof flows);
+    sl_engine_t *eng = NULL;
+    json_t *runs = NULL, *ids = json_array();
+    sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
+    if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
+        goto out;
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0};
+    if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
+        fprintf(stderr, "sluice %s: %s\n", CMD, err);
+        ret = CLI_EFAIL;
+        goto out;
+    }
+    sl_err rc = sl__engine_replay(eng, argv[optind], &runs, err, sizeof err);
+    sl__engine_stop(eng);
+    eng = NULL;
+    if (rc) {
+        fprintf(stderr, "sluice %s: %s\n", CMD, err);
+        ret = rc == SL_ENOTFOUND ? CLI_EUSAGE : CLI_EFAIL;
+        goto out;
+    }
+    if (!json_array_size(runs)) {
+        printf("No enabled flow wants %s (`sluice flows list` shows their triggers).\n",
+               argv[optind]);
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *r = json_array_get(runs, i);
+        printf("Queued run %s of %s\n", json_string_value(json_object_get(r, "run")),
+               json_string_value(json_object_get(r, "flow")));
+        json_array_append(ids, json_object_get(r, "run"));
+    }
+    if (!queue)
+        ret = sl__cli_finish_runs(CMD, &env, flows_opt, ids, 0);
+out:
+    sl__engine_stop(eng);
+    json_decref(runs);
+    json_decref(ids);
+    sl__flows_free(&flows);
+    sl__cli_env_close(&env);
+    return ret;
+}
+
 int sl__cmd_events(int argc, char **argv)
 {
     if (argc < 2)
-        return sl__cli_usage_error(CMD, "needs a subcommand: list, show or types; see `sluice "
-                                        "events --help`");
+        return sl__cli_usage_error(CMD,
+                                   "needs a subcommand: list, show, replay or types; see `sluice "
+                                   "events --help`");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         sl__cmd_events_help(stdout);
         return CLI_OK;
@@ -225,5 +323,7 @@ int sl__cmd_events(int argc, char **argv)
         return events_types(argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "show") == 0)
         return events_store(argc - 1, argv + 1, strcmp(argv[1], "show") == 0);
+    if (strcmp(argv[1], "replay") == 0)
+        return events_replay(argc - 1, argv + 1);
     return sl__cli_usage_error(CMD, "unknown subcommand `%s`; see `sluice events --help`", argv[1]);
 }

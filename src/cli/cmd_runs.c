@@ -16,6 +16,7 @@ void sl__cmd_runs_help(FILE *out)
             "Usage: sluice runs list [--flow NAME] [--status STATUS] [--limit N] [--json]\n"
             "       sluice runs show ID [--full] [--json]\n"
             "       sluice runs retry ID [--queue] [--full]\n"
+            "       sluice runs retry --failed [--flow NAME] [--since WHEN] [--queue]\n"
             "\n"
             "  list   the newest runs first: id, flow, status, trigger, when, failing step\n"
             "         (STATUS: queued, running, succeeded, failed, filtered)\n"
@@ -24,15 +25,65 @@ void sl__cmd_runs_help(FILE *out)
             "         --full prints long values whole, --json the raw records\n"
             "  retry  run a failed run again from its failed step: the steps that succeeded\n"
             "         keep their outputs and are not repeated, and Stripe writes reuse their\n"
-            "         Idempotency-Keys; runs here and prints the result (--queue: leave it to\n"
-            "         `sluice serve`)\n"
+            "         Idempotency-Keys. When a `sluice serve` runs on this store, it runs the\n"
+            "         retry with its settings (SMTP, SLUICE_FLOW_*) and this waits for the\n"
+            "         result; else it runs here. --queue: queue it and return.\n"
+            "         --failed retries every failed run, or those of --flow NAME, or those\n"
+            "         queued since WHEN (2026-11-30, 2026-11-30T09:00:00Z, or 90m, 12h, 7d ago)\n"
             "\n"
             "  --data DIR, --store URI, --flows DIR   as for `sluice serve`\n");
 }
 
+/* runs retry --failed: every failed run (of a flow, queued since a time) back to the queue. */
+static int retry_failed(sl_cli_env_t *env, const char *flow, long long since, int queue,
+                        const char *flows_opt)
+{
+    char err[1024];
+    sl_run_filter_t f = {flow, "failed", NULL, 100000};
+    json_t *runs = NULL, *ids = json_array();
+    if (sl_store_runs_list(env->store, &f, &runs, err, sizeof err)) {
+        fprintf(stderr, "sluice %s: %s\n", CMD, err);
+        json_decref(ids);
+        return CLI_EFAIL;
+    }
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        const json_t *r = json_array_get(runs, i);
+        const char *id = json_string_value(json_object_get(r, "id"));
+        if (json_integer_value(json_object_get(r, "created_ms")) < since)
+            continue;
+        if (sl__run_requeue_failed(env->store, id, err, sizeof err) == SL_OK)
+            json_array_append_new(ids, json_string(id));
+        else
+            fprintf(stderr, "sluice %s: %s\n", CMD, err);
+    }
+    json_decref(runs);
+    size_t n = json_array_size(ids);
+    printf("%zu failed run%s queued again%s%s.\n", n, n == 1 ? "" : "s", flow ? " of " : "",
+           flow ? flow : "");
+    int ret = CLI_OK;
+    if (n && queue)
+        printf("`sluice serve` resumes each at its failed step.\n");
+    else if (n)
+        ret = sl__cli_finish_runs(CMD, env, flows_opt, ids, 0);
+    json_decref(ids);
+    return ret;
+}
+
 int sl__cmd_runs(int argc, char **argv)
 {
-    enum { O_FLOW = 256, O_STATUS, O_LIMIT, O_JSON, O_FULL, O_QUEUE, O_DATA, O_STORE, O_FLOWS };
+    enum {
+        O_FLOW = 256,
+        O_STATUS,
+        O_LIMIT,
+        O_JSON,
+        O_FULL,
+        O_QUEUE,
+        O_DATA,
+        O_STORE,
+        O_FLOWS,
+        O_FAILED,
+        O_SINCE
+    };
     static const struct option options[] = {
         {"flow", required_argument, NULL, O_FLOW},
         {"status", required_argument, NULL, O_STATUS},
@@ -43,12 +94,15 @@ int sl__cmd_runs(int argc, char **argv)
         {"data", required_argument, NULL, O_DATA},
         {"store", required_argument, NULL, O_STORE},
         {"flows", required_argument, NULL, O_FLOWS},
+        {"failed", no_argument, NULL, O_FAILED},
+        {"since", required_argument, NULL, O_SINCE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *flow = NULL, *status = NULL, *data = NULL, *store = NULL, *flows_opt = NULL;
     long limit = 20;
-    int as_json = 0, full = 0, queue = 0, c;
+    int as_json = 0, full = 0, queue = 0, all_failed = 0, c;
+    long long since = 0;
     opterr = 0;
     optind = 1;
     char **args = calloc((size_t)argc + 1, sizeof *args);
@@ -88,6 +142,19 @@ int sl__cmd_runs(int argc, char **argv)
         case O_FLOWS:
             flows_opt = optarg;
             break;
+        case O_FAILED:
+            all_failed = 1;
+            break;
+        case O_SINCE:
+            if (sl__cli_parse_since(optarg, &since)) {
+                free(args);
+                return sl__cli_usage_error(CMD,
+                                           "--since takes a date (2026-11-30), a time"
+                                           " (2026-11-30T09:00:00Z) or an age (90m, 12h, 7d),"
+                                           " not `%s`",
+                                           optarg);
+            }
+            break;
         case 'h':
             free(args);
             sl__cmd_runs_help(stdout);
@@ -116,7 +183,16 @@ int sl__cmd_runs(int argc, char **argv)
         free(args);
         return sl__cli_usage_error(CMD, "unknown subcommand `%s` (list, show, retry)", sub);
     }
-    if (strcmp(sub, "list") && nargs != 2) {
+    int bulk = !strcmp(sub, "retry") && all_failed;
+    if (bulk && nargs != 1) {
+        free(args);
+        return sl__cli_usage_error(CMD, "retry --failed takes no run ID");
+    }
+    if (!bulk && (all_failed || since)) {
+        free(args);
+        return sl__cli_usage_error(CMD, "--failed and --since are for `runs retry --failed`");
+    }
+    if (strcmp(sub, "list") && !bulk && nargs != 2) {
         free(args);
         return sl__cli_usage_error(CMD, "`%s` takes one run ID (`sluice runs list` shows them)",
                                    sub);
@@ -128,9 +204,6 @@ int sl__cmd_runs(int argc, char **argv)
         return ret;
     }
     char err[1024];
-    sl_flows_t flows;
-    memset(&flows, 0, sizeof flows);
-    sl_engine_t *eng = NULL;
     if (strcmp(sub, "list") == 0) {
         sl_run_filter_t f = {flow, status, NULL, (size_t)limit};
         json_t *runs = NULL;
@@ -166,6 +239,10 @@ int sl__cmd_runs(int argc, char **argv)
         json_decref(runs);
         goto out;
     }
+    if (bulk) {
+        ret = retry_failed(&env, flow, since, queue, flows_opt);
+        goto out;
+    }
     const char *id = args[1];
     if (strcmp(sub, "show") == 0 && as_json) {
         json_t *run = NULL, *steps = NULL;
@@ -193,29 +270,14 @@ int sl__cmd_runs(int argc, char **argv)
         ret = rrc == SL_EIO ? CLI_EFAIL : CLI_EUSAGE;
         goto out;
     }
-    char dir[4096];
-    sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
-    if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
-        goto out;
     if (queue) {
         printf("Run %s is queued again; `sluice serve` resumes it at its failed step.\n", id);
         goto out;
     }
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0};
-    if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
-        fprintf(stderr, "sluice %s: %s\n", CMD, err);
-        ret = CLI_EFAIL;
-        goto out;
-    }
-    sl__log_quiet(1);
-    int here = 1;
-    sl__engine_execute_id(eng, id, &here, err, sizeof err);
-    if (!here)
-        fprintf(stderr, "sluice %s: sluice serve ran it (it claimed the run first)\n", CMD);
-    ret = sl__cli_show_run(env.store, id, full);
+    json_t *ids = json_pack("[s]", id);
+    ret = sl__cli_finish_runs(CMD, &env, flows_opt, ids, full);
+    json_decref(ids);
 out:
-    sl__engine_stop(eng);
-    sl__flows_free(&flows);
     sl__cli_env_close(&env);
     free(args);
     return ret;

@@ -8,6 +8,9 @@
 
 #include "cli/cli.h"
 #include "cli/flows_view.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "flow/engine.h"
 
 void sl__cli_flows_dir(const char *opt, const sl_cli_env_t *env, char *out, size_t n)
 {
@@ -171,5 +174,95 @@ int sl__cli_show_run(sl_store_t *store, const char *id, int full)
     json_decref(run);
     json_decref(steps);
     json_decref(event);
+    return failed ? CLI_EFAIL : CLI_OK;
+}
+
+/* Waits while a serving instance is alive for the run to end; its status, or "" when it did
+ * not end (no instance serves any more, or wait_s passed). */
+static const char *wait_end(sl_store_t *store, const char *id, int wait_s, char *status, size_t n)
+{
+    char err[512];
+    status[0] = '\0';
+    for (int i = 0; i < wait_s * 10; i++) {
+        json_t *run = NULL;
+        if (sl_store_run_get(store, id, &run, err, sizeof err))
+            return status;
+        const char *st = json_string_value(json_object_get(run, "status")) ?: "";
+        int over = strcmp(st, "queued") && strcmp(st, "running");
+        if (over)
+            snprintf(status, n, "%s", st);
+        json_decref(run);
+        if (over || (i % 10 == 9 && !sl__engine_serving(store)))
+            return status;
+        usleep(100 * 1000);
+    }
+    return status;
+}
+
+int sl__cli_finish_runs(const char *cmd, sl_cli_env_t *env, const char *flows_opt,
+                        const json_t *ids, int full)
+{
+    size_t n = json_array_size(ids);
+    if (!n)
+        return CLI_OK;
+    int failed = 0;
+    json_t *left = json_array();
+    if (sl__engine_serving(env->store)) {
+        /* Its settings (SMTP, SLUICE_FLOW_*), not this shell's, are the ones flows run with. */
+        printf("sluice serve is running on this store: it runs %s with its settings.\n",
+               n == 1 ? "the run" : "the runs");
+        fflush(stdout);
+        for (size_t i = 0; i < n; i++) {
+            char status[32];
+            const char *id = json_string_value(json_array_get(ids, i));
+            if (!*wait_end(env->store, id, 600, status, sizeof status)) {
+                json_array_append(left, json_array_get(ids, i)); /* serve went away */
+                continue;
+            }
+            failed |= !strcmp(status, "failed");
+            if (n > 1)
+                printf("%-24s %s\n", id, status);
+        }
+    } else {
+        json_array_extend(left, (json_t *)ids);
+    }
+    if (json_array_size(left)) {
+        char dir[4096], err[1024];
+        sl_flows_t flows;
+        sl__cli_flows_dir(flows_opt, env, dir, sizeof dir);
+        int ret = sl__cli_flows_load(cmd, dir, &flows);
+        if (ret != CLI_OK) {
+            json_decref(left);
+            return ret;
+        }
+        sl_engine_config_t ecfg = {env->store, &env->crypt, &flows, 0, 0, 0, 0, 0};
+        sl_engine_t *eng = NULL;
+        if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
+            fprintf(stderr, "sluice %s: %s\n", cmd, err);
+            sl__flows_free(&flows);
+            json_decref(left);
+            return CLI_EFAIL;
+        }
+        sl__log_quiet(1);
+        for (size_t i = 0; i < json_array_size(left); i++) {
+            const char *id = json_string_value(json_array_get(left, i));
+            int here = 1;
+            char status[32] = "";
+            sl__engine_execute_id(eng, id, &here, err, sizeof err);
+            json_t *run = NULL;
+            if (sl_store_run_get(env->store, id, &run, err, sizeof err) == SL_OK)
+                snprintf(status, sizeof status, "%s",
+                         json_string_value(json_object_get(run, "status")) ?: "");
+            json_decref(run);
+            failed |= !strcmp(status, "failed");
+            if (n > 1)
+                printf("%-24s %s\n", id, status);
+        }
+        sl__engine_stop(eng);
+        sl__flows_free(&flows);
+    }
+    json_decref(left);
+    if (n == 1)
+        return sl__cli_show_run(env->store, json_string_value(json_array_get(ids, 0)), full);
     return failed ? CLI_EFAIL : CLI_OK;
 }

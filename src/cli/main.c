@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ctype.h>
 #include <errno.h>
 
@@ -28,8 +29,8 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_flows, sl__cmd_flows_help},
     {"runs", "Flow runs step by step: sluice runs list | show ID | retry ID", sl__cmd_runs,
      sl__cmd_runs_help},
-    {"events", "The inbox and event types: sluice events list, show ID, types", sl__cmd_events,
-     sl__cmd_events_help},
+    {"events", "The inbox and event types: sluice events list, show ID, replay ID, types",
+     sl__cmd_events, sl__cmd_events_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -97,6 +98,31 @@ int sl__cli_parse_long(const char *s, long min, long max, long *out)
     if (errno || end == s || *end || v < min || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+int sl__cli_parse_since(const char *s, long long *ms)
+{
+    /* An age: 90m, 12h, 7d (or 30s) ago. */
+    char *end;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (!errno && end != s && n >= 0 && end[0] && !end[1] && strchr("smhd", end[0])) {
+        long long unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 : 86400;
+        *ms = ((long long)time(NULL) - n * unit) * 1000;
+        return 0;
+    }
+    /* A date or a UTC time. */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(s, "%Y-%m-%d", &tm);
+    if (rest && *rest == 'T')
+        rest = strptime(rest + 1, "%H:%M:%S", &tm);
+    if (rest && *rest == 'Z')
+        rest++;
+    if (!rest || *rest)
+        return -1;
+    *ms = (long long)timegm(&tm) * 1000;
     return 0;
 }
 

@@ -47,6 +47,14 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
  * when `sluice serve` (another instance) claimed it first, waits for it to end (*here = 0).
  * What `sluice flows run` and `sluice runs retry` do after queueing, so a run never runs twice. */
 sl_err sl__engine_execute_id(sl_engine_t *e, const char *id, int *here, char *err, size_t errlen);
+/* Queues the runs of an event again: one for each enabled flow that wants it now, as if it had
+ * just arrived. *runs gets [{run, flow}] (a new array). What POST /api/events/ID/replay and
+ * `sluice events replay` do. */
+sl_err sl__engine_replay(sl_engine_t *e, const char *event_id, json_t **runs, char *err,
+                         size_t errlen);
+/* Whether a `sluice serve` with workers ran on this store in the last 5 seconds (each marks it
+ * every second): then the CLI leaves runs to it, with its settings, not the shell's. */
+int sl__engine_serving(sl_store_t *s);
 /* Queues a run of a flow (manual trigger, replay). run_id (may be NULL) receives its id. */
 sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, const json_t *input,
                         char *run_id, size_t idlen, char *err, size_t errlen);

@@ -76,6 +76,42 @@ sl_err sl__engine_execute_id(sl_engine_t *e, const char *id, int *here, char *er
     }
 }
 
+sl_err sl__engine_replay(sl_engine_t *e, const char *event_id, json_t **runs, char *err,
+                         size_t errlen)
+{
+    sl_event_row_t row;
+    *runs = NULL;
+    sl_err rc = sl_store_event_get(e->cfg.store, event_id, &row, err, errlen);
+    if (rc) {
+        sl_event_row_cleanup(&row);
+        return rc;
+    }
+    /* Into every enabled flow that wants it now, as if it had just arrived. */
+    json_t *names = json_array();
+    *runs = json_array();
+    sl__engine_flows_for(e, row.type, row.connection, names);
+    for (size_t i = 0; i < json_array_size(names) && !rc; i++) {
+        const char *flow = json_string_value(json_array_get(names, i));
+        char run_id[64];
+        rc = sl__engine_queue(e, flow, row.id, NULL, run_id, sizeof run_id, err, errlen);
+        if (!rc)
+            json_array_append_new(*runs, json_pack("{s:s,s:s}", "run", run_id, "flow", flow));
+    }
+    json_decref(names);
+    sl_event_row_cleanup(&row);
+    return rc;
+}
+
+#define ALIVE_KEY "serve:alive_ms"
+
+int sl__engine_serving(sl_store_t *s)
+{
+    long long seen = 0;
+    char err[256];
+    return sl_store_cursor_get(s, ALIVE_KEY, &seen, err, sizeof err) == SL_OK &&
+           sl__now_ms() - seen < 5000;
+}
+
 int sl__engine_flow_enabled(sl_engine_t *e, const sl_flow_t *f)
 {
     size_t i = (size_t)(f - e->cfg.flows->v);
@@ -310,6 +346,10 @@ static void *keeper(void *arg)
             beat = sl__mono_ms();
         }
         sl__engine_refresh(e); /* `sluice flows disable` in another process */
+        if (e->nthreads) {     /* a serving instance: the CLI leaves retries and replays to it */
+            char err[256];
+            sl_store_cursor_put(e->cfg.store, ALIVE_KEY, sl__now_ms(), err, sizeof err);
+        }
         if (e->cfg.scheduler)
             sl__engine_schedule_tick(e, schedule_now());
     }
@@ -388,6 +428,10 @@ void sl__engine_stop(sl_engine_t *e)
         pthread_join(e->threads[i], NULL);
     if (e->have_sched)
         pthread_join(e->sched, NULL);
+    if (e->nthreads) { /* no longer serving: the CLI runs retries itself */
+        char err[256];
+        sl_store_cursor_put(e->cfg.store, ALIVE_KEY, 0, err, sizeof err);
+    }
     sl__clients_free(e->clients);
     json_decref(e->env);
     json_decref(e->secrets);

@@ -158,19 +158,12 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             return 200;
         }
         if (n == 3 && post && !strcmp(seg[2], "replay")) {
-            /* Into every enabled flow that wants it now, as if it had just arrived. */
-            json_t *runs = json_array(), *names = json_array();
-            sl__engine_flows_for(api->engine, row.type, row.connection, names);
-            for (size_t i = 0; i < json_array_size(names); i++) {
-                const char *flow = json_string_value(json_array_get(names, i));
-                char run_id[64];
-                if (sl__engine_queue(api->engine, flow, row.id, NULL, run_id, sizeof run_id, err,
-                                     sizeof err) == SL_OK)
-                    json_array_append_new(runs,
-                                          json_pack("{s:s,s:s}", "run", run_id, "flow", flow));
-            }
-            json_decref(names);
             sl_event_row_cleanup(&row);
+            json_t *runs = NULL;
+            if (sl__engine_replay(api->engine, seg[1], &runs, err, sizeof err)) {
+                json_decref(runs);
+                return fail(out, 500, "store", err);
+            }
             *out = json_pack("{s:o}", "runs", runs);
             return 202;
         }
