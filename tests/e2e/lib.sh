@@ -28,7 +28,7 @@ start_fake() {
     # The same port every time, so connections saved with --base-url keep reaching it.
     "$FAKE" "$@" --record "$tmp/record" --port "${FAKE_PORT:-0}" >"$tmp/port" 2>"$tmp/fake.err" &
     fake_pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 400); do # up to 20 s on a loaded machine
         [ -s "$tmp/port" ] && break
         sleep 0.05
     done
