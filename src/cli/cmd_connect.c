@@ -31,7 +31,8 @@ void sl__cmd_connect_help(FILE *out)
         "  add            check the key (default: $STRIPE_API_KEY) and save the connection;\n"
         "                 nothing is saved when the key is invalid, revoked or lacks access\n"
         "  list, show     masked keys, modes, accounts, endpoints\n"
-        "  remove         forget the connection (its stored events stay)\n"
+        "  remove         forget the connection (its stored events stay) and delete the\n"
+        "                 webhook endpoint sluice registered for it\n"
         "  rotate-secret  a new webhook secret; the old one stays valid for --grace seconds\n"
         "                 (default 86400), as Stripe keeps it when a secret is rolled\n"
         "  unregister     delete the webhook endpoint sluice registered for it\n"
@@ -282,7 +283,29 @@ int sl__cmd_connect(int argc, char **argv)
             sl_conn_row_cleanup(&row);
         }
     } else if (strcmp(sub, "remove") == 0) {
-        if (sl_store_conn_delete(env.store, name, err, sizeof err)) {
+        /* The endpoint sluice registered goes with it: else Stripe keeps sending, and failing. */
+        sl_conn_row_t row;
+        int had = 0;
+        if (sl_store_conn_get(env.store, name, &row, err, sizeof err) == SL_OK) {
+            had = row.endpoint_id[0] != '\0';
+            sl_conn_row_cleanup(&row);
+        }
+        if (had) {
+            sl_err urc = sl__endpoint_unregister(env.store, &env.crypt, name,
+                                                 o.verbose ? sl__cli_trace : NULL, err, sizeof err);
+            if (urc) {
+                fprintf(stderr,
+                        "sluice connect: %s; the connection is kept (try again, or delete the"
+                        " endpoint in the Dashboard and `sluice connect unregister %s`)\n",
+                        err, name);
+                ret = urc == SL_ENETWORK || urc == SL_ETIMEOUT ? CLI_ENETWORK : CLI_EFAIL;
+            } else {
+                printf("%s\n", err);
+            }
+        }
+        if (ret) {
+            /* kept */
+        } else if (sl_store_conn_delete(env.store, name, err, sizeof err)) {
             fprintf(stderr, "sluice connect: %s\n", err);
             ret = CLI_EFAIL;
         } else {

@@ -103,6 +103,7 @@ int sl__cmd_serve(int argc, char **argv)
     };
     const char *listen = "127.0.0.1:8080", *data = NULL, *store = NULL, *public_url = NULL;
     char events_buf[4096] = "*";
+    int events_given = 0;
     long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2, lease_s = 30;
     const char *flows_opt = NULL;
     int c;
@@ -124,6 +125,7 @@ int sl__cmd_serve(int argc, char **argv)
             break;
         case O_EVENTS:
             snprintf(events_buf, sizeof events_buf, "%s", optarg);
+            events_given = 1;
             break;
         case O_CATCHUP:
             if (sl__cli_parse_long(optarg, 1, 86400, &catch_up))
@@ -188,31 +190,6 @@ int sl__cmd_serve(int argc, char **argv)
         sl__cli_env_close(&env);
         return CLI_EFAIL;
     }
-    if (public_url) {
-        char names[64][64];
-        size_t n = 0;
-        sl_cli_names_t acc = {names, &n, 64};
-        /* Names first: registering calls the API, which must not happen under the store lock. */
-        sl_store_conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
-        /* Several instances starting at once: one registers, the others find its endpoints. */
-        char owner[64];
-        snprintf(owner, sizeof owner, "serve:%ld", (long)getpid());
-        int held = 0;
-        if (sl_store_lease_take(env.store, "endpoints", owner, 60000, &held, err, sizeof err) ||
-            !held) {
-            sl__log("info", "another instance is registering the webhook endpoints", NULL);
-            n = 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-            char msg[1024];
-            sl_err rc = sl__endpoint_register(env.store, &env.crypt, names[i], public_url, events,
-                                              nevents, NULL, msg, sizeof msg);
-            sl__log(rc ? "error" : "info", rc ? "webhook endpoint not registered" : msg,
-                    json_pack("{s:s,s:s}", "connection", names[i], "detail", msg));
-        }
-        if (held) /* done: free for the next instance that starts */
-            sl_store_lease_take(env.store, "endpoints", owner, -1, &held, err, sizeof err);
-    }
     /* Flows: loaded and checked before anything is accepted. */
     char flows_dir[4096];
     sl__cli_flows_dir(flows_opt, &env, flows_dir, sizeof flows_dir);
@@ -232,6 +209,47 @@ int sl__cmd_serve(int argc, char **argv)
         sl__flows_free(&flows);
         sl__cli_env_close(&env);
         return CLI_EFAIL;
+    }
+    if (public_url) {
+        char names[64][64];
+        size_t n = 0;
+        sl_cli_names_t acc = {names, &n, 64};
+        /* Names first: registering calls the API, which must not happen under the store lock. */
+        sl_store_conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
+        /* Several instances starting at once: one registers, the others find its endpoints. */
+        char owner[64];
+        snprintf(owner, sizeof owner, "serve:%ld", (long)getpid());
+        int held = 0;
+        if (sl_store_lease_take(env.store, "endpoints", owner, 60000, &held, err, sizeof err) ||
+            !held) {
+            sl__log("info", "another instance is registering the webhook endpoints", NULL);
+            n = 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char msg[1024];
+            /* Exactly the event types the enabled flows need, unless --events says. */
+            const char **want = events;
+            size_t nwant = nevents;
+            const char *need[1024];
+            if (!events_given) {
+                nwant = 0;
+                for (size_t t = 0; t < sl_event_type_count() && nwant < 1024; t++) {
+                    const char *type = sl_event_type_name(t), *flow;
+                    if (sl__engine_route(engine, type, names[i], &flow, 1))
+                        need[nwant++] = type;
+                }
+                if (nwant)
+                    want = need;
+                else
+                    nwant = nevents; /* no flow wants its events: the inbox takes them all */
+            }
+            sl_err rc = sl__endpoint_register(env.store, &env.crypt, names[i], public_url, want,
+                                              nwant, NULL, msg, sizeof msg);
+            sl__log(rc ? "error" : "info", rc ? "webhook endpoint not registered" : msg,
+                    json_pack("{s:s,s:s}", "connection", names[i], "detail", msg));
+        }
+        if (held) /* done: free for the next instance that starts */
+            sl_store_lease_take(env.store, "endpoints", owner, -1, &held, err, sizeof err);
     }
     char token[128];
     int made = 0;

@@ -50,6 +50,17 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
     rc = sl__conn_client(&row, crypt, trace, &client, msg, msglen);
     if (rc)
         goto out;
+    if (row.secret_sealed && !row.endpoint_id[0]) {
+        /* The secret was entered by hand, for an endpoint made in the Dashboard: a new endpoint
+         * would bring its own secret, and the hand-made one's webhooks would fail. */
+        snprintf(msg, msglen,
+                 "`%s` has a webhook secret entered by hand, so its endpoint is yours: sluice"
+                 " registers none (`sluice connect unregister`, or a connection without"
+                 " --webhook-secret, lets it)",
+                 name);
+        rc = SL_EINVAL;
+        goto out;
+    }
     char url[sizeof row.endpoint_url];
     size_t ul = strlen(public_url);
     while (ul && public_url[ul - 1] == '/')
@@ -112,7 +123,10 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
         json_decref(found);
     } else {
         json_object_set_new(params, "url", json_string(url));
-        json_object_set_new(params, "api_version", json_string(sl_catalog_api_version()));
+        /* The connection's pinned version, so that events arrive in the shape it reads. */
+        json_object_set_new(
+            params, "api_version",
+            json_string(row.stripe_version[0] ? row.stripe_version : sl_catalog_api_version()));
         json_object_set_new(params, "description", json_string("sluice"));
         json_object_set_new(params, "metadata", json_pack("{s:s}", "sluice_connection", name));
         sl_request_t create = {.method = "POST", .path = "/v1/webhook_endpoints", .params = params};
@@ -123,6 +137,9 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
         }
         const char *id = json_string_value(json_object_get(resp.json, "id"));
         const char *secret = json_string_value(json_object_get(resp.json, "secret"));
+        char old_id[sizeof row.endpoint_id] = "";
+        if (row.endpoint_id[0] && strcmp(row.endpoint_url, url))
+            snprintf(old_id, sizeof old_id, "%s", row.endpoint_id); /* the URL moved */
         snprintf(row.endpoint_id, sizeof row.endpoint_id, "%s", id ? id : "");
         memcpy(row.endpoint_url, url, sizeof url);
         if (secret) {
@@ -135,6 +152,24 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
             }
         }
         snprintf(msg, msglen, "created webhook endpoint %s for %s", row.endpoint_id, url);
+        if (old_id[0]) {
+            /* The endpoint at the old URL would keep sending to where sluice no longer is. */
+            char path[128];
+            snprintf(path, sizeof path, "/v1/webhook_endpoints/%s", old_id);
+            sl_request_t del = {.method = "DELETE", .path = path};
+            sl_response_t dresp;
+            memset(&dresp, 0, sizeof dresp);
+            sl_err drc = sl_client_request(client, &del, &dresp);
+            size_t l = strlen(msg);
+            if (drc && !(drc == SL_ESTRIPE && dresp.error.http_status == 404))
+                snprintf(msg + l, msglen - l,
+                         "; the endpoint at the old URL, %s, could not be deleted (%s):"
+                         " delete it in the Dashboard",
+                         old_id, dresp.error.message);
+            else
+                snprintf(msg + l, msglen - l, "; deleted %s, at the old URL", old_id);
+            sl_response_cleanup(&dresp);
+        }
     }
     char err[512];
     rc = sl_store_conn_put(store, &row, err, sizeof err);
