@@ -23,8 +23,6 @@ void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-#define MAX_FLOW_FILE (4u << 20)
-
 struct sl_check {
     sl_flow_t *flow;
     json_t *errors;
@@ -458,12 +456,19 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
         json_array_append_new(errors, json_sprintf("%s: %s", file, strerror(errno)));
         return SL_EIO;
     }
-    char *text = malloc(MAX_FLOW_FILE + 1);
-    size_t len = text ? fread(text, 1, MAX_FLOW_FILE + 1, fp) : 0;
+    /* Bounded by the YAML reader's limit: the file, then what its aliases expand to. */
+    char *text = malloc(SL_YAML_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, SL_YAML_MAX_BYTES + 1, fp) : 0;
     fclose(fp);
-    if (!text || len > MAX_FLOW_FILE) {
+    if (!text) {
+        json_array_append_new(errors, json_sprintf("%s: out of memory", file));
+        return SL_ENOMEM;
+    }
+    if (len > SL_YAML_MAX_BYTES) {
         free(text);
-        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        json_array_append_new(errors,
+                              json_sprintf("%s: larger than %u MiB (the limit of a flow file)",
+                                           file, SL_YAML_MAX_BYTES >> 20));
         return SL_EINVAL;
     }
     char err[512];

@@ -151,6 +151,40 @@ static void reports_problems_with_line_and_column(void **state)
     expect_problem("name: [\n", "2:1", "");
 }
 
+/* The YAML reader's bounds reach `sluice flows validate` and `serve` with the file's name: the
+ * billion laughs is refused at the alias that crosses the bound, a file over 1 MiB unread. */
+static void bounded_files(void **state)
+{
+    (void)state;
+    char t[1024];
+    int n = snprintf(t, sizeof t, "name: lol\ntrigger: manual\nx:\n  a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (int i = 1; i <= 8; i++) {
+        n += snprintf(t + n, sizeof t - (size_t)n, "  %c: &%c [", 'a' + i, 'a' + i);
+        for (int j = 0; j < 9; j++)
+            n += snprintf(t + n, sizeof t - (size_t)n, "%s*%c", j ? "," : "", 'a' + i - 1);
+        n += snprintf(t + n, sizeof t - (size_t)n, "]\n");
+    }
+    snprintf(t + n, sizeof t - (size_t)n, "steps:\n  - id: s\n    set: 1\n");
+    expect_problem(t, "9:10", "aliases expand to more than 100000 nodes");
+
+    size_t big = (1u << 20) + 1;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    memset(text, '#', big);
+    memcpy(text, "name: big\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n", 53);
+    text[big] = '\0';
+    char *got = problems("big.yaml", text);
+    char want[256];
+    snprintf(want, sizeof want, "%s/big.yaml: larger than 1 MiB (the limit of a flow file)\n", dir);
+    assert_string_equal(got, want);
+    free(got);
+    text[big - 1] = '\0'; /* at the limit: read */
+    got = problems("big.yaml", text);
+    assert_string_equal(got, "");
+    free(got);
+    free(text);
+}
+
 static void patterns(void **state)
 {
     (void)state;
@@ -350,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(loads_a_good_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(json_flows_load_too, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_problems_with_line_and_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
