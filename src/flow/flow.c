@@ -486,8 +486,8 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
         json_decref(c.ids);
         return SL_EINVAL;
     }
-    static const char *const top[] = {"name",  "description", "connection", "trigger",
-                                      "steps", "enabled",     "smtp",       NULL};
+    static const char *const top[] = {"name",    "description", "connection", "trigger", "steps",
+                                      "enabled", "smtp",        "max_steps",  NULL};
     check_keys(&c, "", d, top, "a flow");
     const char *name = json_string_value(json_object_get(d, "name"));
     if (!name || !*name || strlen(name) >= sizeof out->name || strchr(name, '/'))
@@ -504,6 +504,16 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     if (en && !json_is_boolean(en))
         problem(&c, "enabled", "`enabled` is true or false");
     out->enabled_default = !en || json_is_true(en);
+    const json_t *ms = json_object_get(d, "max_steps");
+    out->max_steps = SL_FLOW_MAX_STEPS_DEFAULT;
+    if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 1 ||
+               json_integer_value(ms) > SL_FLOW_MAX_STEPS_LIMIT))
+        problem(&c, "max_steps",
+                "`max_steps` is a whole number from 1 to %d: the steps one run may execute, "
+                "every loop iteration's counted (default %d)",
+                SL_FLOW_MAX_STEPS_LIMIT, SL_FLOW_MAX_STEPS_DEFAULT);
+    else if (ms)
+        out->max_steps = (long)json_integer_value(ms);
     if (!json_object_get(d, "trigger"))
         problem(&c, "", "a flow needs a `trigger`");
     else

@@ -13,6 +13,12 @@
 
 enum { SL_TRIGGER_EVENTS = 1, SL_TRIGGER_MANUAL, SL_TRIGGER_SCHEDULE };
 
+/* A flow's `max_steps`: the steps one run may execute, each loop iteration's steps counted, so
+ * nested loops have an overall bound. The default when the file gives none, and the most a file
+ * may ask for. */
+#define SL_FLOW_MAX_STEPS_DEFAULT 100000
+#define SL_FLOW_MAX_STEPS_LIMIT 1000000
+
 /* A cron expression: minute hour day-of-month month day-of-week, as bit sets. */
 typedef struct sl_cron {
     unsigned long long minute; /* bits 0-59 */
@@ -34,7 +40,9 @@ typedef struct sl_flow {
     int enabled_default; /* `enabled:` in the file; the store's setting wins */
     json_t *def;         /* the whole file, parsed */
     json_t *pos;         /* node path -> [line, column] */
-    long max_steps;      /* steps one run may take in all; 0: the engine's default */
+    long max_steps;      /* steps one run may take in all: `max_steps:` in the file (1 to
+                          * SL_FLOW_MAX_STEPS_LIMIT), else SL_FLOW_MAX_STEPS_DEFAULT; 0 (a flow
+                          * not loaded from a file): the engine's default */
 } sl_flow_t;
 
 typedef struct sl_flows {

@@ -185,6 +185,73 @@ static void bounded_files(void **state)
     free(text);
 }
 
+/* A flow's `max_steps` bounds the steps of one run (the engine counts them): a whole number
+ * up to 1,000,000, 100,000 when the file gives none. */
+static void max_steps(void **state)
+{
+    (void)state;
+    char path[256];
+    json_t *errors = json_array();
+    sl_flow_t f;
+    write_file("m.yaml", "name: m\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n");
+    snprintf(path, sizeof path, "%s/m.yaml", dir);
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 100000);
+    sl__flow_cleanup(&f);
+    write_file("m.yaml",
+               "name: m\ntrigger: manual\nmax_steps: 1000000\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 1000000);
+    sl__flow_cleanup(&f);
+    write_file("m.yaml", "name: m\ntrigger: manual\nmax_steps: 1\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 1);
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 0);
+    json_decref(errors);
+
+    static const char *const bad[] = {"0", "-5", "1000001", "1.5", "\"100\"", "[1]", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "name: m\ntrigger: manual\nmax_steps: %s\nsteps:\n  - {id: a, set: 1}\n", bad[i]);
+        expect_problem(text, "3:12", "`max_steps` is a whole number from 1 to 1000000");
+    }
+}
+
+/* The file's max_steps is the budget the engine counts a run's steps against. */
+static void max_steps_bounds_the_run(void **state)
+{
+    (void)state;
+    write_file("few.yaml", "name: few\ntrigger: manual\nmax_steps: 50\nsteps:\n"
+                           "  - id: each\n    loop: $.input.list\n    steps:\n"
+                           "      - id: s\n        set: 1\n");
+    sl_flows_t flows;
+    json_t *errors = json_array();
+    assert_int_equal(sl__flows_load_dir(dir, &flows, errors), SL_OK);
+    json_decref(errors);
+    char uri[128], err[512], id[64];
+    snprintf(uri, sizeof uri, "sqlite:%s/few.db", dir);
+    sl_store_t *store = NULL;
+    assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_t *e = NULL;
+    assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
+    json_t *list = json_array();
+    for (int i = 0; i < 60; i++) /* 1 + 60 steps */
+        json_array_append_new(list, json_integer(i));
+    json_t *input = json_pack("{s:o}", "list", list);
+    assert_int_equal(sl__engine_queue(e, "few", NULL, input, id, sizeof id, err, sizeof err),
+                     SL_OK);
+    json_decref(input);
+    int here = 0;
+    assert_int_equal(sl__engine_execute_id(e, id, &here, err, sizeof err), SL_EINTERNAL);
+    assert_non_null(strstr(err, "step budget of 50 steps"));
+    sl__engine_stop(e);
+    sl_store_close(store);
+    sl__flows_free(&flows);
+}
+
 static void patterns(void **state)
 {
     (void)state;
@@ -385,6 +452,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(json_flows_load_too, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_problems_with_line_and_column, setup, teardown),
         cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_steps_bounds_the_run, setup, teardown),
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
