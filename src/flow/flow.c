@@ -14,6 +14,7 @@
 #include "flow/internal.h"
 #include "flow/yaml.h"
 #include "sluice/catalog.h"
+#include "stripe/internal.h"
 
 void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
 {
@@ -26,7 +27,7 @@ void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
 struct sl_check {
     sl_flow_t *flow;
     json_t *errors;
-    json_t *ids; /* step id -> path */
+    json_t *ids; /* step id -> [its place in the file (0, 1, ...), "LINE:COL", its node path] */
     int bad;
 };
 typedef struct sl_check checker_t;
@@ -256,12 +257,13 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
         problem(c, json_object_get(step, "id") ? sub : path,
                 "every step needs an `id` of letters, digits, - and _ (at most 64)");
     else if (json_object_get(c->ids, id))
-        problem(c, sub, "step id `%s` is used twice (first at %s)", id,
-                json_string_value(json_object_get(c->ids, id)));
+        problem(c, sub, "step id `%s` is used twice (first at line %s)", id,
+                json_string_value(json_array_get(json_object_get(c->ids, id), 1)));
     else {
         char where[32];
         sl__yaml_where(c->flow->pos, sub, where, sizeof where);
-        json_object_set_new(c->ids, id, json_sprintf("line %s", where));
+        json_object_set_new(
+            c->ids, id, json_pack("[I,s,s]", (json_int_t)json_object_size(c->ids), where, path));
     }
     const sl_step_kind_t *sk = sl__step_of(step);
     if (!sk) {
@@ -381,6 +383,121 @@ static void check_steps(checker_t *c, const json_t *steps, const char *path, int
         char sub[1024];
         sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
         check_step(c, json_array_get(steps, i), sub, depth);
+    }
+}
+
+/* --- what steps read of each other -----------------------------------------------------------
+ * $.steps.ID is the output of a step that ran before. Reading a step that does not exist, comes
+ * later in the file, or is the step itself fails the run when it gets there (or silently takes
+ * the `??` default), so each is a problem at load. Checked once every id is known. */
+
+typedef struct refs {
+    checker_t *c;
+    const char *step;     /* the id of the step whose field is read */
+    json_int_t place;     /* its place in the file */
+    size_t step_path_len; /* of its node path ("steps[2]") */
+    const char *path;     /* the node holding the text ("steps[2].with.email") */
+} refs_t;
+
+/* The step id nearest to a misspelled one (other than `self`), or NULL. */
+static const char *nearest_id(const checker_t *c, const char *name, const char *self)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(name) / 3 + 1;
+    if (best_d > 3)
+        best_d = 3;
+    const char *id;
+    json_t *v;
+    json_object_foreach(c->ids, id, v)
+    {
+        size_t d = sl__edit_distance(name, id);
+        if (d <= best_d && strcmp(id, self) != 0 && (!best || d < best_d)) {
+            best = id;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+static void step_read(void *ctx, const char *first, const char *second, size_t col)
+{
+    refs_t *r = ctx;
+    (void)col;
+    if (strcmp(first, "steps") != 0 || !second)
+        return;
+    const char *field = r->path + r->step_path_len + 1; /* "with.email" */
+    const json_t *def = json_object_get(r->c->ids, second);
+    if (!def) {
+        const char *near = nearest_id(r->c, second, r->step);
+        problem(r->c, r->path, "step `%s`, %s: there is no step `%s` ($.steps.%s)%s%s%s", r->step,
+                field, second, second, near ? "; did you mean `" : "", near ? near : "",
+                near ? "`?" : "");
+        return;
+    }
+    json_int_t place = json_integer_value(json_array_get(def, 0));
+    if (place == r->place)
+        problem(r->c, r->path,
+                "step `%s`, %s: $.steps.%s is the step itself, which has no output yet", r->step,
+                field, second);
+    else if (place > r->place)
+        problem(r->c, r->path,
+                "step `%s`, %s: step `%s` comes later (line %s), so it has not run yet: a step "
+                "reads only the steps before it",
+                r->step, field, second, json_string_value(json_array_get(def, 1)));
+}
+
+/* The steps read by v: each string in it is a template, or, when `expr` is set, v is an
+ * expression field (loop, if, filter: an expression unless it holds {{ }}). */
+static void reads_in(refs_t *r, const json_t *v, const char *path, int expr)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        r->path = path;
+        if (expr && !strstr(s, "{{"))
+            sl__expr_refs(s, step_read, r);
+        else
+            sl__template_refs(s, step_read, r);
+        return;
+    }
+    char sub[1024];
+    for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+        sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        reads_in(r, json_array_get(v, i), sub, 0);
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        sl__path_fmt(sub, sizeof sub, "%s.%s", path, k);
+        reads_in(r, x, sub, 0);
+    }
+}
+
+static void check_reads(checker_t *c, const json_t *steps, const char *path, int depth)
+{
+    if (depth > 16)
+        return;
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        const json_t *step = json_array_get(steps, i);
+        const sl_step_kind_t *sk = sl__step_of(step);
+        const char *id = json_string_value(json_object_get(step, "id"));
+        const json_t *def = id ? json_object_get(c->ids, id) : NULL;
+        char sub[1024], field[1100];
+        sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        /* a step without a kind or with a bad or repeated id is a problem already */
+        if (!sk || !def || strcmp(json_string_value(json_array_get(def, 2)), sub) != 0)
+            continue;
+        refs_t r = {c, id, json_integer_value(json_array_get(def, 0)), strlen(sub), NULL};
+        const char *key = sk->flow == SL_STEP_ACTION && sk->input ? sk->input : sk->name;
+        sl__path_fmt(field, sizeof field, "%s.%s", sub, key);
+        reads_in(&r, json_object_get(step, key), field,
+                 sk->flow == SL_STEP_LOOP || sk->flow == SL_STEP_IF || sk->flow == SL_STEP_FILTER);
+        static const char *const nested[] = {"steps", "then", "else"};
+        for (size_t k = 0; k < 3; k++) {
+            sl__path_fmt(field, sizeof field, "%s.%s", sub, nested[k]);
+            if (sk->flow == SL_STEP_LOOP || sk->flow == SL_STEP_IF)
+                check_reads(c, json_object_get(step, nested[k]), field, depth + 1);
+        }
     }
 }
 
@@ -521,6 +638,7 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     if (out->trigger == SL_TRIGGER_EVENTS && !out->connection[0])
         problem(&c, "trigger", "an event trigger needs the flow's `connection` (whose events)");
     check_steps(&c, json_object_get(d, "steps"), "steps", 0);
+    check_reads(&c, json_object_get(d, "steps"), "steps", 0);
     json_decref(c.ids);
     return c.bad ? SL_EINVAL : SL_OK;
 }

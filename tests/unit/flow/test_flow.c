@@ -185,6 +185,61 @@ static void bounded_files(void **state)
     free(text);
 }
 
+/* $.steps.ID must name a step that runs before the one reading it: one that does not exist, comes
+ * later or is the step itself is refused at load, with the step, the field and a suggestion. */
+static void reads_of_steps_are_checked(void **state)
+{
+    (void)state;
+    expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n"
+                   "  - id: get-customer\n    stripe: find-customer\n    with: {id: cus_1}\n"
+                   "  - id: remind\n    email:\n      to: \"{{ $.steps.get-custmer.email }}\"\n"
+                   "      subject: hi\n      text: hello\n",
+                   "10:11",
+                   "step `remind`, email.to: there is no step `get-custmer` "
+                   "($.steps.get-custmer); did you mean `get-customer`?");
+    expect_problem(
+        "name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: {v: \"{{ $.steps.b }}\"}\n"
+        "  - id: b\n    set: 1\n",
+        "5:14", "step `a`, set.v: step `b` comes later (line 6:9), so it has not run yet");
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    filter: $.steps.a.passed\n",
+                   "5:13",
+                   "step `a`, filter: $.steps.a is the step itself, which has no output yet");
+    /* in a loop's body, a later sibling has not run in the first iteration */
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: each\n    loop: $.input.list\n"
+                   "    steps:\n      - id: a\n        if: \"$['steps']['b'] > 1\"\n"
+                   "        then: [{id: c, set: 1}]\n      - id: b\n        set: 2\n",
+                   "8:13", "step `a`, if: step `b` comes later");
+    /* inside filters and function arguments, and with a default: still a mistake */
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: b\n"
+                   "    loop: \"$.input.list[?(@.id == $.steps.nope.id)]\"\n"
+                   "    steps: [{id: c, set: \"{{ lower($.steps.zz ?? 'none') }}\"}]\n",
+                   "7:11", "step `b`, loop: there is no step `nope` ($.steps.nope)\n");
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: b\n"
+                   "    loop: \"$.input.list[?(@.id == $.steps.nope.id)]\"\n"
+                   "    steps: [{id: c, set: \"{{ lower($.steps.zz ?? 'none') }}\"}]\n",
+                   "8:26", "step `c`, set: there is no step `zz` ($.steps.zz)\n");
+    expect_problem(
+        "name: x\nconnection: s\ntrigger: manual\nsteps:\n"
+        "  - id: get\n    stripe: customers.retrieve\n"
+        "    with: {customer: \"{{ $.steps.gett.id }}\", expand: [\"{{ $.steps.q }}\"]}\n",
+        "7:56", "step `get`, with.expand[0]: there is no step `q` ($.steps.q)\n");
+
+    /* what runs before may be read: earlier steps, the loop or if around a step, a step inside
+     * a loop or branch from after it; other roots and whole $.steps are not step reads */
+    char *got = problems(
+        "ok.yaml", "name: x\ntrigger: manual\nsteps:\n  - id: first\n    set: 1\n"
+                   "  - id: each\n    loop: \"{{ $.input.list }}\"\n    steps:\n"
+                   "      - id: inner\n        set: \"{{ $.steps.each.value }}\"\n"
+                   "      - id: choose\n        if: $.steps.inner && $.steps.first\n"
+                   "        then:\n          - id: deep\n"
+                   "            set: \"{{ $.steps.choose.branch }} {{ $.steps.each.index }}\"\n"
+                   "  - id: after\n    set: \"{{ $.steps.deep }} {{ $.steps.inner }} {{ "
+                   "$.steps }} {{ $.steps[0] }} {{ $.trigger.steps.nope }} {{ $..later }}\"\n"
+                   "  - id: later\n    set: \"$.steps.nope is text here\"\n");
+    assert_string_equal(got, "");
+    free(got);
+}
+
 /* A flow's `max_steps` bounds the steps of one run (the engine counts them): a whole number
  * up to 1,000,000, 100,000 when the file gives none. */
 static void max_steps(void **state)
@@ -454,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps_bounds_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(reads_of_steps_are_checked, setup, teardown),
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
