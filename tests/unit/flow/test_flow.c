@@ -132,7 +132,9 @@ static void reports_problems_with_line_and_column(void **state)
                    "6:13", "did you mean `customers.create`");
     expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: a\n"
                    "    stripe: customers.create\n    with: {emial: a@b.co}\n",
-                   "7:19", "customers.create has no parameter `emial`");
+                   "7:19",
+                   "step `a`, with.emial: customers.create: unknown parameter `emial` (did you "
+                   "mean `email`?)");
     expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: a\n"
                    "    set: 2\n",
                    "6:9", "step id `a` is used twice");
@@ -238,6 +240,69 @@ static void reads_of_steps_are_checked(void **state)
                    "  - id: later\n    set: \"$.steps.nope is text here\"\n");
     assert_string_equal(got, "");
     free(got);
+}
+
+/* A stripe step's parameters go through the catalog's validation, the one `sluice call` and
+ * the run use: names, types, enums, required and path parameters are checked where the value is
+ * written out; a {{ template }} stands for any value. */
+static void stripe_parameters_are_checked(void **state)
+{
+    (void)state;
+#define STRIPE_STEP(op, with)                                                                      \
+    "name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: call\n    stripe: " op               \
+    "\n    with: " with "\n"
+    expect_problem(STRIPE_STEP("invoices.list", "{status: opn, limit: 3}"), "7:20",
+                   "step `call`, with.status: invoices.list: `status` must be one of draft, open, "
+                   "paid, uncollectible, void; not `opn`");
+    expect_problem(STRIPE_STEP("list-invoices", "{limit: ten}"), "7:19",
+                   "step `call`, with.limit: invoices.list: `limit` must be an integer, not `ten`");
+    expect_problem(STRIPE_STEP("products.create",
+                               "\n      name: p\n      default_price_data:\n"
+                               "        currency: usd\n        unit_amount: [1]"),
+                   "11:22",
+                   "step `call`, with.default_price_data.unit_amount: products.create: "
+                   "`default_price_data[unit_amount]` must be an integer, not an array");
+    expect_problem(STRIPE_STEP("prices.create", "{unit_amount: 5, product: prod_1}"), "7:11",
+                   "step `call`, with.currency: prices.create: missing required parameter "
+                   "`currency`");
+    expect_problem(STRIPE_STEP("customers.retrieve", "{expand: [sources]}"), "7:11",
+                   "step `call`, with: customers.retrieve: missing path parameter `customer`");
+    expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: call\n"
+                   "    stripe: customers.retrieve\n",
+                   "5:5",
+                   "step `call`, with: customers.retrieve: missing path parameter `customer`");
+    expect_problem(STRIPE_STEP("find-customer", "{expand: [x], limit: 2}"), "7:11",
+                   "step `call`, with: find-customer: give id=cus_... or email=...");
+    expect_problem(STRIPE_STEP("customers.create", "{metadata: {a: 1}, tax_exempt: \"{{ $.x }}\", "
+                                                   "invoice_settings: {footer: [\"{{ $.y }}\"]}}"),
+                   "7:82",
+                   "step `call`, with.invoice_settings.footer: customers.create: "
+                   "`invoice_settings[footer]` must be a string");
+
+    /* templates stand for any value; path parameters by name or as id; the actions' own ids */
+    static const char *const ok[] = {
+        STRIPE_STEP("invoices.list",
+                    "{status: \"{{ $.input.status }}\", limit: \"{{ $.input.n }}\"}"),
+        STRIPE_STEP("invoices.list", "{status: open, limit: \"10\", created: {gte: 1700000000}}"),
+        STRIPE_STEP("customers.retrieve", "{customer: cus_1, expand: [sources]}"),
+        STRIPE_STEP("customers.update", "{id: \"{{ $.trigger.data.object.customer }}\", "
+                                        "metadata: {plan: pro}, name: \"{{ $.input.name }}\"}"),
+        STRIPE_STEP("find-customer", "{email: \"{{ $.trigger.data.object.email }}\"}"),
+        STRIPE_STEP("find-customer", "{email: jenny@example.com}"),
+        STRIPE_STEP("find-subscription", "{id: si_123}"),
+        STRIPE_STEP("archive-price", "{id: price_1}"),
+        STRIPE_STEP("get-account", "{}"),
+        STRIPE_STEP("prices.create", "\"{{ $.input }}\""),
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char *got = problems("ok.yaml", ok[i]);
+        if (i + 1 == sizeof ok / sizeof *ok)
+            assert_non_null(strstr(got, "`with` holds the parameters as a mapping"));
+        else if (*got)
+            fail_msg("%s\ngave: %s", ok[i], got);
+        free(got);
+    }
+#undef STRIPE_STEP
 }
 
 /* A flow's `max_steps` bounds the steps of one run (the engine counts them): a whole number
@@ -509,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps_bounds_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(stripe_parameters_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_of_steps_are_checked, setup, teardown),
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
