@@ -399,23 +399,33 @@ typedef struct refs {
     const char *path;     /* the node holding the text ("steps[2].with.email") */
 } refs_t;
 
-/* The step id nearest to a misspelled one (other than `self`), or NULL. */
-static const char *nearest_id(const checker_t *c, const char *name, const char *self)
+/* For did-you-mean: keeps `cand` in *best when it is nearer to `name` than what is there (and
+ * not `self`). */
+static void consider(const char *name, const char *cand, const char *self, const char **best,
+                     size_t *best_d)
+{
+    if (!cand || (self && strcmp(cand, self) == 0))
+        return;
+    size_t d = sl__edit_distance(name, cand);
+    if (d <= *best_d && (!*best || d < *best_d)) {
+        *best = cand;
+        *best_d = d;
+    }
+}
+
+/* Of `cands` (an object's keys, or an array's strings), the one nearest to a misspelled `name`
+ * other than `self` (may be NULL), within a third of its length; NULL if none is that near. */
+static const char *nearest(const json_t *cands, const char *name, const char *self)
 {
     const char *best = NULL;
     size_t best_d = strlen(name) / 3 + 1;
     if (best_d > 3)
         best_d = 3;
-    const char *id;
+    const char *k;
     json_t *v;
-    json_object_foreach(c->ids, id, v)
-    {
-        size_t d = sl__edit_distance(name, id);
-        if (d <= best_d && strcmp(id, self) != 0 && (!best || d < best_d)) {
-            best = id;
-            best_d = d;
-        }
-    }
+    json_object_foreach((json_t *)cands, k, v) consider(name, k, self, &best, &best_d);
+    for (size_t i = 0; i < json_array_size(cands); i++)
+        consider(name, json_string_value(json_array_get(cands, i)), self, &best, &best_d);
     return best;
 }
 
@@ -428,7 +438,7 @@ static void step_read(void *ctx, const char *first, const char *second, size_t c
     const char *field = r->path + r->step_path_len + 1; /* "with.email" */
     const json_t *def = json_object_get(r->c->ids, second);
     if (!def) {
-        const char *near = nearest_id(r->c, second, r->step);
+        const char *near = nearest(r->c->ids, second, r->step);
         problem(r->c, r->path, "step `%s`, %s: there is no step `%s` ($.steps.%s)%s%s%s", r->step,
                 field, second, second, near ? "; did you mean `" : "", near ? near : "",
                 near ? "`?" : "");
@@ -564,7 +574,41 @@ void sl__flow_cleanup(sl_flow_t *f)
     memset(f, 0, sizeof *f);
 }
 
+/* The flow's connection is one the store has (it can be added later, but until then every
+ * stripe step fails and no event reaches the flow). */
+static void check_connection(checker_t *c, const json_t *names)
+{
+    const char *conn = c->flow->connection;
+    for (size_t i = 0; i < json_array_size(names); i++)
+        if (strcmp(json_string_value(json_array_get(names, i)) ?: "", conn) == 0)
+            return;
+    if (!json_array_size(names)) {
+        problem(c, "connection",
+                "connection: there is no connection `%s`: the store has no connections yet (add "
+                "it with `sluice connect add %s --key KEY`)",
+                conn, conn);
+        return;
+    }
+    const char *near = nearest(names, conn, NULL);
+    if (near)
+        problem(c, "connection",
+                "connection: there is no connection `%s` in the store; did you mean `%s`? "
+                "(`sluice connect list` shows them)",
+                conn, near);
+    else
+        problem(c, "connection",
+                "connection: there is no connection `%s` in the store (`sluice connect list` "
+                "shows them; `sluice connect add %s --key KEY` adds it)",
+                conn, conn);
+}
+
 sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
+{
+    return sl__flow_load_known(file, NULL, out, errors);
+}
+
+sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_flow_t *out,
+                           json_t *errors)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->file, sizeof out->file, "%s", file);
@@ -615,8 +659,13 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     const json_t *conn = json_object_get(d, "connection");
     if (conn && !json_is_string(conn))
         problem(&c, "connection", "`connection` names a connection (see `sluice connect list`)");
+    else if (conn && strlen(json_string_value(conn)) >= sizeof out->connection)
+        problem(&c, "connection", "a connection's name is at most %zu characters",
+                sizeof out->connection - 1);
     else if (conn)
         snprintf(out->connection, sizeof out->connection, "%s", json_string_value(conn));
+    if (out->connection[0] && known && known->connections)
+        check_connection(&c, known->connections);
     const json_t *en = json_object_get(d, "enabled");
     if (en && !json_is_boolean(en))
         problem(&c, "enabled", "`enabled` is true or false");
@@ -650,6 +699,12 @@ static int name_cmp(const void *a, const void *b)
 
 sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
 {
+    return sl__flows_load_dir_known(dir, NULL, out, errors);
+}
+
+sl_err sl__flows_load_dir_known(const char *dir, const sl_flow_known_t *known, sl_flows_t *out,
+                                json_t *errors)
+{
     memset(out, 0, sizeof *out);
     DIR *d = opendir(dir);
     if (!d)
@@ -682,7 +737,7 @@ sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         sl_flow_t f;
-        if (sl__flow_load(path, &f, errors)) {
+        if (sl__flow_load_known(path, known, &f, errors)) {
             sl__flow_cleanup(&f);
             rc = SL_EINVAL;
             continue;

@@ -305,6 +305,69 @@ static void stripe_parameters_are_checked(void **state)
 #undef STRIPE_STEP
 }
 
+/* With the store's connections known (`sluice flows validate` when there is a store), a flow's
+ * connection must be one of them; without, it is not checked (it may be added later). */
+static void connections_are_checked_when_known(void **state)
+{
+    (void)state;
+    write_file("c.yaml", "name: c\nconnection: shpo\ntrigger: invoice.paid\nsteps:\n"
+                         "  - {id: a, set: 1}\n");
+    char path[256], want[512];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    json_t *errors = json_array();
+    sl_flow_t f;
+    json_t *names = json_pack("[s,s]", "shop", "other");
+    sl_flow_known_t known = {names};
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 1);
+    snprintf(want, sizeof want,
+             "%s:2:13: connection: there is no connection `shpo` in the store; did you mean "
+             "`shop`? (`sluice connect list` shows them)",
+             path);
+    assert_string_equal(json_string_value(json_array_get(errors, 0)), want);
+
+    /* the same through a directory; none near; none at all */
+    json_array_clear(errors);
+    sl_flows_t flows;
+    assert_int_equal(sl__flows_load_dir_known(dir, &known, &flows, errors), SL_EINVAL);
+    assert_int_equal(flows.n, 0);
+    sl__flows_free(&flows);
+    assert_int_equal(json_array_size(errors), 1);
+    json_array_clear(errors);
+    json_array_clear(names);
+    json_array_append_new(names, json_string("billing"));
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)),
+                           "there is no connection `shpo` in the store (`sluice connect list` "
+                           "shows them; `sluice connect add shpo --key KEY` adds it)"));
+    json_array_clear(errors);
+    json_array_clear(names);
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_non_null(
+        strstr(json_string_value(json_array_get(errors, 0)), "the store has no connections yet"));
+
+    /* known, or not checked */
+    json_array_clear(errors);
+    json_array_append_new(names, json_string("shpo"));
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    json_array_clear(names);
+    sl_flow_known_t unknown = {NULL};
+    assert_int_equal(sl__flow_load_known(path, &unknown, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    assert_int_equal(sl__flow_load_known(path, NULL, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    write_file("c.yaml", "name: c\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_OK); /* uses none */
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 0);
+    json_decref(names);
+    json_decref(errors);
+}
+
 /* A flow's `max_steps` bounds the steps of one run (the engine counts them): a whole number
  * up to 1,000,000, 100,000 when the file gives none. */
 static void max_steps(void **state)
@@ -574,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(max_steps_bounds_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(connections_are_checked_when_known, setup, teardown),
         cmocka_unit_test_setup_teardown(stripe_parameters_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_of_steps_are_checked, setup, teardown),
         cmocka_unit_test(patterns),
