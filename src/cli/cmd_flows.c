@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/flows_view.h"
@@ -14,7 +15,7 @@ void sl__cmd_flows_help(FILE *out)
 {
     fprintf(out,
             "Usage: sluice flows list [--flows DIR] [--data DIR] [--json]\n"
-            "       sluice flows validate [DIR | FILE...]\n"
+            "       sluice flows validate [DIR | FILE...] [--data DIR] [--store URI]\n"
             "       sluice flows enable NAME | disable NAME\n"
             "       sluice flows run NAME [--input JSON] [--queue] [--full]\n"
             "\n"
@@ -26,7 +27,10 @@ void sl__cmd_flows_help(FILE *out)
             "\n"
             "  list       each flow: trigger, connection, enabled, file\n"
             "  validate   check every file without running anything; each problem is printed\n"
-            "             as FILE:LINE:COLUMN: message, and the exit code is 2 if there is one\n"
+            "             as FILE:LINE:COLUMN: message, and the exit code is 2 if there is one.\n"
+            "             Beyond each file: steps read only steps before them, Stripe parameters\n"
+            "             written out pass the catalog's checks, and, when there is a store\n"
+            "             (--data, --store), the connection is one of its connections\n"
             "  enable     let events and schedules start the flow (the store keeps the setting;\n"
             "  disable    a running `sluice serve` notices within a second)\n"
             "  run        run the flow now with --input as its trigger ($.trigger, $.input),\n"
@@ -73,21 +77,61 @@ static int list_flows(const sl_flows_t *flows, sl_engine_t *eng, int as_json)
     return CLI_OK;
 }
 
-static int validate(int argc, char **argv, int first, const char *dir)
+static int add_name(const sl_conn_row_t *row, void *ctx)
+{
+    return json_array_append_new(ctx, json_string(row->name)) ? 1 : 0;
+}
+
+/* The store's connection names, for `validate` to check each flow's `connection` against: from
+ * --store or $SLUICE_STORE, else DATA/sluice.db when it exists (validate makes no store). NULL
+ * when there is no store, or it cannot be read (said on stderr): then they are not checked. */
+static json_t *store_connections(const char *data, const char *store_opt, const char **why)
+{
+    *why = " (connections not checked: no store yet)";
+    char dir[4096], uri[4200], err[512];
+    if (!store_opt || !*store_opt)
+        store_opt = getenv("SLUICE_STORE");
+    if (store_opt && *store_opt) {
+        snprintf(uri, sizeof uri, "%s", store_opt);
+    } else {
+        if (sl__data_dir(data, dir, sizeof dir, err, sizeof err))
+            return NULL;
+        snprintf(uri, sizeof uri, "%s/sluice.db", dir);
+        if (access(uri, F_OK) != 0)
+            return NULL;
+        snprintf(uri, sizeof uri, "sqlite:%s/sluice.db", dir);
+    }
+    sl_store_t *store = NULL;
+    json_t *names = json_array();
+    if (sl_store_open(uri, &store, err, sizeof err) ||
+        sl_store_conn_list(store, add_name, names, err, sizeof err)) {
+        fprintf(stderr, "sluice %s: connections not checked: %s\n", CMD, err);
+        *why = " (connections not checked)";
+        json_decref(names);
+        names = NULL;
+    }
+    sl_store_close(store);
+    return names;
+}
+
+static int validate(int argc, char **argv, int first, const char *dir, const char *data,
+                    const char *store)
 {
     json_t *errors = json_array();
     size_t nflows = 0;
+    const char *why = "";
+    sl_flow_known_t known = {store_connections(data, store, &why)};
     if (first >= argc) {
         sl_flows_t flows;
-        sl__flows_load_dir(dir, &flows, errors);
+        sl__flows_load_dir_known(dir, &known, &flows, errors);
         nflows = flows.n;
         sl__flows_free(&flows);
     }
     for (int i = first; i < argc; i++) {
         sl_flows_t flows;
-        if (sl__flows_load_dir(argv[i], &flows, errors) == SL_EIO) {
+        if (sl__flows_load_dir_known(argv[i], &known, &flows, errors) == SL_EIO) {
             sl_flow_t f;
-            if (sl__flow_load(argv[i], &f, errors) == SL_OK)
+            if (sl__flow_load_known(argv[i], &known, &f, errors) == SL_OK)
                 nflows++;
             sl__flow_cleanup(&f);
         } else {
@@ -95,6 +139,9 @@ static int validate(int argc, char **argv, int first, const char *dir)
         }
         sl__flows_free(&flows);
     }
+    if (known.connections)
+        why = "";
+    json_decref((json_t *)known.connections);
     for (size_t i = 0; i < json_array_size(errors); i++)
         fprintf(stderr, "%s\n", json_string_value(json_array_get(errors, i)));
     size_t nerr = json_array_size(errors);
@@ -103,7 +150,7 @@ static int validate(int argc, char **argv, int first, const char *dir)
         fprintf(stderr, "%zu problem%s\n", nerr, nerr == 1 ? "" : "s");
         return CLI_EUSAGE;
     }
-    printf("%zu flow%s OK\n", nflows, nflows == 1 ? "" : "s");
+    printf("%zu flow%s OK%s\n", nflows, nflows == 1 ? "" : "s", why);
     return CLI_OK;
 }
 
@@ -181,7 +228,7 @@ int sl__cmd_flows(int argc, char **argv)
             if (!dir[0])
                 snprintf(dir, sizeof dir, "%s/flows", d);
         }
-        ret = validate(nargs, args, 1, dir);
+        ret = validate(nargs, args, 1, dir, data, store);
         goto out;
     }
     if (strcmp(sub, "list") && strcmp(sub, "enable") && strcmp(sub, "disable") &&

@@ -60,3 +60,28 @@ int sl__expr_truthy(const json_t *v)
 {
     return sl__expr_is_true(v);
 }
+
+void sl__expr_tree_refs(const node_t *n, sl_expr_ref_fn fn, void *ctx)
+{
+    if (!n)
+        return;
+    if (n->kind == N_PATH && !n->from_cur && n->nsegs && n->segs[0].kind == S_NAME &&
+        !n->segs[0].recursive) {
+        const seg_t *s2 = n->nsegs > 1 ? &n->segs[1] : NULL;
+        fn(ctx, n->segs[0].name, s2 && s2->kind == S_NAME && !s2->recursive ? s2->name : NULL,
+           n->col);
+    }
+    for (size_t i = 0; n->kind == N_PATH && i < n->nsegs; i++)
+        sl__expr_tree_refs(n->segs[i].filter, fn, ctx);
+    for (size_t i = 0; i < n->nkids; i++)
+        sl__expr_tree_refs(n->kids[i], fn, ctx);
+}
+
+void sl__expr_refs(const char *expr, sl_expr_ref_fn fn, void *ctx)
+{
+    if (!expr)
+        return;
+    node_t *n = sl__expr_parse(expr, strlen(expr), 0, NULL, 0);
+    sl__expr_tree_refs(n, fn, ctx);
+    sl__expr_free(n);
+}

@@ -52,4 +52,20 @@ json_t *sl__template_render_json(const json_t *v, const json_t *ctx, char *err, 
 /* sl__template_check for every string value inside `v`; err is prefixed like the above. */
 sl_err sl__template_check_json(const json_t *v, char *err, size_t errlen);
 
+/* A path from the root that an expression reads, for the checks made before anything runs:
+ * its first two members when they are names ($.steps.get-customer.email and
+ * $['steps']['get-customer'] give "steps" and "get-customer"; `second` is NULL when the second
+ * segment is not a name, or there is none) and its 1-based column in what the user wrote. The
+ * strings are valid only during the call. */
+typedef void (*sl_expr_ref_fn)(void *ctx, const char *first, const char *second, size_t col);
+
+/* Calls fn for every path from the root ($...) that `expr` reads, in the order written, those
+ * inside filters and function arguments included. An expression that does not parse calls
+ * nothing: sl__expr_check reports it. */
+void sl__expr_refs(const char *expr, sl_expr_ref_fn fn, void *ctx);
+
+/* sl__expr_refs for every {{ expr }} part of a template (nothing after a part that does not
+ * parse). */
+void sl__template_refs(const char *tmpl, sl_expr_ref_fn fn, void *ctx);
+
 #endif

@@ -14,6 +14,7 @@
 #include "flow/internal.h"
 #include "flow/yaml.h"
 #include "sluice/catalog.h"
+#include "stripe/internal.h"
 
 void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
 {
@@ -23,12 +24,10 @@ void sl__path_fmt(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-#define MAX_FLOW_FILE (4u << 20)
-
 struct sl_check {
     sl_flow_t *flow;
     json_t *errors;
-    json_t *ids; /* step id -> path */
+    json_t *ids; /* step id -> [its place in the file (0, 1, ...), "LINE:COL", its node path] */
     int bad;
 };
 typedef struct sl_check checker_t;
@@ -258,12 +257,13 @@ static void check_step(checker_t *c, const json_t *step, const char *path, int d
         problem(c, json_object_get(step, "id") ? sub : path,
                 "every step needs an `id` of letters, digits, - and _ (at most 64)");
     else if (json_object_get(c->ids, id))
-        problem(c, sub, "step id `%s` is used twice (first at %s)", id,
-                json_string_value(json_object_get(c->ids, id)));
+        problem(c, sub, "step id `%s` is used twice (first at line %s)", id,
+                json_string_value(json_array_get(json_object_get(c->ids, id), 1)));
     else {
         char where[32];
         sl__yaml_where(c->flow->pos, sub, where, sizeof where);
-        json_object_set_new(c->ids, id, json_sprintf("line %s", where));
+        json_object_set_new(
+            c->ids, id, json_pack("[I,s,s]", (json_int_t)json_object_size(c->ids), where, path));
     }
     const sl_step_kind_t *sk = sl__step_of(step);
     if (!sk) {
@@ -386,6 +386,131 @@ static void check_steps(checker_t *c, const json_t *steps, const char *path, int
     }
 }
 
+/* --- what steps read of each other -----------------------------------------------------------
+ * $.steps.ID is the output of a step that ran before. Reading a step that does not exist, comes
+ * later in the file, or is the step itself fails the run when it gets there (or silently takes
+ * the `??` default), so each is a problem at load. Checked once every id is known. */
+
+typedef struct refs {
+    checker_t *c;
+    const char *step;     /* the id of the step whose field is read */
+    json_int_t place;     /* its place in the file */
+    size_t step_path_len; /* of its node path ("steps[2]") */
+    const char *path;     /* the node holding the text ("steps[2].with.email") */
+} refs_t;
+
+/* For did-you-mean: keeps `cand` in *best when it is nearer to `name` than what is there (and
+ * not `self`). */
+static void consider(const char *name, const char *cand, const char *self, const char **best,
+                     size_t *best_d)
+{
+    if (!cand || (self && strcmp(cand, self) == 0))
+        return;
+    size_t d = sl__edit_distance(name, cand);
+    if (d <= *best_d && (!*best || d < *best_d)) {
+        *best = cand;
+        *best_d = d;
+    }
+}
+
+/* Of `cands` (an object's keys, or an array's strings), the one nearest to a misspelled `name`
+ * other than `self` (may be NULL), within a third of its length; NULL if none is that near. */
+static const char *nearest(const json_t *cands, const char *name, const char *self)
+{
+    const char *best = NULL;
+    size_t best_d = strlen(name) / 3 + 1;
+    if (best_d > 3)
+        best_d = 3;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cands, k, v) consider(name, k, self, &best, &best_d);
+    for (size_t i = 0; i < json_array_size(cands); i++)
+        consider(name, json_string_value(json_array_get(cands, i)), self, &best, &best_d);
+    return best;
+}
+
+static void step_read(void *ctx, const char *first, const char *second, size_t col)
+{
+    refs_t *r = ctx;
+    (void)col;
+    if (strcmp(first, "steps") != 0 || !second)
+        return;
+    const char *field = r->path + r->step_path_len + 1; /* "with.email" */
+    const json_t *def = json_object_get(r->c->ids, second);
+    if (!def) {
+        const char *near = nearest(r->c->ids, second, r->step);
+        problem(r->c, r->path, "step `%s`, %s: there is no step `%s` ($.steps.%s)%s%s%s", r->step,
+                field, second, second, near ? "; did you mean `" : "", near ? near : "",
+                near ? "`?" : "");
+        return;
+    }
+    json_int_t place = json_integer_value(json_array_get(def, 0));
+    if (place == r->place)
+        problem(r->c, r->path,
+                "step `%s`, %s: $.steps.%s is the step itself, which has no output yet", r->step,
+                field, second);
+    else if (place > r->place)
+        problem(r->c, r->path,
+                "step `%s`, %s: step `%s` comes later (line %s), so it has not run yet: a step "
+                "reads only the steps before it",
+                r->step, field, second, json_string_value(json_array_get(def, 1)));
+}
+
+/* The steps read by v: each string in it is a template, or, when `expr` is set, v is an
+ * expression field (loop, if, filter: an expression unless it holds {{ }}). */
+static void reads_in(refs_t *r, const json_t *v, const char *path, int expr)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        r->path = path;
+        if (expr && !strstr(s, "{{"))
+            sl__expr_refs(s, step_read, r);
+        else
+            sl__template_refs(s, step_read, r);
+        return;
+    }
+    char sub[1024];
+    for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+        sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        reads_in(r, json_array_get(v, i), sub, 0);
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        sl__path_fmt(sub, sizeof sub, "%s.%s", path, k);
+        reads_in(r, x, sub, 0);
+    }
+}
+
+static void check_reads(checker_t *c, const json_t *steps, const char *path, int depth)
+{
+    if (depth > 16)
+        return;
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        const json_t *step = json_array_get(steps, i);
+        const sl_step_kind_t *sk = sl__step_of(step);
+        const char *id = json_string_value(json_object_get(step, "id"));
+        const json_t *def = id ? json_object_get(c->ids, id) : NULL;
+        char sub[1024], field[1100];
+        sl__path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
+        /* a step without a kind or with a bad or repeated id is a problem already */
+        if (!sk || !def || strcmp(json_string_value(json_array_get(def, 2)), sub) != 0)
+            continue;
+        refs_t r = {c, id, json_integer_value(json_array_get(def, 0)), strlen(sub), NULL};
+        const char *key = sk->flow == SL_STEP_ACTION && sk->input ? sk->input : sk->name;
+        sl__path_fmt(field, sizeof field, "%s.%s", sub, key);
+        reads_in(&r, json_object_get(step, key), field,
+                 sk->flow == SL_STEP_LOOP || sk->flow == SL_STEP_IF || sk->flow == SL_STEP_FILTER);
+        static const char *const nested[] = {"steps", "then", "else"};
+        for (size_t k = 0; k < 3; k++) {
+            sl__path_fmt(field, sizeof field, "%s.%s", sub, nested[k]);
+            if (sk->flow == SL_STEP_LOOP || sk->flow == SL_STEP_IF)
+                check_reads(c, json_object_get(step, nested[k]), field, depth + 1);
+        }
+    }
+}
+
 static void check_trigger(checker_t *c, const json_t *t)
 {
     sl_flow_t *f = c->flow;
@@ -449,7 +574,41 @@ void sl__flow_cleanup(sl_flow_t *f)
     memset(f, 0, sizeof *f);
 }
 
+/* The flow's connection is one the store has (it can be added later, but until then every
+ * stripe step fails and no event reaches the flow). */
+static void check_connection(checker_t *c, const json_t *names)
+{
+    const char *conn = c->flow->connection;
+    for (size_t i = 0; i < json_array_size(names); i++)
+        if (strcmp(json_string_value(json_array_get(names, i)) ?: "", conn) == 0)
+            return;
+    if (!json_array_size(names)) {
+        problem(c, "connection",
+                "connection: there is no connection `%s`: the store has no connections yet (add "
+                "it with `sluice connect add %s --key KEY`)",
+                conn, conn);
+        return;
+    }
+    const char *near = nearest(names, conn, NULL);
+    if (near)
+        problem(c, "connection",
+                "connection: there is no connection `%s` in the store; did you mean `%s`? "
+                "(`sluice connect list` shows them)",
+                conn, near);
+    else
+        problem(c, "connection",
+                "connection: there is no connection `%s` in the store (`sluice connect list` "
+                "shows them; `sluice connect add %s --key KEY` adds it)",
+                conn, conn);
+}
+
 sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
+{
+    return sl__flow_load_known(file, NULL, out, errors);
+}
+
+sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_flow_t *out,
+                           json_t *errors)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->file, sizeof out->file, "%s", file);
@@ -458,12 +617,19 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
         json_array_append_new(errors, json_sprintf("%s: %s", file, strerror(errno)));
         return SL_EIO;
     }
-    char *text = malloc(MAX_FLOW_FILE + 1);
-    size_t len = text ? fread(text, 1, MAX_FLOW_FILE + 1, fp) : 0;
+    /* Bounded by the YAML reader's limit: the file, then what its aliases expand to. */
+    char *text = malloc(SL_YAML_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, SL_YAML_MAX_BYTES + 1, fp) : 0;
     fclose(fp);
-    if (!text || len > MAX_FLOW_FILE) {
+    if (!text) {
+        json_array_append_new(errors, json_sprintf("%s: out of memory", file));
+        return SL_ENOMEM;
+    }
+    if (len > SL_YAML_MAX_BYTES) {
         free(text);
-        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        json_array_append_new(errors,
+                              json_sprintf("%s: larger than %u MiB (the limit of a flow file)",
+                                           file, SL_YAML_MAX_BYTES >> 20));
         return SL_EINVAL;
     }
     char err[512];
@@ -481,8 +647,8 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
         json_decref(c.ids);
         return SL_EINVAL;
     }
-    static const char *const top[] = {"name",  "description", "connection", "trigger",
-                                      "steps", "enabled",     "smtp",       NULL};
+    static const char *const top[] = {"name",    "description", "connection", "trigger", "steps",
+                                      "enabled", "smtp",        "max_steps",  NULL};
     check_keys(&c, "", d, top, "a flow");
     const char *name = json_string_value(json_object_get(d, "name"));
     if (!name || !*name || strlen(name) >= sizeof out->name || strchr(name, '/'))
@@ -493,12 +659,27 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     const json_t *conn = json_object_get(d, "connection");
     if (conn && !json_is_string(conn))
         problem(&c, "connection", "`connection` names a connection (see `sluice connect list`)");
+    else if (conn && strlen(json_string_value(conn)) >= sizeof out->connection)
+        problem(&c, "connection", "a connection's name is at most %zu characters",
+                sizeof out->connection - 1);
     else if (conn)
         snprintf(out->connection, sizeof out->connection, "%s", json_string_value(conn));
+    if (out->connection[0] && known && known->connections)
+        check_connection(&c, known->connections);
     const json_t *en = json_object_get(d, "enabled");
     if (en && !json_is_boolean(en))
         problem(&c, "enabled", "`enabled` is true or false");
     out->enabled_default = !en || json_is_true(en);
+    const json_t *ms = json_object_get(d, "max_steps");
+    out->max_steps = SL_FLOW_MAX_STEPS_DEFAULT;
+    if (ms && (!json_is_integer(ms) || json_integer_value(ms) < 1 ||
+               json_integer_value(ms) > SL_FLOW_MAX_STEPS_LIMIT))
+        problem(&c, "max_steps",
+                "`max_steps` is a whole number from 1 to %d: the steps one run may execute, "
+                "every loop iteration's counted (default %d)",
+                SL_FLOW_MAX_STEPS_LIMIT, SL_FLOW_MAX_STEPS_DEFAULT);
+    else if (ms)
+        out->max_steps = (long)json_integer_value(ms);
     if (!json_object_get(d, "trigger"))
         problem(&c, "", "a flow needs a `trigger`");
     else
@@ -506,6 +687,7 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     if (out->trigger == SL_TRIGGER_EVENTS && !out->connection[0])
         problem(&c, "trigger", "an event trigger needs the flow's `connection` (whose events)");
     check_steps(&c, json_object_get(d, "steps"), "steps", 0);
+    check_reads(&c, json_object_get(d, "steps"), "steps", 0);
     json_decref(c.ids);
     return c.bad ? SL_EINVAL : SL_OK;
 }
@@ -516,6 +698,12 @@ static int name_cmp(const void *a, const void *b)
 }
 
 sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
+{
+    return sl__flows_load_dir_known(dir, NULL, out, errors);
+}
+
+sl_err sl__flows_load_dir_known(const char *dir, const sl_flow_known_t *known, sl_flows_t *out,
+                                json_t *errors)
 {
     memset(out, 0, sizeof *out);
     DIR *d = opendir(dir);
@@ -549,7 +737,7 @@ sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         sl_flow_t f;
-        if (sl__flow_load(path, &f, errors)) {
+        if (sl__flow_load_known(path, known, &f, errors)) {
             sl__flow_cleanup(&f);
             rc = SL_EINVAL;
             continue;

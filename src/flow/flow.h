@@ -13,6 +13,12 @@
 
 enum { SL_TRIGGER_EVENTS = 1, SL_TRIGGER_MANUAL, SL_TRIGGER_SCHEDULE };
 
+/* A flow's `max_steps`: the steps one run may execute, each loop iteration's steps counted, so
+ * nested loops have an overall bound. The default when the file gives none, and the most a file
+ * may ask for. */
+#define SL_FLOW_MAX_STEPS_DEFAULT 100000
+#define SL_FLOW_MAX_STEPS_LIMIT 1000000
+
 /* A cron expression: minute hour day-of-month month day-of-week, as bit sets. */
 typedef struct sl_cron {
     unsigned long long minute; /* bits 0-59 */
@@ -34,7 +40,9 @@ typedef struct sl_flow {
     int enabled_default; /* `enabled:` in the file; the store's setting wins */
     json_t *def;         /* the whole file, parsed */
     json_t *pos;         /* node path -> [line, column] */
-    long max_steps;      /* steps one run may take in all; 0: the engine's default */
+    long max_steps;      /* steps one run may take in all: `max_steps:` in the file (1 to
+                          * SL_FLOW_MAX_STEPS_LIMIT), else SL_FLOW_MAX_STEPS_DEFAULT; 0 (a flow
+                          * not loaded from a file): the engine's default */
 } sl_flow_t;
 
 typedef struct sl_flows {
@@ -42,13 +50,26 @@ typedef struct sl_flows {
     size_t n;
 } sl_flows_t;
 
+/* What the checks may compare a flow with beyond its own file (borrowed; NULL members are not
+ * checked). */
+typedef struct sl_flow_known {
+    const json_t *connections; /* the store's connection names, an array of strings */
+} sl_flow_known_t;
+
 /* Loads and checks one file. Problems are appended to `errors` as "FILE:LINE:COL: message"
- * strings; returns SL_EINVAL if there were any. */
+ * strings; returns SL_EINVAL if there were any. With `known` (may be NULL), the flow is also
+ * checked against it: its `connection` must be one of known->connections. */
+sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_flow_t *out,
+                           json_t *errors);
+/* sl__flow_load_known() without `known`. */
 sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors);
 void sl__flow_cleanup(sl_flow_t *f);
 
-/* Loads every *.yaml, *.yml and *.json file of a directory (sorted by name), checking each and
- * that no two flows share a name. A missing directory holds no flows. */
+/* Loads every *.yaml, *.yml and *.json file of a directory (sorted by name), checking each (with
+ * `known`, which may be NULL) and that no two flows share a name. A missing directory holds no
+ * flows. */
+sl_err sl__flows_load_dir_known(const char *dir, const sl_flow_known_t *known, sl_flows_t *out,
+                                json_t *errors);
 sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors);
 void sl__flows_free(sl_flows_t *flows);
 const sl_flow_t *sl__flows_find(const sl_flows_t *flows, const char *name);

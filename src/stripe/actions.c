@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sluice/catalog.h"
+#include "stripe/catalog.h"
 #include "stripe/internal.h"
 
 enum alias_kind {
@@ -192,6 +193,95 @@ static sl_err call_op(sl_client_t *client, const sl_op_t *op, const json_t *para
     return rc;
 }
 
+/* What an alias makes of a call before anything is sent: the operation (*op, which it may
+ * change) and the parameters `p` (changed in place). *id receives the id or email it took out of
+ * `p` (a new reference, or NULL), and *by_email is set when find-customer got an email: the
+ * customer is then looked up with customers.list, whose parameters `p` holds. A value for which
+ * opaque() is true is not known yet (a flow's template): it is taken for an id. */
+static sl_err alias_prepare(const sl_alias_t *alias, json_t *p, const sl_op_t **op, json_t **id,
+                            int *by_email, int (*opaque)(const json_t *v), char *err, size_t errlen)
+{
+    *id = NULL;
+    *by_email = 0;
+    switch (alias ? alias->kind : ALIAS_PLAIN) {
+    case ALIAS_PLAIN:
+        break;
+    case ALIAS_ARCHIVE_PRICE:
+        json_object_set_new(p, "active", json_string("false"));
+        break;
+    case ALIAS_GET_ACCOUNT: {
+        static const char *const keys[] = {"account", "id", NULL};
+        *id = take_first(p, keys);
+        if (*id)
+            json_object_set(p, "account", *id);
+        else
+            *op = sl_op_find("account.retrieve");
+        break;
+    }
+    case ALIAS_FIND_SUBSCRIPTION: {
+        static const char *const keys[] = {"subscription_exposed_id", "subscription", "id",
+                                           "subscription_item",       "item",         NULL};
+        *id = take_first(p, keys);
+        const char *s = json_string_value(*id);
+        if (!s || !*s) {
+            snprintf(err, errlen, "%s: give id=sub_... or id=si_...", alias->name);
+            return SL_EINVAL;
+        }
+        if (strncmp(s, "si_", 3) == 0) {
+            *op = sl_op_find("subscription_items.retrieve");
+            json_object_set(p, "item", *id);
+        } else {
+            json_object_set(p, "subscription_exposed_id", *id);
+        }
+        break;
+    }
+    case ALIAS_FIND_CUSTOMER: {
+        static const char *const keys[] = {"email", "customer", "id", NULL};
+        *id = take_first(p, keys);
+        const char *s = json_string_value(*id);
+        if (!s || !*s) {
+            snprintf(err, errlen, "%s: give id=cus_... or email=...", alias->name);
+            return SL_EINVAL;
+        }
+        if (!strchr(s, '@') || (opaque && opaque(*id))) {
+            json_object_set(p, "customer", *id);
+            break;
+        }
+        /* By email: the list endpoint's filter, newest first. */
+        json_object_set(p, "email", *id);
+        json_object_set_new(p, "limit", json_integer(1));
+        *op = sl_op_find("customers.list");
+        *by_email = 1;
+        break;
+    }
+    }
+    return SL_OK;
+}
+
+/* Resolves `name` (operation first, then alias) and copies the parameters; the caller frees *p. */
+static sl_err action_start(const char *name, const json_t *params, const sl_op_t **op,
+                           const sl_alias_t **alias, json_t **p, char *err, size_t errlen)
+{
+    *op = sl_op_find(name);
+    *alias = *op ? NULL : sl_alias_find(name);
+    *p = NULL;
+    if (!*op && !*alias) {
+        snprintf(err, errlen,
+                 "unknown operation `%s`; `sluice ops` lists the operations and "
+                 "`sluice ops --seeds` the named actions",
+                 name);
+        return SL_ENOTFOUND;
+    }
+    if (*alias)
+        *op = sl_alias_op(*alias);
+    if (params && !json_is_object(params)) {
+        snprintf(err, errlen, "%s: parameters must be a JSON object", name);
+        return SL_EINVAL;
+    }
+    *p = params ? json_deep_copy(params) : json_object();
+    return *p ? SL_OK : SL_ENOMEM;
+}
+
 sl_err sl_action_call(sl_client_t *client, const char *name, const json_t *params, int validate,
                       const sl_request_t *base, sl_response_t *resp, char *err, size_t errlen)
 {
@@ -202,96 +292,59 @@ sl_err sl_action_call(sl_client_t *client, const char *name, const json_t *param
         errlen = sizeof ignored;
     }
     err[0] = '\0';
-    const sl_op_t *op = sl_op_find(name);
-    const sl_alias_t *alias = op ? NULL : sl_alias_find(name);
-    if (!op && !alias) {
-        snprintf(err, errlen,
-                 "unknown operation `%s`; `sluice ops` lists the operations and "
-                 "`sluice ops --seeds` the named actions",
-                 name);
-        return SL_ENOTFOUND;
-    }
-    if (alias)
-        op = sl_alias_op(alias);
-    if (params && !json_is_object(params)) {
-        snprintf(err, errlen, "%s: parameters must be a JSON object", name);
-        return SL_EINVAL;
-    }
-    json_t *p = params ? json_deep_copy(params) : json_object();
-    if (!p)
-        return SL_ENOMEM;
-    sl_err rc = SL_OK;
-    json_t *id = NULL;
-
-    switch (alias ? alias->kind : ALIAS_PLAIN) {
-    case ALIAS_PLAIN:
-        break;
-    case ALIAS_ARCHIVE_PRICE:
-        json_object_set_new(p, "active", json_string("false"));
-        break;
-    case ALIAS_GET_ACCOUNT: {
-        static const char *const keys[] = {"account", "id", NULL};
-        id = take_first(p, keys);
-        if (id)
-            json_object_set(p, "account", id);
-        else
-            op = sl_op_find("account.retrieve");
-        break;
-    }
-    case ALIAS_FIND_SUBSCRIPTION: {
-        static const char *const keys[] = {"subscription_exposed_id", "subscription", "id",
-                                           "subscription_item",       "item",         NULL};
-        id = take_first(p, keys);
-        const char *s = json_string_value(id);
-        if (!s || !*s) {
-            snprintf(err, errlen, "%s: give id=sub_... or id=si_...", alias->name);
-            rc = SL_EINVAL;
-            break;
-        }
-        if (strncmp(s, "si_", 3) == 0) {
-            op = sl_op_find("subscription_items.retrieve");
-            json_object_set(p, "item", id);
-        } else {
-            json_object_set(p, "subscription_exposed_id", id);
-        }
-        break;
-    }
-    case ALIAS_FIND_CUSTOMER: {
-        static const char *const keys[] = {"email", "customer", "id", NULL};
-        id = take_first(p, keys);
-        const char *s = json_string_value(id);
-        if (!s || !*s) {
-            snprintf(err, errlen, "%s: give id=cus_... or email=...", alias->name);
-            rc = SL_EINVAL;
-            break;
-        }
-        if (!strchr(s, '@')) {
-            json_object_set(p, "customer", id);
-            break;
-        }
-        /* By email: the list endpoint's filter, newest first. */
-        json_object_set(p, "email", id);
-        json_object_set_new(p, "limit", json_integer(1));
-        rc = call_op(client, sl_op_find("customers.list"), p, validate, base, resp, err, errlen);
-        if (rc)
-            break;
-        json_t *first = json_array_get(json_object_get(resp->json, "data"), 0);
-        if (!first) {
-            snprintf(err, errlen, "%s: no customer has the email `%s`", alias->name, s);
-            snprintf(resp->error.message, sizeof resp->error.message, "%s", err);
-            rc = SL_ENOTFOUND;
-            break;
-        }
-        json_incref(first);
-        json_decref(resp->json);
-        resp->json = first;
-        json_decref(id);
-        json_decref(p);
-        return SL_OK;
-    }
-    }
+    const sl_op_t *op;
+    const sl_alias_t *alias;
+    json_t *p, *id = NULL;
+    int by_email = 0;
+    sl_err rc = action_start(name, params, &op, &alias, &p, err, errlen);
+    if (!rc)
+        rc = alias_prepare(alias, p, &op, &id, &by_email, NULL, err, errlen);
     if (!rc)
         rc = call_op(client, op, p, validate, base, resp, err, errlen);
+    if (!rc && by_email) {
+        json_t *first = json_array_get(json_object_get(resp->json, "data"), 0);
+        if (!first) {
+            snprintf(err, errlen, "%s: no customer has the email `%s`", alias->name,
+                     json_string_value(id));
+            snprintf(resp->error.message, sizeof resp->error.message, "%s", err);
+            rc = SL_ENOTFOUND;
+        } else {
+            json_incref(first);
+            json_decref(resp->json);
+            resp->json = first;
+        }
+    }
+    json_decref(id);
+    json_decref(p);
+    return rc;
+}
+
+sl_err sl__action_check(const char *name, const json_t *params, int (*opaque)(const json_t *v),
+                        char *where, size_t wherelen, char *err, size_t errlen)
+{
+    char ignored[8];
+    if (!err || !errlen) {
+        err = ignored;
+        errlen = sizeof ignored;
+    }
+    err[0] = '\0';
+    if (where && wherelen)
+        where[0] = '\0';
+    const sl_op_t *op;
+    const sl_alias_t *alias;
+    json_t *p, *id = NULL;
+    int by_email = 0;
+    sl_err rc = action_start(name, params, &op, &alias, &p, err, errlen);
+    if (!rc)
+        rc = alias_prepare(alias, p, &op, &id, &by_email, opaque, err, errlen);
+    if (!rc) {
+        sl_op_call_t call; /* takes the path parameters out, as the call would */
+        rc = sl_op_call_init(&call, op, p, 0, err, errlen);
+        if (!rc)
+            rc = sl__op_validate_open((const struct sl_op *)op, call.params, opaque, where,
+                                      wherelen, err, errlen);
+        sl_op_call_cleanup(&call);
+    }
     json_decref(id);
     json_decref(p);
     return rc;

@@ -186,12 +186,18 @@ typedef struct vctx {
     const sl_cat_op_t *op;
     char *err;
     size_t errlen;
+    int (*opaque)(const json_t *v); /* values that stand for any value (NULL: none do) */
+    const sl_buf_t *path;           /* the parameter being checked, for `where` */
+    char *where;                    /* out: the parameter at fault (may be NULL) */
+    size_t wherelen;
 } vctx_t;
 
 static int v_fail(vctx_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int v_fail(vctx_t *v, const char *fmt, ...)
 {
+    if (v->where && v->wherelen)
+        snprintf(v->where, v->wherelen, "%s", v->path && v->path->data ? v->path->data : "");
     if (v->err && v->errlen) {
         int n = snprintf(v->err, v->errlen, "%s: ", SL_CAT_STR(v->op->name));
         if (n >= 0 && (size_t)n < v->errlen) {
@@ -338,8 +344,11 @@ static int validate_object(vctx_t *v, const sl_cat_shape_t *sh, const json_t *ob
                 char shown[512];
                 snprintf(shown, sizeof shown, "%s", path->data);
                 path_push(path, mark, near);
-                return v_fail(v, "unknown parameter `%s` (did you mean `%s`?); see `sluice ops %s`",
-                              shown, path->data, SL_CAT_STR(v->op->name));
+                v_fail(v, "unknown parameter `%s` (did you mean `%s`?); see `sluice ops %s`", shown,
+                       path->data, SL_CAT_STR(v->op->name));
+                if (v->where && v->wherelen)
+                    snprintf(v->where, v->wherelen, "%s", shown);
+                return -1;
             }
             return v_fail(v, "unknown parameter `%s`; see `sluice ops %s` for the parameters",
                           path->data, SL_CAT_STR(v->op->name));
@@ -397,7 +406,7 @@ static int validate_text(vctx_t *v, const sl_cat_shape_t *sh, const char *s, sl_
 static int validate_value(vctx_t *v, const sl_cat_shape_t *sh, const json_t *val, sl_buf_t *path)
 {
     char exp[160], num[64];
-    if (sh->kinds == 63 && !sh->nfields)
+    if ((sh->kinds == 63 && !sh->nfields) || (v->opaque && v->opaque(val)))
         return 0;
     switch (json_typeof(val)) {
     case JSON_OBJECT:
@@ -454,24 +463,33 @@ static int validate_value(vctx_t *v, const sl_cat_shape_t *sh, const json_t *val
     return 0;
 }
 
-sl_err sl_op_validate(const sl_op_t *op, const json_t *params, char *err, size_t errlen)
+sl_err sl__op_validate_open(const struct sl_op *op, const json_t *params,
+                            int (*opaque)(const json_t *v), char *where, size_t wherelen, char *err,
+                            size_t errlen)
 {
-    vctx_t v = {cat_op(op), err, errlen};
+    sl_buf_t path;
+    sl__buf_init(&path, 4096);
+    vctx_t v = {cat_op((const sl_op_t *)op), err, errlen, opaque, &path, where, wherelen};
     if (err && errlen)
         err[0] = '\0';
+    if (where && wherelen)
+        where[0] = '\0';
     json_t *empty = NULL;
     if (!params)
         params = empty = json_object();
-    if (!json_is_object(params)) {
+    int rc = -1;
+    if (!json_is_object(params))
         v_fail(&v, "parameters must be a JSON object");
-        return SL_EINVAL;
-    }
-    sl_buf_t path;
-    sl__buf_init(&path, 4096);
-    int rc = validate_object(&v, &sl__cat_shapes[v.op->params], params, &path);
+    else
+        rc = validate_object(&v, &sl__cat_shapes[v.op->params], params, &path);
     sl__buf_cleanup(&path);
     json_decref(empty);
     return rc ? SL_EINVAL : SL_OK;
+}
+
+sl_err sl_op_validate(const sl_op_t *op, const json_t *params, char *err, size_t errlen)
+{
+    return sl__op_validate_open((const struct sl_op *)op, params, NULL, NULL, 0, err, errlen);
 }
 
 /* --- Building calls ------------------------------------------------------------------------ */

@@ -71,11 +71,28 @@ extern const size_t sl__cat_nevents;
 
 #include <jansson.h>
 
+#include "sluice/error.h"
+
 struct sl_op;
 /* A copy of `params` (valid for the operation) with each value given the JSON type its
  * parameter declares: "12" for an integer becomes 12, "true" for a boolean true, "" where Stripe
  * allows it to unset a field becomes null, objects with numeric keys become arrays. Values of
  * free-form objects (metadata) stay strings. Returns a new reference, NULL when out of memory. */
 json_t *sl__op_coerce(const struct sl_op *op, const json_t *params);
+
+/* sl_op_validate() for parameters some of whose values are not known yet: a value for which
+ * opaque(value) is true (a template a flow fills in at run time) stands for any valid value of
+ * its parameter. When not NULL, `where` receives the parameter at fault as the messages write it
+ * ("metadata[plan]", "items[0][price]"; "" when it is about the whole object). */
+sl_err sl__op_validate_open(const struct sl_op *op, const json_t *params,
+                            int (*opaque)(const json_t *v), char *where, size_t wherelen, char *err,
+                            size_t errlen);
+
+/* Checks a call of the operation or named action `name` with `params` as sl_action_call() does
+ * before it sends anything (the alias's own handling, the path parameters, then
+ * sl__op_validate_open() with `opaque`), without a client and without sending. Returns SL_OK,
+ * SL_ENOTFOUND for an unknown name, or SL_EINVAL with err (and `where`, see above). */
+sl_err sl__action_check(const char *name, const json_t *params, int (*opaque)(const json_t *v),
+                        char *where, size_t wherelen, char *err, size_t errlen);
 
 #endif

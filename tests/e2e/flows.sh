@@ -54,10 +54,65 @@ requests() { jq -s "$1" "$tmp/http.jsonl" 2>/dev/null; }
 begin "the example flows load and validate"
 run flows validate "$SLUICE_FLOWS"
 expect_rc 0
-expect_out "9 flows OK"
+expect_out "9 flows OK (connections not checked: no store yet)"
+end
+
+begin "validate refuses the billion laughs at once, naming the file and line"
+{
+    printf 'name: lol\ntrigger: manual\nx:\n  a: &a [x,x,x,x,x,x,x,x,x]\n'
+    prev=a
+    for n in b c d e f g h i; do
+        printf '  %s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n' $n $n $prev $prev $prev $prev $prev $prev $prev $prev $prev
+        prev=$n
+    done
+    printf 'steps:\n  - {id: s, set: 1}\n'
+} >"$tmp/lol.yaml"
+start=$(date +%s%N)
+"$SLUICE" flows validate "$tmp/lol.yaml" >"$tmp/out" 2>"$tmp/err" &
+lol=$!
+# a bounded wait: before the fix this took gigabytes
+for _ in $(seq 50); do kill -0 $lol 2>/dev/null || break; sleep 0.1; done
+if kill -0 $lol 2>/dev/null; then kill $lol; fail "still running after 5 s"; fi
+wait $lol
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_rc 2
+expect_err "$tmp/lol.yaml:9:10: aliases expand to more than 100000 nodes"
+[ "$ms" -lt 2000 ] || fail "took $ms ms"
 end
 
 run connect add shop --key "$KEY" --base-url "$EMU"
+
+begin "validate checks what would fail at run time: the connection, Stripe parameters, step reads"
+mkdir -p "$tmp/bad"
+cat >"$tmp/bad/bad.yaml" <<'YAML'
+name: bad
+connection: shpo
+trigger: invoice.paid
+steps:
+  - id: list-invoices
+    stripe: invoices.list
+    with: {status: opn, limit: "{{ $.input.limit ?? 10 }}"}
+  - id: remind
+    email:
+      to: "{{ $.steps.list-invoice.data[0].customer_email }}"
+      subject: "{{ $.steps.later.subject }}"
+      text: hi
+  - id: later
+    set: {subject: Reminder}
+YAML
+run flows validate "$tmp/bad"
+expect_rc 2
+expect_err "$tmp/bad/bad.yaml:2:13: connection: there is no connection \`shpo\` in the store; did you mean \`shop\`?"
+expect_err "$tmp/bad/bad.yaml:7:20: step \`list-invoices\`, with.status: invoices.list: \`status\` must be one of draft, open, paid, uncollectible, void; not \`opn\`"
+expect_err "$tmp/bad/bad.yaml:10:11: step \`remind\`, email.to: there is no step \`list-invoice\` (\$.steps.list-invoice); did you mean \`list-invoices\`?"
+expect_err "$tmp/bad/bad.yaml:11:16: step \`remind\`, email.subject: step \`later\` comes later (line 13:9)"
+expect_err "4 problems"
+run flows validate "$SLUICE_FLOWS"
+expect_rc 0
+expect_out "9 flows OK"
+grep -q "not checked" "$tmp/out" && fail "connections not checked with a store"
+end
 "$SLUICE" serve --listen 127.0.0.1:$SERVE_PORT --public-url http://127.0.0.1:$SERVE_PORT 2>"$tmp/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)

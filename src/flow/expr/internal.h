@@ -214,6 +214,9 @@ node_t *sl__expr_parse(const char *s, size_t len, size_t base, char *err, size_t
 /* Frees a tree (NULL is fine). */
 void sl__expr_free(node_t *n);
 
+/* sl__expr_refs over a parsed tree (expr.c). */
+void sl__expr_tree_refs(const node_t *n, sl_expr_ref_fn fn, void *ctx);
+
 /* The function called `w` (len bytes), NULL if there is none (func.c). */
 const func_t *sl__expr_find_func(const char *w, size_t len);
 

@@ -128,6 +128,21 @@ sl_err sl__template_check(const char *tmpl, char *err, size_t errlen)
     }
 }
 
+void sl__template_refs(const char *tmpl, sl_expr_ref_fn fn, void *ctx)
+{
+    if (!tmpl)
+        return;
+    size_t len = strlen(tmpl), pos = 0, open, close;
+    while (next_part(tmpl, len, pos, &open, &close, NULL, 0) > 0) {
+        node_t *n = sl__expr_parse(tmpl + open + 2, close - open - 2, open + 2, NULL, 0);
+        if (!n)
+            return;
+        sl__expr_tree_refs(n, fn, ctx);
+        sl__expr_free(n);
+        pos = close + 2;
+    }
+}
+
 /* Puts "where: " in front of the message in err. */
 static void prefix_err(char *err, size_t errlen, const char *where)
 {

@@ -8,17 +8,40 @@
 
 #include "flow/internal.h"
 #include "sluice/catalog.h"
+#include "stripe/catalog.h"
 
+/* A value the run fills in: a string with a {{ template }}. */
+static int is_template(const json_t *v)
+{
+    return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
+}
+
+/* The node path of a parameter the catalog names ("items[0][price]" below "steps[1].with":
+ * "steps[1].with.items[0].price"). */
+static void param_node(char *out, size_t n, const char *with, const char *param)
+{
+    size_t k = strcspn(param, "[");
+    size_t len = (size_t)snprintf(out, n, "%s%s%.*s", with, k ? "." : "", (int)k, param);
+    for (const char *p = param + k; *p == '[' && len < n;) {
+        const char *end = strchr(p, ']');
+        if (!end)
+            break;
+        size_t m = (size_t)(end - p - 1);
+        int index = m && strspn(p + 1, "0123456789") == m;
+        len += (size_t)snprintf(out + len, n - len, index ? "[%.*s]" : ".%.*s", (int)m, p + 1);
+        p = end + 1;
+    }
+}
+
+/* The operation or action must exist, and its parameters pass the same validation as the call
+ * will (sluice call's: names, types, enums, required ones, path parameters), the values that are
+ * templates standing for any value. */
 static void check_stripe(sl_check_t *c, const json_t *step, const char *path)
 {
     char sub[1024];
     sl__path_fmt(sub, sizeof sub, "%s.stripe", path);
     const char *name = json_string_value(json_object_get(step, "stripe"));
-    const sl_op_t *op = name ? sl_op_find(name) : NULL;
-    const sl_alias_t *alias = name && !op ? sl_alias_find(name) : NULL;
-    if (alias)
-        op = sl_alias_op(alias);
-    if (!op) {
+    if (!name || (!sl_op_find(name) && !sl_alias_find(name))) {
         const char *near = name ? sl_op_suggest(name) : NULL;
         sl__check_problem(c, sub, "unknown Stripe operation `%s`%s%s%s (`sluice ops` lists them)",
                           name ? name : "", near ? " (did you mean `" : "", near ? near : "",
@@ -33,29 +56,13 @@ static void check_stripe(sl_check_t *c, const json_t *step, const char *path)
         sl__check_problem(c, sub, "`with` holds the parameters as a mapping");
         return;
     }
-    json_t *desc = sl_op_describe(op);
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)with, k, v)
-    {
-        int known = strcmp(k, "id") == 0 || strcmp(k, "expand") == 0 ||
-                    (alias && (strcmp(k, "email") == 0));
-        const json_t *pp = json_object_get(desc, "path_params");
-        for (size_t i = 0; !known && i < json_array_size(pp); i++)
-            known = strcmp(json_string_value(json_array_get(pp, i)) ?: "", k) == 0;
-        const json_t *params = json_object_get(desc, "params");
-        for (size_t i = 0; !known && i < json_array_size(params); i++)
-            known =
-                strcmp(json_string_value(json_object_get(json_array_get(params, i), "name")) ?: "",
-                       k) == 0;
-        if (!known) {
-            char psub[1400];
-            sl__path_fmt(psub, sizeof psub, "%s.%s", sub, k);
-            sl__check_problem(c, psub, "%s has no parameter `%s` (`sluice ops %s` lists them)",
-                              sl_op_name(op), k, sl_op_name(op));
-        }
+    char where[512], err[1024], node[1600];
+    if (sl__action_check(name, with, is_template, where, sizeof where, err, sizeof err)) {
+        param_node(node, sizeof node, sub, where);
+        sl__check_problem(c, with ? node : path, "step `%s`, %s: %s",
+                          json_string_value(json_object_get(step, "id")) ?: "?",
+                          node + strlen(path) + 1, err);
     }
-    json_decref(desc);
     sl__check_templates(c, sub, with);
 }
 

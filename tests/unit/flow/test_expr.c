@@ -781,6 +781,44 @@ static void test_mutations(void **state)
     }
 }
 
+/* The paths from the root an expression reads, as the flow checker sees them: the first two
+ * names and the column, filters and arguments included, nothing for what does not parse. */
+static void collect_ref(void *ctx_, const char *first, const char *second, size_t col)
+{
+    char *out = ctx_;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%s%s/%s@%zu", n ? " " : "", first, second ? second : "-", col);
+}
+
+static void check_refs(const char *text, int template, const char *want)
+{
+    char got[512] = "";
+    if (template)
+        sl__template_refs(text, collect_ref, got);
+    else
+        sl__expr_refs(text, collect_ref, got);
+    if (strcmp(got, want) != 0)
+        fail_msg("refs of `%s`: got `%s`, want `%s`", text, got, want);
+}
+
+static void test_refs(void **state)
+{
+    (void)state;
+    check_refs("$.steps.get-customer.email", 0, "steps/get-customer@1");
+    check_refs("$['steps']['a b'].x ?? $.input", 0, "steps/a b@1 input/-@24");
+    check_refs("length($.trigger.lines[?(@.id == $.steps.x.id)]) > 0 && !$.steps.y", 0,
+               "trigger/lines@8 steps/x@34 steps/y@58");
+    check_refs("$.steps[0].x + $..steps.a + $.steps.*.b + $", 0, "steps/-@1 steps/-@29");
+    check_refs("'$.steps.a' + @.x", 0, ""); /* a string literal; @ outside a filter */
+    check_refs("$.steps.a +", 0, "");       /* does not parse */
+    check_refs(NULL, 0, "");
+    check_refs("Hi {{ $.steps.a.name }}, {{ $.item ?? $.steps['b'] }}!", 1,
+               "steps/a@7 item/-@29 steps/b@39");
+    check_refs("no parts", 1, "");
+    check_refs("{{ $.steps.a }} {{ $.x +", 1, "steps/a@4");
+    check_refs("{{ $.steps.a }} {{ nope( }} {{ $.steps.c }}", 1, "steps/a@4");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_render_json),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_refs),
     };
     return cmocka_run_group_tests_name("expr", tests, setup, teardown);
 }

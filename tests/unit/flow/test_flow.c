@@ -132,7 +132,9 @@ static void reports_problems_with_line_and_column(void **state)
                    "6:13", "did you mean `customers.create`");
     expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: a\n"
                    "    stripe: customers.create\n    with: {emial: a@b.co}\n",
-                   "7:19", "customers.create has no parameter `emial`");
+                   "7:19",
+                   "step `a`, with.emial: customers.create: unknown parameter `emial` (did you "
+                   "mean `email`?)");
     expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: a\n"
                    "    set: 2\n",
                    "6:9", "step id `a` is used twice");
@@ -149,6 +151,288 @@ static void reports_problems_with_line_and_column(void **state)
     expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    email: {to: x@y.z}\n", "5:12",
                    "needs `subject`");
     expect_problem("name: [\n", "2:1", "");
+}
+
+/* The YAML reader's bounds reach `sluice flows validate` and `serve` with the file's name: the
+ * billion laughs is refused at the alias that crosses the bound, a file over 1 MiB unread. */
+static void bounded_files(void **state)
+{
+    (void)state;
+    char t[1024];
+    int n = snprintf(t, sizeof t, "name: lol\ntrigger: manual\nx:\n  a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (int i = 1; i <= 8; i++) {
+        n += snprintf(t + n, sizeof t - (size_t)n, "  %c: &%c [", 'a' + i, 'a' + i);
+        for (int j = 0; j < 9; j++)
+            n += snprintf(t + n, sizeof t - (size_t)n, "%s*%c", j ? "," : "", 'a' + i - 1);
+        n += snprintf(t + n, sizeof t - (size_t)n, "]\n");
+    }
+    snprintf(t + n, sizeof t - (size_t)n, "steps:\n  - id: s\n    set: 1\n");
+    expect_problem(t, "9:10", "aliases expand to more than 100000 nodes");
+
+    size_t big = (1u << 20) + 1;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    memset(text, '#', big);
+    memcpy(text, "name: big\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n", 53);
+    text[big] = '\0';
+    char *got = problems("big.yaml", text);
+    char want[256];
+    snprintf(want, sizeof want, "%s/big.yaml: larger than 1 MiB (the limit of a flow file)\n", dir);
+    assert_string_equal(got, want);
+    free(got);
+    text[big - 1] = '\0'; /* at the limit: read */
+    got = problems("big.yaml", text);
+    assert_string_equal(got, "");
+    free(got);
+    free(text);
+}
+
+/* $.steps.ID must name a step that runs before the one reading it: one that does not exist, comes
+ * later or is the step itself is refused at load, with the step, the field and a suggestion. */
+static void reads_of_steps_are_checked(void **state)
+{
+    (void)state;
+    expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n"
+                   "  - id: get-customer\n    stripe: find-customer\n    with: {id: cus_1}\n"
+                   "  - id: remind\n    email:\n      to: \"{{ $.steps.get-custmer.email }}\"\n"
+                   "      subject: hi\n      text: hello\n",
+                   "10:11",
+                   "step `remind`, email.to: there is no step `get-custmer` "
+                   "($.steps.get-custmer); did you mean `get-customer`?");
+    expect_problem(
+        "name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: {v: \"{{ $.steps.b }}\"}\n"
+        "  - id: b\n    set: 1\n",
+        "5:14", "step `a`, set.v: step `b` comes later (line 6:9), so it has not run yet");
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    filter: $.steps.a.passed\n",
+                   "5:13",
+                   "step `a`, filter: $.steps.a is the step itself, which has no output yet");
+    /* in a loop's body, a later sibling has not run in the first iteration */
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: each\n    loop: $.input.list\n"
+                   "    steps:\n      - id: a\n        if: \"$['steps']['b'] > 1\"\n"
+                   "        then: [{id: c, set: 1}]\n      - id: b\n        set: 2\n",
+                   "8:13", "step `a`, if: step `b` comes later");
+    /* inside filters and function arguments, and with a default: still a mistake */
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: b\n"
+                   "    loop: \"$.input.list[?(@.id == $.steps.nope.id)]\"\n"
+                   "    steps: [{id: c, set: \"{{ lower($.steps.zz ?? 'none') }}\"}]\n",
+                   "7:11", "step `b`, loop: there is no step `nope` ($.steps.nope)\n");
+    expect_problem("name: x\ntrigger: manual\nsteps:\n  - id: a\n    set: 1\n  - id: b\n"
+                   "    loop: \"$.input.list[?(@.id == $.steps.nope.id)]\"\n"
+                   "    steps: [{id: c, set: \"{{ lower($.steps.zz ?? 'none') }}\"}]\n",
+                   "8:26", "step `c`, set: there is no step `zz` ($.steps.zz)\n");
+    expect_problem(
+        "name: x\nconnection: s\ntrigger: manual\nsteps:\n"
+        "  - id: get\n    stripe: customers.retrieve\n"
+        "    with: {customer: \"{{ $.steps.gett.id }}\", expand: [\"{{ $.steps.q }}\"]}\n",
+        "7:56", "step `get`, with.expand[0]: there is no step `q` ($.steps.q)\n");
+
+    /* what runs before may be read: earlier steps, the loop or if around a step, a step inside
+     * a loop or branch from after it; other roots and whole $.steps are not step reads */
+    char *got = problems(
+        "ok.yaml", "name: x\ntrigger: manual\nsteps:\n  - id: first\n    set: 1\n"
+                   "  - id: each\n    loop: \"{{ $.input.list }}\"\n    steps:\n"
+                   "      - id: inner\n        set: \"{{ $.steps.each.value }}\"\n"
+                   "      - id: choose\n        if: $.steps.inner && $.steps.first\n"
+                   "        then:\n          - id: deep\n"
+                   "            set: \"{{ $.steps.choose.branch }} {{ $.steps.each.index }}\"\n"
+                   "  - id: after\n    set: \"{{ $.steps.deep }} {{ $.steps.inner }} {{ "
+                   "$.steps }} {{ $.steps[0] }} {{ $.trigger.steps.nope }} {{ $..later }}\"\n"
+                   "  - id: later\n    set: \"$.steps.nope is text here\"\n");
+    assert_string_equal(got, "");
+    free(got);
+}
+
+/* A stripe step's parameters go through the catalog's validation, the one `sluice call` and
+ * the run use: names, types, enums, required and path parameters are checked where the value is
+ * written out; a {{ template }} stands for any value. */
+static void stripe_parameters_are_checked(void **state)
+{
+    (void)state;
+#define STRIPE_STEP(op, with)                                                                      \
+    "name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: call\n    stripe: " op               \
+    "\n    with: " with "\n"
+    expect_problem(STRIPE_STEP("invoices.list", "{status: opn, limit: 3}"), "7:20",
+                   "step `call`, with.status: invoices.list: `status` must be one of draft, open, "
+                   "paid, uncollectible, void; not `opn`");
+    expect_problem(STRIPE_STEP("list-invoices", "{limit: ten}"), "7:19",
+                   "step `call`, with.limit: invoices.list: `limit` must be an integer, not `ten`");
+    expect_problem(STRIPE_STEP("products.create",
+                               "\n      name: p\n      default_price_data:\n"
+                               "        currency: usd\n        unit_amount: [1]"),
+                   "11:22",
+                   "step `call`, with.default_price_data.unit_amount: products.create: "
+                   "`default_price_data[unit_amount]` must be an integer, not an array");
+    expect_problem(STRIPE_STEP("prices.create", "{unit_amount: 5, product: prod_1}"), "7:11",
+                   "step `call`, with.currency: prices.create: missing required parameter "
+                   "`currency`");
+    expect_problem(STRIPE_STEP("customers.retrieve", "{expand: [sources]}"), "7:11",
+                   "step `call`, with: customers.retrieve: missing path parameter `customer`");
+    expect_problem("name: x\nconnection: s\ntrigger: manual\nsteps:\n  - id: call\n"
+                   "    stripe: customers.retrieve\n",
+                   "5:5",
+                   "step `call`, with: customers.retrieve: missing path parameter `customer`");
+    expect_problem(STRIPE_STEP("find-customer", "{expand: [x], limit: 2}"), "7:11",
+                   "step `call`, with: find-customer: give id=cus_... or email=...");
+    expect_problem(STRIPE_STEP("customers.create", "{metadata: {a: 1}, tax_exempt: \"{{ $.x }}\", "
+                                                   "invoice_settings: {footer: [\"{{ $.y }}\"]}}"),
+                   "7:82",
+                   "step `call`, with.invoice_settings.footer: customers.create: "
+                   "`invoice_settings[footer]` must be a string");
+
+    /* templates stand for any value; path parameters by name or as id; the actions' own ids */
+    static const char *const ok[] = {
+        STRIPE_STEP("invoices.list",
+                    "{status: \"{{ $.input.status }}\", limit: \"{{ $.input.n }}\"}"),
+        STRIPE_STEP("invoices.list", "{status: open, limit: \"10\", created: {gte: 1700000000}}"),
+        STRIPE_STEP("customers.retrieve", "{customer: cus_1, expand: [sources]}"),
+        STRIPE_STEP("customers.update", "{id: \"{{ $.trigger.data.object.customer }}\", "
+                                        "metadata: {plan: pro}, name: \"{{ $.input.name }}\"}"),
+        STRIPE_STEP("find-customer", "{email: \"{{ $.trigger.data.object.email }}\"}"),
+        STRIPE_STEP("find-customer", "{email: jenny@example.com}"),
+        STRIPE_STEP("find-subscription", "{id: si_123}"),
+        STRIPE_STEP("archive-price", "{id: price_1}"),
+        STRIPE_STEP("get-account", "{}"),
+        STRIPE_STEP("prices.create", "\"{{ $.input }}\""),
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char *got = problems("ok.yaml", ok[i]);
+        if (i + 1 == sizeof ok / sizeof *ok)
+            assert_non_null(strstr(got, "`with` holds the parameters as a mapping"));
+        else if (*got)
+            fail_msg("%s\ngave: %s", ok[i], got);
+        free(got);
+    }
+#undef STRIPE_STEP
+}
+
+/* With the store's connections known (`sluice flows validate` when there is a store), a flow's
+ * connection must be one of them; without, it is not checked (it may be added later). */
+static void connections_are_checked_when_known(void **state)
+{
+    (void)state;
+    write_file("c.yaml", "name: c\nconnection: shpo\ntrigger: invoice.paid\nsteps:\n"
+                         "  - {id: a, set: 1}\n");
+    char path[256], want[512];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    json_t *errors = json_array();
+    sl_flow_t f;
+    json_t *names = json_pack("[s,s]", "shop", "other");
+    sl_flow_known_t known = {names};
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 1);
+    snprintf(want, sizeof want,
+             "%s:2:13: connection: there is no connection `shpo` in the store; did you mean "
+             "`shop`? (`sluice connect list` shows them)",
+             path);
+    assert_string_equal(json_string_value(json_array_get(errors, 0)), want);
+
+    /* the same through a directory; none near; none at all */
+    json_array_clear(errors);
+    sl_flows_t flows;
+    assert_int_equal(sl__flows_load_dir_known(dir, &known, &flows, errors), SL_EINVAL);
+    assert_int_equal(flows.n, 0);
+    sl__flows_free(&flows);
+    assert_int_equal(json_array_size(errors), 1);
+    json_array_clear(errors);
+    json_array_clear(names);
+    json_array_append_new(names, json_string("billing"));
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)),
+                           "there is no connection `shpo` in the store (`sluice connect list` "
+                           "shows them; `sluice connect add shpo --key KEY` adds it)"));
+    json_array_clear(errors);
+    json_array_clear(names);
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_EINVAL);
+    sl__flow_cleanup(&f);
+    assert_non_null(
+        strstr(json_string_value(json_array_get(errors, 0)), "the store has no connections yet"));
+
+    /* known, or not checked */
+    json_array_clear(errors);
+    json_array_append_new(names, json_string("shpo"));
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    json_array_clear(names);
+    sl_flow_known_t unknown = {NULL};
+    assert_int_equal(sl__flow_load_known(path, &unknown, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    assert_int_equal(sl__flow_load_known(path, NULL, &f, errors), SL_OK);
+    sl__flow_cleanup(&f);
+    write_file("c.yaml", "name: c\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load_known(path, &known, &f, errors), SL_OK); /* uses none */
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 0);
+    json_decref(names);
+    json_decref(errors);
+}
+
+/* A flow's `max_steps` bounds the steps of one run (the engine counts them): a whole number
+ * up to 1,000,000, 100,000 when the file gives none. */
+static void max_steps(void **state)
+{
+    (void)state;
+    char path[256];
+    json_t *errors = json_array();
+    sl_flow_t f;
+    write_file("m.yaml", "name: m\ntrigger: manual\nsteps:\n  - {id: a, set: 1}\n");
+    snprintf(path, sizeof path, "%s/m.yaml", dir);
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 100000);
+    sl__flow_cleanup(&f);
+    write_file("m.yaml",
+               "name: m\ntrigger: manual\nmax_steps: 1000000\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 1000000);
+    sl__flow_cleanup(&f);
+    write_file("m.yaml", "name: m\ntrigger: manual\nmax_steps: 1\nsteps:\n  - {id: a, set: 1}\n");
+    assert_int_equal(sl__flow_load(path, &f, errors), SL_OK);
+    assert_int_equal(f.max_steps, 1);
+    sl__flow_cleanup(&f);
+    assert_int_equal(json_array_size(errors), 0);
+    json_decref(errors);
+
+    static const char *const bad[] = {"0", "-5", "1000001", "1.5", "\"100\"", "[1]", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "name: m\ntrigger: manual\nmax_steps: %s\nsteps:\n  - {id: a, set: 1}\n", bad[i]);
+        expect_problem(text, "3:12", "`max_steps` is a whole number from 1 to 1000000");
+    }
+}
+
+/* The file's max_steps is the budget the engine counts a run's steps against. */
+static void max_steps_bounds_the_run(void **state)
+{
+    (void)state;
+    write_file("few.yaml", "name: few\ntrigger: manual\nmax_steps: 50\nsteps:\n"
+                           "  - id: each\n    loop: $.input.list\n    steps:\n"
+                           "      - id: s\n        set: 1\n");
+    sl_flows_t flows;
+    json_t *errors = json_array();
+    assert_int_equal(sl__flows_load_dir(dir, &flows, errors), SL_OK);
+    json_decref(errors);
+    char uri[128], err[512], id[64];
+    snprintf(uri, sizeof uri, "sqlite:%s/few.db", dir);
+    sl_store_t *store = NULL;
+    assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_t *e = NULL;
+    assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
+    json_t *list = json_array();
+    for (int i = 0; i < 60; i++) /* 1 + 60 steps */
+        json_array_append_new(list, json_integer(i));
+    json_t *input = json_pack("{s:o}", "list", list);
+    assert_int_equal(sl__engine_queue(e, "few", NULL, input, id, sizeof id, err, sizeof err),
+                     SL_OK);
+    json_decref(input);
+    int here = 0;
+    assert_int_equal(sl__engine_execute_id(e, id, &here, err, sizeof err), SL_EINTERNAL);
+    assert_non_null(strstr(err, "step budget of 50 steps"));
+    sl__engine_stop(e);
+    sl_store_close(store);
+    sl__flows_free(&flows);
 }
 
 static void patterns(void **state)
@@ -350,6 +634,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(loads_a_good_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(json_flows_load_too, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_problems_with_line_and_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounded_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(max_steps_bounds_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(connections_are_checked_when_known, setup, teardown),
+        cmocka_unit_test_setup_teardown(stripe_parameters_are_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(reads_of_steps_are_checked, setup, teardown),
         cmocka_unit_test(patterns),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),

@@ -4,8 +4,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -227,6 +230,20 @@ static void test_broken_yaml(void **state)
     assert_non_null(strstr(err, ": invalid length of a UTF-8 sequence"));
 }
 
+/* libyaml gives a reader error (bad UTF-8, a control character) only as a byte offset: its line
+ * and column (in characters) are counted from the text, not left at 1:1. */
+static void test_bad_utf8_has_its_line(void **state)
+{
+    (void)state;
+    check_refused("a: 1\nb: \"x\xc0\x80\"\n", "2:6: invalid length of a UTF-8 sequence");
+    check_refused("name: x\nsteps:\n  - id: a\n    set: \"h\xc3\xa9\xff\"\n",
+                  "4:13: invalid leading UTF-8 octet");
+    check_refused("a: 1\n\n\nb: x\x01\n", "4:5: control characters are not allowed");
+    check_refused("\xEF\xBB\xBF"
+                  "a: 1\r\nb: 2\rc: \xc3\xa9\x80\n",
+                  "3:5: invalid leading UTF-8 octet");
+}
+
 static void test_refused_features(void **state)
 {
     (void)state;
@@ -251,6 +268,176 @@ static void test_refused_features(void **state)
     json_decref(v);
 }
 
+/* Tags are refused on every node, not only plain scalars: a flow has no use for them, and one
+ * silently ignored (!!binary, !!set) would make the file mean something else than it says. */
+static void test_tags_refused_everywhere(void **state)
+{
+    (void)state;
+    check_refused("a: !!map {b: 1}\n", "1:4: YAML tags (!!...) are not used in flow files");
+    check_refused("a: !!seq [1]\n", "1:4: YAML tags (!!...) are not used in flow files");
+    check_refused("a:\n  - !!set\n    b: null\n",
+                  "2:5: YAML tags (!!...) are not used in flow files");
+    check_refused("a: !!str \"x\"\n", "1:4: YAML tags (!!...) are not used in flow files");
+    check_refused("a: !!binary 'aGk='\n", "1:4: YAML tags (!!...) are not used in flow files");
+    check_refused("!!str k: 1\n", "1:1: YAML tags (!!...) are not used in flow files");
+    check_refused("--- !!map\na: 1\n", "1:5: YAML tags (!!...) are not used in flow files");
+}
+
+/* Keys are kept whole or refused: never cut at 255 bytes (two long keys sharing their first
+ * 255 bytes were one key, or a duplicate), never cut at a NUL. */
+static void test_long_keys_refused(void **state)
+{
+    (void)state;
+    char text[600];
+    memset(text, 'k', 255);
+    snprintf(text + 255, sizeof text - 255, ": 1\n");
+    json_t *v = load_ok(text, NULL);
+    assert_int_equal(json_object_size(v), 1);
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) assert_int_equal(strlen(k), 255);
+    json_decref(v);
+
+    memset(text, 'k', 256);
+    snprintf(text + 256, sizeof text - 256, ": 1\n");
+    check_refused(text, "1:1: a key of 256 bytes: keys are at most 255");
+    size_t at = (size_t)snprintf(text, sizeof text, "a:\n  b: 1\n  ");
+    memset(text + at, 'k', 300);
+    snprintf(text + at + 300, sizeof text - at - 300, ": 2\n");
+    check_refused(text, "3:3: a key of 300 bytes: keys are at most 255");
+    check_refused("\"a\\0b\": 1\n", "1:1: a key holding a NUL character (\\0)");
+}
+
+/* Writes the billion laughs: `levels` anchors below a first list of nine values, each a list of
+ * nine aliases of the one before, so the last one stands for 9^(levels + 1) values. */
+static char *laughs(int levels)
+{
+    size_t cap = 4096;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    int n = snprintf(t, cap, "name: lol\ntrigger: manual\nx:\n  a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (int i = 1; i <= levels; i++) {
+        n += snprintf(t + n, cap - (size_t)n, "  %c: &%c [", 'a' + i, 'a' + i);
+        for (int j = 0; j < 9; j++)
+            n += snprintf(t + n, cap - (size_t)n, "%s*%c", j ? "," : "", 'a' + i - 1);
+        n += snprintf(t + n, cap - (size_t)n, "]\n");
+    }
+    snprintf(t + n, cap - (size_t)n, "steps:\n  - id: s\n    set: 1\n");
+    return t;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Aliases are counted as the values they copy: a small file cannot expand to more than
+ * SL_YAML_MAX_NODES values. The refusal comes before any copy is made: fast, in little memory,
+ * naming the line of the alias that crosses the bound. */
+static void test_alias_bomb_refused(void **state)
+{
+    (void)state;
+    /* 9^7 values in 271 bytes (loaded in full before: half a second, half a gigabyte) */
+    char *t = laughs(5);
+    check_refused(t, "9:10: aliases expand to more than 100000 nodes");
+    free(t);
+
+    /* the billion laughs: 9^10 values in 380 bytes */
+    t = laughs(8);
+    assert_true(strlen(t) < 400);
+    double t0 = now_s();
+    check_refused(t, "9:10: aliases expand to more than 100000 nodes");
+    double took = now_s() - t0;
+    free(t);
+    if (took > 1.0)
+        fail_msg("refused after %.2f s", took);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (ru.ru_maxrss > 256 * 1024)
+        fail_msg("the process peaked at %ld KiB", ru.ru_maxrss);
+
+    /* under the bound is fine: 9^6 + 9^5 + ... values */
+    t = laughs(4);
+    json_t *v = load_ok(t, NULL);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "x"), "e")), 9);
+    json_decref(v);
+    free(t);
+}
+
+/* Without aliases the bound holds too (a 1 MiB file of `[0,0,...]` is 500,000 values). */
+static void test_node_bound(void **state)
+{
+    (void)state;
+    size_t n = SL_YAML_MAX_NODES; /* with the list itself: one past the bound */
+    char *t = malloc(2 * n + 8);
+    assert_non_null(t);
+    t[0] = '[';
+    for (size_t i = 0; i < n; i++) {
+        t[1 + 2 * i] = '0';
+        t[2 + 2 * i] = ',';
+    }
+    t[2 * n] = ']';
+    t[2 * n + 1] = '\0';
+    char err[256] = "";
+    assert_null(sl__yaml_load(t, strlen(t), NULL, err, sizeof err));
+    assert_string_equal(err, "1:200000: the file holds more than 100000 nodes");
+    t[2 * n - 2] = ']'; /* one value fewer: at the bound */
+    t[2 * n - 1] = '\0';
+    json_t *v = load_ok(t, NULL);
+    assert_int_equal(json_array_size(v), n - 1);
+    json_decref(v);
+    free(t);
+}
+
+/* Depth is counted through aliases: an anchor 60 deep used 10 below the root is 70 deep. */
+static void test_alias_depth_bound(void **state)
+{
+    (void)state;
+    char t[400];
+    int n = snprintf(t, sizeof t, "a: &a ");
+    for (int i = 0; i < 60; i++)
+        t[n++] = '[';
+    for (int i = 0; i < 60; i++)
+        t[n++] = ']';
+    n += snprintf(t + n, sizeof t - (size_t)n, "\nb: ");
+    for (int i = 0; i < 10; i++)
+        t[n++] = '[';
+    n += snprintf(t + n, sizeof t - (size_t)n, "*a");
+    for (int i = 0; i < 10; i++)
+        t[n++] = ']';
+    snprintf(t + n, sizeof t - (size_t)n, "\n");
+    check_refused(t, "2:14: nested too deeply (through an alias)");
+    /* 3 below the root is 64 deep: fine */
+    n = snprintf(t, sizeof t, "a: &a ");
+    for (int i = 0; i < 60; i++)
+        t[n++] = '[';
+    for (int i = 0; i < 60; i++)
+        t[n++] = ']';
+    snprintf(t + n, sizeof t - (size_t)n, "\nb: [[*a]]\n");
+    json_t *v = load_ok(t, NULL);
+    json_decref(v);
+}
+
+static void test_size_bound(void **state)
+{
+    (void)state;
+    size_t n = SL_YAML_MAX_BYTES + 1;
+    char *t = malloc(n + 1);
+    assert_non_null(t);
+    memset(t, ' ', n);
+    memcpy(t, "a: 1", 4);
+    t[n] = '\0';
+    char err[64] = "";
+    assert_null(sl__yaml_load(t, n, NULL, err, sizeof err));
+    assert_string_equal(err, "1:1: larger than 1 MiB");
+    json_t *v = sl__yaml_load(t, n - 1, NULL, err, sizeof err);
+    assert_non_null(v);
+    json_decref(v);
+    free(t);
+}
+
 static void test_errors_fit_the_buffer(void **state)
 {
     (void)state;
@@ -272,10 +459,21 @@ static void test_errors_fit_the_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),           cmocka_unit_test(test_collections),
-        cmocka_unit_test(test_anchors_and_aliases), cmocka_unit_test(test_positions),
-        cmocka_unit_test(test_where),             cmocka_unit_test(test_broken_yaml),
-        cmocka_unit_test(test_refused_features),  cmocka_unit_test(test_errors_fit_the_buffer),
+        cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_collections),
+        cmocka_unit_test(test_anchors_and_aliases),
+        cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_where),
+        cmocka_unit_test(test_broken_yaml),
+        cmocka_unit_test(test_refused_features),
+        cmocka_unit_test(test_errors_fit_the_buffer),
+        cmocka_unit_test(test_bad_utf8_has_its_line),
+        cmocka_unit_test(test_tags_refused_everywhere),
+        cmocka_unit_test(test_long_keys_refused),
+        cmocka_unit_test(test_alias_bomb_refused),
+        cmocka_unit_test(test_node_bound),
+        cmocka_unit_test(test_alias_depth_bound),
+        cmocka_unit_test(test_size_bound),
     };
     return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "fake_stripe.h"
 #include "sluice/catalog.h"
+#include "stripe/catalog.h"
 
 static const char *examples_path;
 
@@ -439,6 +440,58 @@ static void test_describe(void **state)
     json_decref(d);
 }
 
+/* What a flow file's checker asks: a call checked as sl_action_call() would check it, without
+ * sending, with templates standing for any value and the parameter at fault named. */
+static int braces(const json_t *v)
+{
+    return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
+}
+
+static void action_check(const char *name, const char *params, const char *where,
+                         const char *err_part)
+{
+    json_t *p = json_loads(params, 0, NULL);
+    assert_non_null(p);
+    char w[256] = "x", err[512] = "";
+    sl_err rc = sl__action_check(name, p, braces, w, sizeof w, err, sizeof err);
+    json_decref(p);
+    if (!where) {
+        if (rc != SL_OK)
+            fail_msg("%s %s: %s", name, params, err);
+        return;
+    }
+    if (rc == SL_OK)
+        fail_msg("%s %s was taken", name, params);
+    assert_string_equal(w, where);
+    if (!strstr(err, err_part))
+        fail_msg("%s %s: `%s` does not say `%s`", name, params, err, err_part);
+}
+
+static void test_action_check(void **state)
+{
+    (void)state;
+    action_check("invoices.list", "{\"status\": \"{{ $.s }}\", \"limit\": \"{{ $.n }}\"}", NULL,
+                 NULL);
+    action_check("invoices.list", "{\"status\": \"opn\"}", "status", "must be one of");
+    action_check("prices.create", "{\"currency\": \"usd\", \"recurring\": {\"interval\": 3}}",
+                 "recurring[interval]", "must be one of");
+    action_check("prices.create", "{\"currency\": \"{{ $.c }}\", \"recurring\": \"{{ $.r }}\"}",
+                 NULL, NULL);
+    action_check("customers.create", "{\"emial\": \"a@b.co\"}", "emial", "did you mean `email`");
+    action_check("customers.retrieve", "{}", "", "missing path parameter `customer`");
+    action_check("customers.retrieve", "{\"id\": \"{{ $.id }}\"}", NULL, NULL);
+    action_check("find-customer", "{\"email\": \"{{ $.e }}\"}", NULL, NULL);
+    action_check("find-customer", "{\"email\": \"jenny@example.com\", \"limit\": 3}", NULL, NULL);
+    action_check("find-customer", "{}", "", "give id=cus_... or email=...");
+    action_check("find-subscription", "{\"id\": \"si_1\", \"expand\": \"x\"}", "expand",
+                 "must be an array");
+    action_check("get-account", "{}", NULL, NULL);
+    action_check("archive-price", "{\"id\": \"price_1\"}", NULL, NULL);
+    char err[256];
+    assert_int_equal(sl__action_check("nope.nope", NULL, braces, NULL, 0, err, sizeof err),
+                     SL_ENOTFOUND);
+}
+
 int main(int argc, char **argv)
 {
     examples_path = argc > 1 ? argv[1] : "tests/data/catalog_examples.json";
@@ -452,6 +505,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_aliases_table),
         cmocka_unit_test(test_every_alias_maps_to_its_request),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_action_check),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }
