@@ -30,7 +30,7 @@ extern char **environ;
 
 #define MAX_LOOP_ITEMS 100000
 /* Steps one run may take in all (loops inside loops multiply): a flow sets its own max_steps. */
-#define DEFAULT_MAX_STEPS 100000
+#define DEFAULT_MAX_STEPS SL_FLOW_MAX_STEPS_DEFAULT
 #define PURE_BATCH 512
 
 /* One run being executed. */
