@@ -101,10 +101,28 @@ static int record(exec_t *x, json_t *rec, int side_effect)
     return 0;
 }
 
-static json_t *make_record(const char *path, const char *kind, const char *status, json_t *input,
-                           json_t *output, const char *error, long long started, double ms,
-                           int attempts)
+/* Step latencies by kind, for /metrics (kind: the step table's own string). */
+static void observe_step(sl_engine_t *e, const char *kind, double ms)
 {
+    size_t k = 0;
+    while (sl__step_table[k] && sl__step_table[k]->name != kind)
+        k++;
+    if (!sl__step_table[k] || k >= SL_ENGINE_KINDS)
+        return;
+    size_t b = 0;
+    while (b < SL_ENGINE_STEP_BUCKETS - 1 && ms > sl__engine_step_bounds_ms[b])
+        b++;
+    pthread_mutex_lock(&e->stats_lock);
+    e->step_le[k][b]++;
+    e->step_sum_ms[k] += ms;
+    pthread_mutex_unlock(&e->stats_lock);
+}
+
+static json_t *make_record(exec_t *x, const char *path, const char *kind, const char *status,
+                           json_t *input, json_t *output, const char *error, long long started,
+                           double ms, int attempts)
+{
+    observe_step(x->e, kind, ms);
     return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s?,s:I,s:f,s:i}", "path", path, "kind", kind, "status",
                      status, "input", input ? input : json_null(), "output",
                      output ? output : json_null(), "error", error, "started_ms",
@@ -136,7 +154,7 @@ static int fail_step(exec_t *x, const char *path, const char *kind, json_t *inpu
     snprintf(x->failed, sizeof x->failed, "%s", path);
     snprintf(x->error, sizeof x->error, "%s", error);
     record(x,
-           make_record(path, kind, "failed", input, NULL, error, started, sl__mono_ms() - t0,
+           make_record(x, path, kind, "failed", input, NULL, error, started, sl__mono_ms() - t0,
                        attempts),
            1);
     return -1;
@@ -171,7 +189,7 @@ static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, co
         output = json_pack("{s:b}", "passed", pass);
         set_output(x, id, output);
         record(x,
-               make_record(path, kind, "succeeded", json_incref((json_t *)body), output, NULL,
+               make_record(x, path, kind, "succeeded", json_incref((json_t *)body), output, NULL,
                            started, sl__mono_ms() - t0, 1),
                0);
         if (!pass) {
@@ -187,7 +205,7 @@ static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, co
     if (sk->flow == SL_STEP_SET) {
         set_output(x, id, input);
         record(x,
-               make_record(path, kind, "succeeded", NULL, json_incref(input), NULL, started,
+               make_record(x, path, kind, "succeeded", NULL, json_incref(input), NULL, started,
                            sl__mono_ms() - t0, 1),
                0);
         json_decref(input);
@@ -222,7 +240,7 @@ static int exec_leaf(exec_t *x, const json_t *step, const sl_step_kind_t *sk, co
     }
     set_output(x, id, output);
     int rc = record(x,
-                    make_record(path, kind, "succeeded", input, output, NULL, started,
+                    make_record(x, path, kind, "succeeded", input, output, NULL, started,
                                 sl__mono_ms() - t0, attempt),
                     1);
     return rc ? -1 : 0;
@@ -286,8 +304,9 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         set_output(x, id, out);
         if (!json_object_get(x->done, path))
             record(x,
-                   make_record(path, kind, "succeeded", json_incref(json_object_get(step, "loop")),
-                               json_incref(out), NULL, started, sl__mono_ms() - t0, 1),
+                   make_record(x, path, kind, "succeeded",
+                               json_incref(json_object_get(step, "loop")), json_incref(out), NULL,
+                               started, sl__mono_ms() - t0, 1),
                    0);
         json_decref(out);
         return 0;
@@ -306,7 +325,7 @@ static int exec_step(exec_t *x, const json_t *step, const char *prefix, int dept
         set_output(x, id, out);
         if (!json_object_get(x->done, path))
             record(x,
-                   make_record(path, kind, "succeeded", json_incref(json_object_get(step, "if")),
+                   make_record(x, path, kind, "succeeded", json_incref(json_object_get(step, "if")),
                                json_incref(out), NULL, started, sl__mono_ms() - t0, 1),
                    0);
         json_decref(out);
@@ -437,8 +456,18 @@ json_t *sl__engine_env(void)
     return env;
 }
 
+const double sl__engine_step_bounds_ms[SL_ENGINE_STEP_BUCKETS - 1] = {1,   5,   10,   50,
+                                                                      100, 500, 1000, 5000};
+
 void sl__engine_log_finished(sl_engine_t *e, const sl_finished_t *f, const char *flow)
 {
+    const sl_flow_t *fl = sl__engine_flow_named(e, flow);
+    int st = !strcmp(f->status, "succeeded") ? 0 : !strcmp(f->status, "failed") ? 1 : 2;
+    if (fl && e->runs_by) {
+        pthread_mutex_lock(&e->stats_lock);
+        e->runs_by[fl - e->cfg.flows->v][st]++;
+        pthread_mutex_unlock(&e->stats_lock);
+    }
     const char *level = strcmp(f->status, "failed") ? "info" : "warn";
     if (e->cfg.log_runs && sl__log_wants(level))
         sl__log(level, "run finished",
@@ -460,4 +489,57 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
     json_object_set_new(run, "status", json_string(f.status));
     sl__finished_clear(&f);
     return rc;
+}
+
+/* Prometheus's label values escape \\, " and newlines. */
+static void label(sl_buf_t *b, const char *v)
+{
+    for (; *v; v++)
+        sl__buf_printf(b, *v == '"' ? "\\\"" : *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : "%c", *v);
+}
+
+void sl__engine_metrics(sl_engine_t *e, sl_buf_t *b)
+{
+    static const char *const statuses[] = {"succeeded", "failed", "filtered"};
+    sl__buf_printf(b, "# HELP sluice_runs_finished_total Runs recorded as finished by this "
+                      "instance, by flow and status.\n# TYPE sluice_runs_finished_total counter\n");
+    pthread_mutex_lock(&e->stats_lock);
+    for (size_t i = 0; e->runs_by && i < e->cfg.flows->n; i++)
+        for (int k = 0; k < 3; k++) {
+            sl__buf_printf(b, "sluice_runs_finished_total{flow=\"");
+            label(b, e->cfg.flows->v[i].name);
+            sl__buf_printf(b, "\",status=\"%s\"} %llu\n", statuses[k], e->runs_by[i][k]);
+        }
+    sl__buf_printf(b, "# HELP sluice_step_seconds Time a step took, by kind.\n"
+                      "# TYPE sluice_step_seconds histogram\n");
+    for (size_t k = 0; sl__step_table[k] && k < SL_ENGINE_KINDS; k++) {
+        unsigned long long cum = 0;
+        for (int i = 0; i < SL_ENGINE_STEP_BUCKETS; i++) {
+            cum += e->step_le[k][i];
+            if (i < SL_ENGINE_STEP_BUCKETS - 1)
+                sl__buf_printf(b, "sluice_step_seconds_bucket{kind=\"%s\",le=\"%g\"} %llu\n",
+                               sl__step_table[k]->name, sl__engine_step_bounds_ms[i] / 1e3, cum);
+            else
+                sl__buf_printf(b, "sluice_step_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
+                               sl__step_table[k]->name, cum);
+        }
+        sl__buf_printf(b, "sluice_step_seconds_sum{kind=\"%s\"} %.6f\n", sl__step_table[k]->name,
+                       e->step_sum_ms[k] / 1e3);
+        sl__buf_printf(b, "sluice_step_seconds_count{kind=\"%s\"} %llu\n", sl__step_table[k]->name,
+                       cum);
+    }
+    pthread_mutex_unlock(&e->stats_lock);
+    long long depth = 0, oldest = -1;
+    char err[256];
+    if (sl_store_runs_queue_stats(e->cfg.store, &depth, &oldest, err, sizeof err) == SL_OK) {
+        double age = oldest >= 0 ? (double)(sl__now_ms() - oldest) / 1e3 : 0;
+        sl__buf_printf(b,
+                       "# HELP sluice_runs_queued Runs waiting for a worker (every instance).\n"
+                       "# TYPE sluice_runs_queued gauge\nsluice_runs_queued %lld\n"
+                       "# HELP sluice_runs_oldest_queued_seconds How long the oldest queued run"
+                       " has waited (0: none waits).\n"
+                       "# TYPE sluice_runs_oldest_queued_seconds gauge\n"
+                       "sluice_runs_oldest_queued_seconds %.3f\n",
+                       depth, age < 0 ? 0 : age);
+    }
 }

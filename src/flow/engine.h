@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "core/crypt.h"
 #include "flow/flow.h"
 #include "store/store.h"
@@ -79,6 +80,9 @@ int sl__engine_schedule_tick(sl_engine_t *e, time_t now);
 /* Rereads the flows' enabled settings from the store (another process may have changed them). */
 void sl__engine_refresh(sl_engine_t *e);
 
+/* Appends the engine's metrics in Prometheus's text format: finished runs by flow and status,
+ * step latency histograms by kind, the queue's depth and its oldest run's age. */
+void sl__engine_metrics(sl_engine_t *e, sl_buf_t *b);
 /* The Idempotency-Key of a Stripe write: from the run id and the step's path. */
 void sl__engine_idem_key(const char *run_id, const char *path, char *out, size_t n);
 

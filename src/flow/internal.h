@@ -11,6 +11,10 @@
 #include "conn/clients.h"
 #include "flow/engine.h"
 
+#define SL_ENGINE_KINDS 16
+#define SL_ENGINE_STEP_BUCKETS 9 /* <= 1, 5, 10, 50, 100, 500, 1000, 5000 ms, +Inf */
+extern const double sl__engine_step_bounds_ms[SL_ENGINE_STEP_BUCKETS - 1];
+
 struct sl_engine {
     sl_engine_config_t cfg;
     int *enabled; /* per flow, refreshed from the store */
@@ -27,6 +31,12 @@ struct sl_engine {
     char owner[96];  /* this instance's id on the leases it holds: host:pid:random */
     json_t *env;     /* $.env, read once at start (shared by every run, never changed) */
     json_t *secrets; /* what records must not hold (sl__record_secrets) */
+    /* For /metrics: step latencies by kind (the step table's order), finished runs by flow
+     * (index in cfg.flows) and status. */
+    pthread_mutex_t stats_lock;
+    unsigned long long step_le[SL_ENGINE_KINDS][SL_ENGINE_STEP_BUCKETS];
+    double step_sum_ms[SL_ENGINE_KINDS];
+    unsigned long long (*runs_by)[3]; /* succeeded, failed, filtered */
 };
 
 /* A run executed to its end, not yet recorded: its status and the step records still unwritten

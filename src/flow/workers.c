@@ -385,6 +385,8 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
         return SL_ENOMEM;
     }
     pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->stats_lock, NULL);
+    e->runs_by = calloc(cfg->flows->n ? cfg->flows->n : 1, sizeof *e->runs_by);
     pthread_cond_init(&e->wake, NULL);
     pthread_cond_init(&e->keeper_wake, NULL);
     sl__engine_refresh(e);
@@ -435,6 +437,8 @@ void sl__engine_stop(sl_engine_t *e)
     sl__clients_free(e->clients);
     json_decref(e->env);
     json_decref(e->secrets);
+    free(e->runs_by);
+    pthread_mutex_destroy(&e->stats_lock);
     free(e->threads);
     free(e->enabled);
     pthread_mutex_destroy(&e->lock);

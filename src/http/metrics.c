@@ -1,5 +1,7 @@
 /* GET /metrics: the ingest counters and the group commit's histograms, in Prometheus's text
  * format. */
+#include "flow/engine.h"
+#include "http/api.h"
 #include "http/internal.h"
 
 enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
@@ -53,6 +55,8 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
     }
     sl__buf_printf(&b, "sluice_commit_seconds_sum %.6f\nsluice_commit_seconds_count %llu\n",
                    st.latency_sum_s, st.batches);
+    if (s->cfg.api && s->cfg.api->engine)
+        sl__engine_metrics(s->cfg.api->engine, &b);
     enum MHD_Result ret =
         sl__reply(conn, MHD_HTTP_OK, b.data ? b.data : "", "text/plain; version=0.0.4");
     sl__buf_cleanup(&b);

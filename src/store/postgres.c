@@ -591,6 +591,7 @@ static const sl_store_ops_t postgres_ops = {
     .runs_heartbeat = sl__pg_runs_heartbeat,
     .runs_expire_others = sl__pg_runs_expire_others,
     .run_claim_id = sl__pg_run_claim_id,
+    .runs_queue_stats = sl__pg_runs_queue_stats,
     .run_get = sl__pg_run_get,
     .runs_list = sl__pg_runs_list,
     .runs_update = sl__pg_runs_update,

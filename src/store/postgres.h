@@ -94,6 +94,8 @@ sl_err sl__pg_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_u
                              char *err, size_t errlen);
 sl_err sl__pg_run_claim_id(sl_store_t *s, const char *id, const char *owner, long long now,
                            long long lease_until, int *claimed, char *err, size_t errlen);
+sl_err sl__pg_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                               size_t errlen);
 sl_err sl__pg_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
                                  size_t errlen);
 sl_err sl__pg_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *err, size_t errlen);

@@ -180,6 +180,25 @@ sl_err sl__pg_run_claim_id(sl_store_t *s, const char *id, const char *owner, lon
     return SL_OK;
 }
 
+sl_err sl__pg_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                               size_t errlen)
+{
+    *depth = 0;
+    *oldest_ms = -1;
+    PGresult *r = sl__pg_query(sl__pg_of(s),
+                               "SELECT count(*), min(created_ms) FROM runs WHERE status = 'queued'",
+                               0, NULL, "counting queued runs", err, errlen);
+    if (!r)
+        return SL_EIO;
+    if (PQntuples(r)) {
+        *depth = atoll(PQgetvalue(r, 0, 0));
+        if (!PQgetisnull(r, 0, 1))
+            *oldest_ms = atoll(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return SL_OK;
+}
+
 sl_err sl__pg_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,
                                  size_t errlen)
 {

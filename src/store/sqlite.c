@@ -594,6 +594,7 @@ static const sl_store_ops_t sqlite_ops = {
     .contacts_list = sl__sq_contacts_list,
     .schema_version = sq_schema_version,
     .check = sq_check,
+    .runs_queue_stats = sl__sq_runs_queue_stats,
 };
 
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen)

@@ -55,6 +55,8 @@ sl_err sl__sq_runs_claim(sl_store_t *s, const char *owner, long long now, long l
                          size_t max, sl_run_cb cb, void *ctx, char *err, size_t errlen);
 sl_err sl__sq_run_claim_id(sl_store_t *s, const char *id, const char *owner, long long now,
                            long long lease_until, int *claimed, char *err, size_t errlen);
+sl_err sl__sq_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                               size_t errlen);
 sl_err sl__sq_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_until, long long *n,
                              char *err, size_t errlen);
 sl_err sl__sq_runs_expire_others(sl_store_t *s, const char *keep, long long *n, char *err,

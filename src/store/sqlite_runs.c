@@ -224,6 +224,29 @@ out:
     return rc;
 }
 
+sl_err sl__sq_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                               size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    *depth = 0;
+    *oldest_ms = -1;
+    pthread_mutex_lock(&st->lock);
+    if (sl__sq_prepare(st, "SELECT count(*), min(created_ms) FROM runs WHERE status = 'queued'",
+                       &q) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) {
+        rc = sl__sq_db_error(st, "counting queued runs", err, errlen);
+    } else {
+        *depth = sqlite3_column_int64(q, 0);
+        if (sqlite3_column_type(q, 1) != SQLITE_NULL)
+            *oldest_ms = sqlite3_column_int64(q, 1);
+    }
+    sl__sq_release(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 sl_err sl__sq_runs_heartbeat(sl_store_t *s, const char *owner, long long lease_until, long long *n,
                              char *err, size_t errlen)
 {

@@ -46,6 +46,12 @@ int sl_store_schema_version(sl_store_t *s)
 /* The callback is switched off first, then the calls in progress are waited out (sequentially
  * consistent: a call either sees it off, or is counted before the wait looks). A call that
  * sees the new callback sees its ctx (release, acquire). */
+sl_err sl_store_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                                 size_t errlen)
+{
+    return s->ops->runs_queue_stats(s, depth, oldest_ms, err, errlen);
+}
+
 sl_err sl_store_check(sl_store_t *s, char *err, size_t errlen)
 {
     return s->ops->check ? s->ops->check(s, err, errlen) : SL_OK;

@@ -215,6 +215,9 @@ typedef struct sl_store_ops {
     sl_err (*contacts_list)(sl_store_t *s, sl_contact_cb cb, void *ctx, char *err, size_t errlen);
     /* The schema version the backend is at. */
     int (*schema_version)(sl_store_t *s);
+    /* How many runs are queued, and when the oldest was (-1: none). */
+    sl_err (*runs_queue_stats)(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                               size_t errlen);
     /* Checks the database's integrity (SQLite: PRAGMA quick_check); NULL: the server's job. */
     sl_err (*check)(sl_store_t *s, char *err, size_t errlen);
 } sl_store_ops_t;
@@ -240,6 +243,10 @@ void sl_store_close(sl_store_t *s);
 /* "sqlite" or "postgres". */
 const char *sl_store_kind(const sl_store_t *s);
 int sl_store_schema_version(sl_store_t *s);
+
+/* The queue: how many runs wait, and since when the oldest does (-1: none). */
+sl_err sl_store_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
+                                 size_t errlen);
 
 /* Checks the store's integrity before it is served (a corrupt SQLite file is refused, with
  * what to do). */

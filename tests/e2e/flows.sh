@@ -194,6 +194,16 @@ expect_out "input"
 expect_out "output"
 end
 
+begin "/metrics: finished runs by flow and status, step latencies by kind, the queue"
+curl -s "http://127.0.0.1:$SERVE_PORT/metrics" >"$tmp/metrics"
+grep -Eq '^sluice_runs_finished_total\{flow="loops-payment-emails",status="succeeded"\} [1-9]' "$tmp/metrics" ||
+    fail "no finished runs of loops-payment-emails: $(grep runs_finished "$tmp/metrics" | head -3)"
+grep -Eq '^sluice_step_seconds_count\{kind="email"\} [1-9]' "$tmp/metrics" || fail "no email step latencies"
+grep -Eq '^sluice_step_seconds_bucket\{kind="stripe",le="\+Inf"\} [1-9]' "$tmp/metrics" || fail "no stripe step histogram"
+grep -Eq '^sluice_runs_queued [0-9]+$' "$tmp/metrics" || fail "no queue depth"
+grep -Eq '^sluice_runs_oldest_queued_seconds [0-9.]+$' "$tmp/metrics" || fail "no oldest queued age"
+end
+
 begin "disabled flows start nothing; events no flow wants start nothing"
 n1=$(api "runs?flow=konnectify-invoice-created-finalize&limit=500" | jq '.runs | length')
 trig invoice.created
