@@ -61,7 +61,7 @@ void sl__cmd_serve_help(FILE *out)
         "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
         "DATA/admin.token, made and shown once at the first start.\n"
         "\n"
-        "Also GET /healthz and GET /metrics (Prometheus). Logs are JSON lines on stderr.\n"
+        "Also GET /healthz and GET /metrics (Prometheus). Logs go to stderr (--log-format).\n"
         "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
         "\n"
         "Example:\n"
@@ -76,6 +76,7 @@ int sl__cmd_serve(int argc, char **argv)
         O_DATA,
         O_STORE,
         O_LEASE,
+        O_LOGFMT,
         O_PUBLIC,
         O_EVENTS,
         O_CATCHUP,
@@ -90,6 +91,7 @@ int sl__cmd_serve(int argc, char **argv)
         {"data", required_argument, NULL, O_DATA},
         {"store", required_argument, NULL, O_STORE},
         {"lease", required_argument, NULL, O_LEASE},
+        {"log-format", required_argument, NULL, O_LOGFMT},
         {"public-url", required_argument, NULL, O_PUBLIC},
         {"events", required_argument, NULL, O_EVENTS},
         {"catch-up", required_argument, NULL, O_CATCHUP},
@@ -105,6 +107,7 @@ int sl__cmd_serve(int argc, char **argv)
     char events_buf[4096] = "*";
     int events_given = 0;
     long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2, lease_s = 30;
+    const char *log_format = "auto";
     const char *flows_opt = NULL;
     int c;
     opterr = 0;
@@ -149,6 +152,12 @@ int sl__cmd_serve(int argc, char **argv)
             if (sl__cli_parse_long(optarg, 1, 64, &workers))
                 return sl__cli_usage_error(CMD, "--workers takes 1 to 64");
             break;
+        case O_LOGFMT:
+            if (strcmp(optarg, "json") && strcmp(optarg, "text") && strcmp(optarg, "auto"))
+                return sl__cli_usage_error(CMD, "--log-format is text, json or auto, not `%s`",
+                                           optarg);
+            log_format = optarg;
+            break;
         case O_LEASE:
             if (sl__cli_parse_long(optarg, 2, 3600, &lease_s))
                 return sl__cli_usage_error(CMD, "--lease takes seconds from 2 to 3600");
@@ -175,6 +184,8 @@ int sl__cmd_serve(int argc, char **argv)
                                        "`sluice events types`)",
                                        events[i]);
 
+    /* Readable lines on a terminal, JSON lines for a log collector. */
+    sl__log_text(!strcmp(log_format, "text") || (!strcmp(log_format, "auto") && isatty(2)));
     sigset_t stop;
     sl__cli_block_stop_signals(&stop); /* before any thread starts */
 

@@ -11,6 +11,9 @@ void sl__log(const char *level, const char *msg, json_t *fields);
 /* Silences info lines (warnings and errors still go out). */
 void sl__log_quiet(int quiet);
 
+/* Lines for a person (time level message key=value) instead of JSON lines. */
+void sl__log_text(int text);
+
 /* Whether a line of this level is printed (to skip building fields nobody sees). */
 int sl__log_wants(const char *level);
 

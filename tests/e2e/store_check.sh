@@ -46,5 +46,19 @@ expect_err ".recover"
 curl -s "http://127.0.0.1:$port/healthz" >/dev/null && fail "serve listened on a damaged database"
 end
 
+begin "serve logs readable lines with --log-format text, JSON lines otherwise"
+rm -rf "$tmp/data2"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SLUICE_DATA=$tmp/data2 timeout 3 "$SLUICE" serve --listen "127.0.0.1:$port" --log-format text 2>"$tmp/text.log"
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ notice listening url=http://127.0.0.1:[0-9]+ ' "$tmp/text.log" ||
+    fail "no readable listening line: $(head -2 "$tmp/text.log")"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SLUICE_DATA=$tmp/data2 timeout 3 "$SLUICE" serve --listen "127.0.0.1:$port" 2>"$tmp/json.log"
+grep '"listening"' "$tmp/json.log" | jq -e .url >/dev/null || fail "no JSON listening line when not a terminal"
+run serve --log-format yaml
+expect_rc 2
+expect_err "--log-format is text, json or auto"
+end
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
