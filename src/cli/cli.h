@@ -25,12 +25,19 @@ typedef struct sl_cli_cmd {
     void (*help)(FILE *out);
 } sl_cli_cmd_t;
 
+/* Every command, in the order `sluice --help` lists them. */
+const sl_cli_cmd_t *sl__cli_commands(size_t *n);
+
 int sl__cmd_call(int argc, char **argv);
 void sl__cmd_call_help(FILE *out);
 int sl__cmd_ops(int argc, char **argv);
 void sl__cmd_ops_help(FILE *out);
 int sl__cmd_events(int argc, char **argv);
 void sl__cmd_events_help(FILE *out);
+int sl__cmd_completion(int argc, char **argv);
+void sl__cmd_completion_help(FILE *out);
+int sl__cmd_man(int argc, char **argv);
+void sl__cmd_man_help(FILE *out);
 int sl__cmd_connect(int argc, char **argv);
 void sl__cmd_connect_help(FILE *out);
 int sl__cmd_demo(int argc, char **argv);

@@ -31,8 +31,18 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_runs_help},
     {"events", "The inbox and event types: sluice events list, show ID, replay ID, types",
      sl__cmd_events, sl__cmd_events_help},
+    {"completion", "Shell completion: source <(sluice completion bash)", sl__cmd_completion,
+     sl__cmd_completion_help},
+    {"man", "The manual page, from every command's help: sluice man > sluice.1", sl__cmd_man,
+     sl__cmd_man_help},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
+
+const sl_cli_cmd_t *sl__cli_commands(size_t *n)
+{
+    *n = NCOMMANDS;
+    return commands;
+}
 
 /* Replaces the secret part of anything that looks like a key (sk_, rk_, whsec_) in msg. */
 static void mask_secrets(char *msg, size_t cap)
