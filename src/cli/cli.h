@@ -13,9 +13,10 @@
 /* Exit codes every subcommand uses. */
 enum {
     CLI_OK = 0,
-    CLI_EFAIL = 1,    /* Stripe answered with an error, or the operation failed */
-    CLI_EUSAGE = 2,   /* the command line is wrong; nothing was sent */
-    CLI_ENETWORK = 3, /* no answer from the server after the retries */
+    CLI_EFAIL = 1,     /* Stripe answered with an error, or the operation failed */
+    CLI_EUSAGE = 2,    /* the command line is wrong; nothing was sent */
+    CLI_ENETWORK = 3,  /* no answer from the server after the retries */
+    CLI_ENOTFOUND = 4, /* what the command names (run, event, connection, flow) does not exist */
 };
 
 typedef struct sl_cli_cmd {
@@ -96,6 +97,8 @@ int sl__cli_option_error(const char *cmd, int c, char **argv);
 
 /* Parses a whole decimal number in [min, max]; returns 0 on success. */
 int sl__cli_parse_long(const char *s, long min, long max, long *out);
+/* The exit code for an error: not found 4, a wrong argument 2, no answer 3, else 1. */
+int sl__cli_exit(sl_err rc);
 /* --since: an age (90m, 12h, 7d), a date (2026-11-30) or a UTC time (2026-11-30T09:00:00Z)
  * into milliseconds since the epoch; -1 when it is none of those. */
 int sl__cli_parse_since(const char *s, long long *ms);

@@ -275,9 +275,10 @@ int sl__cmd_connect(int argc, char **argv)
             printf("(no connections: sluice connect add NAME --key sk_test_...)\n");
     } else if (strcmp(sub, "show") == 0) {
         sl_conn_row_t row;
-        if (sl_store_conn_get(env.store, name, &row, err, sizeof err)) {
+        sl_err grc = sl_store_conn_get(env.store, name, &row, err, sizeof err);
+        if (grc) {
             fprintf(stderr, "sluice connect: %s\n", err);
-            ret = CLI_EFAIL;
+            ret = sl__cli_exit(grc);
         } else {
             print_json(conn_json(&row, &env.crypt));
             sl_conn_row_cleanup(&row);
@@ -305,9 +306,8 @@ int sl__cmd_connect(int argc, char **argv)
         }
         if (ret) {
             /* kept */
-        } else if (sl_store_conn_delete(env.store, name, err, sizeof err)) {
+        } else if ((ret = sl__cli_exit(sl_store_conn_delete(env.store, name, err, sizeof err)))) {
             fprintf(stderr, "sluice connect: %s\n", err);
-            ret = CLI_EFAIL;
         } else {
             printf("Removed connection `%s`.\n", name);
         }
@@ -318,7 +318,7 @@ int sl__cmd_connect(int argc, char **argv)
                                             o.verbose ? sl__cli_trace : NULL, err, sizeof err);
         if (rc) {
             fprintf(stderr, "sluice connect: %s\n", err);
-            ret = rc == SL_ENETWORK || rc == SL_ETIMEOUT ? CLI_ENETWORK : CLI_EFAIL;
+            ret = sl__cli_exit(rc);
         } else {
             printf("%s\n", err);
         }

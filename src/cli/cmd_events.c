@@ -186,7 +186,7 @@ static int events_store(int argc, char **argv, int show)
         sl_err rc = sl_store_event_get(env.store, argv[optind], &r, err, sizeof err);
         if (rc) {
             fprintf(stderr, "sluice events: %s\n", err);
-            ret = CLI_EFAIL;
+            ret = sl__cli_exit(rc);
         } else {
             json_t *o = event_json(&r, 1);
             if (!as_json) {
@@ -284,7 +284,7 @@ static int events_replay(int argc, char **argv)
     eng = NULL;
     if (rc) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
-        ret = rc == SL_ENOTFOUND ? CLI_EUSAGE : CLI_EFAIL;
+        ret = sl__cli_exit(rc);
         goto out;
     }
     if (!json_array_size(runs)) {

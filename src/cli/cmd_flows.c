@@ -269,8 +269,9 @@ int sl__cmd_flows(int argc, char **argv)
     }
     const sl_flow_t *f = sl__flows_find(&flows, args[1]);
     if (!f) {
-        ret = sl__cli_usage_error(CMD, "no flow `%s` in %s (`sluice flows list` shows them)",
-                                  args[1], dir);
+        fprintf(stderr, "sluice %s: no flow `%s` in %s (`sluice flows list` shows them)\n", CMD,
+                args[1], dir);
+        ret = CLI_ENOTFOUND;
         goto out;
     }
     if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
@@ -303,6 +304,11 @@ int sl__cmd_flows(int argc, char **argv)
     if (!here)
         fprintf(stderr, "sluice %s: sluice serve ran it (it claimed the run first)\n", CMD);
     ret = sl__cli_show_run(env.store, run_id, full);
+    json_t *ran = NULL;
+    if (!ret && sl_store_run_get(env.store, run_id, &ran, err, sizeof err) == SL_OK &&
+        !strcmp(json_string_value(json_object_get(ran, "status")) ?: "", "failed"))
+        ret = CLI_EFAIL; /* the run it was asked to do failed */
+    json_decref(ran);
 out:
     json_decref(input);
     sl__engine_stop(eng);

@@ -246,9 +246,10 @@ int sl__cmd_runs(int argc, char **argv)
     const char *id = args[1];
     if (strcmp(sub, "show") == 0 && as_json) {
         json_t *run = NULL, *steps = NULL;
-        if (sl_store_run_get(env.store, id, &run, err, sizeof err)) {
+        sl_err grc = sl_store_run_get(env.store, id, &run, err, sizeof err);
+        if (grc) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);
-            ret = CLI_EUSAGE;
+            ret = sl__cli_exit(grc);
             goto out;
         }
         sl_store_steps_get(env.store, id, &steps, err, sizeof err);
@@ -267,7 +268,7 @@ int sl__cmd_runs(int argc, char **argv)
     sl_err rrc = sl__run_requeue_failed(env.store, id, err, sizeof err);
     if (rrc) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
-        ret = rrc == SL_EIO ? CLI_EFAIL : CLI_EUSAGE;
+        ret = sl__cli_exit(rrc);
         goto out;
     }
     if (queue) {

@@ -157,9 +157,10 @@ int sl__cli_show_run(sl_store_t *store, const char *id, int full)
 {
     json_t *run = NULL, *steps = NULL;
     char err[512];
-    if (sl_store_run_get(store, id, &run, err, sizeof err)) {
+    sl_err grc = sl_store_run_get(store, id, &run, err, sizeof err);
+    if (grc) {
         fprintf(stderr, "sluice: %s\n", err);
-        return CLI_EUSAGE;
+        return sl__cli_exit(grc);
     }
     sl_store_steps_get(store, id, &steps, err, sizeof err);
     json_t *event = NULL;
@@ -170,11 +171,10 @@ int sl__cli_show_run(sl_store_t *store, const char *id, int full)
         sl_event_row_cleanup(&row);
     }
     sl__cli_run_print(run, steps, event, full);
-    int failed = strcmp(json_string_value(json_object_get(run, "status")) ?: "", "failed") == 0;
     json_decref(run);
     json_decref(steps);
     json_decref(event);
-    return failed ? CLI_EFAIL : CLI_OK;
+    return CLI_OK; /* showing a failed run is no failure of the command */
 }
 
 /* Waits while a serving instance is alive for the run to end; its status, or "" when it did
@@ -262,7 +262,10 @@ int sl__cli_finish_runs(const char *cmd, sl_cli_env_t *env, const char *flows_op
         sl__flows_free(&flows);
     }
     json_decref(left);
-    if (n == 1)
-        return sl__cli_show_run(env->store, json_string_value(json_array_get(ids, 0)), full);
+    if (n == 1) {
+        int ret = sl__cli_show_run(env->store, json_string_value(json_array_get(ids, 0)), full);
+        if (ret)
+            return ret;
+    }
     return failed ? CLI_EFAIL : CLI_OK;
 }

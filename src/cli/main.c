@@ -111,6 +111,15 @@ int sl__cli_parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
+int sl__cli_exit(sl_err rc)
+{
+    return rc == SL_OK                              ? CLI_OK
+           : rc == SL_ENOTFOUND                     ? CLI_ENOTFOUND
+           : rc == SL_EINVAL                        ? CLI_EUSAGE
+           : rc == SL_ENETWORK || rc == SL_ETIMEOUT ? CLI_ENETWORK
+                                                    : CLI_EFAIL;
+}
+
 int sl__cli_parse_since(const char *s, long long *ms)
 {
     /* An age: 90m, 12h, 7d (or 30s) ago. */

@@ -83,7 +83,7 @@ expect_out "of on-paid"
 [ "$(calls)" = $((before + 2)) ] || fail "the replay did not reach the receiver through serve"
 [ "$(grep -c evt_replay_1 "$tmp/http.jsonl")" = 2 ] || fail "the receiver did not get the event twice"
 run events replay evt_nope
-expect_rc 2
+expect_rc 4
 expect_err "no event"
 kill "$serve"
 wait "$serve" 2>/dev/null
@@ -91,6 +91,25 @@ wait "$serve" 2>/dev/null
 SLUICE_FLOW_TELL_URL=$good run events replay evt_replay_1
 expect_rc 0
 [ "$(grep -c evt_replay_1 "$tmp/http.jsonl")" = 3 ] || fail "the replay did not run here"
+end
+
+begin "exit codes: not found is 4 everywhere; showing a failed run is no error"
+run runs show run_nope
+expect_rc 4
+run runs retry run_nope
+expect_rc 4
+run flows run nope
+expect_rc 4
+run connect show nope
+expect_rc 4
+run events show evt_nope
+expect_rc 4
+SLUICE_FLOW_TELL_URL=$bad run flows run tell --input '{"note":"five"}'
+expect_rc 1
+id=$(grep -o 'run_[0-9a-f]*' "$tmp/out" | head -1)
+run runs show "$id"
+expect_rc 0
+expect_out "failed"
 end
 
 echo "$passed passed, $failed failed"

@@ -234,7 +234,7 @@ run events list --type 'customer.*' --json
 run events list --type invoice.created --json
 [ "$(jq length "$tmp/out")" = 0 ] || fail "type filter let others through"
 run events show evt_nope
-expect_rc 1
+expect_rc 4
 expect_err "no event"
 end
 
@@ -340,7 +340,7 @@ expect_out "Deleted webhook endpoint we_1"
 expect_field 1 .method DELETE
 expect_field 1 .path /v1/webhook_endpoints/we_1
 run connect unregister reg
-expect_rc 1
+expect_rc 4
 expect_err "no webhook endpoint"
 end
 
