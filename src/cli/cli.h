@@ -26,6 +26,12 @@ typedef struct sl_cli_cmd {
     void (*help)(FILE *out);
 } sl_cli_cmd_t;
 
+/* The options a config file gives cmd (see config.c), as "--key" ["value"] strings into a new
+ * array (*opts, *nopts; free each and the array). A missing file is no error unless it was
+ * named explicitly. CLI_EUSAGE with the problem printed when it cannot be used. */
+int sl__cli_config(const char *path, int explicit_path, const struct sl_cli_cmd *cmd, char ***opts,
+                   int *nopts);
+
 /* Every command, in the order `sluice --help` lists them. */
 const sl_cli_cmd_t *sl__cli_commands(size_t *n);
 

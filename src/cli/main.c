@@ -149,14 +149,19 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "sluice %s: a self-hosted Stripe automation engine\n\n"
-            "Usage: sluice COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
+            "Usage: sluice [--config FILE] COMMAND [OPTIONS] [ARGS]\n\nCommands:\n",
             SLUICE_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "  %-8s %s\n", "help", "Show help for a command: sluice help call");
-    fprintf(out, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the "
-                 "version\n\nExit codes: 0 ok, 1 Stripe or operation error, 2 usage error, "
-                 "3 network failure.\n");
+    fprintf(out,
+            "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
+            "  --config FILE  options for the commands, as YAML (default: $SLUICE_CONFIG, else\n"
+            "                 ~/.config/sluice/sluice.yaml): top-level keys for every command\n"
+            "                 that takes them (store: URI), a command's section for it alone\n"
+            "                 (serve: {listen: ..., workers: 4}); the command line wins\n"
+            "\nExit codes: 0 ok, 1 Stripe or operation error, 2 usage error, 3 network failure,\n"
+            "4 not found.\n");
 }
 
 static const sl_cli_cmd_t *find_command(const char *name)
@@ -196,11 +201,57 @@ int main(int argc, char **argv)
         c->help(stdout);
         return CLI_OK;
     }
+    /* sluice.yaml: --config FILE before the command, else $SLUICE_CONFIG, else the user's. */
+    const char *config = getenv("SLUICE_CONFIG");
+    int explicit_config = config && *config;
+    char home_config[4096] = "";
+    if (strcmp(arg, "--config") == 0 && argc >= 3) {
+        config = argv[2];
+        explicit_config = 1;
+        argv += 2;
+        argc -= 2;
+        if (argc < 2)
+            return sl__cli_usage_error(NULL, "--config FILE comes before a command");
+        arg = argv[1];
+    } else if (!explicit_config && getenv("HOME")) {
+        snprintf(home_config, sizeof home_config, "%s/.config/sluice/sluice.yaml", getenv("HOME"));
+        config = home_config;
+    }
     if (arg[0] == '-')
         return sl__cli_usage_error(NULL, "unknown option `%s`; run `sluice --help`", arg);
     const sl_cli_cmd_t *c = find_command(arg);
     if (!c)
         return sl__cli_usage_error(NULL, "unknown command `%s`; run `sluice --help` for the list",
                                    arg);
-    return c->run(argc - 1, argv + 1);
+    char **opts = NULL;
+    int nopts = 0;
+    if (config && *config && strcmp(arg, "man") && strcmp(arg, "completion")) {
+        int rc = sl__cli_config(config, explicit_config, c, &opts, &nopts);
+        if (rc) {
+            for (int i = 0; i < nopts; i++)
+                free(opts[i]);
+            free(opts);
+            return rc;
+        }
+    }
+    if (!nopts)
+        return c->run(argc - 1, argv + 1);
+    /* The file's options first, then the command line's: the last value of each stands. Kept
+     * after a subcommand word (connect add, runs retry), which commands read first. */
+    char **args = calloc((size_t)(argc + nopts + 1), sizeof *args);
+    int n = 0;
+    args[n++] = argv[1];
+    int sub = argc > 2 && argv[2][0] != '-';
+    if (sub)
+        args[n++] = argv[2];
+    for (int i = 0; i < nopts; i++)
+        args[n++] = opts[i];
+    for (int i = sub ? 3 : 2; i < argc; i++)
+        args[n++] = argv[i];
+    int ret = c->run(n, args);
+    for (int i = 0; i < nopts; i++)
+        free(opts[i]);
+    free(opts);
+    free(args);
+    return ret;
 }
