@@ -5,7 +5,8 @@
 # Usage: bench/ingest.sh [EVENTS] [DURATION] [--store postgres://USER@HOST/DB | --pg]
 #        (defaults 300000 events, 10 s per row). --store: sluice keeps the inbox in that
 #        PostgreSQL database (its events and runs are emptied before each row); --pg: in a private
-#        PostgreSQL server started here (tests/support/pg.sh).
+#        PostgreSQL server started here (tests/support/pg.sh). --with-flow: sluice also runs a
+#        one-step flow on every event while it ingests (its workers drain the runs meanwhile).
 #
 # Both servers answer 2xx only once the event is durable (sluice: SQLite WAL, synchronous=FULL,
 # group commit; the peer: appendFileSync + fsyncSync per event). wrk (2 threads) replays distinct
@@ -16,11 +17,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 store=
 pg=0
+with_flow=0
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
     --store) store=$2; shift 2 ;;
     --pg) pg=1; shift ;;
+    --with-flow) with_flow=1; shift ;;
     *) args+=("$1"); shift ;;
     esac
 done
@@ -60,6 +63,17 @@ if [ "$pg" = 1 ]; then
 fi
 store_args=()
 [ -z "$store" ] || store_args=(--store "$store")
+mkdir -p "$tmp/flows"
+if [ "$with_flow" = 1 ]; then
+    cat >"$tmp/flows/one.yaml" <<'YAML'
+name: one-step
+connection: bench
+trigger: "*"
+steps:
+  - id: note
+    set: {event: "{{ $.trigger.id }}", type: "{{ $.trigger.type }}"}
+YAML
+fi
 # count_events DATA: the events the row's store holds
 count_events() {
     if [ -n "$store" ]; then psql -qtAX "$store" -c 'SELECT count(*) FROM events'
@@ -137,13 +151,14 @@ add_row() { # SERVER CONNS IDLE_KB PEAK_KB STORED
         "$(mb "$3")" "$(mb "$4")" "$5")")
 }
 
-echo "== $events events per signing, ${duration}s per row, wrk -t$threads, $(nproc) cores, loopback, sluice store: ${store:+PostgreSQL}${store:-SQLite}"
+echo "== $events events per signing, ${duration}s per row, wrk -t$threads, $(nproc) cores, loopback, sluice store: ${store:+PostgreSQL}${store:-SQLite}$([ "$with_flow" = 1 ] && echo ", a one-step flow on every event")"
 for c in "${conns[@]}"; do
     # sluice: fresh data dir (copy of the template), fresh server
     fresh_events
     data="$tmp/sluice-$c"; cp -a "$tmp/template" "$data"
     [ -z "$store" ] || psql -qX "$store" -c 'TRUNCATE events, runs, run_steps' >/dev/null
-    build/sluice serve --listen 127.0.0.1:0 --data "$data" "${store_args[@]}" 2>"$tmp/sluice-$c.log" &
+    build/sluice serve --listen 127.0.0.1:0 --data "$data" "${store_args[@]}" --flows "$tmp/flows" \
+        2>"$tmp/sluice-$c.log" &
     pid=$!; pids+=("$pid")
     wait_for_file "$tmp/sluice-$c.log" '"listening"'
     url=$(grep -m1 '"listening"' "$tmp/sluice-$c.log" | sed 's/.*"url":"\([^"]*\)".*/\1/')
