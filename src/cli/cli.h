@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "conn/conn.h"
 #include "core/buf.h"
 #include "core/crypt.h"
@@ -31,6 +33,10 @@ typedef struct sl_cli_cmd {
  * named explicitly. CLI_EUSAGE with the problem printed when it cannot be used. */
 int sl__cli_config(const char *path, int explicit_path, const struct sl_cli_cmd *cmd, char ***opts,
                    int *nopts);
+
+/* Prints a table: headers, then rows (an array of arrays of ncols strings), each column as wide
+ * as its widest cell. */
+void sl__cli_table(const char *const *headers, size_t ncols, const json_t *rows);
 
 /* Every command, in the order `sluice --help` lists them. */
 const sl_cli_cmd_t *sl__cli_commands(size_t *n);

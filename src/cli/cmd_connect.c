@@ -92,8 +92,9 @@ static void print_json(json_t *v)
 
 typedef struct list_ctx {
     const sl_crypt_t *crypt;
-    json_t *arr;
+    json_t *arr; /* --json */
     int n;
+    json_t *rows; /* the table's */
 } list_ctx_t;
 
 static int list_one(const sl_conn_row_t *row, void *ctx)
@@ -106,11 +107,10 @@ static int list_one(const sl_conn_row_t *row, void *ctx)
     }
     char key[96];
     masked_key(row, l->crypt, key, sizeof key);
-    /* The mask's ellipsis is 3 bytes wide in UTF-8 but one column on screen. */
-    int pad = 18 + (strstr(key, "\xE2\x80\xA6") ? 2 : 0);
-    printf("%-20s %-5s %-24s %-*s %-8s %s\n", row->name, row->mode,
-           row->account_id[0] ? row->account_id : "-", pad, key,
-           row->secret_sealed ? "set" : "none", row->endpoint_id[0] ? row->endpoint_id : "-");
+    json_array_append_new(l->rows, json_pack("[s,s,s,s,s,s]", row->name, row->mode,
+                                             row->account_id[0] ? row->account_id : "-", key,
+                                             row->secret_sealed ? "set" : "none",
+                                             row->endpoint_id[0] ? row->endpoint_id : "-"));
     return 0;
 }
 
@@ -261,18 +261,21 @@ int sl__cmd_connect(int argc, char **argv)
     if (strcmp(sub, "add") == 0) {
         ret = do_add(&env, name, &o);
     } else if (strcmp(sub, "list") == 0) {
-        list_ctx_t l = {&env.crypt, o.json ? json_array() : NULL, 0};
-        if (!o.json)
-            printf("%-20s %-5s %-24s %-18s %-8s %s\n", "NAME", "MODE", "ACCOUNT", "KEY", "SECRET",
-                   "ENDPOINT");
+        list_ctx_t l = {&env.crypt, o.json ? json_array() : NULL, 0, json_array()};
         if (sl_store_conn_list(env.store, list_one, &l, err, sizeof err)) {
             fprintf(stderr, "sluice connect: %s\n", err);
             ret = CLI_EFAIL;
         }
-        if (l.arr)
+        if (l.arr) {
             print_json(l.arr);
-        else if (!l.n)
+        } else if (!l.n) {
             printf("(no connections: sluice connect add NAME --key sk_test_...)\n");
+        } else {
+            static const char *const head[] = {"NAME", "MODE",   "ACCOUNT",
+                                               "KEY",  "SECRET", "ENDPOINT"};
+            sl__cli_table(head, 6, l.rows);
+        }
+        json_decref(l.rows);
     } else if (strcmp(sub, "show") == 0) {
         sl_conn_row_t row;
         sl_err grc = sl_store_conn_get(env.store, name, &row, err, sizeof err);

@@ -108,18 +108,20 @@ static json_t *event_json(const sl_event_row_t *r, int with_payload)
 typedef struct list_ctx {
     json_t *arr;
     size_t n;
+    int json;
 } list_ctx_t;
 
 static int list_one(const sl_event_row_t *r, void *ctx)
 {
     list_ctx_t *l = ctx;
     l->n++;
-    if (l->arr) {
+    if (l->json) {
         json_array_append_new(l->arr, event_json(r, 0));
     } else {
-        char when[40];
-        iso_time(r->received_ms, when, sizeof when);
-        printf("%-32s %-40s %-14s %-9s %s\n", r->id, r->type, r->connection, r->source, when);
+        char when[64];
+        sl__cli_when(r->received_ms, when, sizeof when);
+        json_array_append_new(
+            l->arr, json_pack("[s,s,s,s,s]", r->id, r->type, r->connection, r->source, when));
     }
     return 0;
 }
@@ -190,8 +192,8 @@ static int events_store(int argc, char **argv, int show)
         } else {
             json_t *o = event_json(&r, 1);
             if (!as_json) {
-                char when[40];
-                iso_time(r.received_ms, when, sizeof when);
+                char when[64];
+                sl__cli_when(r.received_ms, when, sizeof when);
                 printf("%s  %s\nconnection %s, received %s by %s\n\n", r.id, r.type, r.connection,
                        when, strcmp(r.source, "webhook") == 0 ? "webhook" : "catch-up polling");
                 json_dumpf(json_object_get(o, "payload"), stdout, JSON_INDENT(2));
@@ -203,20 +205,21 @@ static int events_store(int argc, char **argv, int show)
             sl_event_row_cleanup(&r);
         }
     } else {
-        list_ctx_t l = {as_json ? json_array() : NULL, 0};
-        if (!as_json)
-            printf("%-32s %-40s %-14s %-9s %s\n", "ID", "TYPE", "CONNECTION", "SOURCE", "RECEIVED");
+        list_ctx_t l = {json_array(), 0, as_json};
         if (sl_store_events_list(env.store, &f, list_one, &l, err, sizeof err)) {
             fprintf(stderr, "sluice events: %s\n", err);
             ret = CLI_EFAIL;
         }
-        if (l.arr) {
+        if (as_json) {
             json_dumpf(l.arr, stdout, JSON_INDENT(2));
             fputc('\n', stdout);
-            json_decref(l.arr);
         } else if (!l.n) {
             printf("(no events yet)\n");
+        } else {
+            static const char *const head[] = {"ID", "TYPE", "CONNECTION", "SOURCE", "RECEIVED"};
+            sl__cli_table(head, 5, l.arr);
         }
+        json_decref(l.arr);
     }
     sl__cli_env_close(&env);
     return ret;

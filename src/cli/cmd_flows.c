@@ -43,7 +43,7 @@ void sl__cmd_flows_help(FILE *out)
 
 static int list_flows(const sl_flows_t *flows, sl_engine_t *eng, int as_json)
 {
-    json_t *all = json_array();
+    json_t *all = json_array(), *rows = json_array();
     for (size_t i = 0; i < flows->n; i++) {
         const sl_flow_t *f = &flows->v[i];
         char trigger[512] = "";
@@ -62,9 +62,15 @@ static int list_flows(const sl_flows_t *flows, sl_engine_t *eng, int as_json)
                                "connection", f->connection, "enabled", on, "file", f->file, "steps",
                                (json_int_t)json_array_size(json_object_get(f->def, "steps"))));
         else
-            printf("%-28s %-8s %-36s %-12s %s\n", f->name, on ? "enabled" : "disabled", trigger,
-                   f->connection[0] ? f->connection : "-", f->file);
+            json_array_append_new(rows, json_pack("[s,s,s,s,s]", f->name,
+                                                  on ? "enabled" : "disabled", trigger,
+                                                  f->connection[0] ? f->connection : "-", f->file));
     }
+    if (!as_json && flows->n) {
+        static const char *const head[] = {"FLOW", "STATE", "TRIGGER", "CONNECTION", "FILE"};
+        sl__cli_table(head, 5, rows);
+    }
+    json_decref(rows);
     if (as_json) {
         char *text = json_dumps(all, JSON_INDENT(2));
         printf("%s\n", text);

@@ -218,23 +218,28 @@ int sl__cmd_runs(int argc, char **argv)
             printf("No runs%s%s%s%s.\n", flow ? " of " : "", flow ? flow : "",
                    status ? " with status " : "", status ? status : "");
         } else {
-            printf("%-24s %-28s %-10s %-24s %-24s %s\n", "RUN", "FLOW", "STATUS", "TRIGGER",
-                   "QUEUED", "FAILED AT");
+            static const char *const head[] = {"RUN",     "FLOW",   "STATUS",
+                                               "TRIGGER", "QUEUED", "FAILED AT"};
+            json_t *rows = json_array();
             for (size_t i = 0; i < json_array_size(runs); i++) {
                 const json_t *r = json_array_get(runs, i);
                 char when[64];
                 sl__cli_when(json_integer_value(json_object_get(r, "created_ms")), when,
                              sizeof when);
                 const char *eid = json_string_value(json_object_get(r, "event_id"));
-                printf("%-24s %-28s %-10s %-24s %-24s %s\n",
-                       json_string_value(json_object_get(r, "id")),
-                       json_string_value(json_object_get(r, "flow")),
-                       json_string_value(json_object_get(r, "status")),
-                       eid                                                            ? eid
-                       : json_object_get(json_object_get(r, "input"), "scheduled_at") ? "schedule"
-                                                                                      : "manual",
-                       when, json_string_value(json_object_get(r, "failed_step")) ?: "");
+                json_array_append_new(
+                    rows,
+                    json_pack("[s,s,s,s,s,s]", json_string_value(json_object_get(r, "id")),
+                              json_string_value(json_object_get(r, "flow")),
+                              json_string_value(json_object_get(r, "status")),
+                              eid ? eid
+                              : json_object_get(json_object_get(r, "input"), "scheduled_at")
+                                  ? "schedule"
+                                  : "manual",
+                              when, json_string_value(json_object_get(r, "failed_step")) ?: ""));
             }
+            sl__cli_table(head, 6, rows);
+            json_decref(rows);
         }
         json_decref(runs);
         goto out;

@@ -107,7 +107,10 @@ void sl__cli_run_print(const json_t *run, const json_t *steps, const json_t *eve
     sl__cli_when(json_integer_value(json_object_get(run, "started_ms")), b, sizeof b);
     long long fin = json_integer_value(json_object_get(run, "finished_ms"));
     long long st = json_integer_value(json_object_get(run, "started_ms"));
+    long long q = json_integer_value(json_object_get(run, "created_ms"));
     printf("  queued   %s, started %s", a, b);
+    if (st && q) /* the wait for a worker, apart from the run's own time */
+        printf(" (waited %lld ms)", st - q);
     if (fin && st)
         printf(", took %lld ms", fin - st);
     printf("\n\n");

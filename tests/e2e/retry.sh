@@ -112,5 +112,23 @@ expect_rc 0
 expect_out "failed"
 end
 
+begin "tables keep their columns with long names; one time format; the wait apart"
+run flows list
+expect_rc 0
+col=$(head -1 "$tmp/out" | awk '{print index($0, "STATE")}')
+awk -v c="$col" 'NR > 1 && substr($0, c, 7) != "enabled" && substr($0, c, 8) != "disabled" {bad = 1} END {exit bad}' "$tmp/out" ||
+    fail "the STATE column moved: $(cat "$tmp/out")"
+run flows run a-flow-with-a-name-longer-than-the-old-columns
+expect_rc 0
+expect_out "(waited "
+run runs list
+col=$(head -1 "$tmp/out" | awk '{print index($0, "STATUS")}')
+awk -v c="$col" 'NR > 1 && substr($0, c, 6) != "succee" && substr($0, c, 6) != "failed" {bad = 1} END {exit bad}' "$tmp/out" ||
+    fail "the STATUS column moved: $(head -4 "$tmp/out")"
+grep -Eq '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC' "$tmp/out" || fail "runs list time format"
+run events list
+grep -Eq '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC' "$tmp/out" || fail "events list time format: $(head -2 "$tmp/out")"
+end
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
