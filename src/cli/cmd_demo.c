@@ -244,7 +244,7 @@ int sl__cmd_demo(int argc, char **argv)
     }
     if (sl__cli_flows_load(CMD, flows_dir, &flows) != CLI_OK)
         goto out;
-    sl_engine_config_t ecfg2 = {env.store, &env.crypt, &flows, 2, 0, 200, 0, 0};
+    sl_engine_config_t ecfg2 = {env.store, &env.crypt, &flows, 2, 0, 200, 0, 0, 0};
     if (sl__engine_start(&ecfg2, &engine, err, sizeof err)) {
         fprintf(stderr, "sluice demo: %s\n", err);
         goto out;

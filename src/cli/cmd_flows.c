@@ -263,7 +263,7 @@ int sl__cmd_flows(int argc, char **argv)
     sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
     if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
         goto out;
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0};
+    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0, 0};
     if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
         ret = CLI_EFAIL;

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -67,6 +69,102 @@ void sl__cmd_serve_help(FILE *out)
         "Example:\n"
         "  sluice connect add shop --key sk_test_... --webhook-secret whsec_...\n"
         "  sluice serve --listen 127.0.0.1:8080\n");
+}
+
+/* What a reload swaps: the engine and the flows it runs. */
+typedef struct reload {
+    sl_cli_env_t *env;
+    sl_engine_config_t *cfg;
+    sl_engine_t *engine;
+    sl_flows_t *flows;
+    int heap; /* flows was allocated by a reload (the first set is the command's own) */
+    sl_api_t *api;
+    sl_server_t *server;
+    const char *dir;
+    char fingerprint[8192]; /* the flow files' names, sizes and times */
+} reload_t;
+
+static void dir_fingerprint(const char *dir, char *out, size_t n)
+{
+    out[0] = '\0';
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t len = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) == 0 && len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s:%lld:%lld.%ld;", de->d_name,
+                                    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                                    st.st_mtim.tv_nsec);
+    }
+    closedir(d);
+}
+
+/* Loads the flow files again; a file that no longer loads keeps its last good version. Then a
+ * new engine takes over the new flows, and the old one finishes the runs it holds. */
+static void reload(reload_t *rl, const char *why)
+{
+    dir_fingerprint(rl->dir, rl->fingerprint, sizeof rl->fingerprint);
+    sl_flows_t loaded;
+    json_t *errors = json_array();
+    sl__flows_load_dir(rl->dir, &loaded, errors);
+    sl_flows_t *next = calloc(1, sizeof *next);
+    next->v = calloc(loaded.n + rl->flows->n + 1, sizeof *next->v);
+    for (size_t i = 0; i < loaded.n; i++)
+        next->v[next->n++] = loaded.v[i];
+    free(loaded.v);
+    for (size_t i = 0; i < rl->flows->n; i++) {
+        const sl_flow_t *old = &rl->flows->v[i];
+        char prefix[1100];
+        snprintf(prefix, sizeof prefix, "%s:", old->file);
+        int broken = 0;
+        for (size_t k = 0; k < json_array_size(errors) && !broken; k++)
+            broken = !strncmp(json_string_value(json_array_get(errors, k)), prefix, strlen(prefix));
+        if (!broken || sl__flows_find(next, old->name))
+            continue;
+        next->v[next->n] = *old; /* its last good version stays */
+        json_incref(old->def);
+        json_incref(old->pos);
+        json_incref(old->events);
+        next->n++;
+    }
+    for (size_t k = 0; k < json_array_size(errors); k++)
+        sl__log("warn", "a flow file does not load; its last good version (if any) stays",
+                json_pack("{s:O}", "problem", json_array_get(errors, k)));
+    sl_engine_config_t cfg = *rl->cfg;
+    cfg.flows = next;
+    cfg.reloaded = 1;
+    sl_engine_t *engine = NULL;
+    char err[512];
+    if (sl__engine_start(&cfg, &engine, err, sizeof err)) {
+        sl__log("error", "the flows could not be reloaded; the running ones stay",
+                json_pack("{s:s}", "error", err));
+        sl__flows_free(next);
+        free(next);
+        json_decref(errors);
+        return;
+    }
+    /* New events go to the new flows; the API shows them; then the old engine stops, after the
+     * runs it is executing (claimed runs it had not begun go back to the queue). */
+    sl__inbox_set_router(sl__server_inbox(rl->server), sl__engine_route, engine);
+    sl__api_swap(rl->api, engine, next, errors);
+    sl__engine_stop(rl->engine);
+    sl__flows_free(rl->flows);
+    if (rl->heap)
+        free(rl->flows);
+    rl->engine = engine;
+    rl->flows = next;
+    rl->heap = 1;
+    *rl->cfg = cfg;
+    sl__log("notice", "flows reloaded",
+            json_pack("{s:s,s:I,s:I}", "why", why, "flows_loaded", (json_int_t)next->n,
+                      "files_not_loading", (json_int_t)json_array_size(errors)));
 }
 
 int sl__cmd_serve(int argc, char **argv)
@@ -188,6 +286,8 @@ int sl__cmd_serve(int argc, char **argv)
     sl__log_text(!strcmp(log_format, "text") || (!strcmp(log_format, "auto") && isatty(2)));
     sigset_t stop;
     sl__cli_block_stop_signals(&stop); /* before any thread starts */
+    sigaddset(&stop, SIGHUP);          /* reloads the flow files */
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     sl_cli_env_t env;
     /* PostgreSQL: a connection for each worker, and for the inbox's committer, the keeper, the
@@ -213,8 +313,8 @@ int sl__cmd_serve(int argc, char **argv)
         return ret;
     }
     sl_engine_t *engine = NULL;
-    sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, (int)workers,
-                               1,         0,          1,      (long long)lease_s * 1000};
+    sl_engine_config_t ecfg = {
+        env.store, &env.crypt, &flows, (int)workers, 1, 0, 1, (long long)lease_s * 1000, 0};
     if (sl__engine_start(&ecfg, &engine, err, sizeof err)) {
         fprintf(stderr, "sluice serve: %s\n", err);
         sl__flows_free(&flows);
@@ -245,8 +345,9 @@ int sl__cmd_serve(int argc, char **argv)
             if (!events_given) {
                 nwant = 0;
                 for (size_t t = 0; t < sl_event_type_count() && nwant < 1024; t++) {
-                    const char *type = sl_event_type_name(t), *flow;
-                    if (sl__engine_route(engine, type, names[i], &flow, 1))
+                    const char *type = sl_event_type_name(t);
+                    char flow[1][SL_FLOW_NAME_MAX];
+                    if (sl__engine_route(engine, type, names[i], flow, 1))
                         need[nwant++] = type;
                 }
                 if (nwant)
@@ -274,7 +375,8 @@ int sl__cmd_serve(int argc, char **argv)
     if (made) /* shown once, to the person starting it; it is in DATA/admin.token (0600) */
         fprintf(stderr, "sluice serve: the REST API's admin token is %s (kept in %s/admin.token)\n",
                 token, env.data);
-    sl_api_t api = {env.store, engine, &flows};
+    sl_api_t api;
+    sl__api_init(&api, env.store, engine, &flows);
     sl_serve_config_t cfg = {listen,    (size_t)max_body, tolerance, 1024,
                              env.store, &env.crypt,       &api,      token};
     sl_server_t *server = NULL;
@@ -301,12 +403,32 @@ int sl__cmd_serve(int argc, char **argv)
         sl__catchup_start(env.store, &env.crypt, sl__server_inbox(server), catch_up, &catchup))
         sl__log("error", "catch-up did not start", NULL);
 
-    int sig = sl__cli_wait_stop(&stop);
+    /* Until SIGTERM or SIGINT: the flow files are reloaded on SIGHUP and when they change. */
+    reload_t rl = {&env, &ecfg, engine, &flows, 0, &api, server, flows_dir, ""};
+    dir_fingerprint(flows_dir, rl.fingerprint, sizeof rl.fingerprint);
+    int sig;
+    for (;;) {
+        struct timespec tick = {1, 0};
+        sig = sigtimedwait(&stop, NULL, &tick);
+        if (sig == SIGHUP) {
+            reload(&rl, "SIGHUP");
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        char now[sizeof rl.fingerprint];
+        dir_fingerprint(flows_dir, now, sizeof now);
+        if (strcmp(now, rl.fingerprint))
+            reload(&rl, "a flow file changed");
+    }
     sl__log("info", "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
     sl__catchup_stop(catchup);
     sl__server_stop(server);
-    sl__engine_stop(engine);
-    sl__flows_free(&flows);
+    sl__engine_stop(rl.engine);
+    sl__flows_free(rl.flows);
+    if (rl.heap)
+        free(rl.flows);
+    sl__api_cleanup(&api);
     sl__cli_env_close(&env);
     sl__log("notice", "stopped", NULL);
     return CLI_OK;

@@ -238,7 +238,7 @@ int sl__cli_finish_runs(const char *cmd, sl_cli_env_t *env, const char *flows_op
             json_decref(left);
             return ret;
         }
-        sl_engine_config_t ecfg = {env->store, &env->crypt, &flows, 0, 0, 0, 0, 0};
+        sl_engine_config_t ecfg = {env->store, &env->crypt, &flows, 0, 0, 0, 0, 0, 0};
         sl_engine_t *eng = NULL;
         if (sl__engine_start(&ecfg, &eng, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", cmd, err);

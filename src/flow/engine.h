@@ -24,6 +24,8 @@ typedef struct sl_engine_config {
     int log_runs;            /* log each finished run (sluice serve); the CLI prints them */
     long long lease_ms;      /* how long a claimed run is this instance's without a heartbeat;
                                 0: 30000 */
+    int reloaded;            /* replaces an engine still running on this store (flows reloaded):
+                                the runs it holds are not taken over */
 } sl_engine_config_t;
 
 /* Creates the engine. With workers, the threads start: they claim queued runs (and runs whose
@@ -64,10 +66,10 @@ sl_err sl__engine_queue(sl_engine_t *e, const char *flow, const char *event_id, 
  * a stored event queues, and what a replay queues). */
 void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connection, json_t *flows);
 
-/* The router of the inbox: the names (borrowed from the engine's flows) of the enabled flows
- * an event starts, up to max; returns how many. */
-size_t sl__engine_route(void *ctx, const char *type, const char *connection, const char **names,
-                        size_t max);
+/* The router of the inbox: the names (copied) of the enabled flows an event starts, up to max;
+ * returns how many. */
+size_t sl__engine_route(void *ctx, const char *type, const char *connection,
+                        char (*names)[SL_FLOW_NAME_MAX], size_t max);
 /* This instance's owner id on its leases. */
 const char *sl__engine_owner(const sl_engine_t *e);
 /* Whether a flow is enabled: the store's setting, else the file's `enabled`. */

@@ -29,8 +29,10 @@ typedef struct sl_cron {
     int dom_any, dow_any;      /* '*': cron's rule for combining the two day fields */
 } sl_cron_t;
 
+#define SL_FLOW_NAME_MAX 128
+
 typedef struct sl_flow {
-    char name[128];
+    char name[SL_FLOW_NAME_MAX];
     char file[1024];
     char connection[64]; /* "" when the flow calls no Stripe operation */
     int trigger;         /* SL_TRIGGER_* */

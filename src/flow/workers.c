@@ -140,8 +140,8 @@ void sl__engine_flows_for(sl_engine_t *e, const char *type, const char *connecti
     }
 }
 
-size_t sl__engine_route(void *ctx, const char *type, const char *connection, const char **names,
-                        size_t max)
+size_t sl__engine_route(void *ctx, const char *type, const char *connection,
+                        char (*names)[SL_FLOW_NAME_MAX], size_t max)
 {
     sl_engine_t *e = ctx;
     size_t n = 0;
@@ -149,7 +149,7 @@ size_t sl__engine_route(void *ctx, const char *type, const char *connection, con
         const sl_flow_t *f = &e->cfg.flows->v[i];
         if (__atomic_load_n(&e->enabled[i], __ATOMIC_RELAXED) &&
             sl__flow_wants(f, type, connection))
-            names[n++] = f->name;
+            snprintf(names[n++], SL_FLOW_NAME_MAX, "%s", f->name); /* copied: flows may reload */
     }
     return n;
 }
@@ -395,7 +395,7 @@ sl_err sl__engine_start(const sl_engine_config_t *cfg, sl_engine_t **out, char *
          * and resumes now. On PostgreSQL other instances may be running those runs; their
          * leases tell, and expired ones are claimed like queued ones. */
         long long n = 0;
-        if (!strcmp(sl_store_kind(cfg->store), "sqlite") &&
+        if (!cfg->reloaded && !strcmp(sl_store_kind(cfg->store), "sqlite") &&
             sl_store_runs_expire_others(cfg->store, e->owner, &n, err, errlen)) {
             sl__engine_stop(e);
             return SL_EIO;

@@ -46,8 +46,45 @@ static int collect_event(const sl_event_row_t *r, void *ctx)
     return 0;
 }
 
+void sl__api_init(sl_api_t *api, sl_store_t *store, sl_engine_t *engine, const sl_flows_t *flows)
+{
+    memset(api, 0, sizeof *api);
+    api->store = store;
+    api->engine = engine;
+    api->flows = flows;
+    pthread_rwlock_init(&api->lock, NULL);
+}
+
+void sl__api_cleanup(sl_api_t *api)
+{
+    pthread_rwlock_destroy(&api->lock);
+    json_decref(api->load_errors);
+}
+
+void sl__api_swap(sl_api_t *api, sl_engine_t *engine, const sl_flows_t *flows, json_t *load_errors)
+{
+    pthread_rwlock_wrlock(&api->lock);
+    api->engine = engine;
+    api->flows = flows;
+    json_decref(api->load_errors);
+    api->load_errors = load_errors;
+    pthread_rwlock_unlock(&api->lock);
+}
+
+static unsigned handle(sl_api_t *api, const char *method, const char *url, const char *body,
+                       size_t len, sl_api_arg_fn arg, void *conn, json_t **out);
+
 unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, const char *body,
                         size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
+{
+    pthread_rwlock_rdlock(&api->lock);
+    unsigned status = handle(api, method, url, body, len, arg, conn, out);
+    pthread_rwlock_unlock(&api->lock);
+    return status;
+}
+
+static unsigned handle(sl_api_t *api, const char *method, const char *url, const char *body,
+                       size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
 {
     char seg[4][256] = {"", "", "", ""};
     int n = 0;
@@ -67,6 +104,8 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             for (size_t i = 0; i < api->flows->n; i++)
                 json_array_append_new(all, flow_json(api, &api->flows->v[i]));
             *out = json_pack("{s:o}", "flows", all);
+            if (api->load_errors && json_array_size(api->load_errors))
+                json_object_set(*out, "load_errors", api->load_errors);
             return 200;
         }
         const sl_flow_t *f = n >= 2 ? sl__flows_find(api->flows, seg[1]) : NULL;

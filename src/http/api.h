@@ -3,6 +3,7 @@
 #ifndef SLUICE_HTTP_API_H
 #define SLUICE_HTTP_API_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -14,8 +15,19 @@ struct sl_api {
     sl_store_t *store;
     sl_engine_t *engine;
     const sl_flows_t *flows;
+    /* Held (read) while a request or /metrics uses engine and flows; taken (write) to swap them
+     * when the flow files are reloaded. Set up by sl__api_init. */
+    pthread_rwlock_t lock;
+    json_t *load_errors; /* files that did not load at the last reload: their last good version
+                            runs ("FILE:LINE:COL: problem" strings), or NULL */
 };
 typedef struct sl_api sl_api_t;
+
+void sl__api_init(sl_api_t *api, sl_store_t *store, sl_engine_t *engine, const sl_flows_t *flows);
+void sl__api_cleanup(sl_api_t *api);
+/* Puts a reloaded engine and its flows in place (load_errors: taken); waits for the requests
+ * that use the old ones. */
+void sl__api_swap(sl_api_t *api, sl_engine_t *engine, const sl_flows_t *flows, json_t *load_errors);
 
 /* Looks up a query argument of the request being answered. */
 typedef const char *(*sl_api_arg_fn)(void *conn, const char *name);

@@ -55,8 +55,12 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
     }
     sl__buf_printf(&b, "sluice_commit_seconds_sum %.6f\nsluice_commit_seconds_count %llu\n",
                    st.latency_sum_s, st.batches);
-    if (s->cfg.api && s->cfg.api->engine)
-        sl__engine_metrics(s->cfg.api->engine, &b);
+    if (s->cfg.api) {
+        pthread_rwlock_rdlock(&s->cfg.api->lock);
+        if (s->cfg.api->engine)
+            sl__engine_metrics(s->cfg.api->engine, &b);
+        pthread_rwlock_unlock(&s->cfg.api->lock);
+    }
     enum MHD_Result ret =
         sl__reply(conn, MHD_HTTP_OK, b.data ? b.data : "", "text/plain; version=0.0.4");
     sl__buf_cleanup(&b);

@@ -15,6 +15,8 @@ struct sl_inbox {
     size_t max_batch;
     sl_inbox_router_fn router; /* read under lock */
     void *router_ctx;
+    int routing;           /* the committer is calling the router it read */
+    pthread_cond_t routed; /* routing went back to 0 */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -47,7 +49,8 @@ static void *committer(void *arg)
     sl_event_in_t *evs = calloc(in->max_batch, sizeof *evs);
     int *fresh = calloc(in->max_batch, sizeof *fresh);
     sl_inbox_item_t **batch = calloc(in->max_batch, sizeof *batch);
-    const char **names = calloc(in->max_batch * SL_INBOX_MAX_FLOWS, sizeof *names);
+    char(*names)[SL_INBOX_NAME_MAX] = calloc(in->max_batch * SL_INBOX_MAX_FLOWS, sizeof *names);
+    const char **ptrs = calloc(in->max_batch * SL_INBOX_MAX_FLOWS, sizeof *ptrs);
     pthread_mutex_lock(&in->lock);
     for (;;) {
         while (!in->head && !in->stopping)
@@ -64,24 +67,35 @@ static void *committer(void *arg)
             in->tail = NULL;
         sl_inbox_router_fn router = in->router;
         void *router_ctx = in->router_ctx;
+        in->routing = router != NULL; /* set_router waits for the router's calls to end */
         pthread_mutex_unlock(&in->lock);
 
         char err[256] = "";
         sl_err rc = SL_ENOMEM;
         double t0 = sl__mono_ms();
-        if (evs && fresh && batch && names) {
+        if (evs && fresh && batch && names && ptrs) {
             for (size_t i = 0; i < n; i++) {
                 evs[i] = *batch[i]->ev;
                 /* The flows it starts, decided before the store's transaction, kept with it. */
                 if (router) {
-                    const char **mine = names + i * SL_INBOX_MAX_FLOWS;
+                    char(*mine)[SL_INBOX_NAME_MAX] = names + i * SL_INBOX_MAX_FLOWS;
+                    const char **p = ptrs + i * SL_INBOX_MAX_FLOWS;
                     evs[i].nflows = router(router_ctx, evs[i].type, evs[i].connection, mine,
                                            SL_INBOX_MAX_FLOWS);
-                    evs[i].flows = mine;
+                    for (size_t k = 0; k < evs[i].nflows; k++)
+                        p[k] = mine[k];
+                    evs[i].flows = p;
                 }
             }
-            rc = sl_store_events_insert(in->store, evs, n, fresh, err, sizeof err);
         }
+        if (router) {
+            pthread_mutex_lock(&in->lock);
+            in->routing = 0;
+            pthread_cond_broadcast(&in->routed);
+            pthread_mutex_unlock(&in->lock);
+        }
+        if (evs && fresh && batch && names && ptrs)
+            rc = sl_store_events_insert(in->store, evs, n, fresh, err, sizeof err);
         double ms = sl__mono_ms() - t0;
 
         pthread_mutex_lock(&in->lock);
@@ -111,6 +125,7 @@ static void *committer(void *arg)
     free(fresh);
     free(batch);
     free(names);
+    free(ptrs);
     return NULL;
 }
 
@@ -124,9 +139,11 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
     in->max_batch = max_batch ? max_batch : 1024;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->work, NULL);
+    pthread_cond_init(&in->routed, NULL);
     if (pthread_create(&in->thread, NULL, committer, in)) {
         pthread_mutex_destroy(&in->lock);
         pthread_cond_destroy(&in->work);
+        pthread_cond_destroy(&in->routed);
         free(in);
         return SL_EINTERNAL;
     }
@@ -137,6 +154,8 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
 void sl__inbox_set_router(sl_inbox_t *in, sl_inbox_router_fn router, void *ctx)
 {
     pthread_mutex_lock(&in->lock);
+    while (in->routing) /* the old router's ctx may go away once this returns */
+        pthread_cond_wait(&in->routed, &in->lock);
     in->router = router;
     in->router_ctx = ctx;
     pthread_mutex_unlock(&in->lock);
@@ -225,5 +244,6 @@ void sl__inbox_stop(sl_inbox_t *in)
     sl__inbox_drain(in);
     pthread_mutex_destroy(&in->lock);
     pthread_cond_destroy(&in->work);
+    pthread_cond_destroy(&in->routed);
     free(in);
 }

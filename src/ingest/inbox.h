@@ -34,12 +34,12 @@ extern const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1];
 /* Starts the committer over `store` (borrowed; it must outlive the inbox). */
 sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out);
 
-/* Which flows an event starts: up to max names (borrowed; they must outlive the router's use)
- * into names, returning how many. Called on the committer thread before the transaction that
+/* Which flows an event starts: up to max names copied into names, returning how many. Called on the committer thread before the transaction that
  * stores the event and queues those runs. */
 #define SL_INBOX_MAX_FLOWS 64
+#define SL_INBOX_NAME_MAX 128 /* a flow's name, with its NUL */
 typedef size_t (*sl_inbox_router_fn)(void *ctx, const char *type, const char *connection,
-                                     const char **names, size_t max);
+                                     char (*names)[SL_INBOX_NAME_MAX], size_t max);
 
 /* Sets (or with NULL clears) the router; until set, events start no runs. */
 void sl__inbox_set_router(sl_inbox_t *in, sl_inbox_router_fn router, void *ctx);

@@ -63,14 +63,7 @@ serve() {
 }
 
 # post PORT ID: a signed customer.created webhook; prints the HTTP status.
-post() {
-    local t body sig
-    t=$(date +%s)
-    body="{\"id\":\"$2\",\"object\":\"event\",\"type\":\"customer.created\",\"created\":$t,\"livemode\":false,\"data\":{\"object\":{\"id\":\"cus_$2\",\"object\":\"customer\"}}}"
-    sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
-    curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$1/hooks/shop" \
-        -H "Stripe-Signature: t=$t,v1=$sig" -H 'Content-Type: application/json' --data "$body"
-}
+post() { signed_post "http://127.0.0.1:$1/hooks/shop" "$secret" customer.created "$2"; }
 
 begin "two instances, one killed mid-run: every event once, every run once, no duplicate create"
 serve a

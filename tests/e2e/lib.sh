@@ -80,3 +80,14 @@ expect_no_key_anywhere() {
     if grep -qF -- "$KEY" "$tmp/out" "$tmp/err"; then fail "the API key was printed"; fi
 }
 
+
+# signed_post URL SECRET TYPE ID: posts a minimal event of TYPE, signed as Stripe signs, to a
+# receiver such as serve's /hooks/NAME; prints the HTTP status.
+signed_post() {
+    local t body sig
+    t=$(date +%s)
+    body="{\"id\":\"$4\",\"object\":\"event\",\"type\":\"$3\",\"created\":$t,\"livemode\":false,\"data\":{\"object\":{\"id\":\"obj_$4\"}}}"
+    sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$2" | sed 's/^.* //')
+    curl -s -o /dev/null -w '%{http_code}' -X POST "$1" \
+        -H "Stripe-Signature: t=$t,v1=$sig" -H 'Content-Type: application/json' --data "$body"
+}

@@ -66,7 +66,7 @@ static int setup(void **state)
     json_t *errors = json_array();
     assert_int_equal(sl__flows_load_dir(dir, &f->flows, errors), SL_OK);
     json_decref(errors);
-    sl_engine_config_t cfg = {f->store, &f->crypt, &f->flows, 0, 0, 1, 0, 0};
+    sl_engine_config_t cfg = {f->store, &f->crypt, &f->flows, 0, 0, 1, 0, 0, 0};
     assert_int_equal(sl__engine_start(&cfg, &f->engine, err, sizeof err), SL_OK);
     *state = f;
     return 0;

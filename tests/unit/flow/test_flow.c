@@ -417,7 +417,7 @@ static void max_steps_bounds_the_run(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/few.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     json_t *list = json_array();
@@ -496,7 +496,7 @@ static void schedules_fire_once_per_matching_minute(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/s.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     assert_int_equal(sl__engine_schedule_tick(e, utc(2026, 11, 23, 8, 59, 30)), 0);
@@ -546,7 +546,7 @@ static void manual_runs_execute_and_record_every_step(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/m.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     json_t *input = json_pack("{s:i,s:i,s:[i,i,i],s:b}", "a", 4, "b", 9, "list", 1, 2, 3, "go", 0);
@@ -604,7 +604,7 @@ static void nested_loops_stop_at_the_step_budget(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s/n.db", dir);
     sl_store_t *store = NULL;
     assert_int_equal(sl_store_open(uri, &store, err, sizeof err), SL_OK);
-    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0};
+    sl_engine_config_t cfg = {store, NULL, &flows, 0, 0, 0, 0, 0, 0};
     sl_engine_t *e = NULL;
     assert_int_equal(sl__engine_start(&cfg, &e, err, sizeof err), SL_OK);
     json_t *list = json_array();
