@@ -192,6 +192,10 @@ int main(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         }
+        if (strcmp(argv[2], "help") == 0) { /* sluice help help: what help does */
+            usage(stdout);
+            return CLI_OK;
+        }
         const sl_cli_cmd_t *c = find_command(argv[2]);
         if (!c)
             return sl__cli_usage_error(NULL,

@@ -150,11 +150,39 @@ sl_emu_reply_t sl__emu_events_list(sl_emulator_t *e, const json_t *params)
 /* The fields expand[] may name, at any depth: references to objects the emulator keeps. */
 sl_emu_reply_t sl__emu_check_expand(const json_t *expand)
 {
-    static const char *const fields[] = {
-        "customer",       "invoice",       "payment_intent", "default_payment_method",
-        "latest_invoice", "latest_charge", "charge",         "subscription",
-        "payment_method", "price",         "product",        "line_items",
-        "data",           "default_price", "payment_link",   NULL};
+    static const char *const fields[] = {"customer",
+                                         "invoice",
+                                         "payment_intent",
+                                         "default_payment_method",
+                                         "latest_invoice",
+                                         "latest_charge",
+                                         "charge",
+                                         "subscription",
+                                         "payment_method",
+                                         "price",
+                                         "product",
+                                         "line_items",
+                                         "data",
+                                         "default_price",
+                                         "payment_link",
+                                         "default_source",
+                                         "source",
+                                         "balance_transaction",
+                                         "setup_intent",
+                                         "pending_setup_intent",
+                                         "schedule",
+                                         "coupon",
+                                         "promotion_code",
+                                         "test_clock",
+                                         "discount",
+                                         "on_behalf_of",
+                                         "transfer",
+                                         "application",
+                                         "review",
+                                         "mandate",
+                                         "latest_attempt",
+                                         "refunds",
+                                         NULL};
     if (expand && !json_is_array(expand))
         return sl__emu_error(400, "invalid_request_error", "parameter_invalid", "expand",
                              "expand must be a list of fields (expand[]=customer).");

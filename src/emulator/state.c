@@ -83,6 +83,8 @@ void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int meta
             json_object_del(obj, k);
         } else if (json_is_null(v) && strcmp(k, "metadata") == 0) {
             json_object_set_new(obj, k, json_object());
+        } else if (json_is_string(v) && !json_string_length(v)) {
+            json_object_set_new(obj, k, json_null()); /* as Stripe: an empty value unsets */
         } else if (json_is_object(v) && json_is_object(cur)) {
             sl__emu_apply(cur, v, NULL, strcmp(k, "metadata") == 0);
         } else if (json_is_object(v) && strcmp(k, "metadata") == 0) {

@@ -37,5 +37,23 @@ if command -v groff >/dev/null; then
 fi
 end
 
+begin "the README's call examples run as shown against the emulator, and help help helps"
+"$SLUICE" emulate --listen 127.0.0.1:0 2>"$tmp/emu.log" &
+emu=$!
+for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
+cus=$("$SLUICE" call customers.create email=jenny@example.com description=vip --api-key "$KEY" --base-url "$EMU" | jq -r .id)
+run call customers.retrieve "$cus" 'expand[]=default_source' --api-key "$KEY" --base-url "$EMU"
+expect_rc 0
+[ "$(jq -r .id "$tmp/out")" = "$cus" ] || fail "expand[]=default_source: $(head -c 200 "$tmp/err")"
+run call customers.update "id=$cus" description= --api-key "$KEY" --base-url "$EMU"
+expect_rc 0
+[ "$(jq -r .description "$tmp/out")" = null ] || fail "an empty value did not unset: $(jq -c .description "$tmp/out")"
+kill "$emu"; wait "$emu" 2>/dev/null
+run help help
+expect_rc 0
+expect_out "Usage: sluice"
+end
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
