@@ -15,7 +15,7 @@ void sl__cmd_flows_help(FILE *out)
 {
     fprintf(out,
             "Usage: sluice flows list [--flows DIR] [--data DIR] [--json]\n"
-            "       sluice flows validate [DIR | FILE...] [--data DIR] [--store URI]\n"
+            "       sluice flows validate [DIR | FILE...] [--data DIR] [--store URI] [--json]\n"
             "       sluice flows enable NAME | disable NAME\n"
             "       sluice flows run NAME [--input JSON] [--queue] [--full]\n"
             "\n"
@@ -121,7 +121,7 @@ static json_t *store_connections(const char *data, const char *store_opt, const 
 }
 
 static int validate(int argc, char **argv, int first, const char *dir, const char *data,
-                    const char *store)
+                    const char *store, int as_json)
 {
     json_t *errors = json_array();
     size_t nflows = 0;
@@ -148,9 +148,18 @@ static int validate(int argc, char **argv, int first, const char *dir, const cha
     if (known.connections)
         why = "";
     json_decref((json_t *)known.connections);
+    size_t nerr = json_array_size(errors);
+    if (as_json) { /* {"flows": N, "problems": ["FILE:LINE:COL: problem", ...]} on stdout */
+        json_t *o = json_pack("{s:I,s:O,s:b}", "flows", (json_int_t)nflows, "problems", errors,
+                              "connections_checked", !*why);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+        json_decref(errors);
+        return nerr ? CLI_EUSAGE : CLI_OK;
+    }
     for (size_t i = 0; i < json_array_size(errors); i++)
         fprintf(stderr, "%s\n", json_string_value(json_array_get(errors, i)));
-    size_t nerr = json_array_size(errors);
     json_decref(errors);
     if (nerr) {
         fprintf(stderr, "%zu problem%s\n", nerr, nerr == 1 ? "" : "s");
@@ -234,7 +243,7 @@ int sl__cmd_flows(int argc, char **argv)
             if (!dir[0])
                 snprintf(dir, sizeof dir, "%s/flows", d);
         }
-        ret = validate(nargs, args, 1, dir, data, store);
+        ret = validate(nargs, args, 1, dir, data, store, as_json);
         goto out;
     }
     if (strcmp(sub, "list") && strcmp(sub, "enable") && strcmp(sub, "disable") &&

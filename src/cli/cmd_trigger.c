@@ -21,7 +21,7 @@ void sl__cmd_trigger_help(FILE *out)
         "Usage: sluice trigger EVENT_TYPE [--connection NAME | --api-key K --base-url URL]\n"
         "       sluice trigger [EVENT_TYPE] --fixture FILE [--connection NAME | ...]\n"
         "       sluice trigger EVENT_TYPE --to URL --secret whsec_... [--print]\n"
-        "       sluice trigger --list | --show EVENT_TYPE\n"
+        "       sluice trigger --list [--json] | --show EVENT_TYPE\n"
         "\n"
         "The first form makes the API calls that cause EVENT_TYPE, as `stripe trigger`\n"
         "does, from the fixture sluice ships for it (--list shows which; --show prints\n"
@@ -130,10 +130,19 @@ static void on_step(void *ctx, const char *name, const char *method, const char 
     fflush(stdout);
 }
 
-static int list_fixtures(void)
+static int list_fixtures(int as_json)
 {
+    json_t *all = json_array();
     for (size_t i = 0; i < sl__fixture_shipped_count(); i++)
-        printf("%s\n", sl__fixture_shipped_name(i));
+        if (as_json)
+            json_array_append_new(all, json_string(sl__fixture_shipped_name(i)));
+        else
+            printf("%s\n", sl__fixture_shipped_name(i));
+    if (as_json) {
+        json_dumpf(all, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    }
+    json_decref(all);
     return CLI_OK;
 }
 
@@ -149,6 +158,7 @@ int sl__cmd_trigger(int argc, char **argv)
         O_DATA,
         O_FIXTURE,
         O_LIST,
+        O_JSON,
         O_SHOW,
     };
     static const struct option options[] = {
@@ -161,6 +171,7 @@ int sl__cmd_trigger(int argc, char **argv)
         {"data", required_argument, NULL, O_DATA},
         {"fixture", required_argument, NULL, O_FIXTURE},
         {"list", no_argument, NULL, O_LIST},
+        {"json", no_argument, NULL, O_JSON},
         {"show", required_argument, NULL, O_SHOW},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -168,7 +179,7 @@ int sl__cmd_trigger(int argc, char **argv)
     const char *to = NULL, *secret = getenv("SLUICE_WEBHOOK_SECRET");
     const char *connection = NULL, *api_key = getenv("STRIPE_API_KEY"), *base_url = NULL;
     const char *data = NULL, *fixture = NULL, *show = NULL;
-    int print = 0, c;
+    int print = 0, list = 0, as_json = 0, c;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -198,7 +209,11 @@ int sl__cmd_trigger(int argc, char **argv)
             fixture = optarg;
             break;
         case O_LIST:
-            return list_fixtures();
+            list = 1;
+            break;
+        case O_JSON:
+            as_json = 1;
+            break;
         case O_SHOW:
             show = optarg;
             break;
@@ -209,6 +224,8 @@ int sl__cmd_trigger(int argc, char **argv)
             return sl__cli_option_error(CMD, c, argv);
         }
     }
+    if (list)
+        return list_fixtures(as_json);
     if (show) {
         const char *text = sl__fixture_shipped(show);
         if (!text)

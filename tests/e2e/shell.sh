@@ -55,5 +55,15 @@ expect_rc 0
 expect_out "Usage: sluice"
 end
 
+begin "--json on the commands that print data: trigger --list, flows validate"
+run trigger --list --json
+expect_rc 0
+jq -e 'length > 20 and (map(type) | unique == ["string"])' "$tmp/out" >/dev/null || fail "trigger --list --json"
+printf 'name: x\ntrigger: [bad\n' >"$tmp/bad.yaml"
+SLUICE_DATA=$tmp/nodata run flows validate "$tmp/bad.yaml" --json
+expect_rc 2
+jq -e '.problems[0] | test("bad.yaml:3:")' "$tmp/out" >/dev/null || fail "flows validate --json: $(head -c 200 "$tmp/out")"
+end
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
