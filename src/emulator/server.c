@@ -23,8 +23,7 @@ typedef struct request {
     char *uri;
 } request_t;
 
-/* The catalog operation for METHOD PATH; literal segments beat parameters. Fills path params. */
-static const sl_op_t *route(const char *method, const char *path, json_t *params)
+const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *params)
 {
     const sl_op_t *best = NULL;
     int best_score = -1;
@@ -251,7 +250,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     char err[512];
     if (sl_form_decode(form, form_len, &params, err, sizeof err))
         return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
-    const sl_op_t *op = route(method, path, params);
+    const sl_op_t *op = sl__emu_route(method, path, params);
     if (!op) {
         json_decref(params);
         return sl__emu_error(404, "invalid_request_error", NULL, NULL,

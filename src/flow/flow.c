@@ -466,10 +466,23 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
         json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
         return SL_EINVAL;
     }
+    sl_err rc = sl__flow_load_text(file, text, len, out, errors);
+    free(text);
+    return rc;
+}
+
+sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flow_t *out,
+                          json_t *errors)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->file, sizeof out->file, "%s", file);
+    if (len > MAX_FLOW_FILE) {
+        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        return SL_EINVAL;
+    }
     char err[512];
     out->pos = json_object();
     out->def = sl__yaml_load(text, len, out->pos, err, sizeof err);
-    free(text);
     if (!out->def) {
         json_array_append_new(errors, json_sprintf("%s:%s", file, err));
         return SL_EINVAL;

@@ -44,6 +44,10 @@ typedef struct sl_flows {
 /* Loads and checks one file. Problems are appended to `errors` as "FILE:LINE:COL: message"
  * strings; returns SL_EINVAL if there were any. */
 sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors);
+/* The same for a file already read: `text` (len bytes, at most 4 MiB, no NUL needed) is what
+ * `file` holds; `file` only names it in messages. */
+sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flow_t *out,
+                          json_t *errors);
 void sl__flow_cleanup(sl_flow_t *f);
 
 /* Loads every *.yaml, *.yml and *.json file of a directory (sorted by name), checking each and

@@ -46,18 +46,35 @@ static int collect_event(const sl_event_row_t *r, void *ctx)
     return 0;
 }
 
-unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, const char *body,
-                        size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
+int sl__api_split(const char *path, char seg[SL_API_SEGS][256])
 {
-    char seg[4][256] = {"", "", "", ""};
     int n = 0;
-    for (const char *p = url + 5; *p && n < 4;) { /* after "/api/" */
+    for (int i = 0; i < SL_API_SEGS; i++)
+        seg[i][0] = '\0';
+    for (const char *p = path; *p && n < SL_API_SEGS;) {
         size_t k = strcspn(p, "/");
         snprintf(seg[n++], sizeof seg[0], "%.*s", (int)(k < 255 ? k : 255), p);
         p += k;
         while (*p == '/')
             p++;
     }
+    return n;
+}
+
+json_t *sl__api_run_input(const char *body, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
+    if (!input)
+        snprintf(err, errlen, "the body is not JSON: %s", jerr.text);
+    return input;
+}
+
+unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, const char *body,
+                        size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
+{
+    char seg[SL_API_SEGS][256];
+    int n = sl__api_split(url + 5, seg); /* after "/api/" */
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     char err[1024];
     sl_store_t *s = api->store;
@@ -85,12 +102,9 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
             return 200;
         }
         if (n == 3 && post && !strcmp(seg[2], "run")) {
-            json_error_t jerr;
-            json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
-            if (!input) {
-                snprintf(err, sizeof err, "the body is not JSON: %s", jerr.text);
+            json_t *input = sl__api_run_input(body, len, err, sizeof err);
+            if (!input)
                 return fail(out, 400, "bad_request", err);
-            }
             char run_id[64];
             sl_err rc = sl__engine_queue(api->engine, f->name, NULL, input, run_id, sizeof run_id,
                                          err, sizeof err);

@@ -140,8 +140,8 @@ static json_t *subst_string(const char *s, const json_t *done, const char *where
     return out;
 }
 
-static json_t *subst(const json_t *v, const json_t *done, const char *where, char *err,
-                     size_t errlen)
+json_t *sl__fixture_subst(const json_t *v, const json_t *done, const char *where, char *err,
+                          size_t errlen)
 {
     if (json_is_string(v))
         return subst_string(json_string_value(v), done, where, err, errlen);
@@ -151,7 +151,7 @@ static json_t *subst(const json_t *v, const json_t *done, const char *where, cha
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
         {
-            json_t *y = subst(x, done, where, err, errlen);
+            json_t *y = sl__fixture_subst(x, done, where, err, errlen);
             if (!y) {
                 json_decref(out);
                 return NULL;
@@ -166,7 +166,7 @@ static json_t *subst(const json_t *v, const json_t *done, const char *where, cha
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            json_t *y = subst(x, done, where, err, errlen);
+            json_t *y = sl__fixture_subst(x, done, where, err, errlen);
             if (!y) {
                 json_decref(out);
                 return NULL;
@@ -308,9 +308,9 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
         snprintf(method, sizeof method, "%s", json_string_value(json_object_get(f, "method")));
         for (char *p = method; *p; p++)
             *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        json_t *path = subst(json_object_get(f, "path"), done, where, err, errlen);
+        json_t *path = sl__fixture_subst(json_object_get(f, "path"), done, where, err, errlen);
         const json_t *raw = json_object_get(f, "params");
-        json_t *params = raw ? subst(raw, done, where, err, errlen) : json_object();
+        json_t *params = raw ? sl__fixture_subst(raw, done, where, err, errlen) : json_object();
         if (!path || !params) {
             json_decref(path);
             json_decref(params);
