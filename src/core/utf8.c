@@ -54,6 +54,13 @@ int sl__utf8_valid(const char *s)
     return sl__utf8_bad_at(s, len) == len;
 }
 
+size_t sl__utf8_clip(char *s)
+{
+    size_t len = strlen(s), bad = sl__utf8_bad_at(s, len);
+    s[bad] = '\0';
+    return bad;
+}
+
 size_t sl__utf8_put(unsigned cp, char out[4])
 {
     if (cp < 0x80) {
