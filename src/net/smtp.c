@@ -671,13 +671,17 @@ const char *sl__smtp_failure_reply(const sl_smtp_reply_t *r, long code)
 void sl__smtp_scrub(char *s, const char *secret)
 {
     size_t n = secret ? strlen(secret) : 0;
-    char *hit;
     if (!n)
         return;
-    while ((hit = strstr(s, secret))) {
-        size_t keep = n < 3 ? n : 3;
+    size_t keep = n < 3 ? n : 3;
+    /* Search on after each mask: a password of stars ("*", "**") matches its own mask. */
+    for (char *p = s;;) {
+        char *hit = strstr(p, secret);
+        if (!hit)
+            break;
         memset(hit, '*', keep);
         memmove(hit + keep, hit + n, strlen(hit + n) + 1);
+        p = hit + keep;
     }
 }
 
