@@ -62,8 +62,9 @@ int sl__flow_wants(const sl_flow_t *f, const char *type, const char *connection)
 /* Event-type patterns: exact, "*", or a prefix ending in ".*" ("invoice.*"). */
 int sl__event_pattern_matches(const char *pattern, const char *type);
 
-/* Cron: five fields (ranges a-b, lists a,b, steps "*" "/n" and a-b/n; no month or day names)
- * or @hourly, @daily, @weekly, @monthly, @yearly. */
+/* Cron: five fields between blanks (ranges a-b, lists a,b, steps "*" "/n", a-b/n and a/n; no
+ * month or day names, signs or empty list items; a field at most 127 characters) or @hourly,
+ * @daily, @midnight, @weekly, @monthly, @yearly, @annually. */
 sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen);
 /* Whether the minute that contains t (UTC) is one the expression names. */
 int sl__cron_matches(const sl_cron_t *c, time_t t);
