@@ -1,8 +1,9 @@
 /* libFuzzer: what the REST API of `sluice serve` reads from a request: the path under /api/
  * (split into segments) and the body of POST /api/flows/NAME/run (the run's input). The input
- * is the path, then after the first newline the body. Segments are at most 255 bytes and stay
- * valid UTF-8 when the path is; a body is either a JSON value or refused with a message that can
- * go into the JSON error reply; nothing leaks. */
+ * is the path, then after the first newline the body. Segments are never empty, at most 255
+ * bytes (a longer one refuses the path) and whole, so valid UTF-8 when the path is; a body is
+ * either a JSON value or refused with a message that can go into the JSON error reply; nothing
+ * leaks. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
     path[plen] = '\0';
     char seg[SL_API_SEGS][256];
     int n = sl__api_split(path, seg);
-    if (n < 0 || n > SL_API_SEGS)
+    if (n < -1 || n > SL_API_SEGS)
         abort();
     int utf8 = sl__utf8_valid(path);
-    for (int i = 0; i < SL_API_SEGS; i++) {
+    for (int i = 0; i < SL_API_SEGS && n >= 0; i++) {
         if (strlen(seg[i]) > 255 || (i >= n && seg[i][0]) || (i < n && !seg[i][0]))
             abort();
         if (utf8 && !sl__utf8_valid(seg[i]))

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/utf8.h"
 #include "http/api.h"
 
 static unsigned fail(json_t **out, unsigned status, const char *code, const char *msg)
@@ -51,12 +52,17 @@ int sl__api_split(const char *path, char seg[SL_API_SEGS][256])
     int n = 0;
     for (int i = 0; i < SL_API_SEGS; i++)
         seg[i][0] = '\0';
-    for (const char *p = path; *p && n < SL_API_SEGS;) {
-        size_t k = strcspn(p, "/");
-        snprintf(seg[n++], sizeof seg[0], "%.*s", (int)(k < 255 ? k : 255), p);
-        p += k;
+    for (const char *p = path; n < SL_API_SEGS;) {
         while (*p == '/')
             p++;
+        if (!*p)
+            break;
+        size_t k = strcspn(p, "/");
+        if (k >= sizeof seg[0])
+            return -1; /* no flow, run or event is named that long: not cut to one that is */
+        memcpy(seg[n], p, k);
+        seg[n++][k] = '\0';
+        p += k;
     }
     return n;
 }
@@ -65,8 +71,10 @@ json_t *sl__api_run_input(const char *body, size_t len, char *err, size_t errlen
 {
     json_error_t jerr;
     json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
-    if (!input)
+    if (!input) {
         snprintf(err, errlen, "the body is not JSON: %s", jerr.text);
+        sl__utf8_mend(err); /* jansson quotes the bytes near the error, half characters too */
+    }
     return input;
 }
 
@@ -75,6 +83,8 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
 {
     char seg[SL_API_SEGS][256];
     int n = sl__api_split(url + 5, seg); /* after "/api/" */
+    if (n < 0)
+        return fail(out, 404, "not_found", "no such resource (a path segment is too long)");
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     char err[1024];
     sl_store_t *s = api->store;

@@ -27,8 +27,9 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
 /* How many segments of a path under /api/ a request can use. */
 #define SL_API_SEGS 4
 
-/* Splits `path` (what follows "/api/") at its slashes into at most SL_API_SEGS segments (each
- * cut to 255 bytes; the ones not there are ""); returns how many there are. */
+/* Splits `path` (what follows "/api/") at its slashes (any number of them) into at most
+ * SL_API_SEGS segments, the ones not there ""; what follows the last is ignored. Returns how
+ * many there are, or -1 when one is longer than 255 bytes. */
 int sl__api_split(const char *path, char seg[SL_API_SEGS][256]);
 
 /* The input of POST /api/flows/NAME/run: the JSON value in the body (any JSON, an empty body
