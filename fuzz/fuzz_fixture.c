@@ -56,8 +56,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len)
             json_t *v = sl__fixture_subst(raw, done, "fixture", err, sizeof err);
             if (!v) {
                 message_ok(err);
-                if (strstr(err, "is not ${") || strstr(err, "not an earlier request") ||
-                    strstr(err, "without its closing"))
+                /* Messages quote the reference or string between backquotes, then say what is
+                 * wrong: read the kind after the last backquote (when the input has none of its
+                 * own and the message is whole). */
+                const char *tail = strrchr(err, '`');
+                if (tail && !memchr(data, '`', len) && strlen(err) < sizeof err - 16 &&
+                    (!strcmp(tail, "` is not ${name:field.path} or ${.env:VAR}") ||
+                     !strcmp(tail, "`, which is not an earlier request") ||
+                     !strcmp(tail, "` has ${ without its closing }")))
                     abort(); /* the checker let through what the run calls malformed */
             } else if (k == 0 && !json_is_string(v)) {
                 abort(); /* a checked path starts with '/': it resolves to a string */

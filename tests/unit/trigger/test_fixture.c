@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "core/utf8.h"
 #include "fake_stripe.h"
 #include "sluice/stripe.h"
 #include "trigger/fixture.h"
@@ -44,15 +45,16 @@ static void check_shape(const char *text, sl_err want_rc, const char *want_err)
 static void test_check_ok(void **state)
 {
     (void)state;
-    check_shape("{\"_meta\":{\"template_version\":0},\"fixtures\":["
-                "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
-                " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
-                "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-                " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
-                "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
-                "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
-                " \"expected_error_type\":\"invalid_request_error\"}]}",
-                SL_OK, NULL);
+    check_shape(
+        "{\"_meta\":{\"template_version\":0},\"fixtures\":["
+        "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
+        " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
+        "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+        " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
+        "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
+        "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
+        " \"expected_error_type\":\"invalid_request_error\"}]}",
+        SL_OK, NULL);
 }
 
 static void test_check_shape_errors(void **state)
@@ -65,13 +67,13 @@ static void test_check_shape_errors(void **state)
     check_shape("{\"fixtures\":[1]}", SL_EINVAL, "fixtures[0] is not an object");
     check_shape("{\"fixtures\":[{\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
                 "fixtures[0] has no \"name\"");
-    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}",
-                SL_EINVAL, "fixtures[0] () has no \"name\"");
+    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
+                "fixtures[0] () has no \"name\"");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"get\"},"
                 "{\"name\":\"b\",\"method\":\"get\"}]}",
                 SL_EINVAL, "fixtures[1] (b) has no \"path\" starting with /");
-    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}",
-                SL_EINVAL, "fixtures[0] (b) has no \"path\" starting with /");
+    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}", SL_EINVAL,
+                "fixtures[0] (b) has no \"path\" starting with /");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\"}]}", SL_EINVAL,
                 "fixtures[0] (b) has no \"method\"");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"put\"}]}",
@@ -92,7 +94,8 @@ static void test_check_references(void **state)
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
                 "\"params\":{\"x\":\"${b:id}\"}},"
                 "{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"post\"}]}",
-                SL_EINVAL, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+                SL_EINVAL,
+                "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     /* itself */
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a/${a:id}\",\"method\":\"get\"}]}",
                 SL_EINVAL,
@@ -109,7 +112,8 @@ static void test_check_references(void **state)
                 SL_EINVAL, "fixtures[1] (b): `${a:id` has ${ without its closing }");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\"},"
                 "{\"name\":\"b\",\"path\":\"/v1/b/${a}\",\"method\":\"post\"}]}",
-                SL_EINVAL, "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
+                SL_EINVAL,
+                "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
 }
 
 /* A run against the fake Stripe. */
@@ -149,6 +153,48 @@ static int teardown(void **state)
     return 0;
 }
 
+/* fuzz_fixture: the checker and the run read a reference alike (the name runs to the first ':',
+ * the default from the first '|' after it), and messages stay whole UTF-8. */
+static void test_subst_reads_references_as_the_check_does(void **state)
+{
+    (void)state;
+    json_t *d = doc_of("{\"fixtures\":[{\"name\":\"a|b\",\"path\":\"/v1/a\",\"method\":\"get\"},"
+                       "{\"name\":\"c\",\"path\":\"/v1/c/${a|b:id}/${a|b:x|d:e}\","
+                       "\"method\":\"get\"}]}");
+    char err[512] = "";
+    assert_int_equal(sl__fixture_check(d, err, sizeof err), SL_OK);
+    json_t *done = json_pack("{s:{s:s}}", "a|b", "id", "ab_1");
+    json_t *path = sl__fixture_subst(
+        json_object_get(json_array_get(json_object_get(d, "fixtures"), 1), "path"), done,
+        "fixtures[1] (c)", err, sizeof err);
+    if (!path)
+        fail_msg("%s", err);
+    assert_string_equal(json_string_value(path), "/v1/c/ab_1/d:e");
+    json_decref(path);
+
+    /* A reference too long to hold is refused, not cut; a message quoting a long string ends
+     * between characters. */
+    char text[2048] = "/v1/";
+    for (int i = 0; i < 300; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, "${a|b:");
+    for (int i = 0; i < 600; i++)
+        strcat(text, "x");
+    strcat(text, "}");
+    json_t *v = json_string(text);
+    assert_null(sl__fixture_subst(v, done, "w", err, sizeof err));
+    assert_string_equal(err, "w: a reference is longer than 511 bytes");
+    json_decref(v);
+    text[strlen(text) - 601] = '\0'; /* "...${a|b:" unclosed */
+    v = json_string(text);
+    assert_null(sl__fixture_subst(v, done, "w", err, sizeof err));
+    assert_true(sl__utf8_valid(err));
+    assert_non_null(strstr(err, "w: `/v1/"));
+    json_decref(v);
+    json_decref(done);
+    json_decref(d);
+}
+
 static void on_step(void *ctx, const char *name, const char *method, const char *path, sl_err rc,
                     const sl_response_t *resp)
 {
@@ -184,19 +230,20 @@ static void test_run_references(void **state)
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"total\":1.5,\"paid\":true}");
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"object\":\"invoice\"}");
     char err[512];
-    sl_err rc = run(f,
-                    "{\"fixtures\":["
-                    "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
-                    " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
-                    "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
-                    "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-                    " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
-                    "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
-                    "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
-                    " (${customer:count} items, ${customer:meta})\"}},"
-                    "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
-                    " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
-                    err, sizeof err);
+    sl_err rc =
+        run(f,
+            "{\"fixtures\":["
+            "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
+            " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
+            "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
+            "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+            " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
+            "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
+            "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
+            " (${customer:count} items, ${customer:meta})\"}},"
+            "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
+            " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
+            err, sizeof err);
     assert_int_equal(rc, SL_OK);
     assert_string_equal(err, "");
     assert_int_equal(fake_stripe_request_count(f->fake), 3);
@@ -351,8 +398,8 @@ static void test_run_refuses_bad_shape(void **state)
                          "\"params\":{\"x\":\"${b:id}\"}}]}",
                          err, sizeof err),
                      SL_EINVAL);
-    assert_string_equal(err,
-                        "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+    assert_string_equal(
+        err, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     assert_int_equal(fake_stripe_request_count(f->fake), 0);
     assert_string_equal(f->steps, "");
 }
@@ -421,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_shape_errors),
         cmocka_unit_test(test_check_references),
+        cmocka_unit_test(test_subst_reads_references_as_the_check_does),
         cmocka_unit_test_setup_teardown(test_run_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_reference_to_nothing, setup, teardown),
