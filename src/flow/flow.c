@@ -34,6 +34,22 @@ struct sl_check {
 };
 typedef struct sl_check checker_t;
 
+static void add_error(json_t *errors, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends a problem to `errors` as UTF-8 whatever it quotes: bytes that are not (in the file's
+ * name, or half a character where a long message was cut) become '?'. A problem that jansson
+ * refused would be lost, and a file refused with no word why. */
+static void add_error(json_t *errors, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    sl__utf8_mend(text);
+    json_array_append_new(errors, json_string(text));
+}
+
 static void problem(checker_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -44,8 +60,9 @@ static void problem(checker_t *c, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sl__utf8_clip(msg);
     sl__yaml_where(c->flow->pos, path, where, sizeof where);
-    json_array_append_new(c->errors, json_sprintf("%s:%s: %s", c->flow->file, where, msg));
+    add_error(c->errors, "%s:%s: %s", c->flow->file, where, msg);
     c->bad = 1;
 }
 
@@ -492,7 +509,7 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     snprintf(out->file, sizeof out->file, "%s", file);
     FILE *fp = fopen(file, "rb");
     if (!fp) {
-        json_array_append_new(errors, json_sprintf("%s: %s", file, strerror(errno)));
+        add_error(errors, "%s: %s", file, strerror(errno));
         return SL_EIO;
     }
     char *text = malloc(MAX_FLOW_FILE + 1);
@@ -500,7 +517,7 @@ sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors)
     fclose(fp);
     if (!text || len > MAX_FLOW_FILE) {
         free(text);
-        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        add_error(errors, "%s: larger than 4 MiB", file);
         return SL_EINVAL;
     }
     sl_err rc = sl__flow_load_text(file, text, len, out, errors);
@@ -514,14 +531,14 @@ sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flo
     memset(out, 0, sizeof *out);
     snprintf(out->file, sizeof out->file, "%s", file);
     if (len > MAX_FLOW_FILE) {
-        json_array_append_new(errors, json_sprintf("%s: larger than 4 MiB", file));
+        add_error(errors, "%s: larger than 4 MiB", file);
         return SL_EINVAL;
     }
     char err[512];
     out->pos = json_object();
     out->def = sl__yaml_load(text, len, out->pos, err, sizeof err);
     if (!out->def) {
-        json_array_append_new(errors, json_sprintf("%s:%s", file, err));
+        add_error(errors, "%s:%s", file, err);
         return SL_EINVAL;
     }
     checker_t c = {out, errors, json_object(), 0};
@@ -541,8 +558,10 @@ sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flo
     else
         snprintf(out->name, sizeof out->name, "%s", name);
     const json_t *conn = json_object_get(d, "connection");
-    if (conn && !json_is_string(conn))
-        problem(&c, "connection", "`connection` names a connection (see `sluice connect list`)");
+    if (conn && (!json_is_string(conn) || json_string_length(conn) >= sizeof out->connection))
+        problem(&c, "connection",
+                "`connection` names a connection, in at most 63 characters (see `sluice connect "
+                "list`)");
     else if (conn)
         snprintf(out->connection, sizeof out->connection, "%s", json_string_value(conn));
     const json_t *en = json_object_get(d, "enabled");
@@ -606,8 +625,7 @@ sl_err sl__flows_load_dir(const char *dir, sl_flows_t *out, json_t *errors)
         }
         const sl_flow_t *dup = sl__flows_find(out, f.name);
         if (dup) {
-            json_array_append_new(errors, json_sprintf("%s: flow `%s` is also defined in %s", path,
-                                                       f.name, dup->file));
+            add_error(errors, "%s: flow `%s` is also defined in %s", path, f.name, dup->file);
             sl__flow_cleanup(&f);
             rc = SL_EINVAL;
             continue;

@@ -12,11 +12,16 @@
 #include "flow/yaml.h"
 
 #define MAX_DEPTH 64
+/* Nodes a file may make, aliases counted as the copies they are: a few aliases of aliases
+ * ("billion laughs") would otherwise make billions from a page of text. */
+#define MAX_NODES 1000000
 
 typedef struct reader {
     yaml_parser_t parser;
     json_t *pos;
-    json_t *anchors;
+    json_t *anchors;      /* name -> the value anchored */
+    json_t *anchor_nodes; /* name -> how many nodes that value is */
+    size_t nodes;         /* made so far */
     char *err;
     size_t errlen;
     int failed;
@@ -79,10 +84,25 @@ static json_t *next_node(reader_t *r, const char *path, int depth)
     return v;
 }
 
-static void remember(reader_t *r, const yaml_char_t *anchor, json_t *v)
+/* Keeps an anchored value and its size in nodes (those made since `first`). */
+static void remember(reader_t *r, const yaml_char_t *anchor, json_t *v, size_t first)
 {
-    if (anchor && v)
+    if (anchor && v) {
         json_object_set(r->anchors, (const char *)anchor, v);
+        json_object_set_new(r->anchor_nodes, (const char *)anchor,
+                            json_integer((json_int_t)(r->nodes - first)));
+    }
+}
+
+/* Counts n more nodes; 0 (and the reader failed) past MAX_NODES. */
+static int count(reader_t *r, const yaml_mark_t *m, size_t n)
+{
+    if (n > MAX_NODES - r->nodes) {
+        fail_at(r, m, "the file makes more than 1000000 values (aliases count each copy)");
+        return 0;
+    }
+    r->nodes += n;
+    return 1;
 }
 
 static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
@@ -92,6 +112,9 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
         return NULL;
     }
     char sub[1024];
+    size_t first = r->nodes;
+    if (ev->type != YAML_ALIAS_EVENT && !count(r, &ev->start_mark, 1))
+        return NULL;
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         if (ev->data.scalar.tag && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
@@ -104,7 +127,7 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
             fail_at(r, &ev->start_mark, "a string that is not valid UTF-8");
             return NULL;
         }
-        remember(r, ev->data.scalar.anchor, v);
+        remember(r, ev->data.scalar.anchor, v, first);
         return v;
     }
     case YAML_ALIAS_EVENT: {
@@ -113,6 +136,10 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
             fail_at(r, &ev->start_mark, "an alias (*name) with no anchor (&name) before it");
             return NULL;
         }
+        json_int_t n = json_integer_value(
+            json_object_get(r->anchor_nodes, (const char *)ev->data.alias.anchor));
+        if (!count(r, &ev->start_mark, (size_t)n))
+            return NULL;
         note(r, path, &ev->start_mark);
         return json_deep_copy(v);
     }
@@ -145,7 +172,7 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
             }
             json_array_append_new(arr, v);
         }
-        remember(r, ev->data.sequence_start.anchor, arr);
+        remember(r, ev->data.sequence_start.anchor, arr, first);
         return arr;
     }
     case YAML_MAPPING_START_EVENT: {
@@ -170,8 +197,18 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
                 return NULL;
             }
             char key[256];
-            snprintf(key, sizeof key, "%.*s", (int)k.data.scalar.length,
-                     (const char *)k.data.scalar.value);
+            if (k.data.scalar.length >= sizeof key ||
+                memchr(k.data.scalar.value, 0, k.data.scalar.length)) {
+                /* Cut, it would lose its value (or take another's); no key a flow uses is. */
+                fail_at(r, &k.start_mark,
+                        k.data.scalar.length >= sizeof key ? "a key longer than 255 bytes"
+                                                           : "a key with a NUL character");
+                yaml_event_delete(&k);
+                json_decref(obj);
+                return NULL;
+            }
+            memcpy(key, k.data.scalar.value, k.data.scalar.length);
+            key[k.data.scalar.length] = '\0';
             if (json_object_get(obj, key)) {
                 char msg[320];
                 snprintf(msg, sizeof msg, "`%s` appears twice in the same mapping", key);
@@ -196,7 +233,7 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
             }
             json_object_set_new(obj, key, v);
         }
-        remember(r, ev->data.mapping_start.anchor, obj);
+        remember(r, ev->data.mapping_start.anchor, obj, first);
         return obj;
     }
     default:
@@ -207,7 +244,11 @@ static json_t *node(reader_t *r, yaml_event_t *ev, const char *path, int depth)
 
 json_t *sl__yaml_load(const char *text, size_t len, json_t *pos, char *err, size_t errlen)
 {
-    reader_t r = {.pos = pos, .anchors = json_object(), .err = err, .errlen = errlen};
+    reader_t r = {.pos = pos,
+                  .anchors = json_object(),
+                  .anchor_nodes = json_object(),
+                  .err = err,
+                  .errlen = errlen};
     yaml_parser_initialize(&r.parser);
     yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
     json_t *root = NULL;
@@ -240,6 +281,7 @@ json_t *sl__yaml_load(const char *text, size_t len, json_t *pos, char *err, size
     }
     yaml_parser_delete(&r.parser);
     json_decref(r.anchors);
+    json_decref(r.anchor_nodes);
     if (r.failed) {
         json_decref(root);
         return NULL;

@@ -173,6 +173,34 @@ static time_t utc(int y, int mo, int d, int h, int mi, int s)
     return timegm(&tm);
 }
 
+/* fuzz_flow: a problem quoting a long value was cut inside a character, jansson refused it,
+ * and the file failed with no problem listed; a long connection name was cut to another. */
+static void problems_survive_long_values(void **state)
+{
+    (void)state;
+    char text[4096] = "name: e\nconnection: shop\ntrigger: \"x";
+    for (int i = 0; i < 600; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, "\"\nsteps:\n  - id: s\n    set: 1\n");
+    json_t *errors = json_array();
+    sl_flow_t f;
+    assert_int_equal(sl__flow_load_text("f.yaml", text, strlen(text), &f, errors), SL_EINVAL);
+    assert_int_equal(json_array_size(errors), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)), "f.yaml:3:10: `x"));
+    sl__flow_cleanup(&f);
+    json_array_clear(errors);
+
+    char conn[71];
+    memset(conn, 'c', 70);
+    conn[70] = '\0';
+    snprintf(text, sizeof text,
+             "name: e\nconnection: %s\ntrigger: manual\nsteps:\n  - id: s\n    set: 1\n", conn);
+    assert_int_equal(sl__flow_load_text("f.yaml", text, strlen(text), &f, errors), SL_EINVAL);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)), "at most 63"));
+    sl__flow_cleanup(&f);
+    json_decref(errors);
+}
+
 static void cron(void **state)
 {
     (void)state;
@@ -325,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(json_flows_load_too, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_problems_with_line_and_column, setup, teardown),
         cmocka_unit_test(patterns),
+        cmocka_unit_test(problems_survive_long_values),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
         cmocka_unit_test_setup_teardown(manual_runs_execute_and_record_every_step, setup, teardown),

@@ -251,6 +251,40 @@ static void test_refused_features(void **state)
     json_decref(v);
 }
 
+/* fuzz_flow: a key past 255 bytes was cut (inside a character if need be) and its value
+ * silently dropped; aliases of aliases could make billions of values from a page. */
+static void test_limits(void **state)
+{
+    (void)state;
+    char text[8192];
+    memset(text, 'k', 255);
+    strcpy(text + 255, ": 1\n");
+    json_t *v = load_ok(text, NULL);
+    assert_int_equal(json_object_size(v), 1);
+    json_decref(v);
+    text[0] = '\0';
+    for (int i = 0; i < 200; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, ": 1\n");
+    check_refused(text, "1:1: a key longer than 255 bytes");
+    check_refused("\"a\\0b\": 1\n", "1:1: a key with a NUL character");
+
+    strcpy(text, "a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n");
+    for (int i = 1; i < 9; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "a%d: &a%d [", i, i);
+        strcat(text, line);
+        for (int j = 0; j < 10; j++) {
+            snprintf(line, sizeof line, "%s*a%d", j ? "," : "", i - 1);
+            strcat(text, line);
+        }
+        strcat(text, "]\n");
+    }
+    char err[256] = "";
+    assert_null(sl__yaml_load(text, strlen(text), NULL, err, sizeof err));
+    assert_non_null(strstr(err, "more than 1000000 values"));
+}
+
 static void test_errors_fit_the_buffer(void **state)
 {
     (void)state;
@@ -272,10 +306,15 @@ static void test_errors_fit_the_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),           cmocka_unit_test(test_collections),
-        cmocka_unit_test(test_anchors_and_aliases), cmocka_unit_test(test_positions),
-        cmocka_unit_test(test_where),             cmocka_unit_test(test_broken_yaml),
-        cmocka_unit_test(test_refused_features),  cmocka_unit_test(test_errors_fit_the_buffer),
+        cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_collections),
+        cmocka_unit_test(test_anchors_and_aliases),
+        cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_where),
+        cmocka_unit_test(test_broken_yaml),
+        cmocka_unit_test(test_refused_features),
+        cmocka_unit_test(test_errors_fit_the_buffer),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);
 }
