@@ -156,20 +156,16 @@ static void patterns(void **state)
     (void)state;
     assert_true(sl__event_pattern_matches("*", "charge.succeeded"));
     assert_true(sl__event_pattern_matches("invoice.*", "invoice.payment_failed"));
-    assert_true(
-        sl__event_pattern_matches("customer.subscription.*", "customer.subscription.created"));
+    assert_true(sl__event_pattern_matches("customer.subscription.*",
+                                          "customer.subscription.created"));
     assert_false(sl__event_pattern_matches("invoice.*", "invoiceitem.created"));
     assert_false(sl__event_pattern_matches("invoice.paid", "invoice.payment_succeeded"));
 }
 
 static time_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = s};
     return timegm(&tm);
 }
 
@@ -207,7 +203,7 @@ static void cron(void **state)
     sl_cron_t c;
     char err[256];
     assert_int_equal(sl__cron_parse("0 9 * * 1", &c, err, sizeof err), SL_OK);
-    assert_true(sl__cron_matches(&c, utc(2026, 11, 23, 9, 0, 30))); /* a Monday */
+    assert_true(sl__cron_matches(&c, utc(2026, 11, 23, 9, 0, 30)));  /* a Monday */
     assert_false(sl__cron_matches(&c, utc(2026, 11, 24, 9, 0, 0))); /* Tuesday */
     assert_false(sl__cron_matches(&c, utc(2026, 11, 23, 9, 1, 0)));
     assert_int_equal(sl__cron_parse("*/15 8-17 * * *", &c, err, sizeof err), SL_OK);
@@ -319,8 +315,8 @@ static void manual_runs_execute_and_record_every_step(void **state)
     assert_int_equal(sl_store_run_get(store, id, &run, err, sizeof err), SL_OK);
     assert_string_equal(json_string_value(json_object_get(run, "status")), "filtered");
     assert_int_equal(sl_store_steps_get(store, id, &steps, err, sizeof err), SL_OK);
-    const char *want[] = {"total",         "big",           "big.then.yes", "each[0].twice",
-                          "each[1].twice", "each[2].twice", "each",         "stop"};
+    const char *want[] = {"total",          "big",  "big.then.yes", "each[0].twice",
+                          "each[1].twice",  "each[2].twice", "each", "stop"};
     assert_int_equal(json_array_size(steps), sizeof want / sizeof *want);
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(steps, i), "path")),
@@ -356,7 +352,8 @@ int main(void)
         cmocka_unit_test(problems_survive_long_values),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
-        cmocka_unit_test_setup_teardown(manual_runs_execute_and_record_every_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(manual_runs_execute_and_record_every_step, setup,
+                                        teardown),
         cmocka_unit_test(idempotency_keys_follow_run_and_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

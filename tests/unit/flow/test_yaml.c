@@ -306,14 +306,10 @@ static void test_errors_fit_the_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),
-        cmocka_unit_test(test_collections),
-        cmocka_unit_test(test_anchors_and_aliases),
-        cmocka_unit_test(test_positions),
-        cmocka_unit_test(test_where),
-        cmocka_unit_test(test_broken_yaml),
-        cmocka_unit_test(test_refused_features),
-        cmocka_unit_test(test_errors_fit_the_buffer),
+        cmocka_unit_test(test_scalars),           cmocka_unit_test(test_collections),
+        cmocka_unit_test(test_anchors_and_aliases), cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_where),             cmocka_unit_test(test_broken_yaml),
+        cmocka_unit_test(test_refused_features),  cmocka_unit_test(test_errors_fit_the_buffer),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests_name("yaml", tests, NULL, NULL);

@@ -45,16 +45,15 @@ static void check_shape(const char *text, sl_err want_rc, const char *want_err)
 static void test_check_ok(void **state)
 {
     (void)state;
-    check_shape(
-        "{\"_meta\":{\"template_version\":0},\"fixtures\":["
-        "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
-        " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
-        "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-        " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
-        "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
-        "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
-        " \"expected_error_type\":\"invalid_request_error\"}]}",
-        SL_OK, NULL);
+    check_shape("{\"_meta\":{\"template_version\":0},\"fixtures\":["
+                "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
+                " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
+                "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+                " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
+                "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
+                "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
+                " \"expected_error_type\":\"invalid_request_error\"}]}",
+                SL_OK, NULL);
 }
 
 static void test_check_shape_errors(void **state)
@@ -67,13 +66,13 @@ static void test_check_shape_errors(void **state)
     check_shape("{\"fixtures\":[1]}", SL_EINVAL, "fixtures[0] is not an object");
     check_shape("{\"fixtures\":[{\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
                 "fixtures[0] has no \"name\"");
-    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
-                "fixtures[0] () has no \"name\"");
+    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}",
+                SL_EINVAL, "fixtures[0] () has no \"name\"");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"get\"},"
                 "{\"name\":\"b\",\"method\":\"get\"}]}",
                 SL_EINVAL, "fixtures[1] (b) has no \"path\" starting with /");
-    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}", SL_EINVAL,
-                "fixtures[0] (b) has no \"path\" starting with /");
+    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}",
+                SL_EINVAL, "fixtures[0] (b) has no \"path\" starting with /");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\"}]}", SL_EINVAL,
                 "fixtures[0] (b) has no \"method\"");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"put\"}]}",
@@ -94,8 +93,7 @@ static void test_check_references(void **state)
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
                 "\"params\":{\"x\":\"${b:id}\"}},"
                 "{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"post\"}]}",
-                SL_EINVAL,
-                "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+                SL_EINVAL, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     /* itself */
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a/${a:id}\",\"method\":\"get\"}]}",
                 SL_EINVAL,
@@ -112,8 +110,7 @@ static void test_check_references(void **state)
                 SL_EINVAL, "fixtures[1] (b): `${a:id` has ${ without its closing }");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\"},"
                 "{\"name\":\"b\",\"path\":\"/v1/b/${a}\",\"method\":\"post\"}]}",
-                SL_EINVAL,
-                "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
+                SL_EINVAL, "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
 }
 
 /* A run against the fake Stripe. */
@@ -230,20 +227,19 @@ static void test_run_references(void **state)
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"total\":1.5,\"paid\":true}");
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"object\":\"invoice\"}");
     char err[512];
-    sl_err rc =
-        run(f,
-            "{\"fixtures\":["
-            "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
-            " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
-            "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
-            "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-            " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
-            "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
-            "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
-            " (${customer:count} items, ${customer:meta})\"}},"
-            "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
-            " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
-            err, sizeof err);
+    sl_err rc = run(f,
+                    "{\"fixtures\":["
+                    "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
+                    " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
+                    "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
+                    "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+                    " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
+                    "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
+                    "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
+                    " (${customer:count} items, ${customer:meta})\"}},"
+                    "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
+                    " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
+                    err, sizeof err);
     assert_int_equal(rc, SL_OK);
     assert_string_equal(err, "");
     assert_int_equal(fake_stripe_request_count(f->fake), 3);
@@ -398,8 +394,8 @@ static void test_run_refuses_bad_shape(void **state)
                          "\"params\":{\"x\":\"${b:id}\"}}]}",
                          err, sizeof err),
                      SL_EINVAL);
-    assert_string_equal(
-        err, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+    assert_string_equal(err,
+                        "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     assert_int_equal(fake_stripe_request_count(f->fake), 0);
     assert_string_equal(f->steps, "");
 }
