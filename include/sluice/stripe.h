@@ -144,14 +144,28 @@ void sl_pager_free(sl_pager_t *pager);
  * holds a non-finite number. */
 sl_err sl_form_encode(const json_t *params, char **out);
 
-/* Stores `value` in `root` (an object) under a bracketed key such as `metadata[plan]`,
- * `line_items[0][quantity]` or `expand[]` (appends). Numeric indices make arrays while they stay
- * in order; otherwise the container is an object with those keys. SL_EINVAL with a reason in
- * `err` for a malformed key or a key that conflicts with one already set. */
+/* Stores `value` in `root` (an object), taking its reference whatever the result, under a
+ * bracketed key such as `metadata[plan]`, `line_items[0][quantity]` or `expand[]`.
+ * - A bracketed number from 0 to 10000 written without leading zeros is a list index. Indexes
+ *   place elements, in whatever order they are set: a container whose entries are exactly the
+ *   indexes 0..n-1 is an array in index order (`a[1]` then `a[0]` make [a[0], a[1]]).
+ * - A container with a gap in its indexes, that does not start at 0, or that also has names is
+ *   an object keyed by them as strings: `a[5]=x` alone is {"5": "x"} and `metadata[123]=x` is
+ *   {"123": "x"}. Nothing is compacted or filled in, and a large index (`a[999999999]`, past
+ *   10000 a plain name) costs no memory.
+ * - `[]` appends: it stands for one past the highest index of its container so far (0 in an
+ *   empty one), and each `[]` starts a new element (`a[][b]=1`, `a[][b]=2` make two). An append
+ *   past index 10000 is an error.
+ * - Setting the same key again replaces the value.
+ * So the tree does not depend on the order of indexed keys, and sl_form_encode() writes it back
+ * as keys that decode to the same tree. SL_EINVAL with a reason in `err` for a malformed key, a
+ * key that conflicts with one already set (a value and nested keys under one name), or an append
+ * to a full list. */
 sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size_t errlen);
 
 /* Decodes an application/x-www-form-urlencoded string into a new object with sl_form_set()'s
- * rules; values are strings. SL_EPARSE with a reason in `err` on malformed input. */
+ * rules; values are strings. What it returns, encoded with sl_form_encode() and decoded again,
+ * is the same tree. SL_EPARSE with a reason in `err` on malformed input, SL_ENOMEM. */
 sl_err sl_form_decode(const char *s, size_t len, json_t **out, char *err, size_t errlen);
 
 /* --- Keys --------------------------------------------------------------------------------- */

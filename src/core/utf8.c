@@ -54,6 +54,22 @@ int sl__utf8_valid(const char *s)
     return sl__utf8_bad_at(s, len) == len;
 }
 
+size_t sl__utf8_clip(char *s)
+{
+    size_t len = strlen(s), bad = sl__utf8_bad_at(s, len);
+    s[bad] = '\0';
+    return bad;
+}
+
+void sl__utf8_mend(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = sl__utf8_bad_at(s, len); i < len;) {
+        s[i++] = '?';
+        i += sl__utf8_bad_at(s + i, len - i);
+    }
+}
+
 size_t sl__utf8_put(unsigned cp, char out[4])
 {
     if (cp < 0x80) {

@@ -15,6 +15,15 @@ size_t sl__utf8_bad_at(const char *s, size_t len);
 /* Whether the NUL-terminated s is well-formed UTF-8. */
 int sl__utf8_valid(const char *s);
 
+/* Ends s (NUL-terminated) before its first byte that is not well-formed UTF-8, such as the
+ * half of a character a truncating snprintf left at its end; returns the new length. */
+size_t sl__utf8_clip(char *s);
+
+/* Replaces, in place, each byte of s (NUL-terminated) that is not part of a well-formed UTF-8
+ * character by '?': text from elsewhere (a library's message quoting raw input) made fit for
+ * JSON. */
+void sl__utf8_mend(char *s);
+
 /* Writes code point cp (<= U+10FFFF) as UTF-8 into out; returns its length (1 to 4). */
 size_t sl__utf8_put(unsigned cp, char out[4]);
 

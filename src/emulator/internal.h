@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "emulator/emulator.h"
+#include "sluice/catalog.h"
 
 /* The resources the emulator keeps, by the plural their operations are named with. */
 typedef struct sl_emu_resource {
@@ -61,6 +62,13 @@ struct sl_emulator {
     struct sl_emu_delivery *queue;
     int stopping;
 };
+
+/* --- Routing (server.c) ----------------------------------------------------------------------
+ */
+
+/* The catalog operation for METHOD PATH (the path without its query); literal segments beat
+ * parameters. Sets the operation's path parameters in `params` as strings. NULL if none. */
+const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *params);
 
 /* --- State (state.c): objects, ids, events, idempotency ------------------------------------- */
 

@@ -18,6 +18,16 @@ typedef struct clause {
     int negate;
 } clause_t;
 
+/* How many bytes of p to quote in a message: up to max, not ending inside a character. */
+static int quote_len(const char *p, int max)
+{
+    int n = (int)strnlen(p, (size_t)max);
+    if (n == max)
+        while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+            n--; /* p[n] continues the character before it: leave that one out */
+    return n;
+}
+
 static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
 {
     const char *p = *pp;
@@ -32,7 +42,7 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
     while ((isalnum((unsigned char)*p) || *p == '_' || *p == '.') && n + 1 < sizeof c->field)
         c->field[n++] = *p++;
     if (!n) {
-        snprintf(err, errlen, "expected a field name at `%.20s`", p);
+        snprintf(err, errlen, "expected a field name at `%.*s`", quote_len(p, 20), p);
         return -1;
     }
     if (strcmp(c->field, "metadata") == 0) {
@@ -44,6 +54,10 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
         n = 0;
         while (*p && *p != '\'' && n + 1 < sizeof c->meta)
             c->meta[n++] = *p++;
+        if (*p && *p != '\'') {
+            snprintf(err, errlen, "a metadata key is at most %zu bytes", sizeof c->meta - 1);
+            return -1;
+        }
         if (strncmp(p, "']", 2) != 0) {
             snprintf(err, errlen, "unterminated metadata key");
             return -1;
@@ -68,6 +82,11 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
                 p++;
             c->value[n++] = *p++;
         }
+        if (*p && *p != q) {
+            snprintf(err, errlen, "the value for `%.64s` is longer than %zu bytes", c->field,
+                     sizeof c->value - 1);
+            return -1;
+        }
         if (*p != q) {
             snprintf(err, errlen, "unterminated string value for `%.64s`", c->field);
             return -1;
@@ -76,6 +95,11 @@ static int parse_clause(const char **pp, clause_t *c, char *err, size_t errlen)
     } else {
         while (*p && *p != ' ' && n + 1 < sizeof c->value)
             c->value[n++] = *p++;
+        if (*p && *p != ' ') {
+            snprintf(err, errlen, "the value for `%.64s` is longer than %zu bytes", c->field,
+                     sizeof c->value - 1);
+            return -1;
+        }
         c->is_number = 1;
     }
     *pp = p;
@@ -132,7 +156,8 @@ sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, cons
             p += 3;
         } else if (*p) {
             return sl__emu_error(400, "invalid_request_error", "search_query_invalid", "query",
-                                 "Invalid search query: expected AND or OR at `%.20s`", p);
+                                 "Invalid search query: expected AND or OR at `%.*s`",
+                                 quote_len(p, 20), p);
         }
     }
     if (any && all)

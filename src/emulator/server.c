@@ -11,32 +11,41 @@
 #include "core/buf.h"
 #include "core/net.h"
 #include "core/rand.h"
+#include "core/utf8.h"
 #include "emulator/fixtures.h"
 #include "emulator/internal.h"
 #include "sluice/catalog.h"
 #include "stripe/catalog.h"
 
 #define EMU_MAX_BODY (1u << 20)
+#define EMU_MAX_SEGS 16
 
 typedef struct request {
     sl_buf_t body;
     char *uri;
 } request_t;
 
-/* The catalog operation for METHOD PATH; literal segments beat parameters. Fills path params. */
-static const sl_op_t *route(const char *method, const char *path, json_t *params)
+const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *params)
 {
     const sl_op_t *best = NULL;
     int best_score = -1;
-    char segs[16][128];
+    char segs[EMU_MAX_SEGS][256];
     size_t nseg = 0;
-    for (const char *p = path; *p && nseg < 16;) {
+    /* No operation has that many segments, that long a one, or bytes that are not UTF-8 in one
+     * (a path parameter becomes a JSON string): such a path routes nowhere, rather than being
+     * cut to something that routes with an id missing or changed. */
+    for (const char *p = path; *p;) {
         while (*p == '/')
             p++;
         if (!*p)
             break;
         size_t n = strcspn(p, "/");
-        snprintf(segs[nseg++], sizeof segs[0], "%.*s", (int)(n < 127 ? n : 127), p);
+        if (nseg == EMU_MAX_SEGS || n >= sizeof segs[0])
+            return NULL;
+        memcpy(segs[nseg], p, n);
+        segs[nseg][n] = '\0';
+        if (!sl__utf8_valid(segs[nseg++]))
+            return NULL;
         p += n;
     }
     for (size_t i = 0; i < sl_op_count(); i++) {
@@ -251,7 +260,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     char err[512];
     if (sl_form_decode(form, form_len, &params, err, sizeof err))
         return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
-    const sl_op_t *op = route(method, path, params);
+    const sl_op_t *op = sl__emu_route(method, path, params);
     if (!op) {
         json_decref(params);
         return sl__emu_error(404, "invalid_request_error", NULL, NULL,

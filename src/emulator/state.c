@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/rand.h"
+#include "core/utf8.h"
 #include "emulator/fixtures.h"
 #include "emulator/internal.h"
 #include "sluice/catalog.h"
@@ -38,6 +39,7 @@ sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sl__utf8_clip(msg); /* a message cut short, or quoting a request cut short, stays UTF-8 */
     json_t *e = json_pack("{s:s,s:s}", "type", type, "message", msg);
     if (code)
         json_object_set_new(e, "code", json_string(code));

@@ -13,6 +13,7 @@
 #include "flow/flow.h"
 #include "flow/internal.h"
 #include "flow/yaml.h"
+#include "core/utf8.h"
 #include "sluice/catalog.h"
 #include "stripe/internal.h"
 
@@ -32,6 +33,22 @@ struct sl_check {
 };
 typedef struct sl_check checker_t;
 
+static void add_error(json_t *errors, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends a problem to `errors` as UTF-8 whatever it quotes: bytes that are not (in the file's
+ * name, or half a character where a long message was cut) become '?'. A problem that jansson
+ * refused would be lost, and a file refused with no word why. */
+static void add_error(json_t *errors, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    sl__utf8_mend(text);
+    json_array_append_new(errors, json_string(text));
+}
+
 static void problem(checker_t *c, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -42,8 +59,9 @@ static void problem(checker_t *c, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sl__utf8_clip(msg);
     sl__yaml_where(c->flow->pos, path, where, sizeof where);
-    json_array_append_new(c->errors, json_sprintf("%s:%s: %s", c->flow->file, where, msg));
+    add_error(c->errors, "%s:%s: %s", c->flow->file, where, msg);
     c->bad = 1;
 }
 
@@ -71,46 +89,59 @@ int sl__flow_wants(const sl_flow_t *f, const char *type, const char *connection)
 
 /* --- cron ------------------------------------------------------------------------------------- */
 
+/* Digits at *p (at least one, no sign) as a number, capped past any field's range. */
+static int cron_num(const char **p, long *out)
+{
+    const char *s = *p;
+    long x = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++)
+        if (x < 1000)
+            x = x * 10 + (**p - '0');
+    *out = x;
+    return *p > s;
+}
+
+/* One field: a comma list of `*`, N or N-M, each with an optional /STEP (N/STEP runs from N to
+ * the top). Nothing else: no signs, no empty items. */
 static int cron_field(const char *text, int lo, int hi, unsigned long long *bits, int *any)
 {
+    const char *p = text;
     *bits = 0;
     *any = strcmp(text, "*") == 0;
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *save = NULL, *part = strtok_r(buf, ",", &save); part;
-         part = strtok_r(NULL, ",", &save)) {
-        int a = lo, b = hi, step = 1;
-        char *slash = strchr(part, '/');
-        if (slash) {
-            *slash = '\0';
-            char *end;
-            long s = strtol(slash + 1, &end, 10);
-            if (*end || s < 1 || s > hi)
+    for (;;) {
+        long a = lo, b = hi, step = 1;
+        int single = 0;
+        if (*p == '*') {
+            p++;
+        } else {
+            if (!cron_num(&p, &a))
                 return -1;
-            step = (int)s;
-        }
-        if (strcmp(part, "*") != 0) {
-            char *end;
-            long x = strtol(part, &end, 10);
-            if (end == part || x < lo || x > hi)
-                return -1;
-            a = b = (int)x;
-            if (*end == '-') {
-                char *end2;
-                long y = strtol(end + 1, &end2, 10);
-                if (*end2 || y < x || y > hi)
+            b = a;
+            single = 1;
+            if (*p == '-') {
+                p++;
+                if (!cron_num(&p, &b))
                     return -1;
-                b = (int)y;
-            } else if (*end) {
-                return -1;
-            } else if (slash) {
-                b = hi; /* "5/15": from 5 on */
+                single = 0;
             }
+            if (a < lo || b > hi || a > b)
+                return -1;
         }
-        for (int v = a; v <= b; v += step)
+        if (*p == '/') {
+            p++;
+            if (!cron_num(&p, &step) || step < 1 || step > hi)
+                return -1;
+            if (single)
+                b = hi; /* "5/15": from 5 on */
+        }
+        for (long v = a; v <= b; v += step)
             *bits |= 1ULL << v;
+        if (!*p)
+            return 0;
+        if (*p != ',')
+            return -1;
+        p++;
     }
-    return *bits ? 0 : -1;
 }
 
 sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen)
@@ -123,14 +154,36 @@ sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen
     for (size_t i = 0; i < sizeof macros / sizeof *macros; i++)
         if (strcmp(text, macros[i].name) == 0)
             text = macros[i].expr;
+    /* Fields between blanks, each whole: a long one is refused, never split in two. */
     char f[5][128];
-    char extra[8];
-    int n = sscanf(text, "%127s %127s %127s %127s %127s %7s", f[0], f[1], f[2], f[3], f[4], extra);
+    int n = 0, too_long = 0;
+    for (const char *p = text;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (n < 5 && (size_t)(p - s) < sizeof f[0]) {
+            memcpy(f[n], s, (size_t)(p - s));
+            f[n][p - s] = '\0';
+        } else if (n < 5) {
+            too_long = 1;
+        }
+        n++;
+    }
+    if (too_long) {
+        snprintf(err, errlen, "cron `%.40s...`: a field is longer than 127 characters", text);
+        sl__utf8_clip(err);
+        return SL_EINVAL;
+    }
     if (n != 5) {
         snprintf(err, errlen,
                  "`%s` is not a cron expression: it needs five fields (minute hour "
                  "day-of-month month day-of-week), e.g. \"0 9 * * 1\", or @hourly/@daily/@weekly",
                  text);
+        sl__utf8_clip(err);
         return SL_EINVAL;
     }
     static const char *const names[] = {"minute (0-59)", "hour (0-23)", "day of month (1-31)",
@@ -141,6 +194,7 @@ sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen
     for (int i = 0; i < 5; i++)
         if (cron_field(f[i], lo[i], hi[i], &bits[i], &any[i])) {
             snprintf(err, errlen, "cron `%s`: `%s` is not a valid %s field", text, f[i], names[i]);
+            sl__utf8_clip(err);
             return SL_EINVAL;
         }
     out->minute = bits[0];
@@ -614,7 +668,7 @@ sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_fl
     snprintf(out->file, sizeof out->file, "%s", file);
     FILE *fp = fopen(file, "rb");
     if (!fp) {
-        json_array_append_new(errors, json_sprintf("%s: %s", file, strerror(errno)));
+        add_error(errors, "%s: %s", file, strerror(errno));
         return SL_EIO;
     }
     /* Bounded by the YAML reader's limit: the file, then what its aliases expand to. */
@@ -627,17 +681,36 @@ sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_fl
     }
     if (len > SL_YAML_MAX_BYTES) {
         free(text);
-        json_array_append_new(errors,
-                              json_sprintf("%s: larger than %u MiB (the limit of a flow file)",
-                                           file, SL_YAML_MAX_BYTES >> 20));
+        add_error(errors, "%s: larger than %u MiB (the limit of a flow file)", file,
+                  SL_YAML_MAX_BYTES >> 20);
+        return SL_EINVAL;
+    }
+    sl_err rc = sl__flow_load_text_known(file, text, len, known, out, errors);
+    free(text);
+    return rc;
+}
+
+sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flow_t *out,
+                          json_t *errors)
+{
+    return sl__flow_load_text_known(file, text, len, NULL, out, errors);
+}
+
+sl_err sl__flow_load_text_known(const char *file, const char *text, size_t len,
+                                const sl_flow_known_t *known, sl_flow_t *out, json_t *errors)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->file, sizeof out->file, "%s", file);
+    if (len > SL_YAML_MAX_BYTES) {
+        add_error(errors, "%s: larger than %u MiB (the limit of a flow file)", file,
+                  SL_YAML_MAX_BYTES >> 20);
         return SL_EINVAL;
     }
     char err[512];
     out->pos = json_object();
     out->def = sl__yaml_load(text, len, out->pos, err, sizeof err);
-    free(text);
     if (!out->def) {
-        json_array_append_new(errors, json_sprintf("%s:%s", file, err));
+        add_error(errors, "%s:%s", file, err);
         return SL_EINVAL;
     }
     checker_t c = {out, errors, json_object(), 0};
@@ -744,8 +817,7 @@ sl_err sl__flows_load_dir_known(const char *dir, const sl_flow_known_t *known, s
         }
         const sl_flow_t *dup = sl__flows_find(out, f.name);
         if (dup) {
-            json_array_append_new(errors, json_sprintf("%s: flow `%s` is also defined in %s", path,
-                                                       f.name, dup->file));
+            add_error(errors, "%s: flow `%s` is also defined in %s", path, f.name, dup->file);
             sl__flow_cleanup(&f);
             rc = SL_EINVAL;
             continue;

@@ -65,6 +65,13 @@ sl_err sl__flow_load_known(const char *file, const sl_flow_known_t *known, sl_fl
                            json_t *errors);
 /* sl__flow_load_known() without `known`. */
 sl_err sl__flow_load(const char *file, sl_flow_t *out, json_t *errors);
+/* The same for a file already read: `text` (len bytes, at most SL_YAML_MAX_BYTES, no NUL
+ * needed) is what `file` holds; `file` only names it in messages. */
+sl_err sl__flow_load_text_known(const char *file, const char *text, size_t len,
+                                const sl_flow_known_t *known, sl_flow_t *out, json_t *errors);
+/* sl__flow_load_text_known() without `known`. */
+sl_err sl__flow_load_text(const char *file, const char *text, size_t len, sl_flow_t *out,
+                          json_t *errors);
 void sl__flow_cleanup(sl_flow_t *f);
 
 /* Loads every *.yaml, *.yml and *.json file of a directory (sorted by name), checking each (with
@@ -82,8 +89,9 @@ int sl__flow_wants(const sl_flow_t *f, const char *type, const char *connection)
 /* Event-type patterns: exact, "*", or a prefix ending in ".*" ("invoice.*"). */
 int sl__event_pattern_matches(const char *pattern, const char *type);
 
-/* Cron: five fields (ranges a-b, lists a,b, steps "*" "/n" and a-b/n; no month or day names)
- * or @hourly, @daily, @weekly, @monthly, @yearly. */
+/* Cron: five fields between blanks (ranges a-b, lists a,b, steps "*" "/n", a-b/n and a/n; no
+ * month or day names, signs or empty list items; a field at most 127 characters) or @hourly,
+ * @daily, @midnight, @weekly, @monthly, @yearly, @annually. */
 sl_err sl__cron_parse(const char *text, sl_cron_t *out, char *err, size_t errlen);
 /* Whether the minute that contains t (UTC) is one the expression names. */
 int sl__cron_matches(const sl_cron_t *c, time_t t);

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/utf8.h"
 #include "http/api.h"
 
 static unsigned fail(json_t **out, unsigned status, const char *code, const char *msg)
@@ -83,18 +84,44 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
     return status;
 }
 
+int sl__api_split(const char *path, char seg[SL_API_SEGS][256])
+{
+    int n = 0;
+    for (int i = 0; i < SL_API_SEGS; i++)
+        seg[i][0] = '\0';
+    for (const char *p = path; n < SL_API_SEGS;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t k = strcspn(p, "/");
+        if (k >= sizeof seg[0])
+            return -1; /* no flow, run or event is named that long: not cut to one that is */
+        memcpy(seg[n], p, k);
+        seg[n++][k] = '\0';
+        p += k;
+    }
+    return n;
+}
+
+json_t *sl__api_run_input(const char *body, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
+    if (!input) {
+        snprintf(err, errlen, "the body is not JSON: %s", jerr.text);
+        sl__utf8_mend(err); /* jansson quotes the bytes near the error, half characters too */
+    }
+    return input;
+}
+
 static unsigned handle(sl_api_t *api, const char *method, const char *url, const char *body,
                        size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
 {
-    char seg[4][256] = {"", "", "", ""};
-    int n = 0;
-    for (const char *p = url + 5; *p && n < 4;) { /* after "/api/" */
-        size_t k = strcspn(p, "/");
-        snprintf(seg[n++], sizeof seg[0], "%.*s", (int)(k < 255 ? k : 255), p);
-        p += k;
-        while (*p == '/')
-            p++;
-    }
+    char seg[SL_API_SEGS][256];
+    int n = sl__api_split(url + 5, seg); /* after "/api/" */
+    if (n < 0)
+        return fail(out, 404, "not_found", "no such resource (a path segment is too long)");
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     char err[1024];
     sl_store_t *s = api->store;
@@ -124,12 +151,9 @@ static unsigned handle(sl_api_t *api, const char *method, const char *url, const
             return 200;
         }
         if (n == 3 && post && !strcmp(seg[2], "run")) {
-            json_error_t jerr;
-            json_t *input = len ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : json_object();
-            if (!input) {
-                snprintf(err, sizeof err, "the body is not JSON: %s", jerr.text);
+            json_t *input = sl__api_run_input(body, len, err, sizeof err);
+            if (!input)
                 return fail(out, 400, "bad_request", err);
-            }
             char run_id[64];
             sl_err rc = sl__engine_queue(api->engine, f->name, NULL, input, run_id, sizeof run_id,
                                          err, sizeof err);

@@ -36,6 +36,18 @@ typedef const char *(*sl_api_arg_fn)(void *conn, const char *name);
 unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, const char *body,
                         size_t len, sl_api_arg_fn arg, void *conn, json_t **out);
 
+/* How many segments of a path under /api/ a request can use. */
+#define SL_API_SEGS 4
+
+/* Splits `path` (what follows "/api/") at its slashes (any number of them) into at most
+ * SL_API_SEGS segments, the ones not there ""; what follows the last is ignored. Returns how
+ * many there are, or -1 when one is longer than 255 bytes. */
+int sl__api_split(const char *path, char seg[SL_API_SEGS][256]);
+
+/* The input of POST /api/flows/NAME/run: the JSON value in the body (any JSON, an empty body
+ * being {}), a new reference; NULL with a reason in err when the body is not JSON. */
+json_t *sl__api_run_input(const char *body, size_t len, char *err, size_t errlen);
+
 /* The admin token: $SLUICE_ADMIN_TOKEN, else DATA/admin.token, made (0600) at the first start;
  * *made says it was just made, so the caller shows it once. */
 int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *err, size_t errlen);

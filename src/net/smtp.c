@@ -23,7 +23,6 @@
 /* An encoded-word holds at most 75 characters: 45 bytes make 60 base64 ones plus the 12 of
  * "=?UTF-8?B?" and "?=". */
 #define SMTP_WORD_BYTES 45
-#define SMTP_REPLY_MAX 512
 
 static pthread_once_t smtp_once = PTHREAD_ONCE_INIT;
 static CURLcode smtp_global_rc;
@@ -637,18 +636,9 @@ static sl_err build_envelope(const sl_mail_t *mail, char **from, struct curl_sli
 
 /* --- Sending -------------------------------------------------------------------------------- */
 
-/* The server's replies, which libcurl hands to the header callback line by line. A failed
- * transaction is followed by QUIT inside curl_easy_perform, so the reply that explains the
- * failure is the latest 4xx or 5xx one, not the latest. */
-typedef struct reply {
-    char text[SMTP_REPLY_MAX];    /* the reply being read, all its lines */
-    char failure[SMTP_REPLY_MAX]; /* the latest complete 4xx or 5xx reply */
-    int done; /* the last line ("250 ..." not "250-...") came: the next line starts anew */
-} reply_t;
-
-static size_t on_reply(char *p, size_t size, size_t n, void *ctx)
+size_t sl__smtp_on_reply(char *p, size_t size, size_t n, void *ctx)
 {
-    reply_t *r = ctx;
+    sl_smtp_reply_t *r = ctx;
     size_t len = size * n, used;
     if (r->done) {
         r->text[0] = '\0';
@@ -671,34 +661,36 @@ static size_t on_reply(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* The reply that gave `code`, or "" when none was seen. */
-static const char *failure_reply(const reply_t *r, long code)
+const char *sl__smtp_failure_reply(const sl_smtp_reply_t *r, long code)
 {
     char digits[8];
     snprintf(digits, sizeof digits, "%ld", code);
     return strncmp(r->failure, digits, 3) == 0 ? r->failure : "";
 }
 
-/* Replaces each occurrence of `secret` in s by "***", in place. */
-static void scrub(char *s, const char *secret)
+void sl__smtp_scrub(char *s, const char *secret)
 {
     size_t n = secret ? strlen(secret) : 0;
-    char *hit;
     if (!n)
         return;
-    while ((hit = strstr(s, secret))) {
-        size_t keep = n < 3 ? n : 3;
+    size_t keep = n < 3 ? n : 3;
+    /* Search on after each mask: a password of stars ("*", "**") matches its own mask. */
+    for (char *p = s;;) {
+        char *hit = strstr(p, secret);
+        if (!hit)
+            break;
         memset(hit, '*', keep);
         memmove(hit + keep, hit + n, strlen(hit + n) + 1);
+        p = hit + keep;
     }
 }
 
 /* Sorts a finished exchange into the error classes of sl__smtp_send. */
-static sl_err classify(CURLcode cc, long code, const reply_t *r, const char *errbuf,
+static sl_err classify(CURLcode cc, long code, const sl_smtp_reply_t *r, const char *errbuf,
                        const sl_smtp_config_t *cfg, long timeout_ms, char *err, size_t errlen)
 {
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-    const char *reply = failure_reply(r, code);
+    const char *reply = sl__smtp_failure_reply(r, code);
     int login = cc == CURLE_LOGIN_DENIED;
     if (cc == CURLE_OK)
         return SL_OK;
@@ -786,7 +778,7 @@ sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time
     }
 
     long timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : SMTP_DEFAULT_TIMEOUT_MS;
-    reply_t reply = {{0}, {0}, 0};
+    sl_smtp_reply_t reply = {{0}, {0}, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, cfg->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
@@ -801,7 +793,7 @@ sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time
     /* With a MIME body, SMTP takes the "HTTP" header list as the mail's headers. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_reply);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, sl__smtp_on_reply);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &reply);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     if (cfg->username) {
@@ -820,7 +812,7 @@ sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time
 
 out:
     if (err && errlen)
-        scrub(err, cfg->password);
+        sl__smtp_scrub(err, cfg->password);
     curl_easy_cleanup(h);
     curl_mime_free(mime);
     curl_slist_free_all(headers);

@@ -58,4 +58,27 @@ sl_err sl__smtp_send(const sl_smtp_config_t *cfg, const sl_mail_t *mail, char *m
 sl_err sl__smtp_send_at(const sl_smtp_config_t *cfg, const sl_mail_t *mail, time_t now,
                         char *message_id, size_t idlen, char *err, size_t errlen);
 
+/* --- The server's replies (exposed for tests and fuzzing) ------------------------------------ */
+
+#define SL_SMTP_REPLY_MAX 512
+
+/* The server's replies, which libcurl hands to the header callback line by line. A failed
+ * transaction is followed by QUIT inside curl_easy_perform, so the reply that explains the
+ * failure is the latest 4xx or 5xx one, not the latest. Start from all zeroes. */
+typedef struct sl_smtp_reply {
+    char text[SL_SMTP_REPLY_MAX];    /* the reply being read, all its lines */
+    char failure[SL_SMTP_REPLY_MAX]; /* the latest complete 4xx or 5xx reply */
+    int done; /* the last line ("250 ..." not "250-...") came: the next line starts anew */
+} sl_smtp_reply_t;
+
+/* libcurl's header callback: adds one reply line (size * n bytes at p, its CRLF included or
+ * not) to the sl_smtp_reply_t at ctx, as printable ASCII, cut to fit. Returns size * n. */
+size_t sl__smtp_on_reply(char *p, size_t size, size_t n, void *ctx);
+
+/* The complete 4xx/5xx reply whose code is `code`, or "" when none was seen. */
+const char *sl__smtp_failure_reply(const sl_smtp_reply_t *r, long code);
+
+/* Replaces each occurrence of `secret` in s (NUL-terminated) by at most three '*', in place. */
+void sl__smtp_scrub(char *s, const char *secret);
+
 #endif

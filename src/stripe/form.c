@@ -261,6 +261,10 @@ sl_err sl_form_encode(const json_t *params, char **out)
 
 /* --- Building trees from bracketed keys ----------------------------------------------------- */
 
+/* A bracketed number written without leading zeros and at most this is a list index; a larger
+ * one is a plain name. `[]` never appends past it, so no list holds more than 10001 items. */
+#define FORM_MAX_INDEX 10000
+
 enum { SEG_KEY, SEG_INDEX, SEG_APPEND };
 
 typedef struct form_seg {
@@ -270,10 +274,34 @@ typedef struct form_seg {
     size_t index;
 } form_seg_t;
 
+/* A container met on the way down a key, and where it hangs in the one above it. */
+typedef struct form_link {
+    json_t *c;
+    char key[256]; /* its name, when the one above is an object */
+    size_t index;  /* its index, when the one above is an array */
+} form_link_t;
+
 static void form_err(char *err, size_t errlen, const char *fmt, const char *key)
 {
     if (err && errlen)
         snprintf(err, errlen, fmt, key);
+}
+
+/* Whether s[0..n) is a list index (0..FORM_MAX_INDEX, no leading zeros); sets *index. */
+static int form_index(const char *s, size_t n, size_t *index)
+{
+    if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
+        return 0;
+    size_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        x = x * 10 + (size_t)(s[i] - '0');
+    }
+    if (x > FORM_MAX_INDEX)
+        return 0;
+    *index = x;
+    return 1;
 }
 
 static int form_seg_parse(const char *key, form_seg_t *segs, int *nseg, char *err, size_t errlen)
@@ -299,12 +327,10 @@ static int form_seg_parse(const char *key, form_seg_t *segs, int *nseg, char *er
             return -1;
         }
         form_seg_t s = {p + 1, (size_t)(close - p - 1), SEG_KEY, 0};
-        if (s.n == 0) {
+        if (s.n == 0)
             s.kind = SEG_APPEND;
-        } else if (s.n <= 9 && (s.n == 1 || s.s[0] != '0') && strspn(s.s, "0123456789") >= s.n) {
+        else if (form_index(s.s, s.n, &s.index))
             s.kind = SEG_INDEX;
-            s.index = strtoul(s.s, NULL, 10);
-        }
         segs[n++] = s;
         p = close + 1;
     }
@@ -330,16 +356,100 @@ static json_t *form_array_to_object(const json_t *arr)
     return o;
 }
 
-static json_t *form_new_container(const form_seg_t *next)
+/* The list an object of entries stands for: *out is a new array when the object's keys are
+ * exactly the indexes 0..n-1, in whatever order they came, and NULL when they are not. */
+static sl_err form_as_array(const json_t *obj, json_t **out)
 {
-    if (next->kind == SEG_APPEND || (next->kind == SEG_INDEX && next->index == 0))
-        return json_array();
-    return json_object();
+    *out = NULL;
+    size_t n = json_object_size(obj), i;
+    if (!json_is_object(obj) || n == 0 || n > FORM_MAX_INDEX + 1)
+        return SL_OK;
+    json_t **slot = calloc(n, sizeof *slot);
+    if (!slot)
+        return SL_ENOMEM;
+    const char *k;
+    json_t *v;
+    int list = 1;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (!form_index(k, strlen(k), &i) || i >= n || slot[i]) {
+            list = 0;
+            break;
+        }
+        slot[i] = v;
+    }
+    sl_err rc = SL_OK;
+    json_t *arr = list ? json_array() : NULL;
+    if (list && !arr)
+        rc = SL_ENOMEM;
+    for (i = 0; arr && i < n && !rc; i++)
+        if (json_array_append(arr, slot[i]))
+            rc = SL_ENOMEM;
+    free(slot);
+    if (rc) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return SL_OK;
 }
 
-sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size_t errlen)
+/* Hangs `v` (taking its reference) in container c: under `key` in an object, at `index` in an
+ * array (appended when index is its size). */
+static sl_err form_attach(json_t *c, const char *key, size_t index, json_t *v)
+{
+    int bad;
+    if (json_is_object(c))
+        bad = json_object_set_new(c, key, v);
+    else if (index < json_array_size(c))
+        bad = json_array_set_new(c, index, v);
+    else
+        bad = json_array_append_new(c, v);
+    return bad ? SL_ENOMEM : SL_OK;
+}
+
+/* One past the highest index in container c (its size for an array, 0 when it has none). While
+ * a form is decoded the count is kept in `next`, by container address, instead of searched for:
+ * a long run of `a[]=` stays linear. */
+static size_t form_next_index(const json_t *c, const json_t *next)
+{
+    if (json_is_array(c))
+        return json_array_size(c);
+    if (next) {
+        char addr[32];
+        snprintf(addr, sizeof addr, "%p", (const void *)c);
+        return (size_t)json_integer_value(json_object_get(next, addr));
+    }
+    size_t end = 0, i;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)c, k, v)
+    {
+        if (form_index(k, strlen(k), &i) && i + 1 > end)
+            end = i + 1;
+    }
+    return end;
+}
+
+static sl_err form_note_index(json_t *next, const json_t *c, size_t index)
+{
+    char addr[32];
+    if (!next)
+        return SL_OK;
+    snprintf(addr, sizeof addr, "%p", (const void *)c);
+    if ((size_t)json_integer_value(json_object_get(next, addr)) > index)
+        return SL_OK;
+    return json_object_set_new(next, addr, json_integer((json_int_t)index + 1)) ? SL_ENOMEM : SL_OK;
+}
+
+/* sl_form_set, and the decoder's step: with `next` (decoding) every container is built as an
+ * object of its entries and sl_form_decode turns lists into arrays once at the end; without it
+ * the containers along the key are put right at once, so the tree is whole after every call. */
+static sl_err form_put(json_t *root, const char *key, json_t *value, json_t *next, char *err,
+                       size_t errlen)
 {
     form_seg_t segs[FORM_MAX_DEPTH];
+    form_link_t path[FORM_MAX_DEPTH];
     int nseg = 0;
     sl_err rc = SL_OK;
     if (err && errlen)
@@ -361,93 +471,85 @@ sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size
         goto out;
     }
 
-    json_t *cur = root, *parent = NULL;
-    char pkey[256] = "", k[256];
-    size_t pidx = 0;
+    path[0].c = root;
     for (int i = 0; i < nseg; i++) {
         const form_seg_t *seg = &segs[i];
-        int last = i == nseg - 1;
-        json_t *child;
-        if (json_is_array(cur)) {
-            size_t size = json_array_size(cur);
-            size_t idx = seg->kind == SEG_APPEND ? size : seg->index;
-            if (seg->kind == SEG_KEY || idx > size) {
-                /* Out-of-order indices or names: keep them as object keys, in given order. */
-                json_t *o = form_array_to_object(cur);
-                if (!o) {
-                    rc = SL_ENOMEM;
-                    goto out;
-                }
-                if (json_is_object(parent) ? json_object_set_new(parent, pkey, o)
-                                           : json_array_set_new(parent, pidx, o)) {
-                    rc = SL_ENOMEM;
-                    goto out;
-                }
-                cur = o;
-            } else {
-                child = idx < size ? json_array_get(cur, idx) : NULL;
-                if (last) {
-                    if (json_is_object(child) || json_is_array(child))
-                        goto nested_conflict;
-                    json_t *v = value;
-                    value = NULL;
-                    if (idx < size ? json_array_set_new(cur, idx, v)
-                                   : json_array_append_new(cur, v))
-                        rc = SL_ENOMEM;
-                    goto out;
-                }
-                if (!child) {
-                    child = form_new_container(&segs[i + 1]);
-                    if (!child || json_array_append_new(cur, child)) {
-                        rc = SL_ENOMEM;
-                        goto out;
-                    }
-                } else if (!json_is_object(child) && !json_is_array(child)) {
-                    goto value_conflict;
-                }
-                parent = cur;
-                pidx = idx;
-                cur = child;
-                continue;
+        json_t *cur = path[i].c, *child;
+        int is_index = seg->kind != SEG_KEY;
+        size_t idx = seg->index;
+        char k[256];
+        if (seg->kind == SEG_APPEND) {
+            idx = form_next_index(cur, next);
+            if (idx > FORM_MAX_INDEX) {
+                form_err(err, errlen, "parameter `%s` appends past the 10001 items a list may hold",
+                         key);
+                rc = SL_EINVAL;
+                goto out;
             }
         }
-        /* cur is an object */
-        if (seg->n >= sizeof k) {
+        if (json_is_array(cur) && !(is_index && idx <= json_array_size(cur))) {
+            /* A name, or an index past the end: the list becomes an object of its entries
+             * (and an array again below if the indexes close up). */
+            json_t *o = form_array_to_object(cur);
+            if (!o) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+            rc = form_attach(path[i - 1].c, path[i].key, path[i].index, o);
+            if (rc)
+                goto out;
+            path[i].c = cur = o;
+        }
+        if (is_index) {
+            snprintf(k, sizeof k, "%zu", idx);
+        } else if (seg->n >= sizeof k) {
             form_err(err, errlen, "parameter `%s` has a name longer than 255 bytes", key);
             rc = SL_EINVAL;
             goto out;
-        }
-        if (seg->kind == SEG_APPEND) {
-            size_t j = json_object_size(cur);
-            do
-                snprintf(k, sizeof k, "%zu", j++);
-            while (json_object_get(cur, k));
         } else {
             memcpy(k, seg->s, seg->n);
             k[seg->n] = '\0';
         }
-        child = json_object_get(cur, k);
-        if (last) {
+        child = json_is_array(cur) ? json_array_get(cur, idx) : json_object_get(cur, k);
+        if (i == nseg - 1) {
             if (json_is_object(child) || json_is_array(child))
                 goto nested_conflict;
             json_t *v = value;
             value = NULL;
-            if (json_object_set_new(cur, k, v))
-                rc = SL_ENOMEM;
-            goto out;
+            rc = form_attach(cur, k, idx, v);
+            if (!rc && is_index && json_is_object(cur))
+                rc = form_note_index(next, cur, idx);
+            if (rc)
+                goto out;
+            break;
         }
+        if (child && !json_is_object(child) && !json_is_array(child))
+            goto value_conflict;
         if (!child) {
-            child = form_new_container(&segs[i + 1]);
-            if (!child || json_object_set_new(cur, k, child)) {
+            child = json_object();
+            if (!child) {
                 rc = SL_ENOMEM;
                 goto out;
             }
-        } else if (!json_is_object(child) && !json_is_array(child)) {
-            goto value_conflict;
+            rc = form_attach(cur, k, idx, child);
+            if (!rc && is_index && json_is_object(cur))
+                rc = form_note_index(next, cur, idx);
+            if (rc)
+                goto out;
         }
-        parent = cur;
-        memcpy(pkey, k, sizeof k);
-        cur = child;
+        path[i + 1].c = child;
+        memcpy(path[i + 1].key, k, sizeof k);
+        path[i + 1].index = idx;
+    }
+    /* Bottom up, each container the key went through is an array exactly when its entries
+     * are the indexes 0..n-1. */
+    for (int j = nseg - 1; !next && j >= 1; j--) {
+        json_t *arr;
+        rc = form_as_array(path[j].c, &arr);
+        if (!rc && arr)
+            rc = form_attach(path[j - 1].c, path[j].key, path[j].index, arr);
+        if (rc)
+            goto out;
     }
     goto out;
 
@@ -461,6 +563,48 @@ value_conflict:
 out:
     json_decref(value);
     return rc;
+}
+
+sl_err sl_form_set(json_t *root, const char *key, json_t *value, char *err, size_t errlen)
+{
+    return form_put(root, key, value, NULL, err, errlen);
+}
+
+/* Turns every object of list entries below v into its array, depth first. */
+static sl_err form_lists_to_arrays(json_t *v)
+{
+    const char *k;
+    json_t *c, *arr;
+    size_t i;
+    sl_err rc;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, c)
+        {
+            if (!json_is_object(c) && !json_is_array(c))
+                continue;
+            rc = form_lists_to_arrays(c);
+            if (!rc)
+                rc = form_as_array(c, &arr);
+            if (!rc && arr && json_object_set_new(v, k, arr))
+                rc = SL_ENOMEM;
+            if (rc)
+                return rc;
+        }
+    } else {
+        json_array_foreach(v, i, c)
+        {
+            if (!json_is_object(c) && !json_is_array(c))
+                continue;
+            rc = form_lists_to_arrays(c);
+            if (!rc)
+                rc = form_as_array(c, &arr);
+            if (!rc && arr && json_array_set_new(v, i, arr))
+                rc = SL_ENOMEM;
+            if (rc)
+                return rc;
+        }
+    }
+    return SL_OK;
 }
 
 /* --- Decoding ------------------------------------------------------------------------------- */
@@ -495,8 +639,8 @@ sl_err sl_form_decode(const char *s, size_t len, json_t **out, char *err, size_t
     sl_buf_t k, v;
     sl__buf_init(&k, 0);
     sl__buf_init(&v, 0);
-    json_t *root = json_object();
-    sl_err rc = root ? SL_OK : SL_ENOMEM;
+    json_t *root = json_object(), *next = json_object();
+    sl_err rc = root && next ? SL_OK : SL_ENOMEM;
     size_t i = 0;
     while (!rc && i < len) {
         size_t end = i;
@@ -526,14 +670,17 @@ sl_err sl_form_decode(const char *s, size_t len, json_t **out, char *err, size_t
                 rc = SL_EPARSE;
                 break;
             }
-            rc = sl_form_set(root, k.data, str, err, errlen);
-            if (rc)
+            rc = form_put(root, k.data, str, next, err, errlen);
+            if (rc == SL_EINVAL)
                 rc = SL_EPARSE;
         }
         i = end + 1;
     }
+    if (!rc)
+        rc = form_lists_to_arrays(root);
     sl__buf_cleanup(&k);
     sl__buf_cleanup(&v);
+    json_decref(next);
     if (rc) {
         json_decref(root);
         root = NULL;

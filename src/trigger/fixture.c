@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/embedded.h"
+#include "core/utf8.h"
 #include "trigger/fixture.h"
 
 const char *sl__fixture_shipped(const char *event_type)
@@ -53,18 +54,20 @@ static json_t *resolve(const char *ref, const json_t *done, const char *where, c
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", ref);
-    char *bar = strchr(buf, '|');
-    const char *dflt = NULL;
-    if (bar) {
-        *bar = '\0';
-        dflt = bar + 1;
-    }
+    /* name:path|default, as fixture_check reads it: the name runs to the first ':' (it may hold
+     * a '|'), the default from the first '|' after it. */
     char *colon = strchr(buf, ':');
     if (!colon) {
         snprintf(err, errlen, "%s: `${%s}` is not ${name:field.path} or ${.env:VAR}", where, ref);
         return NULL;
     }
     *colon = '\0';
+    char *bar = strchr(colon + 1, '|');
+    const char *dflt = NULL;
+    if (bar) {
+        *bar = '\0';
+        dflt = bar + 1;
+    }
     const char *name = buf, *path = colon + 1;
     if (strcmp(name, ".env") == 0) {
         const char *v = getenv(path);
@@ -93,6 +96,21 @@ static json_t *resolve(const char *ref, const json_t *done, const char *where, c
     return json_incref((json_t *)v);
 }
 
+/* Copies the inside of the reference open..close ("${" to "}") into ref; 0 with err set when it
+ * does not fit (it would be cut, inside a character maybe). */
+static int ref_copy(char *ref, size_t n, const char *open, const char *close, const char *where,
+                    char *err, size_t errlen)
+{
+    size_t len = (size_t)(close - open - 2);
+    if (len >= n) {
+        snprintf(err, errlen, "%s: a reference is longer than %zu bytes", where, n - 1);
+        return 0;
+    }
+    memcpy(ref, open + 2, len);
+    ref[len] = '\0';
+    return 1;
+}
+
 /* Substitutes references in a string. */
 static json_t *subst_string(const char *s, const json_t *done, const char *where, char *err,
                             size_t errlen)
@@ -103,7 +121,8 @@ static json_t *subst_string(const char *s, const json_t *done, const char *where
     const char *close = strchr(open, '}');
     if (open == s && close && close[1] == '\0') {
         char ref[512];
-        snprintf(ref, sizeof ref, "%.*s", (int)(close - open - 2), open + 2);
+        if (!ref_copy(ref, sizeof ref, open, close, where, err, errlen))
+            return NULL;
         return resolve(ref, done, where, err, errlen);
     }
     sl_buf_t b;
@@ -118,8 +137,9 @@ static json_t *subst_string(const char *s, const json_t *done, const char *where
         }
         sl__buf_append(&b, p, (size_t)(open - p));
         char ref[512];
-        snprintf(ref, sizeof ref, "%.*s", (int)(close - open - 2), open + 2);
-        json_t *v = resolve(ref, done, where, err, errlen);
+        json_t *v = ref_copy(ref, sizeof ref, open, close, where, err, errlen)
+                        ? resolve(ref, done, where, err, errlen)
+                        : NULL;
         if (!v) {
             sl__buf_cleanup(&b);
             return NULL;
@@ -140,18 +160,22 @@ static json_t *subst_string(const char *s, const json_t *done, const char *where
     return out;
 }
 
-static json_t *subst(const json_t *v, const json_t *done, const char *where, char *err,
-                     size_t errlen)
+json_t *sl__fixture_subst(const json_t *v, const json_t *done, const char *where, char *err,
+                          size_t errlen)
 {
-    if (json_is_string(v))
-        return subst_string(json_string_value(v), done, where, err, errlen);
+    if (json_is_string(v)) {
+        json_t *out = subst_string(json_string_value(v), done, where, err, errlen);
+        if (!out && err && errlen)
+            sl__utf8_clip(err); /* the string it quotes may have been cut */
+        return out;
+    }
     if (json_is_object(v)) {
         json_t *out = json_object();
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x)
         {
-            json_t *y = subst(x, done, where, err, errlen);
+            json_t *y = sl__fixture_subst(x, done, where, err, errlen);
             if (!y) {
                 json_decref(out);
                 return NULL;
@@ -166,7 +190,7 @@ static json_t *subst(const json_t *v, const json_t *done, const char *where, cha
         json_t *x;
         json_array_foreach(v, i, x)
         {
-            json_t *y = subst(x, done, where, err, errlen);
+            json_t *y = sl__fixture_subst(x, done, where, err, errlen);
             if (!y) {
                 json_decref(out);
                 return NULL;
@@ -227,11 +251,11 @@ static int refs_ok(const json_t *v, const json_t *seen, const char *where, char 
                          json_string_value(v));
                 return 0;
             }
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(colon - p - 2), p + 2);
-            if (strcmp(name, ".env") && !json_object_get(seen, name)) {
-                snprintf(err, errlen, "%s: `%.*s` refers to `%s`, which is not an earlier request",
-                         where, (int)(close - p + 1), p, name);
+            size_t nlen = (size_t)(colon - p - 2);
+            if (!(nlen == 4 && !memcmp(p + 2, ".env", 4)) && !json_object_getn(seen, p + 2, nlen)) {
+                snprintf(err, errlen,
+                         "%s: `%.*s` refers to `%.*s`, which is not an earlier request", where,
+                         (int)(close - p + 1), p, (int)nlen, p + 2);
                 return 0;
             }
             p = close + 1;
@@ -248,7 +272,7 @@ static int refs_ok(const json_t *v, const json_t *seen, const char *where, char 
     return 1;
 }
 
-sl_err sl__fixture_check(const json_t *doc, char *err, size_t errlen)
+static sl_err fixture_check(const json_t *doc, char *err, size_t errlen)
 {
     const json_t *list = json_object_get(doc, "fixtures");
     if (!json_is_object(doc) || !json_is_array(list) || !json_array_size(list)) {
@@ -292,6 +316,14 @@ sl_err sl__fixture_check(const json_t *doc, char *err, size_t errlen)
     return SL_OK;
 }
 
+sl_err sl__fixture_check(const json_t *doc, char *err, size_t errlen)
+{
+    sl_err rc = fixture_check(doc, err, errlen);
+    if (rc)
+        sl__utf8_clip(err); /* messages quote names and strings, maybe cut */
+    return rc;
+}
+
 sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_fn step, void *ctx,
                        char *err, size_t errlen)
 {
@@ -308,9 +340,9 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
         snprintf(method, sizeof method, "%s", json_string_value(json_object_get(f, "method")));
         for (char *p = method; *p; p++)
             *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-        json_t *path = subst(json_object_get(f, "path"), done, where, err, errlen);
+        json_t *path = sl__fixture_subst(json_object_get(f, "path"), done, where, err, errlen);
         const json_t *raw = json_object_get(f, "params");
-        json_t *params = raw ? subst(raw, done, where, err, errlen) : json_object();
+        json_t *params = raw ? sl__fixture_subst(raw, done, where, err, errlen) : json_object();
         if (!path || !params) {
             json_decref(path);
             json_decref(params);
@@ -346,5 +378,7 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
         json_decref(path);
     }
     json_decref(done);
+    if (rc)
+        sl__utf8_clip(err);
     return rc;
 }

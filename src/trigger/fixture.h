@@ -23,6 +23,12 @@ sl_err sl__fixture_check(const json_t *doc, char *err, size_t errlen);
 sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_fn step, void *ctx,
                        char *err, size_t errlen);
 
+/* Resolves the references in a request's path or params: `done` maps the names of earlier
+ * requests to their responses. Returns a new value, or NULL with err set (prefixed by `where`)
+ * when a reference is malformed or resolves to nothing. */
+json_t *sl__fixture_subst(const json_t *v, const json_t *done, const char *where, char *err,
+                          size_t errlen);
+
 /* The fixtures shipped inside sluice, by event type ("customer.created"). NULL if none. */
 const char *sl__fixture_shipped(const char *event_type);
 size_t sl__fixture_shipped_count(void);

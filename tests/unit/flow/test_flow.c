@@ -457,6 +457,34 @@ static time_t utc(int y, int mo, int d, int h, int mi, int s)
     return timegm(&tm);
 }
 
+/* fuzz_flow: a problem quoting a long value was cut inside a character, jansson refused it,
+ * and the file failed with no problem listed; a long connection name was cut to another. */
+static void problems_survive_long_values(void **state)
+{
+    (void)state;
+    char text[4096] = "name: e\nconnection: shop\ntrigger: \"x";
+    for (int i = 0; i < 600; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, "\"\nsteps:\n  - id: s\n    set: 1\n");
+    json_t *errors = json_array();
+    sl_flow_t f;
+    assert_int_equal(sl__flow_load_text("f.yaml", text, strlen(text), &f, errors), SL_EINVAL);
+    assert_int_equal(json_array_size(errors), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)), "f.yaml:3:10: `x"));
+    sl__flow_cleanup(&f);
+    json_array_clear(errors);
+
+    char conn[71];
+    memset(conn, 'c', 70);
+    conn[70] = '\0';
+    snprintf(text, sizeof text,
+             "name: e\nconnection: %s\ntrigger: manual\nsteps:\n  - id: s\n    set: 1\n", conn);
+    assert_int_equal(sl__flow_load_text("f.yaml", text, strlen(text), &f, errors), SL_EINVAL);
+    assert_non_null(strstr(json_string_value(json_array_get(errors, 0)), "at most 63"));
+    sl__flow_cleanup(&f);
+    json_decref(errors);
+}
+
 static void cron(void **state)
 {
     (void)state;
@@ -479,6 +507,20 @@ static void cron(void **state)
     assert_non_null(strstr(err, "five fields"));
     assert_int_equal(sl__cron_parse("0 24 * * *", &c, err, sizeof err), SL_EINVAL);
     assert_non_null(strstr(err, "hour"));
+    /* fuzz_cron: what strtol and sscanf let through. */
+    static const char *const bad[] = {"+5 * * * *", "-0 * * * *", "1,,2 * * * *",
+                                      ",5 * * * *", "0- * * * *", "5-+7 * * * *"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (sl__cron_parse(bad[i], &c, err, sizeof err) != SL_EINVAL)
+            fail_msg("cron `%s` was taken", bad[i]);
+    /* A field past 127 characters was split in two: "0000...05 * * *" read as "0 5 * * *". */
+    char longf[256];
+    memset(longf, '0', 130);
+    snprintf(longf + 130, sizeof longf - 130, "5 * * *");
+    assert_int_equal(sl__cron_parse(longf, &c, err, sizeof err), SL_EINVAL);
+    assert_non_null(strstr(err, "longer than 127"));
+    assert_int_equal(sl__cron_parse(" 0\t9 * * 1-5/2 ", &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.dow, 0x2a);
 }
 
 static void schedules_fire_once_per_matching_minute(void **state)
@@ -641,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stripe_parameters_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_of_steps_are_checked, setup, teardown),
         cmocka_unit_test(patterns),
+        cmocka_unit_test(problems_survive_long_values),
         cmocka_unit_test(cron),
         cmocka_unit_test_setup_teardown(schedules_fire_once_per_matching_minute, setup, teardown),
         cmocka_unit_test_setup_teardown(nested_loops_stop_at_the_step_budget, setup, teardown),

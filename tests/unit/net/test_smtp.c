@@ -782,10 +782,40 @@ static void test_message_on_the_wire(void **state)
     assert_string_not_equal(id1, id2);
 }
 
+/* Reply lines as libcurl hands them over; the kept failure; the password scrubbed out. */
+static void test_replies_and_scrub(void **state)
+{
+    (void)state;
+    sl_smtp_reply_t r;
+    memset(&r, 0, sizeof r);
+    char l1[] = "250-mail.test\r\n", l2[] = "250 OK\r\n", l3[] = "550-5.1.1 no \x1b[31m\r\n",
+         l4[] = "550 such user\r\n", l5[] = "221 bye\r\n";
+    char *lines[] = {l1, l2, l3, l4, l5};
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(sl__smtp_on_reply(lines[i], 1, strlen(lines[i]), &r), strlen(lines[i]));
+    assert_string_equal(r.text, "221 bye");
+    assert_string_equal(r.failure, "550-5.1.1 no ?[31m 550 such user");
+    assert_string_equal(sl__smtp_failure_reply(&r, 550), r.failure);
+    assert_string_equal(sl__smtp_failure_reply(&r, 421), "");
+
+    char msg[128] = "refused: hunter2 is wrong, hunter2";
+    sl__smtp_scrub(msg, "hunter2");
+    assert_string_equal(msg, "refused: *** is wrong, ***");
+    /* fuzz_smtp_reply: a password of stars matched its own mask for ever. */
+    alarm(5);
+    snprintf(msg, sizeof msg, "535 bad * login **");
+    sl__smtp_scrub(msg, "*");
+    assert_string_equal(msg, "535 bad * login **");
+    sl__smtp_scrub(msg, "**");
+    assert_string_equal(msg, "535 bad * login **");
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_mail),
+        cmocka_unit_test(test_replies_and_scrub),
         cmocka_unit_test(test_check_config),
         cmocka_unit_test(test_message_on_the_wire),
         cmocka_unit_test(test_text_only),

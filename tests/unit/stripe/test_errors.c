@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "core/utf8.h"
 #include "stripe/internal.h"
 
 static void test_parse_card_error(void **state)
@@ -46,6 +47,34 @@ static void test_parse_partial_and_foreign_bodies(void **state)
         e.message, "HTTP 502 with a body that is not a Stripe error: <html>Bad Gateway</html>");
     sl__stripe_error_parse(&e, 503, NULL, "", NULL);
     assert_string_equal(e.message, "HTTP 503 with an empty body");
+}
+
+/* Fields go into JSON: cut or foreign text stays whole UTF-8 characters (fuzz_stripe_error). */
+static void test_parse_keeps_utf8(void **state)
+{
+    (void)state;
+    sl_stripe_error_t e;
+    char big[4096] = "{\"error\":{\"type\":\"api_error\",\"message\":\"";
+    for (int i = 0; i < 600; i++)
+        strcat(big, "\xc3\xa9"); /* é: 1200 bytes, past the 1023 a message holds */
+    strcat(big, "\"}}");
+    json_t *body = json_loads(big, 0, NULL);
+    assert_non_null(body);
+    sl__stripe_error_parse(&e, 500, body, big, NULL);
+    assert_int_equal(strlen(e.message), 1022);
+    assert_true(sl__utf8_valid(e.message));
+    json_decref(body);
+
+    char raw[512] = "x";
+    for (int i = 0; i < 150; i++)
+        strcat(raw, "\xc3\xa9");
+    sl__stripe_error_parse(&e, 502, NULL, raw, NULL);
+    assert_true(sl__utf8_valid(e.message));
+    assert_non_null(strstr(e.message, "error: x\xc3\xa9"));
+
+    sl__stripe_error_parse(&e, 502, NULL, "\xff\xfe bad\x1b[2J \xc3\xa9\xc3", NULL);
+    assert_string_equal(e.message,
+                        "HTTP 502 with a body that is not a Stripe error: ?? bad?[2J \xc3\xa9?");
 }
 
 static void test_key_mask(void **state)
@@ -97,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_card_error),
         cmocka_unit_test(test_parse_partial_and_foreign_bodies),
+        cmocka_unit_test(test_parse_keeps_utf8),
         cmocka_unit_test(test_key_mask),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_redact_terminates_when_the_secret_looks_masked),

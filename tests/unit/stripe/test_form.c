@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
 #include "sluice/stripe.h"
 #include "stripe/internal.h"
 
@@ -148,7 +149,7 @@ static void test_set_builds_trees(void **state)
     json_decref(root);
 }
 
-static void test_set_out_of_order_indices_stay_keys(void **state)
+static void test_set_places_elements_by_index(void **state)
 {
     (void)state;
     json_t *root = json_object();
@@ -157,8 +158,22 @@ static void test_set_out_of_order_indices_stay_keys(void **state)
     assert_set(root, "items[0]", "a");
     assert_set(root, "tags[0]", "t0");
     assert_set(root, "tags[name]", "n");
-    assert_dump(root, "{\"metadata\":{\"123\":\"x\"},\"items\":{\"1\":\"b\",\"0\":\"a\"},"
-                      "\"tags\":{\"0\":\"t0\",\"name\":\"n\"}}");
+    assert_set(root, "gap[2]", "c");
+    assert_set(root, "gap[0]", "a");
+    assert_dump(root, "{\"metadata\":{\"123\":\"x\"},\"items\":[\"a\",\"b\"],"
+                      "\"tags\":{\"0\":\"t0\",\"name\":\"n\"},\"gap\":{\"2\":\"c\",\"0\":\"a\"}}");
+    /* The gap closes: the entries become the array they stand for. */
+    assert_set(root, "gap[1]", "b");
+    assert_set(root, "lines[1][price]", "p2");
+    assert_set(root, "lines[0][price]", "p1");
+    assert_set(root, "lines[1][tax_rates][1]", "t1");
+    assert_set(root, "lines[1][tax_rates][0]", "t0");
+    json_t *gap = json_object_get(root, "gap"), *lines = json_object_get(root, "lines");
+    assert_dump(gap, "[\"a\",\"b\",\"c\"]");
+    assert_dump(lines, "[{\"price\":\"p1\"},{\"price\":\"p2\",\"tax_rates\":[\"t0\",\"t1\"]}]");
+    /* An index past the end or a name turns the array back into an object. */
+    assert_set(root, "gap[7]", "h");
+    assert_dump(json_object_get(root, "gap"), "{\"0\":\"a\",\"1\":\"b\",\"2\":\"c\",\"7\":\"h\"}");
     json_decref(root);
 }
 
@@ -209,6 +224,101 @@ static void test_decode_round_trip(void **state)
     assert_non_null(strstr(err, "UTF-8"));
 }
 
+static void assert_decodes(const char *body, const char *want)
+{
+    json_t *v = NULL;
+    char err[256] = "";
+    sl_err rc = sl_form_decode(body, strlen(body), &v, err, sizeof err);
+    if (rc)
+        fail_msg("sl_form_decode(%s): %s", body, err);
+    assert_dump(v, want);
+    json_decref(v);
+}
+
+static void test_decode_indexes_place_elements(void **state)
+{
+    (void)state;
+    assert_decodes("a[1]=x&a[0]=y", "{\"a\":[\"y\",\"x\"]}");
+    assert_decodes("a[2]=c&a[0]=a&a[1]=b", "{\"a\":[\"a\",\"b\",\"c\"]}");
+    assert_decodes("items[1][price]=p2&items[0][price]=p1&items[1][quantity]=2",
+                   "{\"items\":[{\"price\":\"p1\"},{\"price\":\"p2\",\"quantity\":\"2\"}]}");
+    assert_decodes("a[1][0]=x&a[0]=y", "{\"a\":[\"y\",[\"x\"]]}");
+    /* fuzz/regress/fuzz_form: an append, then indexes out of order */
+    assert_decodes("items[]&items[2]&items[1]", "{\"items\":[\"\",\"\",\"\"]}");
+    /* The last of a repeated key wins. */
+    assert_decodes("a[0]=x&a[0]=y", "{\"a\":[\"y\"]}");
+}
+
+static void test_decode_sparse_indexes_are_keys(void **state)
+{
+    (void)state;
+    assert_decodes("a[5]=x", "{\"a\":{\"5\":\"x\"}}");
+    assert_decodes("a[0]=x&a[2]=y", "{\"a\":{\"0\":\"x\",\"2\":\"y\"}}");
+    assert_decodes("a[0]=x&a[b]=y", "{\"a\":{\"0\":\"x\",\"b\":\"y\"}}");
+    assert_decodes("a[00]=x&a[0]=y", "{\"a\":{\"00\":\"x\",\"0\":\"y\"}}");
+    /* Past 10000 a number is a name: no memory in proportion to it. */
+    assert_decodes("a[999999999]=x", "{\"a\":{\"999999999\":\"x\"}}");
+    assert_decodes("a[10001]=x&a[0]=y", "{\"a\":{\"10001\":\"x\",\"0\":\"y\"}}");
+    /* The top level is always an object. */
+    assert_decodes("0=x&1=y", "{\"0\":\"x\",\"1\":\"y\"}");
+}
+
+static void test_decode_appends(void **state)
+{
+    (void)state;
+    assert_decodes("a[]=x&a[]=y", "{\"a\":[\"x\",\"y\"]}");
+    assert_decodes("a[0]=x&a[]=y", "{\"a\":[\"x\",\"y\"]}");
+    assert_decodes("a[1]=x&a[]=y", "{\"a\":{\"1\":\"x\",\"2\":\"y\"}}");
+    assert_decodes("a[1]=x&a[]=y&a[0]=z", "{\"a\":[\"z\",\"x\",\"y\"]}");
+    assert_decodes("a[x]=1&a[]=2", "{\"a\":{\"x\":\"1\",\"0\":\"2\"}}");
+    assert_decodes("a[][b]=1&a[][b]=2", "{\"a\":[{\"b\":\"1\"},{\"b\":\"2\"}]}");
+
+    /* 10001 appends fill a list; one more is refused. */
+    sl_buf_t b;
+    sl__buf_init(&b, 0);
+    for (int i = 0; i <= 10000; i++)
+        assert_int_equal(sl__buf_puts(&b, i ? "&a[]=x" : "a[]=x"), SL_OK);
+    json_t *v = NULL;
+    char err[256] = "";
+    assert_int_equal(sl_form_decode(b.data, b.len, &v, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(json_object_get(v, "a")), 10001);
+    json_decref(v);
+    assert_int_equal(sl__buf_puts(&b, "&a[]=x"), SL_OK);
+    assert_int_equal(sl_form_decode(b.data, b.len, &v, err, sizeof err), SL_EPARSE);
+    assert_null(v);
+    assert_non_null(strstr(err, "10001"));
+    sl__buf_cleanup(&b);
+}
+
+/* What fuzz/fuzz_form checks: a decoded tree encodes to keys that decode to the same tree. */
+static void test_decode_encode_decode(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "a[1]=x&a[0]=y",
+        "a[5]=x",
+        "items[0][price]=p&items[0][quantity]=2&items[2][price]=q&items[1][tax_rates][0]=t",
+        "items[]&items[2]&items[1]",
+        "m[10]=a&m[2]=b&m[b]=c&m[1]=d",
+        "a[1]=x&a[]=y&a[0][c]=z",
+        "a[10000]=x&a[0]=y",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        json_t *a = NULL, *b = NULL;
+        char err[256] = "", *enc = NULL;
+        assert_int_equal(sl_form_decode(bodies[i], strlen(bodies[i]), &a, err, sizeof err), SL_OK);
+        assert_int_equal(sl_form_encode(a, &enc), SL_OK);
+        assert_int_equal(sl_form_decode(enc, strlen(enc), &b, err, sizeof err), SL_OK);
+        if (!json_equal(a, b)) {
+            char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(b, JSON_COMPACT);
+            fail_msg("%s decodes to %s, encodes to %s, which decodes to %s", bodies[i], x, enc, y);
+        }
+        free(enc);
+        json_decref(a);
+        json_decref(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,9 +330,13 @@ int main(void)
         cmocka_unit_test(test_encode_rejects_keys_with_nul),
         cmocka_unit_test(test_js_number),
         cmocka_unit_test(test_set_builds_trees),
-        cmocka_unit_test(test_set_out_of_order_indices_stay_keys),
+        cmocka_unit_test(test_set_places_elements_by_index),
         cmocka_unit_test(test_set_rejects_bad_keys),
         cmocka_unit_test(test_decode_round_trip),
+        cmocka_unit_test(test_decode_indexes_place_elements),
+        cmocka_unit_test(test_decode_sparse_indexes_are_keys),
+        cmocka_unit_test(test_decode_appends),
+        cmocka_unit_test(test_decode_encode_decode),
     };
     return cmocka_run_group_tests_name("form", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "core/utf8.h"
 #include "fake_stripe.h"
 #include "sluice/stripe.h"
 #include "trigger/fixture.h"
@@ -147,6 +148,48 @@ static int teardown(void **state)
     free(f);
     unsetenv("SLUICE_TEST_FIXTURE_EMAIL");
     return 0;
+}
+
+/* fuzz_fixture: the checker and the run read a reference alike (the name runs to the first ':',
+ * the default from the first '|' after it), and messages stay whole UTF-8. */
+static void test_subst_reads_references_as_the_check_does(void **state)
+{
+    (void)state;
+    json_t *d = doc_of("{\"fixtures\":[{\"name\":\"a|b\",\"path\":\"/v1/a\",\"method\":\"get\"},"
+                       "{\"name\":\"c\",\"path\":\"/v1/c/${a|b:id}/${a|b:x|d:e}\","
+                       "\"method\":\"get\"}]}");
+    char err[512] = "";
+    assert_int_equal(sl__fixture_check(d, err, sizeof err), SL_OK);
+    json_t *done = json_pack("{s:{s:s}}", "a|b", "id", "ab_1");
+    json_t *path = sl__fixture_subst(
+        json_object_get(json_array_get(json_object_get(d, "fixtures"), 1), "path"), done,
+        "fixtures[1] (c)", err, sizeof err);
+    if (!path)
+        fail_msg("%s", err);
+    assert_string_equal(json_string_value(path), "/v1/c/ab_1/d:e");
+    json_decref(path);
+
+    /* A reference too long to hold is refused, not cut; a message quoting a long string ends
+     * between characters. */
+    char text[2048] = "/v1/";
+    for (int i = 0; i < 300; i++)
+        strcat(text, "\xc3\xa9");
+    strcat(text, "${a|b:");
+    for (int i = 0; i < 600; i++)
+        strcat(text, "x");
+    strcat(text, "}");
+    json_t *v = json_string(text);
+    assert_null(sl__fixture_subst(v, done, "w", err, sizeof err));
+    assert_string_equal(err, "w: a reference is longer than 511 bytes");
+    json_decref(v);
+    text[strlen(text) - 601] = '\0'; /* "...${a|b:" unclosed */
+    v = json_string(text);
+    assert_null(sl__fixture_subst(v, done, "w", err, sizeof err));
+    assert_true(sl__utf8_valid(err));
+    assert_non_null(strstr(err, "w: `/v1/"));
+    json_decref(v);
+    json_decref(done);
+    json_decref(d);
 }
 
 static void on_step(void *ctx, const char *name, const char *method, const char *path, sl_err rc,
@@ -421,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_shape_errors),
         cmocka_unit_test(test_check_references),
+        cmocka_unit_test(test_subst_reads_references_as_the_check_does),
         cmocka_unit_test_setup_teardown(test_run_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_reference_to_nothing, setup, teardown),
