@@ -148,11 +148,15 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_THREAD_POOL_SIZE, pool_size(),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_END);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: left out, libmicrohttpd sets SO_REUSEADDR on
+     * POSIX, so a restart binds over the TIME_WAIT of the connections the last run closed.
+     * Given 0 it sets nothing (the port stays blocked for a minute after a stop under load);
+     * given 1 it adds SO_REUSEPORT, which would let a second live server share the port. */
+    s->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)4096, MHD_OPTION_THREAD_POOL_SIZE, pool_size(), MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s (in use, or not an address of this machine)",
                  cfg->listen);
