@@ -25,7 +25,8 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
                         size_t len, sl_api_arg_fn arg, void *conn, json_t **out);
 
 /* The admin token: $SLUICE_ADMIN_TOKEN, else DATA/admin.token, made (0600) at the first start;
- * *made says it was just made, so the caller shows it once. */
+ * *made says it was just made, so the caller shows it once. A DATA/admin.token that group or
+ * others may read is refused: -1, with err naming the file and the chmod that fixes it. */
 int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *err, size_t errlen);
 
 #endif
