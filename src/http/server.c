@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "http/api.h"
@@ -36,6 +37,21 @@ static enum MHD_Result answer_api(sl_server_t *s, struct MHD_Connection *conn, c
     return sl__reply_json(conn, status, out ? out : json_object());
 }
 
+/* GET /healthz: 503 while the store fails to commit (webhooks get 503 then too), with why. */
+static enum MHD_Result answer_health(sl_server_t *s, struct MHD_Connection *conn)
+{
+    sl_inbox_health_t h;
+    sl__inbox_health(s->inbox, &h);
+    if (!h.failing)
+        return sl__reply(conn, MHD_HTTP_OK, "{\"ok\":true}", "application/json");
+    long long for_ms = sl__now_ms() - h.since_ms;
+    return sl__reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack("{s:b,s:s,s:o,s:I,s:I}", "ok", 0, "reason", "store_failing",
+                                    "message", sl__log_str(h.error), "failing_for_ms",
+                                    (json_int_t)(for_ms > 0 ? for_ms : 0), "failures",
+                                    (json_int_t)h.failures));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -48,7 +64,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!*con_cls) {
         /* First call: headers only. Answer what needs no body at once. */
         if (strcmp(url, "/healthz") == 0)
-            return sl__reply(conn, MHD_HTTP_OK, "{\"ok\":true}", "application/json");
+            return answer_health(s, conn);
         if (strcmp(url, "/metrics") == 0)
             return sl__metrics_handle(s, conn);
         if (s->cfg.api && strncmp(url, "/api/", 5) == 0) {
