@@ -30,6 +30,14 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
         sl__buf_printf(&b, "sluice_webhooks_rejected_total{reason=\"%s\"} %llu\n", sl__rej_names[i],
                        (unsigned long long)s->rejected[i]);
     sl__buf_printf(&b,
+                   "# HELP sluice_http_deadline_closed_total Connections closed for not sending "
+                   "their request's headers or body in time.\n"
+                   "# TYPE sluice_http_deadline_closed_total counter\n"
+                   "sluice_http_deadline_closed_total %llu\n"
+                   "# HELP sluice_http_body_bytes Bytes held now for request bodies.\n"
+                   "# TYPE sluice_http_body_bytes gauge\nsluice_http_body_bytes %lld\n",
+                   (unsigned long long)s->deadline_closed, (long long)s->body_bytes);
+    sl__buf_printf(&b,
                    "# HELP sluice_store_up 1 while the store commits, 0 since a commit failed.\n"
                    "# TYPE sluice_store_up gauge\nsluice_store_up %d\n",
                    !health.failing);
