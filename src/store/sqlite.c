@@ -580,7 +580,7 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
         return SL_EIO;
     }
     chmod(path, S_IRUSR | S_IWUSR); /* payloads hold customers' data; keys are sealed anyway */
-    sqlite3_busy_timeout(st->db, 1000); /* a locked store answers 503 in a second, not 10 */
+    sqlite3_busy_timeout(st->db, 1000);
     char *msg = NULL;
     /* SQLite's default 4 KiB pages hold a 1-3 KiB event without overflow, and keep what each
      * commit appends to the WAL small (16 KiB pages wrote ~10x the events' bytes). The WAL is
