@@ -19,6 +19,9 @@ extern "C" {
 
 #define SL_WEBHOOK_DEFAULT_TOLERANCE 300
 
+/* The longest Stripe-Signature header checked, in bytes; longer ones are malformed. */
+#define SL_WEBHOOK_MAX_HEADER 8192
+
 /* Why a signature was refused. */
 typedef enum sl_webhook_reason {
     SL_WEBHOOK_OK = 0,
@@ -34,7 +37,9 @@ const char *sl_webhook_reason_name(sl_webhook_reason r);
 
 /* Verifies `header` (NULL when absent) over body[0..len) against `nsecrets` secrets (NULL
  * entries are skipped), accepting timestamps within `tolerance` seconds of `now` (0 disables
- * the check). Returns SL_WEBHOOK_OK or the reason for refusal. Thread-safe. */
+ * the check). Every v1 in the header is checked; a header longer than SL_WEBHOOK_MAX_HEADER
+ * bytes is SL_WEBHOOK_MALFORMED. Returns SL_WEBHOOK_OK or the reason for refusal.
+ * Thread-safe; allocates nothing. */
 sl_webhook_reason sl_webhook_verify(const char *header, const char *body, size_t len,
                                     const char *const *secrets, size_t nsecrets, long tolerance,
                                     time_t now);

@@ -165,7 +165,12 @@ int sl__cmd_demo(int argc, char **argv)
     if ((ret = sl__cli_env_open(&env, CMD, data, store, 1)) != CLI_OK)
         goto out;
     ret = CLI_EFAIL;
-    sl_serve_config_t scfg = {"127.0.0.1:0", 1 << 20, 300, 1024, env.store, &env.crypt, NULL, NULL};
+    sl_serve_config_t scfg = {.listen = "127.0.0.1:0",
+                              .max_body = 1 << 20,
+                              .tolerance = 300,
+                              .max_batch = 1024,
+                              .store = env.store,
+                              .crypt = &env.crypt};
     if (sl__server_start(&scfg, &server, err, sizeof err)) {
         fprintf(stderr, "sluice demo: serve: %s\n", err);
         goto out;

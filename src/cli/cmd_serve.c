@@ -29,6 +29,8 @@ void sl__cmd_serve_help(FILE *out)
         "                    [--public-url URL [--events TYPES]] [--catch-up SECONDS]\n"
         "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
         "                    [--flows DIR] [--workers N] [--lease SECONDS]\n"
+        "                    [--max-conns-per-ip N] [--header-timeout SECONDS]\n"
+        "                    [--request-timeout SECONDS]\n"
         "\n"
         "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
         "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
@@ -36,7 +38,8 @@ void sl__cmd_serve_help(FILE *out)
         "answering 200; a duplicate event id is answered 200 and not stored again.\n"
         "Concurrent requests are committed together, each answered once its batch is on\n"
         "disk. Refusals: 400 (bad or missing signature, stale timestamp, not an event),\n"
-        "404 (unknown connection), 405, 413 (body too large). Nothing refused is stored.\n"
+        "404 (unknown connection), 405, 413 (body too large), 503 (the store is failing:\n"
+        "Stripe retries). Nothing refused is stored.\n"
         "\n"
         "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port)\n"
         "  --data DIR           default $SLUICE_DATA or ~/.local/share/sluice\n"
@@ -49,6 +52,14 @@ void sl__cmd_serve_help(FILE *out)
         "                       what webhooks missed (Stripe keeps events 30 days)\n"
         "  --max-body BYTES     default 1048576\n"
         "  --tolerance SECONDS  default 300\n"
+        "  --max-conns-per-ip N connections open at once from one client address; more\n"
+        "                       are closed as they come (default 64)\n"
+        "  --header-timeout SECONDS\n"
+        "                       a request's headers must arrive within this long of the\n"
+        "                       connection opening or of its previous answer, or the\n"
+        "                       connection is closed (default 10)\n"
+        "  --request-timeout SECONDS\n"
+        "                       and its body within this long (default 30)\n"
         "  --quiet              log only warnings and errors\n"
         "  --flows DIR          the flow files to run (default $SLUICE_FLOWS or DATA/flows)\n"
         "  --workers N          runs executed at once (default 2)\n"
@@ -63,7 +74,8 @@ void sl__cmd_serve_help(FILE *out)
         "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
         "DATA/admin.token, made and shown once at the first start.\n"
         "\n"
-        "Also GET /healthz and GET /metrics (Prometheus). Logs go to stderr (--log-format).\n"
+        "Also GET /healthz (503 with the reason while the store fails to commit) and\n"
+        "GET /metrics (Prometheus). Logs go to stderr (--log-format).\n"
         "SIGTERM or SIGINT: stop accepting, finish and commit what is in flight, exit 0.\n"
         "\n"
         "Example:\n"
@@ -183,6 +195,9 @@ int sl__cmd_serve(int argc, char **argv)
         O_QUIET,
         O_FLOWS,
         O_WORKERS,
+        O_PER_IP,
+        O_HEADER_TIMEOUT,
+        O_REQUEST_TIMEOUT,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -198,6 +213,9 @@ int sl__cmd_serve(int argc, char **argv)
         {"quiet", no_argument, NULL, O_QUIET},
         {"flows", required_argument, NULL, O_FLOWS},
         {"workers", required_argument, NULL, O_WORKERS},
+        {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
+        {"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
+        {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -206,6 +224,8 @@ int sl__cmd_serve(int argc, char **argv)
     int events_given = 0;
     long catch_up = 0, max_body = 1 << 20, tolerance = 300, workers = 2, lease_s = 30;
     const char *log_format = "auto";
+    long per_ip = SL_SERVE_MAX_CONNS_PER_IP, header_timeout = SL_SERVE_HEADER_TIMEOUT,
+         request_timeout = SL_SERVE_REQUEST_TIMEOUT;
     const char *flows_opt = NULL;
     int c;
     opterr = 0;
@@ -260,6 +280,18 @@ int sl__cmd_serve(int argc, char **argv)
             if (sl__cli_parse_long(optarg, 2, 3600, &lease_s))
                 return sl__cli_usage_error(CMD, "--lease takes seconds from 2 to 3600");
             break;
+        case O_PER_IP:
+            if (sl__cli_parse_long(optarg, 1, 4096, &per_ip))
+                return sl__cli_usage_error(CMD, "--max-conns-per-ip takes 1 to 4096");
+            break;
+        case O_HEADER_TIMEOUT:
+            if (sl__cli_parse_long(optarg, 1, 3600, &header_timeout))
+                return sl__cli_usage_error(CMD, "--header-timeout takes seconds from 1 to 3600");
+            break;
+        case O_REQUEST_TIMEOUT:
+            if (sl__cli_parse_long(optarg, 1, 3600, &request_timeout))
+                return sl__cli_usage_error(CMD, "--request-timeout takes seconds from 1 to 3600");
+            break;
         case 'h':
             sl__cmd_serve_help(stdout);
             return CLI_OK;
@@ -269,6 +301,8 @@ int sl__cmd_serve(int argc, char **argv)
     }
     if (optind < argc)
         return sl__cli_usage_error(CMD, "unexpected argument `%s`", argv[optind]);
+    if (request_timeout < header_timeout)
+        return sl__cli_usage_error(CMD, "--request-timeout must be at least --header-timeout");
     const char *events[256];
     size_t nevents = 0;
     for (char *tok = strtok(events_buf, ","); tok && nevents < 256; tok = strtok(NULL, ","))
@@ -377,8 +411,17 @@ int sl__cmd_serve(int argc, char **argv)
                 token, env.data);
     sl_api_t api;
     sl__api_init(&api, env.store, engine, &flows);
-    sl_serve_config_t cfg = {listen,    (size_t)max_body, tolerance, 1024,
-                             env.store, &env.crypt,       &api,      token};
+    sl_serve_config_t cfg = {.listen = listen,
+                             .max_body = (size_t)max_body,
+                             .tolerance = tolerance,
+                             .max_batch = 1024,
+                             .store = env.store,
+                             .crypt = &env.crypt,
+                             .api = &api,
+                             .admin_token = token,
+                             .max_conns_per_ip = (unsigned)per_ip,
+                             .header_timeout = (unsigned)header_timeout,
+                             .request_timeout = (unsigned)request_timeout};
     sl_server_t *server = NULL;
     sl_err src = sl__server_start(&cfg, &server, err, sizeof err);
     if (src) {

@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_is_quiet;
@@ -51,6 +52,33 @@ void sl__log_quiet(int quiet)
 int sl__log_wants(const char *level)
 {
     return !(log_is_quiet && strcmp(level, "info") == 0);
+}
+
+json_t *sl__log_str(const char *s)
+{
+    size_t len = strlen(s), bad = sl__utf8_bad_at(s, len);
+    if (bad == len)
+        return json_stringn(s, len);
+    char *fixed = malloc(3 * len + 1); /* each bad byte grows to 3 */
+    if (!fixed)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = u[i] < 0x80 ? 1 : sl__utf8_seq(u + i, len - i);
+        if (n) {
+            memcpy(fixed + k, s + i, n);
+            k += n;
+            i += n;
+        } else {
+            memcpy(fixed + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        }
+    }
+    json_t *out = json_stringn(fixed, k);
+    free(fixed);
+    return out;
 }
 
 void sl__log(const char *level, const char *msg, json_t *fields)

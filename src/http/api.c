@@ -258,12 +258,24 @@ int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *er
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/admin.token", data_dir);
-    FILE *f = fopen(path, "r");
-    if (f) {
+    int rfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rfd < 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot read the admin token %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (rfd >= 0) {
+        /* As the master key (core/crypt.c): whoever reads it runs every flow and reads every
+         * event, so a file others may read is refused, not used. */
+        struct stat st;
+        if (fstat(rfd, &st) || (st.st_mode & 077)) {
+            close(rfd);
+            snprintf(err, errlen, "the admin token %s may be read by others: chmod 600 it", path);
+            return -1;
+        }
         char line[256] = "";
-        if (!fgets(line, sizeof line, f))
-            line[0] = '\0';
-        fclose(f);
+        ssize_t got = read(rfd, line, sizeof line - 1);
+        close(rfd);
+        line[got > 0 ? got : 0] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         if (strlen(line) >= 16) {
             snprintf(out, n, "%s", line);
@@ -278,7 +290,7 @@ int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *er
     char tok[64] = "sla_";
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(tok + 4 + 2 * i, 3, "%02x", raw[i]);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) || fsync(fd)) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         if (fd >= 0)

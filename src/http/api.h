@@ -49,7 +49,8 @@ int sl__api_split(const char *path, char seg[SL_API_SEGS][256]);
 json_t *sl__api_run_input(const char *body, size_t len, char *err, size_t errlen);
 
 /* The admin token: $SLUICE_ADMIN_TOKEN, else DATA/admin.token, made (0600) at the first start;
- * *made says it was just made, so the caller shows it once. */
+ * *made says it was just made, so the caller shows it once. A DATA/admin.token that group or
+ * others may read is refused: -1, with err naming the file and the chmod that fixes it. */
 int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *err, size_t errlen);
 
 #endif

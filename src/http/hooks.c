@@ -22,10 +22,11 @@ enum MHD_Result sl__hook_reject(sl_server_t *s, struct MHD_Connection *conn, int
 {
     s->rejected[why]++;
     char addr[64];
+    /* The connection's name comes from the path, which may hold any bytes. */
     sl__log("warn", "webhook rejected",
-            json_pack("{s:s,s:s,s:s,s:i}", "connection", connection ? connection : "", "reason",
-                      sl__rej_names[why], "remote", sl__remote_addr(conn, addr, sizeof addr),
-                      "status", (int)status));
+            json_pack("{s:o,s:s,s:s,s:i}", "connection", sl__log_str(connection ? connection : ""),
+                      "reason", sl__rej_names[why], "remote",
+                      sl__remote_addr(conn, addr, sizeof addr), "status", (int)status));
     return sl__reply_json(conn, status,
                           json_pack("{s:s,s:s}", "error", sl__rej_names[why], "message", message));
 }

@@ -28,6 +28,23 @@ enum {
 };
 extern const char *const sl__rej_names[SL_REJ_COUNT];
 
+/* What a connection is doing, for its deadlines (see the sweep in server.c). */
+enum {
+    SL_CONN_HEADERS, /* waiting for a request's headers: --header-timeout from `start` */
+    SL_CONN_BODY,    /* receiving its body: --request-timeout from `start` */
+    SL_CONN_BUSY,    /* the request has arrived; it is being answered: no deadline */
+    SL_CONN_CLOSING, /* past its deadline; the sweep has shut its socket */
+};
+
+/* One TCP connection (libmicrohttpd's socket context), in the server's list from its start to
+ * its close. */
+typedef struct sl_conn {
+    int fd;
+    atomic_int phase;
+    atomic_llong start_ms; /* monotonic: when the connection, or its current request, began */
+    struct sl_conn *prev, *next;
+} sl_conn_t;
+
 struct sl_server {
     sl_serve_config_t cfg;
     struct MHD_Daemon *daemon;
@@ -39,6 +56,16 @@ struct sl_server {
     pthread_mutex_t flight_lock;
     size_t in_flight;
     int stopping;
+    /* Every open connection, and the thread that closes those past their deadline. */
+    pthread_mutex_t conns_lock;
+    sl_conn_t *conns;
+    pthread_t sweeper;
+    pthread_mutex_t sweep_lock;
+    pthread_cond_t sweep_wake;
+    int sweep_stop;
+    atomic_ullong deadline_closed; /* connections closed for being too slow */
+    atomic_llong body_bytes;       /* bytes allocated for request bodies now */
+    atomic_llong body_freed;       /* bytes of bodies freed since the sweep last trimmed */
 };
 
 enum { SL_RQ_READING, SL_RQ_COMMITTING, SL_RQ_COMMITTED };

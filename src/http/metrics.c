@@ -8,6 +8,8 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
 {
     sl_inbox_stats_t st;
     sl__inbox_stats(s->inbox, &st);
+    sl_inbox_health_t health;
+    sl__inbox_health(s->inbox, &health);
     sl_buf_t b;
     sl__buf_init(&b, 1 << 20);
     sl__buf_printf(&b,
@@ -29,6 +31,18 @@ enum MHD_Result sl__metrics_handle(sl_server_t *s, struct MHD_Connection *conn)
     for (int i = 0; i < SL_REJ_COUNT; i++)
         sl__buf_printf(&b, "sluice_webhooks_rejected_total{reason=\"%s\"} %llu\n", sl__rej_names[i],
                        (unsigned long long)s->rejected[i]);
+    sl__buf_printf(&b,
+                   "# HELP sluice_http_deadline_closed_total Connections closed for not sending "
+                   "their request's headers or body in time.\n"
+                   "# TYPE sluice_http_deadline_closed_total counter\n"
+                   "sluice_http_deadline_closed_total %llu\n"
+                   "# HELP sluice_http_body_bytes Bytes held now for request bodies.\n"
+                   "# TYPE sluice_http_body_bytes gauge\nsluice_http_body_bytes %lld\n",
+                   (unsigned long long)s->deadline_closed, (long long)s->body_bytes);
+    sl__buf_printf(&b,
+                   "# HELP sluice_store_up 1 while the store commits, 0 since a commit failed.\n"
+                   "# TYPE sluice_store_up gauge\nsluice_store_up %d\n",
+                   !health.failing);
     sl__buf_printf(&b, "# HELP sluice_commit_batch_size Events per group commit.\n"
                        "# TYPE sluice_commit_batch_size histogram\n");
     unsigned long long cum = 0;

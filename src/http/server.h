@@ -16,7 +16,17 @@ typedef struct sl_serve_config {
     const sl_crypt_t *crypt;
     struct sl_api *api;      /* NULL: no /api/ */
     const char *admin_token; /* the bearer token /api/ requires */
+    /* Against slow or greedy clients (0: the default in brackets). Connections from one
+     * address at once [64]; seconds from a connection's start, or from its previous answer,
+     * until the request's headers must have arrived [10], and its body too [30]. */
+    unsigned max_conns_per_ip;
+    unsigned header_timeout;
+    unsigned request_timeout;
 } sl_serve_config_t;
+
+#define SL_SERVE_MAX_CONNS_PER_IP 64
+#define SL_SERVE_HEADER_TIMEOUT 10
+#define SL_SERVE_REQUEST_TIMEOUT 30
 
 typedef struct sl_server sl_server_t;
 

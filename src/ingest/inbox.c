@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct sl_inbox {
     int stopping;
     int joined;
     sl_inbox_stats_t stats;
+    sl_inbox_health_t health;
 };
 
 static void record_stats(sl_inbox_t *in, size_t n, double ms)
@@ -42,6 +44,37 @@ static void record_stats(sl_inbox_t *in, size_t n, double ms)
     s->latency_sum_s += ms / 1e3;
 }
 
+/* Under the lock: the outcome of a commit or probe. */
+static void note_outcome(sl_inbox_t *in, sl_err rc, const char *err)
+{
+    sl_inbox_health_t *h = &in->health;
+    if (!rc) {
+        h->failing = 0;
+        h->failures = 0;
+        h->error[0] = '\0';
+        return;
+    }
+    if (!h->failing)
+        h->since_ms = sl__now_ms();
+    h->failing = 1;
+    h->failures++;
+    snprintf(h->error, sizeof h->error, "%s", *err ? err : "the commit failed");
+}
+
+/* While the store fails and no event waits, a write of the committer's own each second, so
+ * that the health recovers with no event to commit. Called and returns with the lock held. */
+static void probe_when_idle(sl_inbox_t *in)
+{
+    struct timespec at = sl__deadline_ms(1000);
+    if (pthread_cond_timedwait(&in->work, &in->lock, &at) != ETIMEDOUT || in->head || in->stopping)
+        return;
+    pthread_mutex_unlock(&in->lock);
+    char err[256] = "";
+    sl_err rc = sl_store_cursor_put(in->store, SL_INBOX_PROBE_KEY, sl__now_ms(), err, sizeof err);
+    pthread_mutex_lock(&in->lock);
+    note_outcome(in, rc, err);
+}
+
 static void *committer(void *arg)
 {
     sl_inbox_t *in = arg;
@@ -53,8 +86,12 @@ static void *committer(void *arg)
     const char **ptrs = calloc(in->max_batch * SL_INBOX_MAX_FLOWS, sizeof *ptrs);
     pthread_mutex_lock(&in->lock);
     for (;;) {
-        while (!in->head && !in->stopping)
-            pthread_cond_wait(&in->work, &in->lock);
+        while (!in->head && !in->stopping) {
+            if (in->health.failing)
+                probe_when_idle(in);
+            else
+                pthread_cond_wait(&in->work, &in->lock);
+        }
         if (!in->head)
             break;
         size_t n = 0;
@@ -99,6 +136,7 @@ static void *committer(void *arg)
         double ms = sl__mono_ms() - t0;
 
         pthread_mutex_lock(&in->lock);
+        note_outcome(in, rc, err);
         if (!rc) {
             record_stats(in, n, ms);
             for (size_t i = 0; i < n; i++) {
@@ -222,6 +260,13 @@ void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out)
 {
     pthread_mutex_lock(&in->lock);
     *out = in->stats;
+    pthread_mutex_unlock(&in->lock);
+}
+
+void sl__inbox_health(sl_inbox_t *in, sl_inbox_health_t *out)
+{
+    pthread_mutex_lock(&in->lock);
+    *out = in->health;
     pthread_mutex_unlock(&in->lock);
 }
 

@@ -70,6 +70,19 @@ sl_err sl__inbox_submit(sl_inbox_t *in, const sl_event_in_t *ev, int *fresh, cha
 
 void sl__inbox_stats(sl_inbox_t *in, sl_inbox_stats_t *out);
 
+/* The store's health as the committer last saw it. After a failed commit the committer, when
+ * idle, tries a write of its own every second (the cursor SL_INBOX_PROBE_KEY), so the health
+ * recovers without waiting for an event. */
+#define SL_INBOX_PROBE_KEY "sluice:inbox-probe" /* no connection can be named so */
+typedef struct sl_inbox_health {
+    int failing;                 /* the latest commit or probe failed */
+    long long since_ms;          /* when the failures in a row began (wall clock) */
+    unsigned long long failures; /* failed commits and probes in a row */
+    char error[256];             /* the latest failure's reason */
+} sl_inbox_health_t;
+
+void sl__inbox_health(sl_inbox_t *in, sl_inbox_health_t *out);
+
 /* Commits what is waiting and stops the committer (every waiting item gets its done call);
  * later submissions are refused. Stats stay readable. Idempotent. */
 void sl__inbox_drain(sl_inbox_t *in);

@@ -515,6 +515,7 @@ static sl_err sq_cursor_put(sl_store_t *s, const char *connection, long long cre
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
+    sqlite3_busy_timeout(st->db, SL_SQ_BUSY_CURSOR_MS);
     if (sl__sq_prepare(st,
                        "INSERT INTO cursors (connection, created) VALUES (?, ?)"
                        " ON CONFLICT (connection) DO UPDATE SET created = excluded.created",
@@ -528,6 +529,7 @@ static sl_err sq_cursor_put(sl_store_t *s, const char *connection, long long cre
         rc = sl__sq_db_error(st, "saving a cursor", err, errlen);
 out:
     sl__sq_release(q);
+    sqlite3_busy_timeout(st->db, SL_SQ_BUSY_MS);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }
@@ -615,7 +617,7 @@ sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t err
         return SL_EIO;
     }
     chmod(path, S_IRUSR | S_IWUSR); /* payloads hold customers' data; keys are sealed anyway */
-    sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_busy_timeout(st->db, SL_SQ_BUSY_MS);
     char *msg = NULL;
     /* SQLite's default 4 KiB pages hold a 1-3 KiB event without overflow, and keep what each
      * commit appends to the WAL small (16 KiB pages wrote ~10x the events' bytes). The WAL is

@@ -4,6 +4,13 @@
 #ifndef SLUICE_STORE_SQLITE_H
 #define SLUICE_STORE_SQLITE_H
 
+/* How long a write waits for another process's lock before failing: a locked store answers 503
+ * in about a second rather than stalling requests. Cursors (the serve-alive marker each second,
+ * the health probe, schedule and catch-up marks) wait less: each is written again soon, and while
+ * one waits it holds the connection that events are committed through. */
+#define SL_SQ_BUSY_MS 1000
+#define SL_SQ_BUSY_CURSOR_MS 100
+
 #include <pthread.h>
 
 #include <sqlite3.h>

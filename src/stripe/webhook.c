@@ -11,8 +11,6 @@
 #include "sluice/webhook.h"
 #include "core/hex.h"
 
-#define WEBHOOK_MAX_V1 8
-
 const char *sl_webhook_reason_name(sl_webhook_reason r)
 {
     switch (r) {
@@ -53,33 +51,51 @@ static int webhook_mac(const char *secret, const char *t, size_t tlen, const cha
     return ok;
 }
 
+/* The next entry of a "t=1,v1=abc,v1=def,v0=..." header from *p on: its start and length
+ * (without surrounding spaces), or NULL at the end. */
+static const char *next_entry(const char **p, size_t *n)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == ',')
+        s++;
+    if (!*s)
+        return NULL;
+    size_t k = strcspn(s, ",");
+    *p = s + k;
+    while (k && s[k - 1] == ' ')
+        k--;
+    *n = k;
+    return s;
+}
+
+/* Whether the entry is a v1 whose 32 bytes decode into sig. Not hex: it can match nothing. */
+static int entry_v1(const char *e, size_t n, unsigned char sig[32])
+{
+    return n == 3 + 64 && strncmp(e, "v1=", 3) == 0 && sl__hex_decode(e + 3, sig, 32) == 0;
+}
+
 sl_webhook_reason sl_webhook_verify(const char *header, const char *body, size_t len,
                                     const char *const *secrets, size_t nsecrets, long tolerance,
                                     time_t now)
 {
     if (!header)
         return SL_WEBHOOK_NO_HEADER;
+    if (strnlen(header, SL_WEBHOOK_MAX_HEADER + 1) > SL_WEBHOOK_MAX_HEADER)
+        return SL_WEBHOOK_MALFORMED;
     const char *t = NULL;
-    size_t tlen = 0;
-    unsigned char sigs[WEBHOOK_MAX_V1][32];
-    size_t nsigs = 0;
+    size_t tlen = 0, nsigs = 0;
+    unsigned char sig[32];
 
-    /* "t=1,v1=abc,v1=def,v0=..." — unknown schemes are ignored, as Stripe's libraries do. */
-    for (const char *p = header; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n > 2 && p[0] == 't' && p[1] == '=') {
-            t = p + 2;
+    /* Unknown schemes are ignored, as Stripe's libraries do; the last t= counts. */
+    const char *p = header;
+    size_t n = 0;
+    for (const char *e = next_entry(&p, &n); e; e = next_entry(&p, &n)) {
+        if (n > 2 && e[0] == 't' && e[1] == '=') {
+            t = e + 2;
             tlen = n - 2;
-        } else if (n == 3 + 64 && strncmp(p, "v1=", 3) == 0 && nsigs < WEBHOOK_MAX_V1) {
-            if (sl__hex_decode(p + 3, sigs[nsigs], 32) == 0) /* not hex: it can match nothing */
-                nsigs++;
+        } else if (entry_v1(e, n, sig)) {
+            nsigs++;
         }
-        p += end ? (size_t)(end - p) : strlen(p);
     }
     if (!t || tlen > 15 || !nsigs)
         return SL_WEBHOOK_MALFORMED;
@@ -100,9 +116,11 @@ sl_webhook_reason sl_webhook_verify(const char *header, const char *body, size_t
         unsigned char mac[32];
         if (!webhook_mac(secrets[s], t, tlen, body, len, mac))
             continue;
-        /* Compare against every v1 without stopping early. */
-        for (size_t i = 0; i < nsigs; i++)
-            match |= CRYPTO_memcmp(mac, sigs[i], 32) == 0;
+        /* Compare against every v1 (the header's length bounds them) without stopping early. */
+        p = header;
+        for (const char *e = next_entry(&p, &n); e; e = next_entry(&p, &n))
+            if (entry_v1(e, n, sig))
+                match |= CRYPTO_memcmp(mac, sig, 32) == 0;
     }
     if (!have_secret)
         return SL_WEBHOOK_NO_SECRET;

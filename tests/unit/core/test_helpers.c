@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/hex.h"
+#include "core/log.h"
 #include "core/net.h"
 #include "core/rand.h"
 #include "core/utf8.h"
@@ -99,6 +100,25 @@ static void test_utf8_bad_at(void **state)
     assert_int_equal(sl__utf8_bad_at("a\0b", 3), 3); /* NUL is ASCII */
     assert_false(sl__utf8_valid("x\xf4\x90\x80\x80"));
     assert_false(sl__utf8_valid("\xe0\x80\x80"));
+}
+
+/* Log fields keep bytes that are not UTF-8 as U+FFFD, and the rest as they are. */
+static void test_log_str(void **state)
+{
+    (void)state;
+    json_t *j = sl__log_str("shop");
+    assert_string_equal(json_string_value(j), "shop");
+    json_decref(j);
+    j = sl__log_str("\xff\xfe"
+                    "a\xc3\xa9"
+                    "\xc0\xaf"
+                    "b\xe2\x82");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(j), "\xef\xbf\xbd\xef\xbf\xbd"
+                                              "a\xc3\xa9"
+                                              "\xef\xbf\xbd\xef\xbf\xbd"
+                                              "b\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(j);
 }
 
 static void test_utf8_put(void **state)
@@ -295,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex),        cmocka_unit_test(test_utf8_seq),
         cmocka_unit_test(test_utf8_bad_at), cmocka_unit_test(test_utf8_put),
+        cmocka_unit_test(test_log_str),
         cmocka_unit_test(test_rand),       cmocka_unit_test(test_uuid4),
         cmocka_unit_test(test_clock),      cmocka_unit_test(test_listen_ok),
         cmocka_unit_test(test_listen_refused),

@@ -60,6 +60,57 @@ static void test_any_v1_any_secret(void **state)
     assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_OK);
 }
 
+/* Every v1 is checked, however many there are (once, only the first 8 were). */
+static void test_every_v1_checked(void **state)
+{
+    (void)state;
+    char good[128], other[128], h[2048];
+    sl_webhook_sign(SECRET, 1700000000, body, strlen(body), good, sizeof good);
+    sl_webhook_sign("whsec_old", 1700000000, body, strlen(body), other, sizeof other);
+    int k = snprintf(h, sizeof h, "t=1700000000");
+    for (int i = 0; i < 19; i++)
+        k += snprintf(h + k, sizeof h - (size_t)k, ",v1=%s", other + 16);
+    k += snprintf(h + k, sizeof h - (size_t)k, ",v1=%s", good + 16);
+    assert_true((size_t)k < sizeof h);
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_OK);
+    /* The same 20 without the good one: none matches. */
+    h[k - 68] = '\0';
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_NO_MATCH);
+}
+
+/* A header up to SL_WEBHOOK_MAX_HEADER bytes is checked whole; a longer one is refused as
+ * malformed without being searched, even with a good v1 at its end. */
+static void test_huge_header(void **state)
+{
+    (void)state;
+    char good[128], other[128];
+    sl_webhook_sign(SECRET, 1700000000, body, strlen(body), good, sizeof good);
+    sl_webhook_sign("whsec_old", 1700000000, body, strlen(body), other, sizeof other);
+    static char h[1 << 20];
+    size_t cap = sizeof h;
+    /* As many wrong v1 as fit before a good one within the limit. */
+    size_t k = (size_t)snprintf(h, cap, "t=1700000000");
+    while (k + 2 * 68 <= SL_WEBHOOK_MAX_HEADER)
+        k += (size_t)snprintf(h + k, cap - k, ",v1=%s", other + 16);
+    k += (size_t)snprintf(h + k, cap - k, ",v1=%s", good + 16);
+    assert_true(k <= SL_WEBHOOK_MAX_HEADER);
+    assert_true(k > SL_WEBHOOK_MAX_HEADER - 2 * 68);
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_OK);
+    /* A megabyte of them. */
+    k = (size_t)snprintf(h, cap, "t=1700000000");
+    while (k + 2 * 68 < cap)
+        k += (size_t)snprintf(h + k, cap - k, ",v1=%s", other + 16);
+    k += (size_t)snprintf(h + k, cap - k, ",v1=%s", good + 16);
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_MALFORMED);
+    /* Just over the limit: spaces after a good header. */
+    k = (size_t)snprintf(h, cap, "%s", good);
+    memset(h + k, ' ', SL_WEBHOOK_MAX_HEADER + 1 - k);
+    h[SL_WEBHOOK_MAX_HEADER + 1] = '\0';
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_MALFORMED);
+    h[SL_WEBHOOK_MAX_HEADER] = '\0';
+    assert_int_equal(verify(h, body, SECRET, NULL, 1700000000), SL_WEBHOOK_OK);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -84,10 +135,9 @@ static void test_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_and_tampered),
-        cmocka_unit_test(test_tolerance),
-        cmocka_unit_test(test_any_v1_any_secret),
-        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_valid_and_tampered), cmocka_unit_test(test_tolerance),
+        cmocka_unit_test(test_any_v1_any_secret),  cmocka_unit_test(test_every_v1_checked),
+        cmocka_unit_test(test_huge_header),        cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests_name("webhook", tests, NULL, NULL);
 }
