@@ -29,7 +29,8 @@ void sl__cmd_connect_help(FILE *out)
         "or DATA/master.key (created, mode 0600, on first use); they are never printed.\n"
         "\n"
         "  add            check the key (default: $STRIPE_API_KEY) and save the connection;\n"
-        "                 nothing is saved when the key is invalid, revoked or lacks access\n"
+        "                 nothing is saved when the key is invalid, revoked or lacks access;\n"
+        "                 --base-url defaults to $SLUICE_BASE_URL, else api.stripe.com\n"
         "  list, show     masked keys, modes, accounts, endpoints\n"
         "  remove         forget the connection (its stored events stay) and delete the\n"
         "                 webhook endpoint sluice registered for it\n"
@@ -119,7 +120,8 @@ static int do_add(sl_cli_env_t *env, const char *name, const opts_t *o)
     const char *key = o->key ? o->key : getenv("STRIPE_API_KEY");
     if (!key || !*key)
         return sl__cli_usage_error(CMD, "add needs --key KEY (or STRIPE_API_KEY)");
-    sl_conn_spec_t spec = {name, key, o->secret, o->base_url, o->version, o->account};
+    const char *base_url = o->base_url ? o->base_url : getenv("SLUICE_BASE_URL");
+    sl_conn_spec_t spec = {name, key, o->secret, base_url, o->version, o->account};
     sl_conn_row_t row;
     char err[1024];
     sl_err rc = sl__conn_add(env->store, &env->crypt, &spec, o->verbose ? sl__cli_trace : NULL,
