@@ -200,6 +200,7 @@ class Session:
 
     def sh(self, cmd, timeout=120):
         return subprocess.run(["bash", "-c", cmd], env=self.env, cwd=self.cwd, timeout=timeout,
+                              stdin=subprocess.DEVNULL,
                               capture_output=True, text=True)
 
     def json_of(self, cmd):
