@@ -26,13 +26,23 @@ start_fake() {
     stop_fake
     : >"$tmp/record"
     # The same port every time, so connections saved with --base-url keep reaching it.
-    "$FAKE" "$@" --record "$tmp/record" --port "${FAKE_PORT:-0}" >"$tmp/port" 2>"$tmp/fake.err" &
-    fake_pid=$!
-    for _ in $(seq 400); do # up to 20 s on a loaded machine
+    local try
+    for try in 1 2 3; do
+        "$FAKE" "$@" --record "$tmp/record" --port "${FAKE_PORT:-0}" >"$tmp/port" 2>"$tmp/fake.err" &
+        fake_pid=$!
+        for _ in $(seq 400); do # up to 20 s on a loaded machine
+            [ -s "$tmp/port" ] && break
+            kill -0 "$fake_pid" 2>/dev/null || break
+            sleep 0.05
+        done
         [ -s "$tmp/port" ] && break
-        sleep 0.05
+        # It could not listen (the port it had a moment ago): say why, and try again.
+        echo "  (fake_stripe did not start, try $try: $(head -c 300 "$tmp/fake.err"))"
+        wait "$fake_pid" 2>/dev/null
+        fake_pid=
+        sleep 0.5
     done
-    FAKE_PORT=$(cat "$tmp/port")
+    FAKE_PORT=$(head -1 "$tmp/port")
     URL="http://127.0.0.1:$FAKE_PORT"
 }
 
