@@ -9,14 +9,24 @@
 #     `sluice serve` and with two sharing it (each instance gets half the load), and next to it
 #     the peer: graphile-worker (bench/peers/graphile) running a no-op job per event, added by
 #     16 producers while it runs, on the same server.
-# Usage: bash bench/flows.sh [ITEMS] [SECONDS] [--pg]      (defaults 10000 and 10)
+#  With --baseline BIN, each SQLite case also runs with another build of sluice (an earlier
+#  commit's, say), right after this one's, so that a change is measured against what it changes
+#  on the same machine in the same run.
+# Usage: bash bench/flows.sh [ITEMS] [SECONDS] [--pg] [--baseline BIN]   (defaults 10000 and 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pg=0
+baseline=
 args=()
-for a in "$@"; do
-    if [ "$a" = --pg ]; then pg=1; else args+=("$a"); fi
+while [ $# -gt 0 ]; do
+    case $1 in
+    --pg) pg=1 ;;
+    --baseline) baseline=$(realpath "$2") && shift ;;
+    *) args+=("$1") ;;
+    esac
+    shift
 done
+SL=build/sluice
 items=${args[0]:-10000}
 duration=${args[1]:-10}
 command -v wrk >/dev/null || { echo "bench/flows.sh needs wrk (apt-get install wrk)"; exit 2; }
@@ -87,13 +97,13 @@ ln -s "$tmp/events.1" "$tmp/second.0" # the second instance's wrk replays the ot
 # default 16) -> stored -> one-step runs.
 end_to_end() {
     local label=$1 store=$2 n=$3 conns=${4:-16} ports=() serves=() i
-    build/sluice connect add bench --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
+    "$SL" connect add bench --key sk_test_bench0000000000000000 --webhook-secret "$secret" \
         --base-url "http://127.0.0.1:$(cat "$tmp/fake.port")" --data "$tmp/d-$label" \
         --store "$store" >/dev/null
     for i in $(seq "$n"); do
         local port
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        build/sluice serve --listen "127.0.0.1:$port" --data "$tmp/d-$label" --store "$store" \
+        "$SL" serve --listen "127.0.0.1:$port" --data "$tmp/d-$label" --store "$store" \
             --flows "$tmp/one" --quiet 2>"$tmp/serve-$label-$i.log" &
         serves+=($!)
         pids+=($!)
@@ -126,7 +136,7 @@ end_to_end() {
     local rss1
     rss1=$(ps -o rss= -p "${serves[0]}")
     for p in "${serves[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
-    build/sluice runs list --data "$tmp/d-$label" --store "$store" --limit 1000000 --json >"$tmp/runs.json"
+    "$SL" runs list --data "$tmp/d-$label" --store "$store" --limit 1000000 --json >"$tmp/runs.json"
     local nruns ok first last
     read -r nruns ok first last < <(jq -r '[length, ([.[] | select(.status == "succeeded")] | length),
         (map(.created_ms) | min), (map(.finished_ms // 0) | max)] | @tsv' "$tmp/runs.json")
@@ -140,7 +150,9 @@ end_to_end() {
 }
 
 end_to_end "2a. SQLite, one instance" "sqlite:$tmp/d2a.db" 1 16
+[ -z "$baseline" ] || SL=$baseline end_to_end "2a. SQLite, the baseline build" "sqlite:$tmp/d2a-base.db" 1 16
 end_to_end "2b. SQLite, one instance" "sqlite:$tmp/d2b.db" 1 64
+[ -z "$baseline" ] || SL=$baseline end_to_end "2b. SQLite, the baseline build" "sqlite:$tmp/d2b-base.db" 1 64
 if [ "$pg" = 0 ]; then
     echo "   (no peer here: run with --pg for PostgreSQL and graphile-worker beside it)"
     exit 0

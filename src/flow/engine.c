@@ -479,7 +479,7 @@ sl_err sl__engine_execute(sl_engine_t *e, json_t *run, char *err, size_t errlen)
 {
     sl_finished_t f;
     sl_err rc = sl__engine_run(e, run, &f, err, errlen);
-    sl_run_finish_t fin = {f.id, f.status, f.error, f.failed_step, f.steps};
+    sl_run_finish_t fin = {f.id, f.status, f.error, f.failed_step, f.steps, 0};
     char serr[512];
     if (sl_store_runs_finish(e->cfg.store, NULL, &fin, 1, NULL, serr, sizeof serr)) {
         snprintf(err, errlen, "could not record the run's end: %s", serr);

@@ -186,8 +186,10 @@ static void flush_finished(sl_engine_t *e, sl_finished_t *done, const char **flo
     sl_run_finish_t fin[MAX_CLAIM];
     int ok[MAX_CLAIM];
     for (size_t i = 0; i < *n; i++)
-        fin[i] = (sl_run_finish_t){done[i].id, done[i].status, done[i].error, done[i].failed_step,
-                                   done[i].steps};
+        /* Lazy: the steps still unwritten are pure (side effects and failures were written as
+         * they happened), so losing this in a crash of the machine only repeats them. */
+        fin[i] = (sl_run_finish_t){done[i].id,          done[i].status, done[i].error,
+                                   done[i].failed_step, done[i].steps,  1};
     char err[512];
     sl_err rc = sl_store_runs_finish(e->cfg.store, e->owner, fin, *n, ok, err, sizeof err);
     for (size_t i = 0; i < *n; i++) {
@@ -243,8 +245,8 @@ static void *worker(void *arg)
         flush_finished(e, done, flows, &ndone);
         /* Stopping with claimed runs not begun: back to the queue for any instance, now. */
         for (; i < got; i++) {
-            sl_run_finish_t back = {sl__json_str(json_array_get(runs, i), "id"), "queued", NULL,
-                                    NULL, NULL};
+            sl_run_finish_t back = {
+                sl__json_str(json_array_get(runs, i), "id"), "queued", NULL, NULL, NULL, 0};
             sl_store_runs_release(e->cfg.store, e->owner, &back, 1, err, sizeof err);
         }
         json_decref(runs);

@@ -431,7 +431,15 @@ sl_err sl__pg_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
         return SL_EIO;
     int queued = 0;
     long long now = sl__now_ms();
+    int lazy = 1;
+    for (size_t i = 0; i < n; i++)
+        lazy = lazy && u[i].lazy;
     if (sl__pg_cmd(c, "BEGIN", 0, NULL, "updating runs", err, errlen))
+        goto fail;
+    /* A lazy batch does not wait for its WAL flush: the server's WAL writer flushes it within
+     * a moment, and a crash of the server's machine before then can only lose it. */
+    if (lazy &&
+        sl__pg_cmd(c, "SET LOCAL synchronous_commit TO OFF", 0, NULL, "updating runs", err, errlen))
         goto fail;
     for (size_t i = 0; i < n; i++)
         if (update_one(c, &u[i], now, &applied[i], &queued, err, errlen))

@@ -405,7 +405,14 @@ sl_err sl__sq_runs_update(sl_store_t *s, const sl_run_update_t *u, size_t n, int
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q[U_N] = {0};
     sl_err rc = SL_OK;
+    int lazy = n > 0;
+    for (size_t i = 0; i < n; i++)
+        lazy = lazy && u[i].lazy;
     pthread_mutex_lock(&st->lock);
+    /* A lazy batch is not synced on its own: the next durable commit syncs the log, and it with
+     * it (as claims are). */
+    if (lazy)
+        sl__sq_exec(st, "PRAGMA synchronous=OFF");
     if (sl__sq_exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
         rc = sl__sq_db_error(st, "updating runs", err, errlen);
         goto out;
@@ -466,6 +473,8 @@ rollback:
 out:
     for (int i = 0; i < U_N; i++)
         sl__sq_release(q[i]);
+    if (lazy)
+        sl__sq_exec(st, "PRAGMA synchronous=FULL");
     pthread_mutex_unlock(&st->lock);
     return rc;
 }

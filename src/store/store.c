@@ -408,6 +408,7 @@ sl_err sl_store_runs_finish(sl_store_t *s, const char *owner, const sl_run_finis
         u[i].error = f[i].error;
         u[i].failed_step = f[i].failed_step;
         u[i].steps = f[i].steps;
+        u[i].lazy = f[i].lazy;
         apply_rules(&u[i], f[i].status);
     }
     sl_err rc = s->ops->runs_update(s, u, n, applied, err, errlen);

@@ -121,6 +121,10 @@ typedef struct sl_run_update {
     int release;             /* owner and lease cleared */
     int drop_failed_steps;   /* delete the run's unsucceeded step records first */
     const json_t *steps;     /* records to upsert, or NULL */
+    /* May become durable with the store's next durable commit rather than its own: a crash of
+     * the machine (not of sluice) can then lose it, and the run resumes from its last durable
+     * step. A batch is lazy when every update in it is. */
+    int lazy;
 } sl_run_update_t;
 
 typedef int (*sl_run_cb)(const sl_run_row_t *row, void *ctx);
@@ -317,6 +321,7 @@ typedef struct sl_run_finish {
     const char *status;
     const char *error, *failed_step;
     const json_t *steps; /* or NULL */
+    int lazy;            /* see sl_run_update_t: only pure steps are among `steps` */
 } sl_run_finish_t;
 /* Records n finished runs in one commit, each only while owner holds its lease (owner NULL:
  * unconditionally); ok[i] says which were recorded (ok may be NULL). */

@@ -322,7 +322,8 @@ static void test_runs_and_leases(void **state)
 
     /* A comes back and finishes it: its record is refused, B's stands. */
     json_t *steps = json_pack("[o]", step("note", "succeeded"));
-    sl_run_finish_t fin = {taken, "succeeded", NULL, NULL, steps};
+    sl_run_finish_t fin = {taken, "succeeded", NULL,
+                           NULL,  steps,       1}; /* lazy, as workers finish runs */
     int ok = -1;
     assert_int_equal(sl_store_runs_finish(s, "A", &fin, 1, &ok, err, sizeof err), SL_OK);
     assert_int_equal(ok, 0);
@@ -348,7 +349,7 @@ static void test_runs_and_leases(void **state)
 
     /* A failed run: records kept in order; a retry drops the failed one, counts an attempt. */
     steps = json_pack("[o,o]", step("first", "succeeded"), step("second", "failed"));
-    sl_run_finish_t failed = {str(r3, "id"), "failed", "boom", "second", steps};
+    sl_run_finish_t failed = {str(r3, "id"), "failed", "boom", "second", steps, 0};
     assert_int_equal(sl_store_runs_finish(s, "B", &failed, 1, &ok, err, sizeof err), SL_OK);
     assert_int_equal(ok, 1);
     json_decref(steps);
@@ -376,7 +377,7 @@ static void test_runs_and_leases(void **state)
     assert_int_equal(sl_store_runs_claim(s, "C", 60000, 5, &got, err, sizeof err), SL_OK);
     size_t c_held = json_array_size(got);
     assert_true(c_held >= 1);
-    sl_run_finish_t back = {str(json_array_get(got, 0), "id"), "queued", NULL, NULL, NULL};
+    sl_run_finish_t back = {str(json_array_get(got, 0), "id"), "queued", NULL, NULL, NULL, 0};
     assert_int_equal(sl_store_runs_release(s, "C", &back, 1, err, sizeof err), SL_OK);
     assert_int_equal(sl_store_run_get(s, back.id, &run, err, sizeof err), SL_OK);
     assert_string_equal(str(run, "status"), "queued");
