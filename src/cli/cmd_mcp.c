@@ -67,6 +67,25 @@ static const char *query_arg(void *conn, const char *name)
     return json_string_value(json_object_get(conn, name));
 }
 
+/* Sees a queued run ({"run": ID, ...}) to its end as `sluice flows run` does (here, or by the
+ * `sluice serve` that claimed it), and puts its final status and error in `entry`. */
+static void finish_run(sl_api_t *api, json_t *entry)
+{
+    const char *id = json_string_value(json_object_get(entry, "run"));
+    char err[1024];
+    int here = 1;
+    json_t *run = NULL;
+    if (!id)
+        return;
+    sl__engine_execute_id(api->engine, id, &here, err, sizeof err);
+    if (sl_store_run_get(api->store, id, &run, err, sizeof err) == SL_OK) {
+        json_object_set(entry, "status", json_object_get(run, "status"));
+        if (json_is_string(json_object_get(run, "error")))
+            json_object_set(entry, "error", json_object_get(run, "error"));
+    }
+    json_decref(run);
+}
+
 static unsigned api_call(void *ctx, const char *method, const char *path, const json_t *query,
                          const json_t *body, json_t **out)
 {
@@ -77,6 +96,13 @@ static unsigned api_call(void *ctx, const char *method, const char *path, const 
     unsigned status = sl__api_handle(api, method, url, text, text ? strlen(text) : 0, query_arg,
                                      (void *)query, out);
     free(text);
+    /* A run queued by run_flow, retry_run or replay_event: an agent wants its outcome. */
+    if (status == 202 && *out) {
+        finish_run(api, *out);
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(*out, "runs"), i, r) finish_run(api, r);
+    }
     return status;
 }
 
@@ -265,7 +291,7 @@ int sl__cmd_mcp(int argc, char **argv)
         sl__cli_flows_dir(flows_opt, &env, dir, sizeof dir);
         if ((ret = sl__cli_flows_load(CMD, dir, &flows)) != CLI_OK)
             goto out;
-        /* No workers: runs are queued for `sluice serve`, as its own API does. */
+        /* No workers: a run an agent starts is run to its end by the call itself. */
         sl_engine_config_t ecfg = {env.store, &env.crypt, &flows, 0, 0, 0, 0, 0, 0};
         if (sl__engine_start(&ecfg, &engine, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);
