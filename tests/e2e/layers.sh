@@ -14,7 +14,7 @@ declare -A allowed=(
     [flow]="core stripe store conn net flow"
     [trigger]="core stripe trigger"
     [emulator]="core stripe net emulator"
-    [mcp]="core stripe store conn mcp"
+    [mcp]="core stripe mcp"
     [http]="core stripe store conn net ingest flow http"
     [cli]="core stripe store conn net ingest flow trigger emulator http mcp cli"
 )
