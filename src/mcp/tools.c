@@ -501,8 +501,9 @@ static json_t *call_stripe(sl_mcp_t *m, const char *name, const sl_op_t *op, con
 
 /* Resolves an operation or alias name for the generic tools, within what --tools allows. */
 static const sl_op_t *resolve(const sl_mcp_t *m, const char *name, const sl_alias_t **alias,
-                              char *err, size_t errlen)
+                              const char **why, char *err, size_t errlen)
 {
+    *why = "not_found";
     const sl_op_t *op = sl_op_find(name);
     *alias = op ? NULL : sl_alias_find(name);
     if (*alias)
@@ -514,6 +515,7 @@ static const sl_op_t *resolve(const sl_mcp_t *m, const char *name, const sl_alia
         return NULL;
     }
     if (!op_allowed(m, op, *alias ? sl_alias_name(*alias) : NULL)) {
+        *why = "refused";
         snprintf(err, errlen, "`%.100s` is not among the operations this server offers%s", name,
                  m->cfg.read_only && sl__mcp_op_writes(op) ? " (it writes; read-only)" : "");
         return NULL;
@@ -612,9 +614,10 @@ static json_t *describe(sl_mcp_t *m, const json_t *args)
         return fail("invalid_params", "name: give an operation such as customers.create", NULL);
     char err[512];
     const sl_alias_t *alias;
-    const sl_op_t *op = resolve(m, name, &alias, err, sizeof err);
+    const char *why;
+    const sl_op_t *op = resolve(m, name, &alias, &why, err, sizeof err);
     if (!op)
-        return fail("not_found", err, NULL);
+        return fail(why, err, NULL);
     json_t *d = sl_op_describe(op);
     if (alias)
         json_object_set_new(d, "named_action",
@@ -696,11 +699,12 @@ json_t *sl__mcp_tool_call(sl_mcp_t *m, sl_mcp_tool_t *t, const json_t *args)
         const char *name = json_string_value(json_object_get(args, "operation"));
         char err[512];
         const sl_alias_t *alias;
-        const sl_op_t *op = name ? resolve(m, name, &alias, err, sizeof err) : NULL;
+        const char *why = "";
+        const sl_op_t *op = name ? resolve(m, name, &alias, &why, err, sizeof err) : NULL;
         if (!name)
             r = fail("invalid_params", "operation: give its name, e.g. customers.create", NULL);
         else if (!op)
-            r = fail("not_found", err, NULL);
+            r = fail(why, err, NULL);
         else
             r = call_stripe(m, name, op, json_object_get(args, "params"), args);
         break;
