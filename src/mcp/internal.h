@@ -59,8 +59,12 @@ json_t *sl__mcp_tool_call(sl_mcp_t *m, sl_mcp_tool_t *t, const json_t *args);
 /* JSON Schema of an operation's parameters, from sl_op_describe(): path parameters as
  * required strings, the others with their types, enums, required ones and nested objects. An
  * alias that takes an id its own way (its note says how) gets an `id` argument and optional path
- * parameters. New reference. */
-json_t *sl__mcp_op_schema(const sl_op_t *op, const sl_alias_t *alias);
+ * parameters. Objects nested deeper than max_depth (0: no limit) keep only their type, and
+ * nested descriptions their first sentence. New reference. */
+json_t *sl__mcp_op_schema(const sl_op_t *op, const sl_alias_t *alias, int max_depth);
+
+/* How deep the schemas of tools/list go (describe_operation has no limit). */
+#define SL_MCP_LIST_DEPTH 2
 
 /* Whether an operation writes (anything but GET). */
 int sl__mcp_op_writes(const sl_op_t *op);

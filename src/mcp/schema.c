@@ -38,10 +38,10 @@ static json_t *schema_type(const char *type, int *has_string)
     return arr;
 }
 
-static json_t *shape_schema(const json_t *d);
+static json_t *shape_schema(const json_t *d, int depth, int max_depth);
 
 /* The properties and required names of an object's fields, into s. */
-static void object_fields(json_t *s, const json_t *fields, int closed)
+static void object_fields(json_t *s, const json_t *fields, int closed, int depth, int max_depth)
 {
     json_t *props = json_object(), *req = json_array();
     size_t i;
@@ -51,7 +51,7 @@ static void object_fields(json_t *s, const json_t *fields, int closed)
         const char *name = json_string_value(json_object_get(f, "name"));
         if (!name)
             continue;
-        json_object_set_new(props, name, shape_schema(f));
+        json_object_set_new(props, name, shape_schema(f, depth, max_depth));
         if (json_is_true(json_object_get(f, "required")))
             json_array_append_new(req, json_string(name));
     }
@@ -64,7 +64,11 @@ static void object_fields(json_t *s, const json_t *fields, int closed)
         json_object_set_new(s, "additionalProperties", json_false());
 }
 
-static json_t *shape_schema(const json_t *d)
+/* depth: 1 for a parameter, 2 for its fields (or its items' fields), ...; past max_depth (0: none)
+ * an object or array keeps its type and says where its fields are described, and below the top
+ * level only the first sentence of a description is kept: a tools/list stays small enough for an
+ * agent's context (describe_operation gives the whole). */
+static json_t *shape_schema(const json_t *d, int depth, int max_depth)
 {
     const char *type = json_string_value(json_object_get(d, "type"));
     int has_string;
@@ -83,14 +87,28 @@ static json_t *shape_schema(const json_t *d)
         json_object_set_new(s, "enum", e);
     }
     const json_t *fields = json_object_get(d, "fields");
-    if (json_array_size(fields))
-        object_fields(s, fields, !json_is_true(json_object_get(d, "any_keys")));
     const json_t *items = json_object_get(d, "items");
-    if (items)
-        json_object_set_new(s, "items", shape_schema(items));
+    int cut = max_depth && depth >= max_depth && json_array_size(fields);
+    if (json_array_size(fields) && !cut)
+        object_fields(s, fields, !json_is_true(json_object_get(d, "any_keys")), depth + 1,
+                      max_depth);
+    if (items && !cut)
+        json_object_set_new(s, "items", shape_schema(items, depth, max_depth));
     const char *desc = json_string_value(json_object_get(d, "description"));
-    if (desc && *desc)
-        json_object_set_new(s, "description", json_string(desc));
+    size_t dlen = desc ? strlen(desc) : 0;
+    if (max_depth && desc) {
+        const char *stop = strstr(desc, ". ");
+        if (stop)
+            dlen = (size_t)(stop - desc) + 1;
+    }
+    if (cut) {
+        char note[600];
+        snprintf(note, sizeof note, "%.*s%s(fields: see describe_operation)",
+                 (int)(dlen < 400 ? dlen : 400), desc ? desc : "", dlen ? " " : "");
+        json_object_set_new(s, "description", json_string(note));
+    } else if (dlen) {
+        json_object_set_new(s, "description", json_stringn(desc, dlen));
+    }
     if (unsettable && !has_string) {
         /* "" unsets the field: allowed beside the field's own shape. */
         json_t *any = json_pack("{s:[o,{s:s,s:[s]}]}", "anyOf", s, "type", "string", "enum", "");
@@ -101,11 +119,11 @@ static json_t *shape_schema(const json_t *d)
     return s;
 }
 
-json_t *sl__mcp_op_schema(const sl_op_t *op, const sl_alias_t *alias)
+json_t *sl__mcp_op_schema(const sl_op_t *op, const sl_alias_t *alias, int max_depth)
 {
     json_t *d = sl_op_describe(op);
     json_t *s = json_pack("{s:s}", "type", "object");
-    object_fields(s, json_object_get(d, "params"), 1);
+    object_fields(s, json_object_get(d, "params"), 1, 1, max_depth);
     json_t *props = json_object_get(s, "properties");
     json_t *req = json_object_get(s, "required");
     if (!req) {

@@ -338,7 +338,7 @@ const json_t *sl__mcp_tool_json(sl_mcp_t *m, sl_mcp_tool_t *t)
             snprintf(desc, sizeof desc, "%s (%s %s)", sl_op_summary(op), sl_op_method(op),
                      sl_op_path(op));
         }
-        json_t *schema = sl__mcp_op_schema(op, t->alias);
+        json_t *schema = sl__mcp_op_schema(op, t->alias, SL_MCP_LIST_DEPTH);
         add_common_args(m, schema, sl__mcp_op_writes(op));
         j = json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", t->name, "title", title, "description", desc,
                       "inputSchema", schema, "annotations", op_annotations(op, t->alias, title));
@@ -624,7 +624,7 @@ static json_t *describe(sl_mcp_t *m, const json_t *args)
                             json_pack("{s:s,s:s,s:s,s:s}", "name", sl_alias_name(alias), "title",
                                       sl_alias_title(alias), "source", sl_alias_source(alias),
                                       "note", sl_alias_note(alias)));
-    json_object_set_new(d, "input_schema", sl__mcp_op_schema(op, alias));
+    json_object_set_new(d, "input_schema", sl__mcp_op_schema(op, alias, 0));
     return result(d);
 }
 
