@@ -271,8 +271,8 @@ int sl__cmd_mcp(int argc, char **argv)
         }
         const char *mode = sl__conn_key_mode(cfg.api_key);
         if (!mode) {
-            ret = sl__cli_usage_error(CMD, "the API key is not a secret (sk_) or restricted (rk_) "
-                                           "key");
+            ret = sl__cli_usage_error(CMD, "the API key is neither a secret nor a restricted "
+                                           "key (a publishable key cannot call the API)");
             goto out;
         }
         conns[0].name = "default";

@@ -216,6 +216,12 @@ async function main() {
     assert.strictEqual(r.structuredContent.error.type, 'refused');
     assert.ok(text(r).includes('--allow-live-writes'));
     await live.close();
+    // Allowed, the write is sent (and the emulator, which takes test keys only, answers 401).
+    const allowed = await connect(['--api-key', 'sk_live_notreal', '--base-url', url,
+                                   '--allow-live-writes']);
+    const sent = await allowed.callTool({name: 'create-customer', arguments: {email: 'x@example.com'}});
+    assert.strictEqual(sent.structuredContent.error.http_status, 401, text(sent));
+    await allowed.close();
   });
 
   await check('several connections: a connection argument', async () => {
