@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/utf8.h"
 #include "mcp/internal.h"
 
 #define MODERN "2026-07-28"
@@ -81,7 +82,11 @@ static json_t *capabilities(void)
 
 static json_t *rpc_error(json_t *id, int code, const char *message, json_t *data)
 {
-    json_t *e = json_pack("{s:i,s:s}", "code", code, "message", message);
+    /* A message may quote the request (a parser's "near ..."): made valid UTF-8. */
+    char text[512];
+    snprintf(text, sizeof text, "%s", message);
+    sl__utf8_mend(text);
+    json_t *e = json_pack("{s:i,s:s}", "code", code, "message", text);
     if (data)
         json_object_set_new(e, "data", data);
     return json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", e);

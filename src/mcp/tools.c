@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "mcp/internal.h"
 
 static const sl_mcp_local_t locals[] = {
@@ -380,12 +381,22 @@ static json_t *result(json_t *value)
  * content, and as text after a headline (NULL: the message) for clients that show only text. */
 static json_t *fail_with(const char *kind, const char *message, json_t *extra, const char *headline)
 {
+    /* Messages quote what the caller sent, maybe cut inside a character: made valid UTF-8. */
+    char *msg = strdup(message);
+    char *head = strdup(headline ? headline : message);
+    if (!msg || !head) {
+        free(msg);
+        free(head);
+        json_decref(extra);
+        return NULL;
+    }
+    sl__utf8_mend(msg);
+    sl__utf8_mend(head);
     json_t *e = extra ? extra : json_object();
     json_object_set_new(e, "type", json_string(kind));
-    json_object_set_new(e, "message", json_string(message));
+    json_object_set_new(e, "message", json_string(msg));
     json_t *r = json_pack("{s:o}", "error", e);
     char *full = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
-    const char *head = headline ? headline : message;
     size_t need = strlen(head) + (full ? strlen(full) : 0) + 2;
     char *text = malloc(need);
     if (text)
@@ -394,6 +405,8 @@ static json_t *fail_with(const char *kind, const char *message, json_t *extra, c
                             text ? text : head, "structuredContent", r, "isError", 1);
     free(text);
     free(full);
+    free(msg);
+    free(head);
     return out;
 }
 
