@@ -41,7 +41,6 @@ struct sl_mcp {
     sl_mcp_config_t cfg;
     sl_mcp_tool_t *tools;
     size_t ntools;
-    int stateless; /* the last request named 2026-07-28 in its _meta */
 };
 
 /* The tools the configuration allows, in the order tools/list gives them (m->tools). */

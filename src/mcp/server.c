@@ -136,10 +136,8 @@ static json_t *dispatch(sl_mcp_t *m, const char *method, const json_t *params, j
                         int *is_reply)
 {
     *is_reply = 0;
-    if (!strcmp(method, "initialize")) {
-        m->stateless = 0;
+    if (!strcmp(method, "initialize"))
         return initialize(params);
-    }
     if (!strcmp(method, "server/discover"))
         return json_pack("{s:o,s:o,s:o,s:s}", "supportedVersions", versions(1), "capabilities",
                          capabilities(), "serverInfo", server_info(), "instructions", instructions);
@@ -228,6 +226,7 @@ char *sl__mcp_answer(sl_mcp_t *m, const char *line, size_t len)
     /* 2026-07-28: each request names its protocol version in _meta. */
     const json_t *meta = json_object_get(params, "_meta");
     const json_t *ver = json_object_get(meta, META_VERSION);
+    int modern = 0; /* answered in 2026-07-28's terms: nothing is kept between requests */
     if (ver) {
         const char *v = json_string_value(ver);
         int known = v && !strcmp(v, MODERN);
@@ -239,7 +238,7 @@ char *sl__mcp_answer(sl_mcp_t *m, const char *line, size_t len)
                                json_pack("{s:o,s:O}", "supported", versions(1), "requested", ver)));
             goto done;
         }
-        m->stateless = !strcmp(v, MODERN);
+        modern = !strcmp(v, MODERN);
     }
     int is_reply;
     json_t *r = dispatch(m, json_string_value(method), params, id, &is_reply);
@@ -251,7 +250,7 @@ char *sl__mcp_answer(sl_mcp_t *m, const char *line, size_t len)
         out = dump(r);
         goto done;
     }
-    if (ver && m->stateless)
+    if (modern)
         json_object_set_new(r, "resultType", json_string("complete"));
     out = dump(json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id, "result", r));
 done:

@@ -536,7 +536,7 @@ static const sl_op_t *resolve(const sl_mcp_t *m, const char *name, const sl_alia
     return op;
 }
 
-/* Counts how often a word occurs, case-insensitively, in s (at most once per field). */
+/* Whether s holds w, case-insensitively. */
 static int has_word(const char *s, const char *w)
 {
     return s && strcasestr(s, w) != NULL;
