@@ -65,6 +65,8 @@ int sl__cmd_flows(int argc, char **argv);
 void sl__cmd_flows_help(FILE *out);
 int sl__cmd_runs(int argc, char **argv);
 void sl__cmd_runs_help(FILE *out);
+int sl__cmd_mcp(int argc, char **argv);
+void sl__cmd_mcp_help(FILE *out);
 
 /* The data directory, store and (if asked for) master key of a command that keeps state. */
 typedef struct sl_cli_env {

@@ -31,6 +31,8 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_runs_help},
     {"events", "The inbox and event types: sluice events list, show ID, replay ID, types",
      sl__cmd_events, sl__cmd_events_help},
+    {"mcp", "Stripe and sluice as tools for AI agents (MCP over stdio): sluice mcp", sl__cmd_mcp,
+     sl__cmd_mcp_help},
     {"completion", "Shell completion: source <(sluice completion bash)", sl__cmd_completion,
      sl__cmd_completion_help},
     {"man", "The manual page, from every command's help: sluice man > sluice.1", sl__cmd_man,

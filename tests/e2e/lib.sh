@@ -3,11 +3,16 @@
 # The sourcing script sets SLUICE and FAKE (binaries) and KEY (the API key under test).
 tmp=$(mktemp -d)
 fake_pid=
+emu_pid=
 passed=0
 failed=0
 
 cleanup() {
     stop_fake
+    if [ -n "$emu_pid" ]; then
+        kill "$emu_pid" 2>/dev/null
+        wait "$emu_pid" 2>/dev/null
+    fi
     [ "$(type -t extra_cleanup)" = function ] && extra_cleanup
     rm -rf "$tmp"
 }
@@ -44,6 +49,15 @@ start_fake() {
     done
     FAKE_PORT=$(head -1 "$tmp/port")
     URL="http://127.0.0.1:$FAKE_PORT"
+}
+
+# start_emulator ARGS...: starts `sluice emulate` on a random loopback port (stopped at exit);
+# sets $EMU_URL, empty when it did not start (its log is $tmp/emu.log).
+start_emulator() {
+    "$SLUICE" emulate --listen 127.0.0.1:0 "$@" 2>"$tmp/emu.log" &
+    emu_pid=$!
+    for _ in $(seq 100); do grep -qs '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+    EMU_URL=$(grep -so '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 }
 
 stop_fake() {

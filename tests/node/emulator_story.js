@@ -12,17 +12,7 @@ const stripe = new Stripe('sk_test_story', {
   host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0,
 });
 
-let passed = 0, failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log('ok: ' + name);
-  } catch (e) {
-    failed++;
-    console.log('FAIL: ' + name + ': ' + (e.stack || e));
-  }
-}
+const {check, finish} = require('./check.js');
 
 // A receiver on loopback that verifies each delivery with stripe.webhooks.constructEvent and
 // fails the first delivery of events whose customer email starts with "flaky".
@@ -356,7 +346,6 @@ async function main() {
   });
 
   rx.server.close();
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 main().catch((e) => { console.error(e); process.exit(1); });
