@@ -6,7 +6,7 @@ tmp=$(mktemp -d)
 "$1" emulate --listen 127.0.0.1:0 --retry-ms 100 2>"$tmp/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do grep -q '"url"' "$tmp/log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/log" && break; sleep 0.05; done
 url=$(grep -o '"url":"[^"]*"' "$tmp/log" | head -1 | cut -d'"' -f4)
 node "$(dirname "$0")/../node/emulator_story.js" "$url"
 rc=$?
@@ -21,7 +21,7 @@ api() { "$1" call "${@:2}" --api-key sk_test_persist --base-url "$purl"; }
 start_persist() {
     "$1" emulate --listen 127.0.0.1:0 --data "$tmp/state.db" 2>"$tmp/plog" &
     ppid_=$!
-    for _ in $(seq 100); do grep -q '"url"' "$tmp/plog" && break; sleep 0.05; done
+    for _ in $(seq 400); do grep -q '"url"' "$tmp/plog" && break; sleep 0.05; done
     purl=$(grep -o '"url":"[^"]*"' "$tmp/plog" | head -1 | cut -d'"' -f4)
 }
 start_persist "$1"

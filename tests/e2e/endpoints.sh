@@ -13,7 +13,7 @@ pids=()
 extra_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 "$SLUICE" emulate --listen 127.0.0.1:0 2>"$tmp/emu.log" &
 pids+=($!)
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$here/../data/flows-endpoints
 export SLUICE_MASTER_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff

@@ -6,7 +6,7 @@ tmp=$(mktemp -d)
 "$1" emulate --listen 127.0.0.1:0 2>"$tmp/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do grep -q '"url"' "$tmp/log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/log" && break; sleep 0.05; done
 url=$(grep -o '"url":"[^"]*"' "$tmp/log" | head -1 | cut -d'"' -f4)
 out=$(STRIPE_API_KEY=sk_test_example "$2" "$url") || { echo "example failed: $out"; exit 1; }
 echo "$out"

@@ -21,7 +21,7 @@ pids+=($!)
 pids+=($!)
 "$PY" "$here/../support/http_sink.py" "$tmp/http.jsonl" >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 400); do
     grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/smtp.port" ] && [ -s "$tmp/http.port" ] && break
     sleep 0.05
 done
@@ -51,7 +51,7 @@ for t in $(cat "$tmp/out"); do
     fi
 done
 # Let the deliveries land and the runs finish.
-for _ in $(seq 100); do
+for _ in $(seq 400); do
     left=$("$SLUICE" runs list --limit 1000 --json | jq '[.[] | select(.status == "queued" or .status == "running")] | length')
     [ "$left" = 0 ] && break
     sleep 0.2

@@ -21,7 +21,7 @@ pids+=($!)
 pids+=($!)
 "$PY" "$here/../support/http_sink.py" "$tmp/http.jsonl" >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 400); do
     grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/smtp.port" ] && [ -s "$tmp/http.port" ] && break
     sleep 0.05
 done
@@ -116,7 +116,7 @@ end
 "$SLUICE" serve --listen 127.0.0.1:$SERVE_PORT --public-url http://127.0.0.1:$SERVE_PORT 2>"$tmp/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)
-for _ in $(seq 100); do grep -q '"listening"' "$tmp/serve.log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"listening"' "$tmp/serve.log" && break; sleep 0.05; done
 
 begin "the REST API needs the admin token and lists the flows"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/api/flows")

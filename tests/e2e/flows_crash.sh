@@ -17,7 +17,7 @@ extra_cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 
 pids+=($!)
 "$PY" "$here/../support/http_sink.py" "$tmp/http.jsonl" --delay-ms 40 >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$here/../data/flows-crash
 export SLUICE_FLOW_HOOK_URL=http://127.0.0.1:$(head -1 "$tmp/http.port")/hook

@@ -22,7 +22,7 @@ extra_cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 
 pids+=($!)
 python3 "$here/../support/http_sink.py" "$tmp/http.jsonl" --delay-ms 150 >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 export SLUICE_STORE=$SLUICE_TEST_PG
 export SLUICE_MASTER_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff

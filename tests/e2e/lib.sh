@@ -56,7 +56,7 @@ start_fake() {
 start_emulator() {
     "$SLUICE" emulate --listen 127.0.0.1:0 "$@" 2>"$tmp/emu.log" &
     emu_pid=$!
-    for _ in $(seq 100); do grep -qs '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+    for _ in $(seq 400); do grep -qs '"url"' "$tmp/emu.log" && break; sleep 0.05; done
     EMU_URL=$(grep -so '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 }
 

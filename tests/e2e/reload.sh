@@ -14,7 +14,7 @@ extra_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/
 pids+=($!)
 python3 "$here/../support/http_sink.py" "$tmp/http.jsonl" >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && [ -s "$tmp/http.port" ] && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$tmp/flows
 export SLUICE_MASTER_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff

@@ -12,7 +12,7 @@ pids=()
 extra_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 python3 "$here/../support/http_sink.py" "$tmp/http.jsonl" >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$tmp/http.port" ] && break; sleep 0.05; done
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$here/../data/flows-retry
 export SLUICE_MASTER_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 export SLUICE_ADMIN_TOKEN=test-admin-token-0123456789
@@ -49,7 +49,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 SLUICE_FLOW_TELL_URL=$good "$SLUICE" serve --listen "127.0.0.1:$port" 2>"$tmp/serve.log" &
 serve=$!
 pids+=($serve)
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 sleep 1.2 # the keeper marks the store as served every second
 before=$(calls)
 SLUICE_FLOW_TELL_URL=$bad run runs retry "$id"
@@ -62,7 +62,7 @@ end
 begin "events replay: serve runs the event's flows again"
 "$SLUICE" emulate --listen 127.0.0.1:0 2>"$tmp/emu.log" &
 pids+=($!)
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 secret=whsec_retry_test_secret_0123456789
 run connect add shop --key "$KEY" --webhook-secret "$secret" --base-url "$EMU"

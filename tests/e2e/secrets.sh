@@ -12,7 +12,7 @@ pids=()
 extra_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 python3 "$here/../support/http_sink.py" "$tmp/http.jsonl" >"$tmp/http.port" &
 pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -s "$tmp/http.port" ] && break; sleep 0.05; done
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$here/../data/flows-secrets
 export SLUICE_MASTER_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 export SLUICE_ADMIN_TOKEN=test-admin-token-0123456789
@@ -40,7 +40,7 @@ grep -q "$token" "$tmp/out" && fail "the debug view prints the token"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$SLUICE" serve --listen "127.0.0.1:$port" 2>"$tmp/serve.log" &
 pids+=($!)
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$port/api/runs/$id" >"$tmp/api.json"
 jq -e '.steps | length == 2' "$tmp/api.json" >/dev/null || fail "the API did not return the run: $(head -c 300 "$tmp/api.json")"
 grep -q "$token" "$tmp/api.json" && fail "GET /api/runs/ID returns the token"

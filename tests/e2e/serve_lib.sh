@@ -32,7 +32,7 @@ start_serve() {
     "$SLUICE" serve --listen "$addr" "$@" 2>"$tmp/serve.log" &
     serve_pid=$!
     SURL=
-    for _ in $(seq 100); do
+    for _ in $(seq 400); do
         grep -q '"listening"' "$tmp/serve.log" && break
         kill -0 "$serve_pid" 2>/dev/null || break
         sleep 0.05

@@ -40,7 +40,7 @@ end
 begin "the README's call examples run as shown against the emulator, and help help helps"
 "$SLUICE" emulate --listen 127.0.0.1:0 2>"$tmp/emu.log" &
 emu=$!
-for _ in $(seq 100); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
+for _ in $(seq 400); do grep -q '"url"' "$tmp/emu.log" && break; sleep 0.05; done
 EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 cus=$("$SLUICE" call customers.create email=jenny@example.com description=vip --api-key "$KEY" --base-url "$EMU" | jq -r .id)
 run call customers.retrieve "$cus" 'expand[]=default_source' --api-key "$KEY" --base-url "$EMU"

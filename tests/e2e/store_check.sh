@@ -27,7 +27,7 @@ PY
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 timeout 20 "$SLUICE" serve --listen "127.0.0.1:$port" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+for _ in $(seq 400); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 curl -s "http://127.0.0.1:$port/healthz" | grep -q ok || fail "an intact database was not served"
 kill "$pid"; wait "$pid" 2>/dev/null
 # Scribble over the headers of pages in the middle of the file (not the file's header page).
