@@ -31,9 +31,12 @@ start_fake() {
     stop_fake
     : >"$tmp/record"
     # The same port every time, so connections saved with --base-url keep reaching it.
-    local try
-    for try in 1 2 3; do
-        "$FAKE" "$@" --record "$tmp/record" --port "${FAKE_PORT:-0}" >"$tmp/port" 2>"$tmp/fake.err" &
+    local try port=${FAKE_PORT:-0}
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        # Another process's outgoing connection may hold the port for a moment (tests run side
+        # by side); at the last try, any free port.
+        [ "$try" = 10 ] && port=0
+        "$FAKE" "$@" --record "$tmp/record" --port "$port" >"$tmp/port" 2>"$tmp/fake.err" &
         fake_pid=$!
         for _ in $(seq 400); do # up to 20 s on a loaded machine
             [ -s "$tmp/port" ] && break
@@ -45,7 +48,7 @@ start_fake() {
         echo "  (fake_stripe did not start, try $try: $(head -c 300 "$tmp/fake.err"))"
         wait "$fake_pid" 2>/dev/null
         fake_pid=
-        sleep 0.5
+        sleep 0.3
     done
     FAKE_PORT=$(head -1 "$tmp/port")
     URL="http://127.0.0.1:$FAKE_PORT"
