@@ -13,11 +13,12 @@
 void sl__cmd_emulate_help(FILE *out)
 {
     fprintf(out,
-            "Usage: sluice emulate [--listen HOST:PORT] [--data FILE] [--retry-ms MS]\n"
+            "Usage: sluice emulate [--listen HOST:PORT] [--data FILE] [--retry-ms MS] [--strict]\n"
             "\n"
             "A local Stripe API that keeps state and sends webhooks, for development and tests\n"
             "without a network. It speaks Stripe's protocol (form bodies, any sk_test_ key as\n"
-            "Bearer, Stripe's error bodies, Request-Id) and checks every request against the\n"
+            "Bearer or as Basic auth's user name (curl -u sk_test_...:), Stripe's error bodies,\n"
+            "Request-Id, Idempotency-Key echoed) and checks every request against the\n"
             "API description: unknown, missing or mistyped parameters get Stripe's 400 with the\n"
             "parameter named.\n"
             "\n"
@@ -51,6 +52,8 @@ void sl__cmd_emulate_help(FILE *out)
             "  --data FILE         keep the state in this SQLite file across restarts\n"
             "                      (default: in memory, gone at exit)\n"
             "  --retry-ms MS       first redelivery wait, doubling each time (default 1000)\n"
+            "  --strict            operations it does not keep answer 501 (with\n"
+            "                      Stripe-Should-Retry: false)\n"
             "\n"
             "Example:\n"
             "  sluice emulate --data stripe-emulator.db &\n"
@@ -60,15 +63,16 @@ void sl__cmd_emulate_help(FILE *out)
 
 int sl__cmd_emulate(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_RETRY, O_DATA };
+    enum { O_LISTEN = 256, O_RETRY, O_DATA, O_STRICT };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"retry-ms", required_argument, NULL, O_RETRY},
+        {"strict", no_argument, NULL, O_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6, NULL};
+    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6, NULL, 0};
     long v;
     int c;
     opterr = 0;
@@ -80,6 +84,9 @@ int sl__cmd_emulate(int argc, char **argv)
             break;
         case O_DATA:
             cfg.data = optarg;
+            break;
+        case O_STRICT:
+            cfg.strict = 1;
             break;
         case O_RETRY:
             if (sl__cli_parse_long(optarg, 1, 3600000, &v))

@@ -216,6 +216,23 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
                          name);
 }
 
+/* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
+ * the key as the user name and no password (curl -u sk_test_...:). 0 when there is none. */
+static int api_key(struct MHD_Connection *conn, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7] && strlen(auth + 7) < n) {
+        snprintf(out, n, "%s", auth + 7);
+        return 1;
+    }
+    char *user = MHD_basic_auth_get_username_password(conn, NULL);
+    if (user && *user && strlen(user) < n)
+        snprintf(out, n, "%s", user);
+    MHD_free(user);
+    return out[0] != '\0';
+}
+
 static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
                              const char *uri, const char *body, size_t len, const char *request_id)
 {
@@ -241,13 +258,14 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         json_decref(form);
         return out;
     }
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !auth[7])
-        return sl__emu_error(401, "invalid_request_error", NULL, NULL,
-                             "You did not provide an API key. You need to provide your API key in "
-                             "the Authorization header, using Bearer auth (e.g. 'Authorization: "
-                             "Bearer YOUR_SECRET_KEY').");
-    const char *key = auth + 7;
+    char key[256];
+    if (!api_key(conn, key, sizeof key))
+        return sl__emu_error(
+            401, "invalid_request_error", NULL, NULL,
+            "You did not provide an API key. You need to provide your API key in "
+            "the Authorization header, using Bearer auth (e.g. 'Authorization: "
+            "Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication "
+            "for details, or we can help at https://support.stripe.com/.");
     if (strncmp(key, "sk_test_", 8) != 0 && strncmp(key, "rk_test_", 8) != 0) {
         char masked[64];
         sl_key_mask(key, masked, sizeof masked);
@@ -374,6 +392,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
     if (r.replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    /* As Stripe: a write's reply names its Idempotency-Key; what is not implemented is not worth
+     * retrying. */
+    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        MHD_add_response_header(resp, "Idempotency-Key", idem);
+    if (r.status == 501)
+        MHD_add_response_header(resp, "Stripe-Should-Retry", "false");
     enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
     return ret;
