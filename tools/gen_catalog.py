@@ -225,7 +225,9 @@ class Builder:
         if typ == "object" or "properties" in s:
             for name, sub in s.get("properties", {}).items():
                 acc["props"].setdefault(name, []).append(sub)
-            acc["required"].update(s.get("required", []))
+            # A field is required only when every object variant requires it (card[token] or
+            # card[number] with its expiry: neither alone is required).
+            acc["required_sets"].append(set(s.get("required", [])))
             ap = s.get("additionalProperties")
             if ap not in (None, False) or ("properties" not in s and ap is None):
                 acc["flags"] |= FLAG_OPEN
@@ -235,10 +237,12 @@ class Builder:
             acc["desc"] = first_sentence(s["description"])
 
     def shape_of(self, schemas, depth=0):
-        acc = {"kinds": 0, "flags": 0, "props": {}, "required": set(), "enums": [], "items": [],
-               "desc": ""}
+        acc = {"kinds": 0, "flags": 0, "props": {}, "required_sets": [], "enums": [],
+               "items": [], "desc": ""}
         for s in schemas:
             self.collect(s, acc, depth)
+        acc["required"] = (set.intersection(*acc["required_sets"]) if acc["required_sets"]
+                           else set())
         fields = []
         if depth < 12:
             for name in sorted(acc["props"]):

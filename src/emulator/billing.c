@@ -115,6 +115,11 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         return sl__emu_no_such("invoice", id ? id : "");
     const char *st = sl__emu_status_of(inv);
     json_int_t now = (json_int_t)time(NULL);
+    if ((strcmp(verb, "pay") == 0 || strcmp(verb, "send") == 0) && strcmp(st, "draft") == 0) {
+        /* As Stripe: a draft is finalized before it is sent or paid. */
+        json_decref(sl__emu_invoices(e, "finalize", id, NULL, request_id, idem_key).body);
+        st = sl__emu_status_of(inv);
+    }
     if (strcmp(verb, "update") == 0) {
         if (strcmp(st, "draft") &&
             !(json_object_size(typed) == 1 && json_object_get(typed, "metadata")))
@@ -174,6 +179,8 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
             if (!pm)
                 pm = json_string_value(json_object_get(json_object_get(cus, "invoice_settings"),
                                                        "default_payment_method"));
+            if (!pm) /* then the default source (a card from tok_visa) */
+                pm = json_string_value(json_object_get(cus, "default_source"));
             if (!pm)
                 return sl__emu_error(400, "invalid_request_error",
                                      "invoice_no_customer_payment_method", "payment_method",
@@ -195,6 +202,12 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
             if (paid.status != 200) {
                 sl__emu_emit(e, "invoice.payment_failed", inv, NULL, request_id, idem_key);
                 return paid;
+            }
+            if (strcmp(sl__emu_status_of(paid.body), "requires_action") == 0) {
+                /* 3D Secure: the invoice stays open until the customer authenticates. */
+                json_decref(paid.body);
+                sl__emu_emit(e, "invoice.payment_action_required", inv, NULL, request_id, idem_key);
+                return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
             }
             json_decref(paid.body);
         } else {

@@ -188,6 +188,48 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
 sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *url);
 
+/* --- Test cards (cards.c) ----------------------------------------------------------------------
+ */
+
+#define SL_EMU_CARD_ATTACHES 1u /* a declining card that attaches, and declines when charged */
+#define SL_EMU_CARD_ACTION 2u   /* payments with it need 3D Secure (requires_action) */
+#define SL_EMU_CARD_DISPUTE 4u  /* it pays, and the payment is then disputed */
+#define SL_EMU_CARD_INQUIRY 8u  /* the dispute is an inquiry */
+
+/* One of Stripe's test cards. */
+typedef struct sl_emu_card {
+    const char *name;         /* after pm_card_ and tok_: "visa", "chargeDeclined", ... */
+    const char *number;       /* its test card number */
+    const char *brand;        /* "visa" */
+    const char *funding;      /* "credit", "debit", "prepaid" */
+    const char *decline_code; /* NULL: it pays */
+    const char *code;         /* the error's code when it declines: card_declined, ... */
+    const char *message;      /* and its message, as Stripe words it */
+    const char *param;        /* and the parameter it names (cvc, exp_month), or NULL */
+    unsigned flags;           /* SL_EMU_CARD_* */
+} sl_emu_card_t;
+
+/* The test card a token (pm_card_visa, pm_card_visa_chargeDeclined, tok_visa) or test card
+ * number names, or NULL. */
+const sl_emu_card_t *sl__emu_card(const char *token);
+
+/* The test card a payment method or card (by id) was made from, or NULL. */
+const sl_emu_card_t *sl__emu_card_of(sl_emulator_t *e, const char *id);
+
+/* Makes a payment method (object "payment_method") or a card ("card") from a test token, or from
+ * `details` (card[number], exp_month, exp_year), owned by `customer` (may be NULL). The id goes
+ * to id[0..n). A number that is not one gets Stripe's 402 incorrect_number; an unknown token a
+ * 400 naming it. */
+sl_emu_reply_t sl__emu_card_make(sl_emulator_t *e, const char *object, const char *token,
+                                 const json_t *details, const char *customer, char *id, size_t n);
+
+/* Stripe's 402 card_error for a declining card: code, decline_code, message, param. */
+sl_emu_reply_t sl__emu_card_decline(const sl_emu_card_t *c);
+
+/* A 402 when the payment method or card `id` declines as soon as it is attached to a customer
+ * (Stripe checks a card then: only chargeCustomerFail declines later); status 0 if fine. */
+sl_emu_reply_t sl__emu_card_attach_check(sl_emulator_t *e, const char *id);
+
 /* --- Payments (pay.c) --------------------------------------------------------------------------
  */
 
@@ -200,9 +242,19 @@ const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_
 sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key);
 
-/* payment_methods.attach/detach. */
-sl_emu_reply_t sl__emu_payment_methods_attach(sl_emulator_t *e, const char *verb, const char *id,
-                                              const json_t *typed);
+/* payment_methods.create/attach/detach: a card from card[token] or a test card number; a test
+ * token attached makes a new payment method. */
+sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* disputes.update (charge.dispute.updated) and disputes.close (charge.dispute.closed, lost). */
+sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                const char *request_id, const char *idem_key);
+
+/* customers.sources.*: a card made from a token (source=tok_visa), updated, listed, detached. */
+sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, const char *customer,
+                                        const char *id, json_t *typed, const char *request_id,
+                                        const char *idem_key);
 
 /* customers.create/update with payment_method: a test token becomes a payment method attached
  * to the customer, and invoice_settings[default_payment_method] naming the same token names

@@ -147,6 +147,20 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         json_decref(typed);
         return out;
     }
+    if (strncmp(name, "customers.sources.", 18) == 0 && !strchr(name + 18, '.')) {
+        const char *cp = sl_op_path_param(op, 0), *ip = sl_op_path_param(op, 1);
+        json_t *cus = json_incref(json_object_get(params, cp ? cp : ""));
+        json_t *sid = json_incref(json_object_get(params, ip ? ip : ""));
+        json_object_del(params, cp ? cp : "");
+        json_object_del(params, ip ? ip : "");
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out = sl__emu_customer_sources(
+            e, verb, json_string_value(cus), json_string_value(sid), typed, request_id, idem_key);
+        json_decref(typed);
+        json_decref(cus);
+        json_decref(sid);
+        return out;
+    }
     const sl_emu_resource_t *r = sl__emu_resource(name, (size_t)(dot - name));
     if (r) {
         /* The id is the operation's only path parameter. */
@@ -182,9 +196,10 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate makes charges through payment intents only");
-        else if (strcmp(r->plural, "payment_methods") == 0 &&
-                 (strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0))
-            out = sl__emu_payment_methods_attach(e, verb, ids, typed);
+        else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
+            out = sl__emu_payment_methods(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "disputes") == 0 && rw)
+            out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(verb, "create") == 0)
             out = sl__emu_create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {

@@ -29,6 +29,8 @@ static const sl_emu_resource_t resources[] = {
     {"subscription_items", "subscription_item", "si", 0},
     {"checkout.sessions", "checkout.session", "cs_test", 0}, /* checkout.session.completed */
     {"payment_links", "payment_link", "plink", 1},
+    {"cards", "card", "card", 0},     /* customer.source.* */
+    {"disputes", "dispute", "dp", 0}, /* charge.dispute.* */
 };
 
 sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,

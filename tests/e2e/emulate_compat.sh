@@ -16,10 +16,13 @@ check() { # check NAME COMMAND...: passes when the command succeeds
 }
 start() { # start [ARGS...]: a fresh emulator; sets $url
     [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null; }
-    "$bin" emulate --listen 127.0.0.1:0 "$@" 2>"$tmp/log" &
+    starts=$((${starts:-0} + 1))
+    local log="$tmp/log$starts"
+    "$bin" emulate --listen 127.0.0.1:0 "$@" 2>"$log" &
     pid=$!
-    for _ in $(seq 200); do grep -q '"url"' "$tmp/log" && break; sleep 0.05; done
-    url=$(grep -o '"url":"[^"]*"' "$tmp/log" | head -1 | cut -d'"' -f4)
+    for _ in $(seq 400); do grep -qs '"url"' "$log" && break; sleep 0.05; done
+    url=$(grep -o '"url":"[^"]*"' "$log" | head -1 | cut -d'"' -f4)
+    [ -n "$url" ] || { echo "FAIL: sluice emulate did not start: $(cat "$log")"; exit 1; }
 }
 # req METHOD PATH [curl args...]: the body in $tmp/body, the headers in $tmp/hdr, the status in $code
 req() {
@@ -55,5 +58,19 @@ req POST /v1/issuing/cardholders -u sk_test_basic: -d name=Jenny -d type=individ
 check "--strict: an operation not kept answers 501 with Stripe-Should-Retry: false" \
     test "$code" = 501 -a "$(hdr Stripe-Should-Retry)" = false
 start
+
+# --- Test cards by token --------------------------------------------------------------------
+cus=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=t@example.com | jq -r .id)
+req POST /v1/payment_methods/pm_card_visa/attach -u sk_test_x: -d customer="$cus"
+check "POST /v1/payment_methods/pm_card_visa/attach makes a new pm_ on the customer" \
+    eval 'test "$code" = 200 && j .id | grep -q "^pm_" && test "$(j .id)" != pm_card_visa && test "$(j .customer)" = "$cus"'
+req POST /v1/payment_intents -u sk_test_x: -d amount=500 -d currency=usd \
+    -d payment_method=pm_card_chargeDeclinedInsufficientFunds -d confirm=true
+check "insufficient funds: 402 with Stripe's message" \
+    test "$code" = 402 -a "$(j .error.message)" = "Your card has insufficient funds." -a "$(j .error.decline_code)" = insufficient_funds
+req POST /v1/payment_methods -u sk_test_x: -d type=card -d 'card[token]=tok_visa'
+check "payment_methods.create with card[token]=tok_visa" test "$code" = 200 -a "$(j .card.last4)" = 4242
+
+(cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
 exit $rc

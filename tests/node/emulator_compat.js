@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// The official stripe package against `sluice emulate`, written as code for real Stripe is:
+// Stripe's test payment methods and card tokens, declines worded as Stripe words them, 3D Secure,
+// disputes from test cards.
+// Usage: node emulator_compat.js http://127.0.0.1:PORT
+'use strict';
+const assert = require('assert');
+const Stripe = require(require.resolve('stripe', {paths: [__dirname]}));
+
+const base = new URL(process.argv[2]);
+const stripe = new Stripe('sk_test_compat', {
+  host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0,
+});
+
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    console.log('ok: ' + name);
+  } catch (e) {
+    failed++;
+    console.log('FAIL: ' + name + ': ' + (e.stack || e));
+  }
+}
+
+async function declines(promise, fields) {
+  try {
+    await promise;
+  } catch (e) {
+    for (const [k, v] of Object.entries(fields)) assert.strictEqual(e.raw[k], v, k);
+    return e;
+  }
+  assert.fail('expected a decline');
+}
+
+async function main() {
+  const jenny = await stripe.customers.create({email: 'jenny@example.com'});
+
+  await check('attaching pm_card_visa makes a new payment method on the customer', async () => {
+    const pm = await stripe.paymentMethods.attach('pm_card_visa', {customer: jenny.id});
+    assert.match(pm.id, /^pm_/);
+    assert.notStrictEqual(pm.id, 'pm_card_visa');
+    assert.strictEqual(pm.customer, jenny.id);
+    assert.strictEqual(pm.card.brand, 'visa');
+    assert.strictEqual(pm.card.last4, '4242');
+    const listed = await stripe.paymentMethods.list({customer: jenny.id, type: 'card'});
+    assert.ok(listed.data.some((x) => x.id === pm.id));
+    const again = await stripe.paymentMethods.attach('pm_card_visa', {customer: jenny.id});
+    assert.notStrictEqual(again.id, pm.id, 'each attachment makes its own payment method');
+    const off = await stripe.paymentMethods.detach(pm.id);
+    assert.strictEqual(off.customer, null);
+  });
+
+  await check('a declining card is refused when attached; chargeCustomerFail attaches and declines when charged', async () => {
+    await declines(stripe.paymentMethods.attach('pm_card_chargeDeclined', {customer: jenny.id}),
+      {type: 'card_error', code: 'card_declined', decline_code: 'generic_decline'});
+    const pm = await stripe.paymentMethods.attach('pm_card_chargeCustomerFail', {customer: jenny.id});
+    assert.strictEqual(pm.card.last4, '0341');
+    await declines(stripe.paymentIntents.create({amount: 900, currency: 'usd', customer: jenny.id, payment_method: pm.id, confirm: true}),
+      {type: 'card_error', code: 'card_declined', message: 'Your card was declined.'});
+  });
+
+  await check('declines say what Stripe says: insufficient funds, expired card, incorrect CVC', async () => {
+    await declines(stripe.paymentIntents.create({amount: 700, currency: 'usd', payment_method: 'pm_card_visa_chargeDeclinedInsufficientFunds', confirm: true}),
+      {code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.'});
+    await declines(stripe.paymentIntents.create({amount: 700, currency: 'usd', payment_method: 'pm_card_chargeDeclinedExpiredCard', confirm: true}),
+      {code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.', param: 'exp_month'});
+    await declines(stripe.paymentIntents.create({amount: 700, currency: 'usd', payment_method: 'pm_card_chargeDeclinedIncorrectCvc', confirm: true}),
+      {code: 'incorrect_cvc', message: "Your card's security code is incorrect.", param: 'cvc'});
+  });
+
+  await check('payment_methods.create with card[token]=tok_visa or a test card number', async () => {
+    const byToken = await stripe.paymentMethods.create({type: 'card', card: {token: 'tok_mastercard'}});
+    assert.strictEqual(byToken.card.brand, 'mastercard');
+    assert.strictEqual(byToken.card.last4, '4444');
+    const byNumber = await stripe.paymentMethods.create({type: 'card', card: {number: '4000000000000077', exp_month: 12, exp_year: 2034, cvc: '123'}});
+    assert.strictEqual(byNumber.card.last4, '0077');
+    assert.strictEqual(byNumber.card.exp_year, 2034);
+    assert.strictEqual(byNumber.card.number, undefined, 'the number is never kept');
+    assert.strictEqual(byNumber.card.cvc, undefined);
+    const paid = await stripe.paymentIntents.create({amount: 1200, currency: 'usd', payment_method: byNumber.id, confirm: true});
+    assert.strictEqual(paid.status, 'succeeded');
+    await declines(stripe.paymentMethods.create({type: 'card', card: {number: '4242424242424241', exp_month: 12, exp_year: 2034}}),
+      {type: 'card_error', code: 'incorrect_number'});
+    await assert.rejects(stripe.paymentMethods.create({type: 'card', card: {token: 'tok_nonesuch'}}), /No such token: 'tok_nonesuch'/);
+  });
+
+  await check('source=tok_visa gives the customer a card as its default source, which invoices charge', async () => {
+    const bob = await stripe.customers.create({email: 'bob@example.com', source: 'tok_visa'});
+    assert.match(bob.default_source, /^card_/);
+    const card = await stripe.customers.retrieveSource(bob.id, bob.default_source);
+    assert.strictEqual(card.object, 'card');
+    assert.strictEqual(card.brand, 'Visa');
+    assert.strictEqual(card.customer, bob.id);
+    const amex = await stripe.customers.createSource(bob.id, {source: 'tok_amex'});
+    assert.strictEqual(amex.last4, '8431');
+    const sources = await stripe.customers.listSources(bob.id);
+    assert.strictEqual(sources.data.length, 2);
+    await stripe.invoiceItems.create({customer: bob.id, amount: 1500, currency: 'usd'});
+    const inv = await stripe.invoices.create({customer: bob.id, pending_invoice_items_behavior: 'include'});
+    const paid = await stripe.invoices.pay(inv.id);
+    assert.strictEqual(paid.status, 'paid', 'a draft is finalized and paid from the default source');
+    await declines(stripe.customers.createSource(bob.id, {source: 'tok_chargeDeclined'}), {code: 'card_declined'});
+    const gone = await stripe.customers.deleteSource(bob.id, amex.id);
+    assert.strictEqual(gone.deleted, true);
+  });
+
+  await check('3D Secure cards: requires_action on session, authentication_required off session', async () => {
+    const pi = await stripe.paymentIntents.create({amount: 2500, currency: 'usd', payment_method: 'pm_card_threeDSecure2Required', confirm: true});
+    assert.strictEqual(pi.status, 'requires_action');
+    assert.strictEqual(pi.next_action.type, 'use_stripe_sdk');
+    const pm = await stripe.paymentMethods.attach('pm_card_authenticationRequired', {customer: jenny.id});
+    await declines(stripe.paymentIntents.create({amount: 2500, currency: 'usd', customer: jenny.id, payment_method: pm.id, confirm: true, off_session: true}),
+      {code: 'authentication_required', decline_code: 'authentication_required'});
+  });
+
+  await check('pm_card_createDispute pays, then the charge is disputed; a dispute closes', async () => {
+    const pi = await stripe.paymentIntents.create({amount: 3000, currency: 'usd', payment_method: 'pm_card_createDispute', confirm: true});
+    assert.strictEqual(pi.status, 'succeeded');
+    const disputes = await stripe.disputes.list({payment_intent: pi.id});
+    assert.strictEqual(disputes.data.length, 1);
+    const dp = disputes.data[0];
+    assert.strictEqual(dp.charge, pi.latest_charge);
+    assert.strictEqual(dp.amount, 3000);
+    assert.strictEqual(dp.status, 'needs_response');
+    const charge = await stripe.charges.retrieve(pi.latest_charge);
+    assert.strictEqual(charge.disputed, true);
+    const updated = await stripe.disputes.update(dp.id, {evidence: {uncategorized_text: 'shipped'}});
+    assert.strictEqual(updated.evidence.uncategorized_text, 'shipped');
+    const closed = await stripe.disputes.close(dp.id);
+    assert.strictEqual(closed.status, 'lost');
+    const types = (await stripe.events.list({limit: 100})).data.map((e) => e.type);
+    for (const t of ['charge.dispute.created', 'charge.dispute.updated', 'charge.dispute.closed', 'payment_method.attached', 'customer.source.created'])
+      assert.ok(types.includes(t), t);
+  });
+
+  console.log(failed ? `${failed} failed` : 'all passed');
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.log('FAIL: ' + (e.stack || e));
+  process.exit(1);
+});
