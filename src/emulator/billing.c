@@ -97,6 +97,16 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         json_object_set_new(inv, "status_transitions",
                             json_pack("{s:n,s:n,s:n,s:n}", "finalized_at",
                                       "marked_uncollectible_at", "paid_at", "voided_at"));
+        /* Sent invoices are due days_until_due after they are made; charged ones have no date. */
+        const json_t *days = json_object_get(inv, "days_until_due");
+        json_object_set_new(
+            inv, "due_date",
+            json_is_integer(days) &&
+                    strcmp(json_string_value(json_object_get(inv, "collection_method")) ?: "",
+                           "send_invoice") == 0
+                ? json_integer(json_integer_value(json_object_get(inv, "created")) +
+                               json_integer_value(days) * 86400)
+                : json_null());
         if (include) {
             const json_t *items = json_object_get(e->lists, "invoiceitem");
             for (size_t i = 0; i < json_array_size(items); i++) {
@@ -143,6 +153,8 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         json_object_set_new(inv, "status", json_string("open"));
         json_object_set_new(json_object_get(inv, "status_transitions"), "finalized_at",
                             json_integer(now));
+        if (json_is_null(json_object_get(inv, "effective_at")))
+            json_object_set_new(inv, "effective_at", json_integer(now));
         sl__emu_emit(e, "invoice.finalized", inv, NULL, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
     }
@@ -227,6 +239,25 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
                          "sluice emulate does not implement invoices.%s yet", verb);
 }
 
+/* The price Stripe makes for an invoice item given by amount: one-time, of that unit amount. */
+static json_t *adhoc_price(sl_emulator_t *e, const json_t *typed, json_int_t qty)
+{
+    (void)e;
+    char id[64], prod[64];
+    sl__emu_must_rand(sl__rand_id("price", id, sizeof id));
+    sl__emu_must_rand(sl__rand_id("prod", prod, sizeof prod));
+    json_int_t amount = json_integer_value(json_object_get(typed, "amount"));
+    json_int_t unit = qty ? amount / qty : amount;
+    char dec[32];
+    snprintf(dec, sizeof dec, "%lld", (long long)unit);
+    return json_pack("{s:s,s:s,s:b,s:s,s:I,s:O,s:s,s:b,s:{},s:n,s:n,s:s,s:n,s:s,s:I,s:s}", "id", id,
+                     "object", "price", "active", 0, "billing_scheme", "per_unit", "created",
+                     (json_int_t)time(NULL), "currency", json_object_get(typed, "currency"),
+                     "product", prod, "livemode", 0, "metadata", "nickname", "recurring",
+                     "tax_behavior", "unspecified", "tiers_mode", "type", "one_time", "unit_amount",
+                     unit, "unit_amount_decimal", dec);
+}
+
 sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, const char *id,
                                           json_t *typed, const char *request_id,
                                           const char *idem_key)
@@ -256,6 +287,15 @@ sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, co
         json_object_set_new(typed, "quantity", json_integer(qty));
         if (!inv_id)
             json_object_set_new(typed, "invoice", json_null());
+        /* The item's price: the one named, or one made for it from its amount, as Stripe makes
+         * one (never the example's). */
+        json_t *own = price ? json_deep_copy(price) : adhoc_price(e, typed, qty);
+        json_object_set_new(typed, "price", own);
+        json_object_set(typed, "unit_amount", json_object_get(own, "unit_amount"));
+        json_object_set(typed, "unit_amount_decimal", json_object_get(own, "unit_amount_decimal"));
+        json_int_t now = (json_int_t)time(NULL);
+        if (!json_object_get(typed, "period"))
+            json_object_set_new(typed, "period", json_pack("{s:I,s:I}", "end", now, "start", now));
         sl_emu_reply_t out = sl__emu_create(e, r, typed, request_id, idem_key);
         if (inv && out.status == 200)
             invoice_total(e, inv);
@@ -524,10 +564,16 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         }
         json_t *items = json_incref(items_in);
         json_object_del(typed, "items");
-        json_int_t trial = json_is_integer(json_object_get(typed, "trial_period_days"))
-                               ? json_integer_value(json_object_get(typed, "trial_period_days"))
-                               : 0;
+        json_int_t trial =
+            json_is_integer(json_object_get(typed, "trial_period_days"))
+                ? json_integer_value(json_object_get(typed, "trial_period_days")) * 86400
+                : 0;
         json_object_del(typed, "trial_period_days");
+        /* trial_end: a time in the future (seconds of trial from now), or "now": none. */
+        const json_t *trial_end = json_object_get(typed, "trial_end");
+        if (json_is_integer(trial_end) && json_integer_value(trial_end) > now)
+            trial = json_integer_value(trial_end) - now;
+        json_object_del(typed, "trial_end");
         json_object_del(typed, "payment_behavior");
         sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
         if (cr.status != 200) {
@@ -560,14 +606,13 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
                                       (json_int_t)json_array_size(data), "url", url));
         json_object_set_new(sub, "current_period_start", json_integer(now));
         json_object_set_new(sub, "current_period_end",
-                            json_integer(now + (trial ? trial * 86400 : period)));
+                            json_integer(now + (trial ? trial : period)));
         json_object_set_new(sub, "start_date", json_integer(now));
         json_object_set_new(sub, "canceled_at", json_null());
         json_object_set_new(sub, "ended_at", json_null());
         json_object_set_new(sub, "cancel_at_period_end", json_false());
         json_object_set_new(sub, "trial_start", trial ? json_integer(now) : json_null());
-        json_object_set_new(sub, "trial_end",
-                            trial ? json_integer(now + trial * 86400) : json_null());
+        json_object_set_new(sub, "trial_end", trial ? json_integer(now + trial) : json_null());
         /* The first invoice: one item per subscription item (nothing during a trial). */
         const char *paid = bill_subscription(e, sub, "subscription_create", request_id, trial > 0);
         const char *status = trial                       ? "trialing"
@@ -605,7 +650,33 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
             apply_item_changes(e, sub, changes);
         }
         json_decref(changes);
+        /* trial_end=now ends the trial at once and bills the first period; a time moves it. */
+        json_t *trial_end = json_incref(json_object_get(typed, "trial_end"));
+        json_object_del(typed, "trial_end");
         sl__emu_apply(sub, typed, previous, 0);
+        if (trial_end) {
+            json_object_set(previous, "trial_end", json_object_get(sub, "trial_end"));
+            json_object_set(previous, "status", json_object_get(sub, "status"));
+            json_object_set(previous, "current_period_end",
+                            json_object_get(sub, "current_period_end"));
+        }
+        if (json_is_string(trial_end) && strcmp(sl__emu_status_of(sub), "trialing") == 0) {
+            json_object_set_new(sub, "trial_end", json_integer(now));
+            json_object_set_new(sub, "current_period_start", json_integer(now));
+            json_int_t period = 30 * 86400;
+            json_t *items = json_object_get(json_object_get(sub, "items"), "data");
+            if (json_array_size(items))
+                period = period_seconds(json_object_get(json_array_get(items, 0), "price"));
+            json_object_set_new(sub, "current_period_end", json_integer(now + period));
+            const char *paid = bill_subscription(e, sub, "subscription_cycle", request_id, 0);
+            json_object_set_new(sub, "status",
+                                json_string(strcmp(paid, "paid") == 0 ? "active" : "past_due"));
+        } else if (json_is_integer(trial_end)) {
+            json_object_set(sub, "trial_end", trial_end);
+            if (strcmp(sl__emu_status_of(sub), "trialing") == 0)
+                json_object_set(sub, "current_period_end", trial_end);
+        }
+        json_decref(trial_end);
         sl__emu_emit(e, "customer.subscription.updated", sub, previous, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
     }

@@ -110,6 +110,11 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
     json_decref(cparams);
     json_t *charge = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
     json_decref(cr.body);
+    /* A charge that pays moves money: a balance transaction of its own; one that fails none. */
+    char txn[64];
+    sl__emu_must_rand(sl__rand_id("txn", txn, sizeof txn));
+    json_object_set_new(charge, "balance_transaction",
+                        card && card->decline_code ? json_null() : json_string(txn));
     json_object_set_new(pi, "latest_charge",
                         json_string(json_string_value(json_object_get(charge, "id"))));
     if (card && card->decline_code) {

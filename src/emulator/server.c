@@ -231,6 +231,58 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
                          name);
 }
 
+/* Characters in UTF-8 text, as Stripe counts them. */
+static size_t chars_of(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Stripe's limits on metadata, wherever it is given (metadata, subscription_data[metadata]):
+ * 50 keys, keys of 40 characters, values of 500. Status 0 when within them. */
+static sl_emu_reply_t check_metadata(const json_t *params, const char *at, int depth)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        char here[512];
+        snprintf(here, sizeof here, *at ? "%s[%s]" : "%s%s", at, k);
+        if (!json_is_object(v) || depth > 8)
+            continue;
+        if (strcmp(k, "metadata") != 0) {
+            sl_emu_reply_t inner = check_metadata(v, here, depth + 1);
+            if (inner.status)
+                return inner;
+            continue;
+        }
+        if (json_object_size(v) > 50)
+            return sl__emu_error(400, "invalid_request_error", "parameter_invalid", here,
+                                 "Invalid %s: metadata can have up to 50 keys, but you passed %zu.",
+                                 here, json_object_size(v));
+        const char *mk;
+        json_t *mv;
+        json_object_foreach(v, mk, mv)
+        {
+            char param[640];
+            snprintf(param, sizeof param, "%s[%.*s]", here, 100, mk);
+            if (chars_of(mk) > 40)
+                return sl__emu_error(400, "invalid_request_error", "parameter_invalid", param,
+                                     "Invalid %s: metadata keys can be at most 40 characters "
+                                     "long; this one has %zu.",
+                                     here, chars_of(mk));
+            if (json_is_string(mv) && chars_of(json_string_value(mv)) > 500)
+                return sl__emu_error(400, "invalid_request_error", "parameter_invalid", param,
+                                     "Invalid %s: metadata values can be at most 500 characters "
+                                     "long; this one has %zu.",
+                                     param, chars_of(json_string_value(mv)));
+        }
+    }
+    return (sl_emu_reply_t){0, NULL, 0, NULL};
+}
+
 /* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
  * the key as the user name and no password (curl -u sk_test_...:). 0 when there is none. */
 static int api_key(struct MHD_Connection *conn, char *out, size_t n)
@@ -311,6 +363,11 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         const char *msg = strchr(err, ':') ? strchr(err, ':') + 2 : err;
         return sl__emu_error(400, "invalid_request_error", "parameter_invalid",
                              param[0] ? param : NULL, "%s", msg);
+    }
+    sl_emu_reply_t bad_meta = check_metadata(params, "", 0);
+    if (bad_meta.status) {
+        json_decref(params);
+        return bad_meta;
     }
     const char *idem_key =
         strcmp(method, "POST") == 0

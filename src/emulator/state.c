@@ -101,6 +101,73 @@ void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int meta
     }
 }
 
+/* unit_amount_decimal beside unit_amount, as Stripe gives both. */
+static void amount_decimal(json_t *o, const char *field, const char *decimal)
+{
+    const json_t *v = json_object_get(o, field);
+    char dec[32];
+    snprintf(dec, sizeof dec, "%lld", (long long)json_integer_value(v));
+    if (!json_object_get(o, decimal) || json_is_null(json_object_get(o, decimal)))
+        json_object_set_new(o, decimal, json_is_integer(v) ? json_string(dec) : json_null());
+}
+
+/* A price's amounts as Stripe shows them: decimals beside amounts, in each currency option and
+ * tier too; a tier up to "inf" has up_to null. */
+static void price_amounts(json_t *price)
+{
+    amount_decimal(price, "unit_amount", "unit_amount_decimal");
+    const char *cur;
+    json_t *opt;
+    json_object_foreach(json_object_get(price, "currency_options"), cur, opt)
+    {
+        amount_decimal(opt, "unit_amount", "unit_amount_decimal");
+        if (!json_object_get(opt, "tax_behavior"))
+            json_object_set_new(opt, "tax_behavior", json_string("unspecified"));
+        if (!json_object_get(opt, "custom_unit_amount"))
+            json_object_set_new(opt, "custom_unit_amount", json_null());
+    }
+    size_t i;
+    json_t *tier;
+    json_array_foreach(json_object_get(price, "tiers"), i, tier)
+    {
+        if (json_is_string(json_object_get(tier, "up_to")))
+            json_object_set_new(tier, "up_to", json_null()); /* inf */
+        if (!json_object_get(tier, "flat_amount"))
+            json_object_set_new(tier, "flat_amount", json_null());
+        if (!json_object_get(tier, "unit_amount"))
+            json_object_set_new(tier, "unit_amount", json_null());
+        amount_decimal(tier, "unit_amount", "unit_amount_decimal");
+        amount_decimal(tier, "flat_amount", "flat_amount_decimal");
+    }
+}
+
+/* The example objects' timestamps are all 1234567890: a new object's own times are now (when it
+ * was made, its first period), the rest null until something sets them, as on Stripe. */
+static void clear_example_times(json_t *obj, json_int_t now)
+{
+    static const char *const now_fields[] = {"created",
+                                             "updated",
+                                             "date",
+                                             "period_start",
+                                             "period_end",
+                                             "billing_cycle_anchor",
+                                             "current_period_start",
+                                             "current_period_end",
+                                             "start_date",
+                                             "frozen_time"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) != 1234567890)
+            continue;
+        int is_now = 0;
+        for (size_t i = 0; i < sizeof now_fields / sizeof *now_fields; i++)
+            is_now |= strcmp(k, now_fields[i]) == 0;
+        json_object_set_new(obj, k, is_now ? json_integer(now) : json_null());
+    }
+}
+
 sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *request_id, const char *idem_key)
 {
@@ -120,7 +187,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     }
     json_object_set_new(obj, "id", json_string(id));
     json_object_set_new(obj, "object", json_string(r->object));
-    json_object_set_new(obj, "created", json_integer((json_int_t)time(NULL)));
+    clear_example_times(obj, (json_int_t)time(NULL));
     json_object_set_new(obj, "livemode", json_false());
     if (json_object_get(obj, "metadata"))
         json_object_set_new(obj, "metadata", json_object());
@@ -154,12 +221,8 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
                                 : json_null());
     }
     sl__emu_apply(obj, params, NULL, 0);
-    if (strcmp(r->object, "price") == 0 && json_is_integer(json_object_get(obj, "unit_amount"))) {
-        char dec[32];
-        snprintf(dec, sizeof dec, "%lld",
-                 (long long)json_integer_value(json_object_get(obj, "unit_amount")));
-        json_object_set_new(obj, "unit_amount_decimal", json_string(dec));
-    }
+    if (strcmp(r->object, "price") == 0)
+        price_amounts(obj);
     json_object_set(e->objects, id, obj);
     sl__emu_touch(e, id);
     sl__emu_list_append(e, r->object, id);

@@ -134,6 +134,66 @@ async function main() {
       assert.ok(types.includes(t), t);
   });
 
+  await check('no example values: times from state or null, a price per invoice item, a balance transaction per charge', async () => {
+    const cus = await stripe.customers.create({email: 'times@example.com'});
+    const now = Math.floor(Date.now() / 1000);
+    const near = (t) => assert.ok(Math.abs(t - now) < 60, `${t} is not now (${now})`);
+    const a = await stripe.invoiceItems.create({customer: cus.id, amount: 700, currency: 'usd'});
+    const b = await stripe.invoiceItems.create({customer: cus.id, amount: 900, currency: 'usd'});
+    near(a.date);
+    assert.notStrictEqual(a.price.id, b.price.id);
+    assert.strictEqual(b.price.unit_amount, 900);
+    const coupon = await stripe.coupons.create({percent_off: 10});
+    assert.strictEqual(coupon.redeem_by, null);
+    const inv = await stripe.invoices.create({customer: cus.id, pending_invoice_items_behavior: 'include', collection_method: 'send_invoice', days_until_due: 7});
+    near(inv.period_start);
+    assert.strictEqual(inv.due_date, inv.created + 7 * 86400);
+    assert.strictEqual(inv.next_payment_attempt, null);
+    const one = await stripe.paymentIntents.create({amount: 500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true});
+    const two = await stripe.paymentIntents.create({amount: 600, currency: 'usd', payment_method: 'pm_card_visa', confirm: true});
+    const c1 = await stripe.charges.retrieve(one.latest_charge), c2 = await stripe.charges.retrieve(two.latest_charge);
+    assert.match(c1.balance_transaction, /^txn_/);
+    assert.notStrictEqual(c1.balance_transaction, c2.balance_transaction);
+    const prod = await stripe.products.create({name: 'Seats'});
+    const price = await stripe.prices.create({product: prod.id, currency: 'usd', unit_amount: 1000, recurring: {interval: 'month'}});
+    const sub = await stripe.subscriptions.create({customer: cus.id, items: [{price: price.id}], default_payment_method: 'pm_card_visa', trial_end: 'now'});
+    assert.strictEqual(sub.status, 'active');
+    assert.strictEqual(sub.trial_end, null);
+    assert.strictEqual(sub.cancel_at, null);
+    near(sub.billing_cycle_anchor);
+    const trial = await stripe.subscriptions.create({customer: cus.id, items: [{price: price.id}], default_payment_method: 'pm_card_visa', trial_period_days: 7});
+    assert.strictEqual(trial.status, 'trialing');
+    const ended = await stripe.subscriptions.update(trial.id, {trial_end: 'now'});
+    assert.strictEqual(ended.status, 'active');
+    near(ended.trial_end);
+  });
+
+  await check('prices: currency_options and tiers carry integers, up_to inf is null', async () => {
+    const prod = await stripe.products.create({name: 'Tiered'});
+    const multi = await stripe.prices.create({product: prod.id, currency: 'usd', unit_amount: 1000, currency_options: {eur: {unit_amount: 900}}});
+    assert.strictEqual(multi.currency_options.eur.unit_amount, 900);
+    assert.strictEqual(multi.currency_options.eur.unit_amount_decimal, '900');
+    const tiered = await stripe.prices.create({product: prod.id, currency: 'usd', billing_scheme: 'tiered', tiers_mode: 'graduated', recurring: {interval: 'month'},
+      tiers: [{up_to: 10, unit_amount: 100}, {up_to: 'inf', unit_amount: 50}]});
+    assert.strictEqual(tiered.tiers[0].up_to, 10);
+    assert.strictEqual(tiered.tiers[1].up_to, null);
+    assert.strictEqual(tiered.tiers[1].unit_amount, 50);
+  });
+
+  await check("Stripe's limits: maxLength from the API description, metadata keys, key and value lengths", async () => {
+    await assert.rejects(stripe.customers.create({name: 'x'.repeat(6000)}), (e) => e.raw.param === 'name' && /at most 256 characters/.test(e.message));
+    const ok = await stripe.customers.create({name: 'é'.repeat(256)});
+    assert.strictEqual(ok.name.length, 256, 'characters, not bytes');
+    const many = {};
+    for (let i = 0; i < 51; i++) many['k' + i] = 'v';
+    await assert.rejects(stripe.customers.create({metadata: many}), /up to 50 keys/);
+    await assert.rejects(stripe.customers.create({metadata: {['k'.repeat(41)]: 'v'}}), /at most 40 characters/);
+    await assert.rejects(stripe.customers.create({metadata: {k: 'v'.repeat(501)}}), /at most 500 characters/);
+    delete many.k50;
+    const fifty = await stripe.customers.create({metadata: many});
+    assert.strictEqual(Object.keys(fifty.metadata).length, 50);
+  });
+
   console.log(failed ? `${failed} failed` : 'all passed');
   process.exit(failed ? 1 : 0);
 }
