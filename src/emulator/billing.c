@@ -68,7 +68,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
 {
     const sl_emu_resource_t *r = sl__emu_resource("invoices", 8);
     if (strcmp(verb, "create") == 0) {
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         const json_t *customer = customer_of(e, typed, &err);
         if (!customer)
             return err;
@@ -118,7 +118,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
             }
         }
         invoice_total(e, inv);
-        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
     }
     json_t *inv = id ? json_object_get(e->objects, id) : NULL;
     if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
@@ -156,7 +156,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         if (json_is_null(json_object_get(inv, "effective_at")))
             json_object_set_new(inv, "effective_at", json_integer(now));
         sl__emu_emit(e, "invoice.finalized", inv, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "void") == 0 || strcmp(verb, "mark_uncollectible") == 0 ||
         strcmp(verb, "send") == 0) {
@@ -167,14 +167,14 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
                                                       : "mark uncollectible");
         if (is_send) {
             sl__emu_emit(e, "invoice.sent", inv, NULL, request_id, idem_key);
-            return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+            return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
         }
         json_object_set_new(inv, "status", json_string(is_void ? "void" : "uncollectible"));
         json_object_set_new(json_object_get(inv, "status_transitions"),
                             is_void ? "voided_at" : "marked_uncollectible_at", json_integer(now));
         sl__emu_emit(e, is_void ? "invoice.voided" : "invoice.marked_uncollectible", inv, NULL,
                      request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "pay") == 0) {
         if (strcmp(st, "open"))
@@ -219,7 +219,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
                 /* 3D Secure: the invoice stays open until the customer authenticates. */
                 json_decref(paid.body);
                 sl__emu_emit(e, "invoice.payment_action_required", inv, NULL, request_id, idem_key);
-                return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+                return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
             }
             json_decref(paid.body);
         } else {
@@ -233,7 +233,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
                             json_integer(now));
         sl__emu_emit(e, "invoice.paid", inv, NULL, request_id, idem_key);
         sl__emu_emit(e, "invoice.payment_succeeded", inv, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
     }
     return sl__emu_error(501, "api_error", "not_implemented", NULL,
                          "sluice emulate does not implement invoices.%s yet", verb);
@@ -379,7 +379,7 @@ static sl_emu_reply_t check_item_changes(sl_emulator_t *e, const json_t *sub, co
                 price ? "The price specified is not recurring: '%s'" : "No such price: '%s'", pid);
         }
     }
-    return (sl_emu_reply_t){0, NULL, 0, NULL};
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }
 
 /* Applies checked items[] changes: an id with deleted=true removes that item, an id with a price
@@ -485,7 +485,7 @@ sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, cons
         json_object_set_new(sub, "canceled_at", json_integer(now));
         json_object_set_new(sub, "ended_at", json_integer(now));
         sl__emu_emit(e, "customer.subscription.deleted", sub, NULL, request_id, NULL);
-        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
     /* The preview Stripe sends ahead of the renewal: an invoice without an id. */
     const json_t *data = json_object_get(json_object_get(sub, "items"), "data");
@@ -533,7 +533,7 @@ sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, cons
     json_object_set_new(sub, "status",
                         json_string(strcmp(paid, "paid") == 0 ? "active" : "past_due"));
     sl__emu_emit(e, "customer.subscription.updated", sub, previous, request_id, NULL);
-    return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const char *id,
@@ -542,7 +542,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
     const sl_emu_resource_t *r = sl__emu_resource("subscriptions", 13);
     json_int_t now = (json_int_t)time(NULL);
     if (strcmp(verb, "create") == 0) {
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         if (!customer_of(e, typed, &err))
             return err;
         json_t *items_in = json_object_get(typed, "items");
@@ -620,7 +620,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
                                                          : "incomplete"; /* invoice stays open */
         json_object_set_new(sub, "status", json_string(status));
         sl__emu_emit(e, "customer.subscription.created", sub, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
     json_t *sub = id ? json_object_get(e->objects, id) : NULL;
     if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
@@ -633,7 +633,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         json_object_set_new(sub, "canceled_at", json_integer(now));
         json_object_set_new(sub, "ended_at", json_integer(now));
         sl__emu_emit(e, "customer.subscription.deleted", sub, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "update") == 0) {
         json_t *changes = json_incref(json_object_get(typed, "items"));
@@ -678,7 +678,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         }
         json_decref(trial_end);
         sl__emu_emit(e, "customer.subscription.updated", sub, previous, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
     return sl__emu_error(501, "api_error", "not_implemented", NULL,
                          "sluice emulate does not implement subscriptions.%s yet", verb);

@@ -231,5 +231,5 @@ sl_emu_reply_t sl__emu_card_attach_check(sl_emulator_t *e, const char *id)
     const sl_emu_card_t *c = sl__emu_card_of(e, id);
     if (c && c->decline_code && !(c->flags & SL_EMU_CARD_ATTACHES))
         return sl__emu_card_decline(c);
-    return (sl_emu_reply_t){0, NULL, 0, NULL};
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }

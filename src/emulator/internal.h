@@ -32,7 +32,9 @@ typedef struct sl_emu_reply {
     unsigned status;
     json_t *body;
     int replayed;
-    char *html; /* a page instead of JSON (the emulator's hosted checkout pages) */
+    char *html;    /* a page instead of JSON (the emulator's hosted checkout pages) */
+    int stateless; /* answered from Stripe's example, nothing kept (Sluice-Stateless: true) */
+    int unkept;    /* a 501 for an operation the emulator does not keep */
 } sl_emu_reply_t;
 
 struct sl_emu_delivery; /* deliver.c's queue */
@@ -131,6 +133,16 @@ void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprin
 /* Replaces a reply's body, which may hold live objects, by a copy of it: what gets expanded
  * and sent after the lock is released. */
 void sl__emu_snapshot(sl_emu_reply_t *r);
+
+/* --- Stateless answers (stateless.c) -----------------------------------------------------------
+ */
+
+/* An operation the emulator does not keep, answered as Stripe's stateless mock does: the example
+ * object of its response type (a list of one, or {id, object, deleted}), with the parameters
+ * (path ids included, already validated) that name its fields applied, the id the path names or a
+ * fresh one. Nothing is kept and no event recorded. A 501 when the API description has no
+ * example of the response. Needs no lock. */
+sl_emu_reply_t sl__emu_stateless(const sl_op_t *op, const json_t *params, const char *path);
 
 /* --- Persistence (persist.c): --data FILE ------------------------------------------------------
  */

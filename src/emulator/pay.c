@@ -96,7 +96,7 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
                                       "use_stripe_sdk", "type", "three_d_secure_redirect", "source",
                                       src));
         sl__emu_emit(e, "payment_intent.requires_action", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     json_object_set_new(pi, "next_action", json_null());
     /* The charge, paid or failed. */
@@ -153,13 +153,13 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
     }
     if (card && (card->flags & SL_EMU_CARD_DISPUTE))
         dispute(e, card, charge, pi, request_id);
-    return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key)
 {
-    sl_emu_reply_t err = {0, NULL, 0, NULL};
+    sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
     const char *pm = json_string_value(json_object_get(typed, "payment_method"));
     if (pm) {
         const char *real = sl__emu_payment_method_for(e, pm, &err);
@@ -195,7 +195,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
                  secret);
         json_object_set_new(pi, "client_secret", json_string(cs));
         if (!confirm)
-            return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+            return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
         return confirm_intent(e, pi, request_id, idem_key);
     }
     pi = id ? json_object_get(e->objects, id) : NULL;
@@ -222,7 +222,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
         json_object_set(pi, "cancellation_reason",
                         json_object_get(typed, "cancellation_reason") ?: json_null());
         sl__emu_emit(e, "payment_intent.canceled", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "capture") == 0) {
         if (strcmp(status, "requires_capture"))
@@ -245,7 +245,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
             sl__emu_emit(e, "charge.captured", charge, NULL, request_id, idem_key);
         }
         sl__emu_emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     return sl__emu_update(e, sl__emu_resource("payment_intents", 15), id, typed, request_id,
                           idem_key);
@@ -317,7 +317,7 @@ sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const
     sl__emu_emit(
         e, strcmp(verb, "attach") == 0 ? "payment_method.attached" : "payment_method.detached", pmo,
         NULL, request_id, idem_key);
-    return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL, 0, 0};
 }
 
 /* A card from a token for a customer's sources, unless the card declines when attached. */
@@ -357,7 +357,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
             sl__emu_emit(e, "customer.updated", cus, prev, request_id, idem_key);
         }
         sl__emu_emit(e, "customer.source.created", card, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "list") == 0) {
         json_t *items = json_array();
@@ -377,13 +377,13 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
                              "Customer %s does not have a source with ID %s.", customer,
                              id ? id : "");
     if (strcmp(verb, "retrieve") == 0)
-        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
     if (strcmp(verb, "update") == 0) {
         json_t *prev = json_object();
         sl__emu_apply(card, typed, prev, 0);
         sl__emu_touch(e, id);
         sl__emu_emit(e, "customer.source.updated", card, prev, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "delete") == 0) {
         json_t *gone = json_deep_copy(card);
@@ -395,7 +395,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
         json_object_set_new(gone, "customer", json_null());
         sl__emu_emit(e, "customer.source.deleted", gone, NULL, request_id, idem_key);
         json_object_set_new(gone, "deleted", json_true());
-        return (sl_emu_reply_t){200, gone, 0, NULL};
+        return (sl_emu_reply_t){200, gone, 0, NULL, 0, 0};
     }
     return sl__emu_error(501, "api_error", "not_implemented", NULL,
                          "sluice emulate does not implement customers.sources.%s yet", verb);
@@ -413,7 +413,7 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
     char token[80] = "", pm_id[80] = "", card_id[80] = "";
     const char *pm = json_string_value(json_object_get(typed, "payment_method"));
     if (pm) {
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         snprintf(token, sizeof token, "%s", pm);
         const char *made = sl__emu_payment_method_for(e, token, &err);
         if (!made)
@@ -488,5 +488,5 @@ sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *
     sl__emu_touch(e, id);
     sl__emu_emit(e, strcmp(verb, "close") == 0 ? "charge.dispute.closed" : "charge.dispute.updated",
                  dp, prev, request_id, idem_key);
-    return (sl_emu_reply_t){200, json_deep_copy(dp), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(dp), 0, NULL, 0, 0};
 }

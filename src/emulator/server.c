@@ -122,14 +122,14 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         for (size_t i = 0; i < json_array_size(e->events); i++) {
             json_t *ev = json_array_get(e->events, i);
             if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
-                return (sl_emu_reply_t){200, json_incref(ev), 0, NULL};
+                return (sl_emu_reply_t){200, json_incref(ev), 0, NULL, 0, 0};
         }
         return sl__emu_no_such("event", id);
     }
     if (strcmp(name, "account.retrieve") == 0) {
         json_t *acct = json_loads(sl__fixture_json("account"), 0, NULL);
         json_object_set_new(acct, "id", json_string("acct_sluiceemulator"));
-        return (sl_emu_reply_t){200, acct, 0, NULL};
+        return (sl_emu_reply_t){200, acct, 0, NULL, 0, 0};
     }
     size_t nl = strlen(name);
     if (nl > 16 && strcmp(name + nl - 16, ".line_items.list") == 0) {
@@ -206,7 +206,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             json_t *obj = json_object_get(e->objects, ids);
             out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
                                 r->object) == 0
-                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL}
+                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0}
                       : sl__emu_no_such(r->object, ids);
         } else if (strcmp(verb, "update") == 0 && ids)
             out = sl__emu_update(e, r, ids, typed, request_id, idem_key);
@@ -216,19 +216,24 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             out = sl__emu_list(e, r, typed, path);
         else if (strcmp(verb, "search") == 0)
             out = sl__emu_search(e, r, typed, path);
-        else
+        else {
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate does not implement %s yet", name);
+            out.unkept = 1;
+        }
         json_decref(typed);
         json_decref(id);
         return out;
     }
-    return sl__emu_error(501, "api_error", "not_implemented", NULL,
-                         "sluice emulate does not implement %s yet (it keeps customers, products, "
-                         "prices, coupons, payment methods and intents, charges, invoices and "
-                         "invoice items, subscriptions, checkout sessions, payment links, webhook "
-                         "endpoints, events and the account)",
-                         name);
+    sl_emu_reply_t out = sl__emu_error(
+        501, "api_error", "not_implemented", NULL,
+        "sluice emulate does not keep %s (it keeps customers, products, prices, coupons, payment "
+        "methods and intents, charges, disputes, customer sources, invoices and invoice items, "
+        "subscriptions, checkout sessions, payment links, webhook endpoints, events and the "
+        "account); without --strict it answers such operations statelessly",
+        name);
+    out.unkept = 1;
+    return out;
 }
 
 /* Characters in UTF-8 text, as Stripe counts them. */
@@ -280,7 +285,7 @@ static sl_emu_reply_t check_metadata(const json_t *params, const char *at, int d
                                      param, chars_of(json_string_value(mv)));
         }
     }
-    return (sl_emu_reply_t){0, NULL, 0, NULL};
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }
 
 /* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
@@ -402,11 +407,22 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     }
     size_t events_before = json_array_size(e->events);
     out = dispatch(e, op, params, path, request_id, idem_key);
+    if (out.unkept && !e->cfg.strict) {
+        /* Answered as the stateless mock answers, from the request as it came (dispatch has
+         * taken the path's ids out of params). */
+        json_t *again = NULL;
+        if (sl_form_decode(form, form_len, &again, err, sizeof err) == SL_OK &&
+            sl__emu_route(method, path, again)) {
+            json_decref(out.body);
+            out = sl__emu_stateless(op, again, path);
+        }
+        json_decref(again);
+    }
     sl__emu_snapshot(&out);
     for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
         sl_emu_reply_t bad =
-            x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL};
+            x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
         if (bad.status) {
             json_decref(out.body);
             out = bad;
@@ -471,6 +487,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         MHD_add_response_header(resp, "Idempotency-Key", idem);
     if (r.status == 501)
         MHD_add_response_header(resp, "Stripe-Should-Retry", "false");
+    if (r.stateless)
+        MHD_add_response_header(resp, "Sluice-Stateless", "true");
     enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
     return ret;

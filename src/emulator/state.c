@@ -47,7 +47,7 @@ sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code
         json_object_set_new(e, "code", json_string(code));
     if (param)
         json_object_set_new(e, "param", json_string(param));
-    return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL};
+    return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_no_such(const char *object, const char *id)
@@ -241,7 +241,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
         sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
     }
     json_decref(obj);
-    return (sl_emu_reply_t){200, out, 0, NULL};
+    return (sl_emu_reply_t){200, out, 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
@@ -260,7 +260,7 @@ sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     } else {
         json_decref(previous);
     }
-    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
@@ -286,7 +286,8 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     }
     json_decref(obj);
     return (sl_emu_reply_t){
-        200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1), 0, NULL};
+        200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1), 0, NULL, 0,
+        0};
 }
 
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
@@ -377,7 +378,11 @@ int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint
     const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
     if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
         *out = (sl_emu_reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
-                                json_deep_copy(json_object_get(seen, "body")), 1, NULL};
+                                json_deep_copy(json_object_get(seen, "body")),
+                                1,
+                                NULL,
+                                0,
+                                0};
     else
         *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
                              "Keys for idempotent requests can only be used with the same "

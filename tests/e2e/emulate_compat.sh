@@ -71,6 +71,32 @@ check "insufficient funds: 402 with Stripe's message" \
 req POST /v1/payment_methods -u sk_test_x: -d type=card -d 'card[token]=tok_visa'
 check "payment_methods.create with card[token]=tok_visa" test "$code" = 200 -a "$(j .card.last4)" = 4242
 
+# --- Operations not kept: answered as the stateless mock answers, marked --------------------
+req POST /v1/issuing/cardholders -u sk_test_x: -d name=Jenny -d type=individual \
+    -d 'billing[address][line1]=1 Main St' -d 'billing[address][city]=SF' \
+    -d 'billing[address][postal_code]=94111' -d 'billing[address][country]=US' -d 'metadata[team]=ops'
+check "an operation not kept answers the example with the request applied, a fresh id, Sluice-Stateless: true" \
+    eval 'test "$code" = 200 && test "$(hdr Sluice-Stateless)" = true && test "$(j .object)" = issuing.cardholder &&
+        j .id | grep -q "^ich_" && test "$(j .name)" = Jenny && test "$(j .metadata.team)" = ops &&
+        test "$(j .billing.address.city)" = SF'
+first=$(j .id)
+req POST /v1/issuing/cardholders -u sk_test_x: -d name=Other -d type=individual \
+    -d 'billing[address][line1]=1 Main St' -d 'billing[address][city]=SF' \
+    -d 'billing[address][postal_code]=94111' -d 'billing[address][country]=US'
+check "each stateless create has its own id" test "$(j .id)" != "$first"
+req GET /v1/issuing/cardholders/ich_given -u sk_test_x:
+check "a stateless retrieve names the id asked for" test "$code" = 200 -a "$(j .id)" = ich_given
+req GET /v1/issuing/cardholders -u sk_test_x:
+check "a stateless list is a list of the example" \
+    test "$(j .object)" = list -a "$(j '.data[0].object')" = issuing.cardholder -a "$(hdr Sluice-Stateless)" = true
+req DELETE /v1/radar/value_lists/rsl_gone -u sk_test_x:
+check "a stateless delete answers deleted" test "$(j .id)" = rsl_gone -a "$(j .deleted)" = true
+req POST /v1/issuing/cardholders -u sk_test_x: -d name=Jenny
+check "a stateless operation still checks its parameters" \
+    test "$code" = 400 -a "$(j .error.param)" = billing
+req POST /v1/customers -u sk_test_x: -d email=kept@example.com
+check "kept operations carry no Sluice-Stateless" test -z "$(hdr Sluice-Stateless)"
+
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
 exit $rc

@@ -194,6 +194,21 @@ async function main() {
     assert.strictEqual(Object.keys(fifty.metadata).length, 50);
   });
 
+  await check('operations not kept answer as the stateless mock does, marked Sluice-Stateless', async () => {
+    const topup = await stripe.topups.create({amount: 2000, currency: 'usd', description: 'float'});
+    assert.strictEqual(topup.object, 'topup');
+    assert.strictEqual(topup.amount, 2000);
+    assert.strictEqual(topup.description, 'float');
+    assert.strictEqual(topup.lastResponse.headers['sluice-stateless'], 'true');
+    const quotes = await stripe.quotes.list({limit: 3});
+    assert.strictEqual(quotes.data[0].object, 'quote');
+    const session = await stripe.billingPortal.sessions.create({customer: 'cus_anything'});
+    assert.strictEqual(session.customer, 'cus_anything');
+    assert.match(session.id, /^bps_/);
+    const kept = await stripe.customers.create({email: 'kept@example.com'});
+    assert.strictEqual(kept.lastResponse.headers['sluice-stateless'], undefined);
+  });
+
   console.log(failed ? `${failed} failed` : 'all passed');
   process.exit(failed ? 1 : 0);
 }
