@@ -9,6 +9,147 @@
 #include "emulator/internal.h"
 
 /* Rebuilds an invoice's lines and totals from the invoice items attached to it. */
+sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *typed,
+                                const char *request_id, const char *idem_key, json_t *previous)
+{
+    const json_t *c = json_object_get(typed, "coupon");
+    const json_t *pc = json_object_get(typed, "promotion_code");
+    if (!c && !pc)
+        return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+    const char *kind = json_string_value(json_object_get(owner, "object")) ?: "";
+    int on_customer = strcmp(kind, "customer") == 0;
+    const json_t *promo = NULL;
+    if (json_string_value(pc) && *json_string_value(pc)) {
+        promo = json_object_get(e->objects, json_string_value(pc));
+        if (!promo ||
+            strcmp(json_string_value(json_object_get(promo, "object")) ?: "", "promotion_code"))
+            return sl__emu_error(400, "invalid_request_error", "resource_missing", "promotion_code",
+                                 "No such promotion code: '%s'", json_string_value(pc));
+        c = json_object_get(json_object_get(promo, "coupon"), "id");
+    }
+    json_t *old = json_object_get(owner, "discount");
+    int had = json_is_object(old);
+    if (previous)
+        json_object_set(previous, "discount", old ? old : json_null());
+    const char *cid = json_string_value(c);
+    if (!cid || !*cid) { /* coupon="" removes it */
+        if (had) {
+            json_t *gone = json_incref(old);
+            json_object_set_new(owner, "discount", json_null());
+            if (on_customer)
+                sl__emu_emit(e, "customer.discount.deleted", gone, NULL, request_id, idem_key);
+            json_decref(gone);
+        }
+        return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+    }
+    const json_t *coupon = json_object_get(e->objects, cid);
+    if (!coupon || strcmp(json_string_value(json_object_get(coupon, "object")) ?: "", "coupon"))
+        return sl__emu_error(400, "invalid_request_error", "resource_missing", "coupon",
+                             "No such coupon: '%s'", cid);
+    char id[64];
+    sl__emu_must_rand(sl__rand_id("di", id, sizeof id));
+    json_int_t now = (json_int_t)time(NULL);
+    const char *duration = json_string_value(json_object_get(coupon, "duration")) ?: "once";
+    const json_t *months = json_object_get(coupon, "duration_in_months");
+    json_t *end = strcmp(duration, "repeating") == 0 && json_is_integer(months)
+                      ? json_integer(now + json_integer_value(months) * 30 * 86400)
+                      : json_null();
+    json_t *d =
+        json_pack("{s:s,s:s,s:n,s:O,s:O,s:o,s:n,s:n,s:O,s:I,s:O}", "id", id, "object", "discount",
+                  "checkout_session", "coupon", coupon, "customer",
+                  on_customer ? json_object_get(owner, "id") : json_object_get(owner, "customer"),
+                  "end", end, "invoice", "invoice_item", "promotion_code",
+                  promo ? json_object_get(promo, "id") : json_null(), "start", now, "subscription",
+                  on_customer ? json_null() : json_object_get(owner, "id"));
+    json_object_set_new(owner, "discount", d);
+    json_t *cp = json_object_get(e->objects, cid);
+    json_object_set_new(
+        cp, "times_redeemed",
+        json_integer(json_integer_value(json_object_get(cp, "times_redeemed")) + 1));
+    sl__emu_touch(e, cid);
+    if (on_customer)
+        sl__emu_emit(e, had ? "customer.discount.updated" : "customer.discount.created", d, NULL,
+                     request_id, idem_key);
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+}
+
+sl_emu_reply_t sl__emu_discount_take(sl_emulator_t *e, json_t *typed, json_t **disc)
+{
+    *disc = json_pack("{s:O?,s:O?}", "coupon", json_object_get(typed, "coupon"), "promotion_code",
+                      json_object_get(typed, "promotion_code"));
+    json_object_del(typed, "coupon");
+    json_object_del(typed, "promotion_code");
+    static const char *const kinds[][2] = {{"coupon", "coupon"},
+                                           {"promotion_code", "promotion code"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_object_get(*disc, kinds[i][0]));
+        const json_t *o = v && *v ? json_object_get(e->objects, v) : NULL;
+        if (v && *v &&
+            (!o || strcmp(json_string_value(json_object_get(o, "object")) ?: "", kinds[i][0]))) {
+            sl_emu_reply_t bad = sl__emu_error(400, "invalid_request_error", "resource_missing",
+                                               kinds[i][0], "No such %s: '%s'", kinds[i][1], v);
+            json_decref(*disc);
+            *disc = NULL;
+            return bad;
+        }
+    }
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+}
+
+sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key)
+{
+    const sl_emu_resource_t *r = sl__emu_resource("promotion_codes", 15);
+    if (strcmp(verb, "create"))
+        return sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
+    const char *cid = json_string_value(json_object_get(typed, "coupon"));
+    const json_t *coupon = cid ? json_object_get(e->objects, cid) : NULL;
+    if (!coupon || strcmp(json_string_value(json_object_get(coupon, "object")) ?: "", "coupon"))
+        return sl__emu_error(400, "invalid_request_error", "resource_missing", "coupon",
+                             "No such coupon: '%s'", cid ? cid : "");
+    const char *code = json_string_value(json_object_get(typed, "code"));
+    char made[16];
+    if (!code) { /* Stripe makes a code customers can type */
+        sl__emu_must_rand(sl__rand_token(made, 8));
+        for (char *p = made; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        code = made;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(e->objects, k, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "object")) ?: "", "promotion_code") == 0 &&
+            json_is_true(json_object_get(v, "active")) &&
+            strcmp(json_string_value(json_object_get(v, "code")) ?: "", code) == 0)
+            return sl__emu_error(400, "invalid_request_error", "resource_already_exists", "code",
+                                 "An active promotion code with `code: %s` already exists.", code);
+    }
+    json_object_set_new(typed, "code", json_string(code));
+    json_object_set(typed, "coupon", (json_t *)coupon);
+    if (!json_object_get(typed, "active"))
+        json_object_set_new(typed, "active", json_true());
+    json_object_set_new(typed, "times_redeemed", json_integer(0));
+    if (!json_object_get(typed, "expires_at"))
+        json_object_set_new(typed, "expires_at", json_null());
+    return sl__emu_create(e, r, typed, request_id, idem_key);
+}
+
+/* The discount an invoice gets: its subscription's, else its customer's (NULL if none). */
+static const json_t *discount_of(sl_emulator_t *e, const json_t *inv)
+{
+    const json_t *sub =
+        json_object_get(e->objects, json_string_value(json_object_get(inv, "subscription")) ?: "");
+    const json_t *d = json_object_get(sub, "discount");
+    if (json_is_object(d))
+        return d;
+    const json_t *cus =
+        json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")) ?: "");
+    d = json_object_get(cus, "discount");
+    return json_is_object(d) ? d : NULL;
+}
+
 static void invoice_total(sl_emulator_t *e, json_t *inv)
 {
     const char *id = json_string_value(json_object_get(inv, "id"));
@@ -34,10 +175,30 @@ static void invoice_total(sl_emulator_t *e, json_t *inv)
                         json_pack("{s:s,s:o,s:b,s:I,s:s}", "object", "list", "data", lines,
                                   "has_more", 0, "total_count", (json_int_t)json_array_size(lines),
                                   "url", url));
-    const char *keys[] = {"subtotal",   "subtotal_excluding_tax", "total", "total_excluding_tax",
-                          "amount_due", "amount_remaining"};
+    /* A coupon takes its percent, or its amount in the invoice's currency, off the subtotal. */
+    const json_t *d = discount_of(e, inv);
+    const json_t *coupon = json_object_get(d, "coupon");
+    json_int_t off = 0;
+    if (json_is_number(json_object_get(coupon, "percent_off")))
+        off =
+            (json_int_t)(total * json_number_value(json_object_get(coupon, "percent_off")) / 100.0 +
+                         0.5);
+    else if (json_is_integer(json_object_get(coupon, "amount_off")) &&
+             json_equal(json_object_get(coupon, "currency"), json_object_get(inv, "currency")))
+        off = json_integer_value(json_object_get(coupon, "amount_off"));
+    if (off > total)
+        off = total;
+    json_object_set(inv, "discount", d ? (json_t *)d : json_null());
+    json_object_set_new(
+        inv, "total_discount_amounts",
+        d ? json_pack("[{s:I,s:O}]", "amount", off, "discount", json_object_get(d, "id"))
+          : json_array());
+    const char *keys[] = {"subtotal", "subtotal_excluding_tax"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         json_object_set_new(inv, keys[i], json_integer(total));
+    const char *due[] = {"total", "total_excluding_tax", "amount_due", "amount_remaining"};
+    for (size_t i = 0; i < sizeof due / sizeof *due; i++)
+        json_object_set_new(inv, due[i], json_integer(total - off));
 }
 
 static sl_emu_reply_t invoice_state_error(const json_t *inv, const char *what)
@@ -575,8 +736,15 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
             trial = json_integer_value(trial_end) - now;
         json_object_del(typed, "trial_end");
         json_object_del(typed, "payment_behavior");
+        json_t *disc;
+        sl_emu_reply_t bad = sl__emu_discount_take(e, typed, &disc);
+        if (bad.status) {
+            json_decref(items);
+            return bad;
+        }
         sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
         if (cr.status != 200) {
+            json_decref(disc);
             json_decref(items);
             return cr;
         }
@@ -584,6 +752,9 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         snprintf(sub_id, sizeof sub_id, "%s", json_string_value(json_object_get(cr.body, "id")));
         json_decref(cr.body);
         json_t *sub = json_object_get(e->objects, sub_id);
+        json_object_set_new(sub, "discount", json_null());
+        json_decref(sl__emu_discount(e, sub, disc, request_id, idem_key, NULL).body);
+        json_decref(disc);
         /* Items, as objects of their own (subscription_items.retrieve finds them). */
         json_t *data = json_array();
         json_int_t period = 0;
@@ -620,6 +791,9 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
                                                          : "incomplete"; /* invoice stays open */
         json_object_set_new(sub, "status", json_string(status));
         sl__emu_emit(e, "customer.subscription.created", sub, NULL, request_id, idem_key);
+        if (trial && trial <= 3 * 86400) /* Stripe tells three days before a trial ends */
+            sl__emu_emit(e, "customer.subscription.trial_will_end", sub, NULL, request_id,
+                         idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
     json_t *sub = id ? json_object_get(e->objects, id) : NULL;
@@ -650,6 +824,14 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
             apply_item_changes(e, sub, changes);
         }
         json_decref(changes);
+        json_t *disc;
+        sl_emu_reply_t bad_coupon = sl__emu_discount_take(e, typed, &disc);
+        if (bad_coupon.status) {
+            json_decref(previous);
+            return bad_coupon;
+        }
+        json_decref(sl__emu_discount(e, sub, disc, request_id, idem_key, previous).body);
+        json_decref(disc);
         /* trial_end=now ends the trial at once and bills the first period; a time moves it. */
         json_t *trial_end = json_incref(json_object_get(typed, "trial_end"));
         json_object_del(typed, "trial_end");

@@ -295,6 +295,56 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
  * subscription ends if it was set to cancel at the period's end. */
 sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, const char *request_id);
 
+/* coupon or promotion_code in `typed` (a customer's or subscription's create or update) made a
+ * discount on `owner` as Stripe makes one ("" removes it), with customer.discount.created,
+ * .updated or .deleted for a customer; the coupon's times_redeemed counts it. Fills previous
+ * (when given) with the old discount. An error reply for an unknown coupon; status 0 if done
+ * (the caller removes coupon and promotion_code from typed: they are not fields). */
+sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *typed,
+                                const char *request_id, const char *idem_key, json_t *previous);
+
+/* Takes coupon and promotion_code out of `typed` (they are no fields) into *disc, for
+ * sl__emu_discount (the caller frees it). An unknown one is refused before anything is made:
+ * an error reply, *disc NULL; status 0 if fine. */
+sl_emu_reply_t sl__emu_discount_take(sl_emulator_t *e, json_t *typed, json_t **disc);
+
+/* promotion_codes.create (a code made when none is given; the coupon object) and update. */
+sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Money back (refunds.c) ------------------------------------------------------------------
+ */
+
+/* refunds.create (of a charge or a payment intent's charge, whole or in part: charge.refunded),
+ * update (charge.refund.updated) and cancel. */
+sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                               const char *request_id, const char *idem_key);
+
+/* credit_notes.create (on an open or paid invoice, by lines or amount), update, void. */
+sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const char *id,
+                                    json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Setup intents (setup.c) --------------------------------------------------------------------
+ */
+
+/* setup_intents.create (confirm=true too), confirm, update, cancel, with Stripe's test cards. */
+sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const char *id,
+                                     json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Time (clocks.c) ----------------------------------------------------------------------------
+ */
+
+/* test_helpers.test_clocks.create/advance/delete: advancing renews the subscriptions of the
+ * clock's customers whose period ended by the new time. */
+sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const char *id,
+                                   json_t *typed, const char *request_id, const char *idem_key);
+
+/* subscription_schedules.create (a subscription from the first phase when it starts now),
+ * update, cancel (aborted before it starts), release. */
+sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb, const char *id,
+                                              json_t *typed, const char *request_id,
+                                              const char *idem_key);
+
 /* --- Checkout (checkout.c) ---------------------------------------------------------------------
  */
 

@@ -278,12 +278,23 @@ sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const
         json_object_del(typed, "type");
         return sl__emu_update(e, r, made, typed, request_id, idem_key);
     }
-    if (strcmp(verb, "attach") && strcmp(verb, "detach"))
-        return strcmp(verb, "update") == 0
-                   ? sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key)
-                   : sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                   "sluice emulate does not implement payment_methods.%s yet",
-                                   verb);
+    if (strcmp(verb, "update") == 0) {
+        json_t *pmo = id ? json_object_get(e->objects, id) : NULL;
+        if (!pmo ||
+            strcmp(json_string_value(json_object_get(pmo, "object")) ?: "", "payment_method"))
+            return sl__emu_no_such("payment_method", id ? id : "");
+        json_t *prev = json_object();
+        sl__emu_apply(pmo, typed, prev, 0);
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "payment_method.updated", pmo, prev, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL, 0, 0};
+    }
+    if (strcmp(verb, "attach") && strcmp(verb, "detach")) {
+        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                           "sluice emulate does not keep payment_methods.%s", verb);
+        out.unkept = 1;
+        return out;
+    }
     char made[80];
     if (strcmp(verb, "attach") == 0 && sl__emu_card(id) && strncmp(id, "pm_card_", 8) == 0) {
         /* Attaching a test token attaches a new payment method made from it, as on Stripe. */
@@ -438,9 +449,26 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
         json_object_del(typed, "source");
         json_object_set_new(typed, "default_source", json_string(card_id));
     }
+    /* coupon / promotion_code: a discount, not fields of their own. */
+    json_t *disc;
+    sl_emu_reply_t bad = sl__emu_discount_take(e, typed, &disc);
+    if (bad.status)
+        return bad;
+    if (strcmp(verb, "update") == 0)
+        json_decref(
+            sl__emu_discount(e, json_object_get(e->objects, id), disc, request_id, idem_key, NULL)
+                .body);
     sl_emu_reply_t out = strcmp(verb, "create") == 0
                              ? sl__emu_create(e, r, typed, request_id, idem_key)
                              : sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
+    if (out.status == 200 && strcmp(verb, "create") == 0 && json_object_size(disc)) {
+        json_t *cus =
+            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_decref(sl__emu_discount(e, cus, disc, request_id, idem_key, NULL).body);
+        json_decref(out.body);
+        out.body = json_deep_copy(cus);
+    }
+    json_decref(disc);
     if (out.status != 200)
         return out;
     json_t *pmo = pm_id[0] ? json_object_get(e->objects, pm_id) : NULL;

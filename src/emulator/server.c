@@ -198,6 +198,18 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
                                 "sluice emulate makes charges through payment intents only");
         else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
             out = sl__emu_payment_methods(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "refunds") == 0 && rw)
+            out = sl__emu_refunds(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "credit_notes") == 0 && rw)
+            out = sl__emu_credit_notes(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "setup_intents") == 0 && rw)
+            out = sl__emu_setup_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "promotion_codes") == 0 && rw)
+            out = sl__emu_promotion_codes(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "test_helpers.test_clocks") == 0 && rw)
+            out = sl__emu_test_clocks(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscription_schedules") == 0 && rw)
+            out = sl__emu_subscription_schedules(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "disputes") == 0 && rw)
             out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(verb, "create") == 0)

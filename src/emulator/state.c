@@ -31,6 +31,14 @@ static const sl_emu_resource_t resources[] = {
     {"payment_links", "payment_link", "plink", 1},
     {"cards", "card", "card", 0},     /* customer.source.* */
     {"disputes", "dispute", "dp", 0}, /* charge.dispute.* */
+    {"refunds", "refund", "re", 1},
+    {"credit_notes", "credit_note", "cn", 0}, /* credit_note.created after its lines */
+    {"setup_intents", "setup_intent", "seti", 1},
+    {"tax_rates", "tax_rate", "txr", 1},
+    {"promotion_codes", "promotion_code", "promo", 1},
+    {"plans", "plan", "plan", 1},
+    {"subscription_schedules", "subscription_schedule", "sub_sched", 0},
+    {"test_helpers.test_clocks", "test_helpers.test_clock", "clock", 1},
 };
 
 sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,

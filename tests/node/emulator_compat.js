@@ -194,6 +194,122 @@ async function main() {
     assert.strictEqual(Object.keys(fifty.metadata).length, 50);
   });
 
+  await check('refunds: whole or in part, of a payment intent or a charge; charge.refunded', async () => {
+    const pi = await stripe.paymentIntents.create({amount: 5000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true});
+    const part = await stripe.refunds.create({payment_intent: pi.id, amount: 1500});
+    assert.strictEqual(part.amount, 1500);
+    assert.strictEqual(part.status, 'succeeded');
+    assert.strictEqual(part.charge, pi.latest_charge);
+    let charge = await stripe.charges.retrieve(pi.latest_charge);
+    assert.strictEqual(charge.amount_refunded, 1500);
+    assert.strictEqual(charge.refunded, false);
+    await assert.rejects(stripe.refunds.create({charge: charge.id, amount: 4000}), /greater than unrefunded amount/);
+    const rest = await stripe.refunds.create({charge: charge.id});
+    assert.strictEqual(rest.amount, 3500);
+    charge = await stripe.charges.retrieve(pi.latest_charge);
+    assert.strictEqual(charge.refunded, true);
+    await assert.rejects(stripe.refunds.create({charge: charge.id}), (e) => e.code === 'charge_already_refunded');
+    const updated = await stripe.refunds.update(part.id, {metadata: {order: '42'}});
+    assert.strictEqual(updated.metadata.order, '42');
+    const listed = await stripe.refunds.list({charge: charge.id});
+    assert.strictEqual(listed.data.length, 2);
+  });
+
+  await check('setup intents: a card saved for a customer; declines, 3D Secure, cancel', async () => {
+    const cus = await stripe.customers.create({email: 'setup@example.com'});
+    const si = await stripe.setupIntents.create({customer: cus.id, payment_method: 'pm_card_visa', confirm: true});
+    assert.strictEqual(si.status, 'succeeded');
+    assert.match(si.client_secret, /^seti_.*_secret_/);
+    const pm = await stripe.paymentMethods.retrieve(si.payment_method);
+    assert.strictEqual(pm.customer, cus.id, 'the saved card is attached');
+    const later = await stripe.setupIntents.create({customer: cus.id});
+    assert.strictEqual(later.status, 'requires_payment_method');
+    const done = await stripe.setupIntents.confirm(later.id, {payment_method: 'pm_card_mastercard'});
+    assert.strictEqual(done.status, 'succeeded');
+    await declines(stripe.setupIntents.create({payment_method: 'pm_card_chargeDeclined', confirm: true}), {code: 'card_declined'});
+    const action = await stripe.setupIntents.create({payment_method: 'pm_card_authenticationRequired', confirm: true});
+    assert.strictEqual(action.status, 'requires_action');
+    const canceled = await stripe.setupIntents.cancel(action.id);
+    assert.strictEqual(canceled.status, 'canceled');
+  });
+
+  await check('credit notes on an invoice: amount due lowered; void', async () => {
+    const cus = await stripe.customers.create({email: 'credit@example.com'});
+    await stripe.invoiceItems.create({customer: cus.id, amount: 2000, currency: 'usd'});
+    const inv = await stripe.invoices.finalizeInvoice((await stripe.invoices.create({customer: cus.id, pending_invoice_items_behavior: 'include'})).id);
+    const cn = await stripe.creditNotes.create({invoice: inv.id, lines: [{type: 'custom_line_item', unit_amount: 500, quantity: 1, description: 'goodwill'}]});
+    assert.strictEqual(cn.amount, 500);
+    assert.strictEqual(cn.status, 'issued');
+    assert.strictEqual(cn.customer, cus.id);
+    assert.strictEqual((await stripe.invoices.retrieve(inv.id)).amount_due, 1500);
+    await assert.rejects(stripe.creditNotes.create({invoice: inv.id, amount: 99999}), /at most the invoice's total/);
+    const voided = await stripe.creditNotes.voidCreditNote(cn.id);
+    assert.strictEqual(voided.status, 'void');
+  });
+
+  await check('coupons applied: a customer discount (created, updated, deleted), promotion codes, tax rates, invoice totals', async () => {
+    const c20 = await stripe.coupons.create({percent_off: 20, duration: 'forever'});
+    const c5 = await stripe.coupons.create({amount_off: 500, currency: 'usd', duration: 'once'});
+    const cus = await stripe.customers.create({email: 'deal@example.com', coupon: c20.id});
+    assert.strictEqual(cus.discount.coupon.id, c20.id);
+    assert.strictEqual(cus.coupon, undefined, 'coupon is no field of a customer');
+    await stripe.invoiceItems.create({customer: cus.id, amount: 1000, currency: 'usd'});
+    const inv = await stripe.invoices.create({customer: cus.id, pending_invoice_items_behavior: 'include'});
+    assert.strictEqual(inv.subtotal, 1000);
+    assert.strictEqual(inv.total, 800);
+    assert.strictEqual(inv.amount_due, 800);
+    const promo = await stripe.promotionCodes.create({coupon: c5.id, code: 'FIVEOFF'});
+    assert.strictEqual(promo.coupon.id, c5.id);
+    assert.strictEqual(promo.active, true);
+    await assert.rejects(stripe.promotionCodes.create({coupon: c5.id, code: 'FIVEOFF'}), /already exists/);
+    const switched = await stripe.customers.update(cus.id, {promotion_code: promo.id});
+    assert.strictEqual(switched.discount.coupon.id, c5.id);
+    assert.strictEqual(switched.discount.promotion_code, promo.id);
+    const cleared = await stripe.customers.update(cus.id, {coupon: ''});
+    assert.strictEqual(cleared.discount, null);
+    await assert.rejects(stripe.customers.create({coupon: 'nope'}), /No such coupon: 'nope'/);
+    const prod = await stripe.products.create({name: 'Plan'});
+    const price = await stripe.prices.create({product: prod.id, currency: 'usd', unit_amount: 2000, recurring: {interval: 'month'}});
+    const sub = await stripe.subscriptions.create({customer: cus.id, items: [{price: price.id}], coupon: c20.id, default_payment_method: 'pm_card_visa'});
+    assert.strictEqual(sub.discount.coupon.id, c20.id);
+    const first = await stripe.invoices.retrieve(sub.latest_invoice);
+    assert.strictEqual(first.amount_paid, 1600, 'the subscription bills the discounted price');
+    const rate = await stripe.taxRates.create({display_name: 'VAT', percentage: 20, inclusive: false});
+    assert.strictEqual(rate.percentage, 20);
+    assert.strictEqual((await stripe.taxRates.update(rate.id, {active: false})).active, false);
+    const types = (await stripe.events.list({limit: 100})).data.map((e) => e.type);
+    for (const t of ['customer.discount.created', 'customer.discount.updated', 'customer.discount.deleted', 'promotion_code.created', 'tax_rate.created', 'tax_rate.updated'])
+      assert.ok(types.includes(t), t);
+  });
+
+  await check('subscription schedules and test clocks, as Stripe\'s test helpers move time', async () => {
+    const clock = await stripe.testHelpers.testClocks.create({frozen_time: 1700000000, name: 'ci'});
+    assert.strictEqual(clock.status, 'ready');
+    const cus = await stripe.customers.create({email: 'clock@example.com', test_clock: clock.id, payment_method: 'pm_card_visa', invoice_settings: {default_payment_method: 'pm_card_visa'}});
+    const prod = await stripe.products.create({name: 'Monthly'});
+    const price = await stripe.prices.create({product: prod.id, currency: 'usd', unit_amount: 1500, recurring: {interval: 'month'}});
+    const sched = await stripe.subscriptionSchedules.create({customer: cus.id, start_date: 'now', phases: [{items: [{price: price.id, quantity: 1}], iterations: 2}]});
+    assert.strictEqual(sched.status, 'active');
+    assert.match(sched.subscription, /^sub_/);
+    const sub = await stripe.subscriptions.retrieve(sched.subscription);
+    assert.strictEqual(sub.status, 'active');
+    const future = await stripe.subscriptionSchedules.create({customer: cus.id, start_date: 1900000000, phases: [{items: [{price: price.id}]}]});
+    assert.strictEqual(future.status, 'not_started');
+    assert.strictEqual((await stripe.subscriptionSchedules.cancel(future.id)).status, 'canceled');
+    const released = await stripe.subscriptionSchedules.release(sched.id);
+    assert.strictEqual(released.status, 'released');
+    assert.strictEqual(released.released_subscription, sub.id);
+    const advanced = await stripe.testHelpers.testClocks.advance(clock.id, {frozen_time: sub.current_period_end + 60});
+    assert.strictEqual(advanced.frozen_time, sub.current_period_end + 60);
+    const invoices = await stripe.invoices.list({subscription: sub.id});
+    assert.ok(invoices.data.some((i) => i.billing_reason === 'subscription_cycle'), 'the clock passing the period end renews');
+    await assert.rejects(stripe.testHelpers.testClocks.advance(clock.id, {frozen_time: 1600000000}), /only move forward/);
+    const types = (await stripe.events.list({limit: 100})).data.map((e) => e.type);
+    for (const t of ['subscription_schedule.created', 'subscription_schedule.aborted', 'subscription_schedule.released', 'test_helpers.test_clock.advancing', 'test_helpers.test_clock.ready'])
+      assert.ok(types.includes(t), t);
+    assert.strictEqual((await stripe.testHelpers.testClocks.del(clock.id)).deleted, true);
+  });
+
   await check('operations not kept answer as the stateless mock does, marked Sluice-Stateless', async () => {
     const topup = await stripe.topups.create({amount: 2000, currency: 'usd', description: 'float'});
     assert.strictEqual(topup.object, 'topup');
