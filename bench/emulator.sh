@@ -2,6 +2,7 @@
 # Emulator benchmark: stateful customer create and retrieve on `sluice emulate` under wrk at 8
 # and 64 connections for DURATION seconds each, with the emulator's RSS. Loopback only.
 # Usage: bench/emulator.sh [DURATION]   (default 10)
+# Prints requests/s and latency, and RSS per created customer (with its customer.created event).
 # (Stripe's stateless mock would be the peer to compare with; it is not packaged for Debian.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ cat >"$tmp/get.lua" <<'LUA'
 wrk.method = "GET"
 wrk.headers["Authorization"] = "Bearer sk_test_bench"
 LUA
+created=1 # the customer retrieved
 printf '%-10s %-6s %12s %9s %9s\n' operation conns requests/s p50_ms p99_ms
 for conns in 8 64; do
     for op in create retrieve; do
@@ -40,8 +42,16 @@ for conns in 8 64; do
         p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+        if [ "$op" = create ]; then
+            done_=$(echo "$out" | awk '/requests in/ {print $1}')
+            created=$((created + done_ - ${non2xx:-0}))
+        fi
         printf '%-10s %-6s %12s %9s %9s %s\n' "$op" "$conns" "$rps" "$p50" "$p99" \
             "${non2xx:+($non2xx non-2xx)}"
     done
 done
-echo "emulator RSS: idle $idle MB, now $(rss) MB, peak $(hwm) MB (it keeps every object and event in memory)"
+now=$(rss)
+echo "emulator RSS: idle $idle MB, now $now MB, peak $(hwm) MB (it keeps every object and event in memory)"
+awk -v n="$created" -v idle="$idle" -v now="$now" \
+    'BEGIN {printf "customers created: %d; RSS per customer with its event: %.2f KB\n", n, (now - idle) * 1024 / n}'
+

@@ -24,7 +24,8 @@ typedef struct sl_emu_resource {
     const char *plural; /* "customers": customers.create, customers.list, ... */
     const char *object; /* the fixture and the "object" field */
     const char *prefix; /* of generated ids */
-    int emits;          /* records <object>.created/.updated/.deleted events */
+    int emits;          /* records <event>.created/.updated/.deleted events */
+    const char *event;  /* the events' prefix when it is not `object` (issuing_card), or NULL */
 } sl_emu_resource_t;
 
 /* A reply being built: status and JSON body. */
@@ -98,6 +99,11 @@ int sl__emu_listed(const char *type);
 
 /* Appends id to the list of its object type, oldest first. */
 void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id);
+
+/* A status change named by the operation (quotes.finalize, payouts.cancel, ...) on the kept
+ * object `id`, with its event; status 0 when `op` is no such operation. */
+sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
+                                  const char *request_id, const char *idem_key);
 
 /* An object's status field, or "". */
 const char *sl__emu_status_of(const json_t *obj);

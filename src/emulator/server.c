@@ -212,6 +212,8 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             out = sl__emu_subscription_schedules(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "disputes") == 0 && rw)
             out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
+        else if ((out = sl__emu_transition(e, name, ids, request_id, idem_key)).status)
+            ;
         else if (strcmp(verb, "create") == 0)
             out = sl__emu_create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
@@ -239,10 +241,8 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
     }
     sl_emu_reply_t out = sl__emu_error(
         501, "api_error", "not_implemented", NULL,
-        "sluice emulate does not keep %s (it keeps customers, products, prices, coupons, payment "
-        "methods and intents, charges, disputes, customer sources, invoices and invoice items, "
-        "subscriptions, checkout sessions, payment links, webhook endpoints, events and the "
-        "account); without --strict it answers such operations statelessly",
+        "sluice emulate does not keep %s (see `sluice emulate --help` for what it keeps); "
+        "without --strict it answers such operations statelessly",
         name);
     out.unkept = 1;
     return out;

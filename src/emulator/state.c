@@ -15,31 +15,95 @@
 
 /* The resources kept, and the prefixes of their ids. */
 static const sl_emu_resource_t resources[] = {
-    {"customers", "customer", "cus", 1},
-    {"products", "product", "prod", 1},
-    {"prices", "price", "price", 1},
-    {"coupons", "coupon", "co", 1},
-    {"webhook_endpoints", "webhook_endpoint", "we", 0},
-    {"payment_methods", "payment_method", "pm", 0},
-    {"payment_intents", "payment_intent", "pi", 1},
-    {"charges", "charge", "ch", 0},
-    {"invoiceitems", "invoiceitem", "ii", 1},
-    {"invoices", "invoice", "in", 1},
-    {"subscriptions", "subscription", "sub", 0}, /* events as customer.subscription.* */
-    {"subscription_items", "subscription_item", "si", 0},
-    {"checkout.sessions", "checkout.session", "cs_test", 0}, /* checkout.session.completed */
-    {"payment_links", "payment_link", "plink", 1},
-    {"cards", "card", "card", 0},     /* customer.source.* */
-    {"disputes", "dispute", "dp", 0}, /* charge.dispute.* */
-    {"refunds", "refund", "re", 1},
-    {"credit_notes", "credit_note", "cn", 0}, /* credit_note.created after its lines */
-    {"setup_intents", "setup_intent", "seti", 1},
-    {"tax_rates", "tax_rate", "txr", 1},
-    {"promotion_codes", "promotion_code", "promo", 1},
-    {"plans", "plan", "plan", 1},
-    {"subscription_schedules", "subscription_schedule", "sub_sched", 0},
-    {"test_helpers.test_clocks", "test_helpers.test_clock", "clock", 1},
+    {"customers", "customer", "cus", 1, NULL},
+    {"products", "product", "prod", 1, NULL},
+    {"prices", "price", "price", 1, NULL},
+    {"coupons", "coupon", "co", 1, NULL},
+    {"webhook_endpoints", "webhook_endpoint", "we", 0, NULL},
+    {"payment_methods", "payment_method", "pm", 0, NULL},
+    {"payment_intents", "payment_intent", "pi", 1, NULL},
+    {"charges", "charge", "ch", 0, NULL},
+    {"invoiceitems", "invoiceitem", "ii", 1, NULL},
+    {"invoices", "invoice", "in", 1, NULL},
+    {"subscriptions", "subscription", "sub", 0, NULL}, /* events as customer.subscription.* */
+    {"subscription_items", "subscription_item", "si", 0, NULL},
+    {"checkout.sessions", "checkout.session", "cs_test", 0, NULL}, /* checkout.session.completed */
+    {"payment_links", "payment_link", "plink", 1, NULL},
+    {"cards", "card", "card", 0, NULL},     /* customer.source.* */
+    {"disputes", "dispute", "dp", 0, NULL}, /* charge.dispute.* */
+    {"refunds", "refund", "re", 1, NULL},
+    {"credit_notes", "credit_note", "cn", 0, NULL}, /* credit_note.created after its lines */
+    {"setup_intents", "setup_intent", "seti", 1, NULL},
+    {"tax_rates", "tax_rate", "txr", 1, NULL},
+    {"promotion_codes", "promotion_code", "promo", 1, NULL},
+    {"plans", "plan", "plan", 1, NULL},
+    {"subscription_schedules", "subscription_schedule", "sub_sched", 0, NULL},
+    {"test_helpers.test_clocks", "test_helpers.test_clock", "clock", 1, NULL},
+    {"payouts", "payout", "po", 1, NULL},
+    {"topups", "topup", "tu", 1, NULL},
+    {"transfers", "transfer", "tr", 1, NULL},
+    {"billing_portal.configurations", "billing_portal.configuration", "bpc", 1, NULL},
+    {"billing_portal.sessions", "billing_portal.session", "bps", 1, NULL},
+    {"issuing.cardholders", "issuing.cardholder", "ich", 1, "issuing_cardholder"},
+    {"issuing.cards", "issuing.card", "ic", 1, "issuing_card"},
+    {"quotes", "quote", "qt", 1, NULL},
+    {"identity.verification_sessions", "identity.verification_session", "vs", 1, NULL},
 };
+
+/* Operations that move an object of a kept resource from one status to another, with the event
+ * Stripe records. */
+static const struct transition {
+    const char *op;
+    const char *from; /* the statuses it may leave, '|' between them */
+    const char *to;   /* NULL: the status stays */
+    const char *event;
+} transitions[] = {
+    {"quotes.finalize", "draft", "open", "quote.finalized"},
+    {"quotes.accept", "open", "accepted", "quote.accepted"},
+    {"quotes.cancel", "draft|open", "canceled", "quote.canceled"},
+    {"identity.verification_sessions.cancel", "requires_input", "canceled",
+     "identity.verification_session.canceled"},
+    {"identity.verification_sessions.redact", "requires_input|verified|canceled", NULL,
+     "identity.verification_session.redacted"},
+    {"payouts.cancel", "pending", "canceled", "payout.canceled"},
+    {"topups.cancel", "pending", "canceled", "topup.canceled"},
+};
+
+sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
+                                  const char *request_id, const char *idem_key)
+{
+    const struct transition *t = NULL;
+    for (size_t i = 0; i < sizeof transitions / sizeof *transitions; i++)
+        if (strcmp(transitions[i].op, op) == 0)
+            t = &transitions[i];
+    if (!t)
+        return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+    json_t *obj = id ? json_object_get(e->objects, id) : NULL;
+    const char *dot = strrchr(op, '.');
+    const sl_emu_resource_t *r = sl__emu_resource(op, (size_t)(dot - op));
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object))
+        return sl__emu_no_such(r->object, id ? id : "");
+    const char *st = sl__emu_status_of(obj);
+    size_t sl = strlen(st);
+    int ok = 0;
+    for (const char *p = t->from; *p && !ok;) {
+        size_t n = strcspn(p, "|");
+        ok = sl && n == sl && strncmp(p, st, n) == 0;
+        p += n + (p[n] == '|');
+    }
+    if (!ok)
+        return sl__emu_error(400, "invalid_request_error", "resource_unexpected_state", NULL,
+                             "This %s's status is %s, so %s cannot be done (it needs %s).",
+                             r->object, *st ? st : "unset", dot + 1, t->from);
+    json_t *prev = json_pack("{s:s}", "status", st);
+    if (t->to)
+        json_object_set_new(obj, "status", json_string(t->to));
+    if (strcmp(t->event, "identity.verification_session.redacted") == 0)
+        json_object_set_new(obj, "redaction", json_pack("{s:s}", "status", "redacted"));
+    sl__emu_touch(e, id);
+    sl__emu_emit(e, t->event, obj, prev, request_id, idem_key);
+    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0};
+}
 
 sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,
                              const char *fmt, ...)
@@ -217,8 +281,16 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
             json_object_set_new(obj, cleared[i], json_null());
     if (strcmp(r->object, "product") == 0 || strcmp(r->object, "price") == 0)
         json_object_set_new(obj, "active", json_true());
-    if (strcmp(r->object, "webhook_endpoint") == 0)
-        json_object_set_new(obj, "status", json_string("enabled"));
+    /* The status a new object starts in, where the example shows a later one. */
+    static const char *const first_status[][2] = {
+        {"webhook_endpoint", "enabled"},
+        {"identity.verification_session", "requires_input"},
+        {"payout", "pending"},
+        {"quote", "draft"},
+        {"topup", "pending"}};
+    for (size_t i = 0; i < sizeof first_status / sizeof *first_status; i++)
+        if (strcmp(r->object, first_status[i][0]) == 0)
+            json_object_set_new(obj, "status", json_string(first_status[i][1]));
     if (strcmp(r->object, "price") == 0) {
         /* One-time unless recurring is given; recurring takes Stripe's defaults. */
         json_t *rec = json_object_get(params, "recurring");
@@ -245,8 +317,9 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     }
     if (r->emits) {
         char type[96];
-        snprintf(type, sizeof type, "%s.created", r->object);
-        sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
+        snprintf(type, sizeof type, "%s.created", r->event ? r->event : r->object);
+        if (sl_event_type_known(type)) /* Stripe has no quote.updated */
+            sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
     }
     json_decref(obj);
     return (sl_emu_reply_t){200, out, 0, NULL, 0, 0};
@@ -261,13 +334,12 @@ sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_t *previous = json_object();
     sl__emu_apply(obj, params, previous, 0);
     sl__emu_touch(e, id);
-    if (r->emits) {
-        char type[96];
-        snprintf(type, sizeof type, "%s.updated", r->object);
+    char type[96];
+    snprintf(type, sizeof type, "%s.updated", r->event ? r->event : r->object);
+    if (r->emits && sl_event_type_known(type)) /* Stripe has no quote.updated */
         sl__emu_emit(e, type, obj, previous, request_id, idem_key);
-    } else {
+    else
         json_decref(previous);
-    }
     return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0};
 }
 
@@ -289,8 +361,9 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_object_del(e->secrets, id);
     if (r->emits) {
         char type[96];
-        snprintf(type, sizeof type, "%s.deleted", r->object);
-        sl__emu_emit(e, type, obj, NULL, request_id, NULL);
+        snprintf(type, sizeof type, "%s.deleted", r->event ? r->event : r->object);
+        if (sl_event_type_known(type)) /* Stripe has no quote.updated */
+            sl__emu_emit(e, type, obj, NULL, request_id, NULL);
     }
     json_decref(obj);
     return (sl_emu_reply_t){

@@ -52,9 +52,7 @@ check "a write's reply echoes its Idempotency-Key" test "$(hdr Idempotency-Key)"
 req GET /v1/customers -u sk_test_basic:
 check "a read's reply has no Idempotency-Key" test -z "$(hdr Idempotency-Key)"
 start --strict
-req POST /v1/issuing/cardholders -u sk_test_basic: -d name=Jenny -d type=individual \
-    -d 'billing[address][line1]=1 Main St' -d 'billing[address][city]=SF' \
-    -d 'billing[address][postal_code]=94111' -d 'billing[address][country]=US'
+req POST /v1/radar/value_lists -u sk_test_basic: -d alias=blocked -d name=Blocked
 check "--strict: an operation not kept answers 501 with Stripe-Should-Retry: false" \
     test "$code" = 501 -a "$(hdr Stripe-Should-Retry)" = false
 start
@@ -72,28 +70,25 @@ req POST /v1/payment_methods -u sk_test_x: -d type=card -d 'card[token]=tok_visa
 check "payment_methods.create with card[token]=tok_visa" test "$code" = 200 -a "$(j .card.last4)" = 4242
 
 # --- Operations not kept: answered as the stateless mock answers, marked --------------------
-req POST /v1/issuing/cardholders -u sk_test_x: -d name=Jenny -d type=individual \
-    -d 'billing[address][line1]=1 Main St' -d 'billing[address][city]=SF' \
-    -d 'billing[address][postal_code]=94111' -d 'billing[address][country]=US' -d 'metadata[team]=ops'
+req POST /v1/radar/value_lists -u sk_test_x: -d alias=blocked_emails -d name=Blocked \
+    -d item_type=email -d 'metadata[team]=ops'
 check "an operation not kept answers the example with the request applied, a fresh id, Sluice-Stateless: true" \
-    eval 'test "$code" = 200 && test "$(hdr Sluice-Stateless)" = true && test "$(j .object)" = issuing.cardholder &&
-        j .id | grep -q "^ich_" && test "$(j .name)" = Jenny && test "$(j .metadata.team)" = ops &&
-        test "$(j .billing.address.city)" = SF'
+    eval 'test "$code" = 200 && test "$(hdr Sluice-Stateless)" = true && test "$(j .object)" = radar.value_list &&
+        j .id | grep -q "^rsl_" && test "$(j .alias)" = blocked_emails && test "$(j .item_type)" = email &&
+        test "$(j .metadata.team)" = ops'
 first=$(j .id)
-req POST /v1/issuing/cardholders -u sk_test_x: -d name=Other -d type=individual \
-    -d 'billing[address][line1]=1 Main St' -d 'billing[address][city]=SF' \
-    -d 'billing[address][postal_code]=94111' -d 'billing[address][country]=US'
-check "each stateless create has its own id" test "$(j .id)" != "$first"
-req GET /v1/issuing/cardholders/ich_given -u sk_test_x:
-check "a stateless retrieve names the id asked for" test "$code" = 200 -a "$(j .id)" = ich_given
-req GET /v1/issuing/cardholders -u sk_test_x:
+req POST /v1/radar/value_lists -u sk_test_x: -d alias=other -d name=Other
+check "each stateless create has its own id" test "$(j .id)" != "$first" -a "$(j .alias)" = other
+req GET /v1/radar/value_lists/rsl_given -u sk_test_x:
+check "a stateless retrieve names the id asked for" test "$code" = 200 -a "$(j .id)" = rsl_given
+req GET /v1/radar/value_lists -u sk_test_x:
 check "a stateless list is a list of the example" \
-    test "$(j .object)" = list -a "$(j '.data[0].object')" = issuing.cardholder -a "$(hdr Sluice-Stateless)" = true
+    test "$(j .object)" = list -a "$(j '.data[0].object')" = radar.value_list -a "$(hdr Sluice-Stateless)" = true
 req DELETE /v1/radar/value_lists/rsl_gone -u sk_test_x:
 check "a stateless delete answers deleted" test "$(j .id)" = rsl_gone -a "$(j .deleted)" = true
-req POST /v1/issuing/cardholders -u sk_test_x: -d name=Jenny
+req POST /v1/radar/value_lists -u sk_test_x: -d alias=x
 check "a stateless operation still checks its parameters" \
-    test "$code" = 400 -a "$(j .error.param)" = billing
+    test "$code" = 400 -a "$(j .error.param)" = name
 req POST /v1/customers -u sk_test_x: -d email=kept@example.com
 check "kept operations carry no Sluice-Stateless" test -z "$(hdr Sluice-Stateless)"
 

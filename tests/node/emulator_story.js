@@ -140,7 +140,7 @@ async function main() {
       (e) => e.statusCode === 404 && e.code === 'resource_missing');
     const bad = new Stripe('sk_live_nope', {host: base.hostname, port: Number(base.port), protocol: 'http'});
     await assert.rejects(bad.customers.list(), (e) => e.statusCode === 401);
-    const unkept = await stripe.issuing.cards.retrieve('ic_1');
+    const unkept = await stripe.radar.valueLists.retrieve('rsl_1');
     assert.strictEqual(unkept.lastResponse.headers['sluice-stateless'], 'true', 'an operation not kept is answered statelessly');
     await assert.rejects(stripe.invoices.finalizeInvoice('in_missing'), (e) => e.statusCode === 404);
   });
