@@ -300,6 +300,48 @@ static sl_emu_reply_t check_metadata(const json_t *params, const char *at, int d
     return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }
 
+/* How Checkout's hosted page completes a session (the Stripe CLI's checkout fixtures call it):
+ * GET /v1/payment_pages/{cs} shows the page's session, POST /v1/payment_pages/{cs}/confirm pays
+ * it with payment_method, whose amount must be expected_amount when given. */
+static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const char *rest,
+                                   const json_t *form, const char *request_id)
+{
+    char id[128];
+    size_t n = strcspn(rest, "/");
+    const char *tail = rest + n;
+    if (n == 0 || n >= sizeof id || (strcmp(tail, "") && strcmp(tail, "/confirm")) ||
+        strcmp(method, *tail ? "POST" : "GET"))
+        return sl__emu_error(404, "invalid_request_error", NULL, NULL,
+                             "Unrecognized request URL (%s: /v1/payment_pages/%s).", method, rest);
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    pthread_mutex_lock(&e->lock);
+    const json_t *cs = json_object_get(e->objects, id);
+    sl_emu_reply_t out;
+    if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session")) {
+        out = sl__emu_no_such("payment_page", id);
+    } else if (!*tail) {
+        out = (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
+    } else {
+        const char *expected = json_string_value(json_object_get(form, "expected_amount"));
+        char total[32];
+        snprintf(total, sizeof total, "%lld",
+                 (long long)json_integer_value(json_object_get(cs, "amount_total")));
+        if (expected && strcmp(expected, total))
+            out = sl__emu_error(
+                400, "invalid_request_error", "checkout_amount_mismatch", "expected_amount",
+                "The expected amount %s is not the session's amount %s.", expected, total);
+        else {
+            size_t events_before = json_array_size(e->events);
+            out = sl__emu_checkout_complete(e, id, form, request_id);
+            sl__emu_persist(e, out.body, events_before, NULL);
+        }
+    }
+    sl__emu_snapshot(&out);
+    pthread_mutex_unlock(&e->lock);
+    return out;
+}
+
 /* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
  * the key as the user name and no password (curl -u sk_test_...:). 0 when there is none. */
 static int api_key(struct MHD_Connection *conn, char *out, size_t n)
@@ -362,6 +404,11 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     char err[512];
     if (sl_form_decode(form, form_len, &params, err, sizeof err))
         return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
+    if (strncmp(path, "/v1/payment_pages/", 18) == 0) {
+        sl_emu_reply_t out = payment_page(e, method, path + 18, params, request_id);
+        json_decref(params);
+        return out;
+    }
     const sl_op_t *op = sl__emu_route(method, path, params);
     if (!op) {
         json_decref(params);

@@ -69,6 +69,22 @@ check "insufficient funds: 402 with Stripe's message" \
 req POST /v1/payment_methods -u sk_test_x: -d type=card -d 'card[token]=tok_visa'
 check "payment_methods.create with card[token]=tok_visa" test "$code" = 200 -a "$(j .card.last4)" = 4242
 
+# --- Checkout completed through its hosted page, as the Stripe CLI's fixture does -----------
+prod=$(curl -s -u sk_test_x: "$url/v1/products" -d name=Widget | jq -r .id)
+price=$(curl -s -u sk_test_x: "$url/v1/prices" -d product="$prod" -d unit_amount=1500 -d currency=usd | jq -r .id)
+cs=$(curl -s -u sk_test_x: "$url/v1/checkout/sessions" -d mode=payment -d success_url=https://example.com/ok \
+    -d "line_items[0][price]=$price" -d 'line_items[0][quantity]=2' | jq -r .id)
+req GET "/v1/payment_pages/$cs" -u sk_test_x:
+check "GET /v1/payment_pages/{session} shows the session" test "$code" = 200 -a "$(j .id)" = "$cs"
+pm=$(curl -s -u sk_test_x: "$url/v1/payment_methods" -d type=card -d 'card[token]=tok_visa' | jq -r .id)
+req POST "/v1/payment_pages/$cs/confirm" -u sk_test_x: -d payment_method="$pm" -d expected_amount=2999
+check "a confirm whose expected_amount is not the session's is refused" \
+    test "$code" = 400 -a "$(j .error.param)" = expected_amount
+req POST "/v1/payment_pages/$cs/confirm" -u sk_test_x: -d payment_method="$pm" -d expected_amount=3000
+check "POST /v1/payment_pages/{session}/confirm pays it: checkout.session.completed" \
+    eval 'test "$code" = 200 && test "$(j .status)" = complete &&
+        curl -s -u sk_test_x: "$url/v1/events?type=checkout.session.completed" | jq -e ".data[0].data.object.id == \"$cs\"" >/dev/null'
+
 # --- Operations not kept: answered as the stateless mock answers, marked --------------------
 req POST /v1/radar/value_lists -u sk_test_x: -d alias=blocked_emails -d name=Blocked \
     -d item_type=email -d 'metadata[team]=ops'
