@@ -850,9 +850,25 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
             if (json_array_size(items))
                 period = period_seconds(json_object_get(json_array_get(items, 0), "price"));
             json_object_set_new(sub, "current_period_end", json_integer(now + period));
-            const char *paid = bill_subscription(e, sub, "subscription_cycle", request_id, 0);
-            json_object_set_new(sub, "status",
-                                json_string(strcmp(paid, "paid") == 0 ? "active" : "past_due"));
+            const json_t *cus = json_object_get(
+                e->objects, json_string_value(json_object_get(sub, "customer")) ?: "");
+            int has_pm = json_is_string(json_object_get(sub, "default_payment_method")) ||
+                         json_is_string(json_object_get(json_object_get(cus, "invoice_settings"),
+                                                        "default_payment_method")) ||
+                         json_is_string(json_object_get(cus, "default_source"));
+            const char *missing = json_string_value(json_object_get(
+                json_object_get(json_object_get(sub, "trial_settings"), "end_behavior"),
+                "missing_payment_method"));
+            if (!has_pm && missing && strcmp(missing, "pause") == 0) {
+                /* Stripe pauses a trial that ends without a way to pay, when asked to. */
+                json_object_set_new(sub, "status", json_string("paused"));
+                json_object_set_new(sub, "pause_collection", json_null());
+                sl__emu_emit(e, "customer.subscription.paused", sub, NULL, request_id, idem_key);
+            } else {
+                const char *paid = bill_subscription(e, sub, "subscription_cycle", request_id, 0);
+                json_object_set_new(sub, "status",
+                                    json_string(strcmp(paid, "paid") == 0 ? "active" : "past_due"));
+            }
         } else if (json_is_integer(trial_end)) {
             json_object_set(sub, "trial_end", trial_end);
             if (strcmp(sl__emu_status_of(sub), "trialing") == 0)

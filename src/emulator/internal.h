@@ -330,6 +330,11 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
 sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const char *id,
                                     json_t *typed, const char *request_id, const char *idem_key);
 
+/* transfers.reversals.create: part or all of a transfer back (amount_reversed, reversed,
+ * transfer.reversed). */
+sl_emu_reply_t sl__emu_transfer_reversal(sl_emulator_t *e, const char *transfer_id, json_t *typed,
+                                         const char *request_id, const char *idem_key);
+
 /* --- Setup intents (setup.c) --------------------------------------------------------------------
  */
 

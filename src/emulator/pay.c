@@ -99,6 +99,15 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
         return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     json_object_set_new(pi, "next_action", json_null());
+    const char *pm_type = json_string_value(json_object_get(pmo, "type")) ?: "card";
+    if (strcmp(pm_type, "sepa_debit") == 0 || strcmp(pm_type, "us_bank_account") == 0 ||
+        strcmp(pm_type, "bacs_debit") == 0 || strcmp(pm_type, "au_becs_debit") == 0 ||
+        strcmp(pm_type, "acss_debit") == 0) {
+        /* A bank debit takes days: the payment is processing until the bank answers. */
+        json_object_set_new(pi, "status", json_string("processing"));
+        sl__emu_emit(e, "payment_intent.processing", pi, NULL, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
+    }
     /* The charge, paid or failed. */
     json_t *cparams = json_pack("{s:I,s:O,s:s,s:s,s:O,s:b,s:s}", "amount", amount, "currency",
                                 json_object_get(pi, "currency"), "payment_intent", pi_id,

@@ -231,3 +231,46 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
     out.unkept = 1;
     return out;
 }
+
+sl_emu_reply_t sl__emu_transfer_reversal(sl_emulator_t *e, const char *transfer_id, json_t *typed,
+                                         const char *request_id, const char *idem_key)
+{
+    json_t *tr = transfer_id ? json_object_get(e->objects, transfer_id) : NULL;
+    if (!is_a(tr, "transfer"))
+        return sl__emu_no_such("transfer", transfer_id ? transfer_id : "");
+    json_int_t amount = json_integer_value(json_object_get(tr, "amount"));
+    json_int_t reversed = json_integer_value(json_object_get(tr, "amount_reversed"));
+    json_int_t want = json_is_integer(json_object_get(typed, "amount"))
+                          ? json_integer_value(json_object_get(typed, "amount"))
+                          : amount - reversed;
+    if (want <= 0 || want > amount - reversed)
+        return sl__emu_error(400, "invalid_request_error", "transfer_reversal_too_large", "amount",
+                             "You can reverse at most %lld of this transfer; %lld was asked.",
+                             (long long)(amount - reversed), (long long)want);
+    char id[64];
+    sl__emu_must_rand(sl__rand_id("trr", id, sizeof id));
+    json_t *rev =
+        json_pack("{s:s,s:s,s:I,s:O,s:I,s:n,s:n,s:n,s:O,s:s}", "id", id, "object",
+                  "transfer_reversal", "amount", want, "currency", json_object_get(tr, "currency"),
+                  "created", (json_int_t)time(NULL), "balance_transaction",
+                  "destination_payment_refund", "source_refund", "metadata",
+                  json_object_get(typed, "metadata") ?: json_object(), "transfer", transfer_id);
+    json_t *prev = json_pack("{s:I,s:O}", "amount_reversed", reversed, "reversed",
+                             json_object_get(tr, "reversed") ?: json_false());
+    json_object_set_new(tr, "amount_reversed", json_integer(reversed + want));
+    json_object_set_new(tr, "reversed", json_boolean(reversed + want == amount));
+    json_t *list = json_object_get(tr, "reversals");
+    if (!json_is_object(list)) {
+        char url[128];
+        snprintf(url, sizeof url, "/v1/transfers/%s/reversals", transfer_id);
+        list = json_pack("{s:s,s:[],s:b,s:i,s:s}", "object", "list", "data", "has_more", 0,
+                         "total_count", 0, "url", url);
+        json_object_set_new(tr, "reversals", list);
+    }
+    json_array_insert(json_object_get(list, "data"), 0, rev);
+    json_object_set_new(list, "total_count",
+                        json_integer((json_int_t)json_array_size(json_object_get(list, "data"))));
+    sl__emu_touch(e, transfer_id);
+    sl__emu_emit(e, "transfer.reversed", tr, prev, request_id, idem_key);
+    return (sl_emu_reply_t){200, rev, 0, NULL, 0, 0};
+}

@@ -147,6 +147,17 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         json_decref(typed);
         return out;
     }
+    if (strcmp(name, "transfers.reversals.create") == 0) {
+        const char *tp = sl_op_path_param(op, 0);
+        json_t *tid = json_incref(json_object_get(params, tp ? tp : ""));
+        json_object_del(params, tp ? tp : "");
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out =
+            sl__emu_transfer_reversal(e, json_string_value(tid), typed, request_id, idem_key);
+        json_decref(typed);
+        json_decref(tid);
+        return out;
+    }
     if (strncmp(name, "customers.sources.", 18) == 0 && !strchr(name + 18, '.')) {
         const char *cp = sl_op_path_param(op, 0), *ip = sl_op_path_param(op, 1);
         json_t *cus = json_incref(json_object_get(params, cp ? cp : ""));

@@ -310,6 +310,29 @@ async function main() {
     assert.strictEqual((await stripe.testHelpers.testClocks.del(clock.id)).deleted, true);
   });
 
+  await check('a bank debit processes; a trial that ends with no way to pay pauses; transfers reverse', async () => {
+    const sepa = await stripe.paymentMethods.create({type: 'sepa_debit', sepa_debit: {iban: 'AT611904300234573201'}, billing_details: {name: 'Jenny', email: 'j@example.com'}});
+    const pi = await stripe.paymentIntents.create({amount: 1000, currency: 'eur', payment_method_types: ['sepa_debit'], payment_method: sepa.id, confirm: true,
+      mandate_data: {customer_acceptance: {type: 'offline'}}});
+    assert.strictEqual(pi.status, 'processing');
+    const cus = await stripe.customers.create({email: 'pause@example.com'});
+    const prod = await stripe.products.create({name: 'Trial'});
+    const price = await stripe.prices.create({product: prod.id, currency: 'usd', unit_amount: 900, recurring: {interval: 'month'}});
+    const sub = await stripe.subscriptions.create({customer: cus.id, items: [{price: price.id}], trial_period_days: 7,
+      trial_settings: {end_behavior: {missing_payment_method: 'pause'}}});
+    assert.strictEqual((await stripe.subscriptions.update(sub.id, {trial_end: 'now'})).status, 'paused');
+    const tr = await stripe.transfers.create({amount: 1000, currency: 'usd', destination: 'acct_1'});
+    const rev = await stripe.transfers.createReversal(tr.id, {amount: 400});
+    assert.strictEqual(rev.amount, 400);
+    const after = await stripe.transfers.retrieve(tr.id);
+    assert.strictEqual(after.amount_reversed, 400);
+    assert.strictEqual(after.reversed, false);
+    await assert.rejects(stripe.transfers.createReversal(tr.id, {amount: 700}), /at most 600/);
+    const types = (await stripe.events.list({limit: 100})).data.map((e) => e.type);
+    for (const t of ['payment_intent.processing', 'customer.subscription.paused', 'transfer.reversed'])
+      assert.ok(types.includes(t), t);
+  });
+
   await check('operations not kept answer as the stateless mock does, marked Sluice-Stateless', async () => {
     const vl = await stripe.radar.valueLists.create({alias: 'blocked', name: 'Blocked', metadata: {user: '7'}});
     assert.strictEqual(vl.object, 'radar.value_list');
