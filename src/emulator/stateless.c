@@ -81,7 +81,9 @@ sl_emu_reply_t sl__emu_stateless(const sl_op_t *op, const json_t *params, const 
     if (strncmp(type, "deleted_", 8) == 0) {
         body = json_pack("{s:s,s:s,s:b}", "id", id ? id : "", "object", type + 8, "deleted", 1);
     } else if (list || search) {
-        json_t *item = example_object(type, json_object(), NULL, 0);
+        json_t *none = json_object();
+        json_t *item = example_object(type, none, NULL, 0);
+        json_decref(none);
         if (item) {
             body = json_pack("{s:s,s:[o],s:b,s:s}", "object", list ? "list" : "search_result",
                              "data", item, "has_more", 0, "url", path);
