@@ -48,7 +48,7 @@ struct sl_emulator {
     pthread_mutex_t lock; /* guards everything below */
     json_t *objects;      /* id -> object */
     json_t *lists;        /* object type -> [ids], oldest first */
-    json_t *events;       /* [events], oldest first */
+    json_t *events;       /* [event stubs: sl__emu_event_stub], oldest first */
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
     json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
@@ -126,6 +126,12 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
  * takes) and queues it for every endpoint that wants it. */
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
                   const char *request_id, const char *idem_key);
+
+/* Events are kept small: e->events holds stubs {id, type, created, text}, text the whole event
+ * as compact JSON (a tree per event costs several times its text). sl__emu_event_stub makes one
+ * of an event (new reference); sl__emu_event_full gives the event back (new reference). */
+json_t *sl__emu_event_stub(const json_t *ev);
+json_t *sl__emu_event_full(const json_t *stub);
 
 /* Idempotency-Key: 1 with *out filled when the key was seen before (the reply it got when the
  * request is the same, an idempotency_error otherwise); 0 for a new key. */

@@ -145,7 +145,12 @@ sl_emu_reply_t sl__emu_events_list(sl_emulator_t *e, const json_t *params)
             continue;
         json_array_append(items, ev);
     }
-    return sl__emu_page(items, params, "/v1/events");
+    /* The page is cut from the stubs; only its events are read back whole. */
+    sl_emu_reply_t out = sl__emu_page(items, params, "/v1/events");
+    json_t *data = json_object_get(out.body, "data");
+    for (size_t i = 0; i < json_array_size(data); i++)
+        json_array_set_new(data, i, sl__emu_event_full(json_array_get(data, i)));
+    return out;
 }
 
 /* --- expand[]: a reference becomes the object it names ------------------------------------- */

@@ -122,7 +122,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         for (size_t i = 0; i < json_array_size(e->events); i++) {
             json_t *ev = json_array_get(e->events, i);
             if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
-                return (sl_emu_reply_t){200, json_incref(ev), 0, NULL, 0, 0};
+                return (sl_emu_reply_t){200, sl__emu_event_full(ev), 0, NULL, 0, 0};
         }
         return sl__emu_no_such("event", id);
     }

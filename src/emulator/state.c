@@ -385,7 +385,24 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
                   "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id", request_id,
                   "idempotency_key", idem_key, "type", type);
     sl__emu_deliver_event(e, ev, type);
-    json_array_append_new(e->events, ev);
+    json_array_append_new(e->events, sl__emu_event_stub(ev));
+    json_decref(ev);
+}
+
+json_t *sl__emu_event_stub(const json_t *ev)
+{
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_t *stub = json_pack("{s:O,s:O,s:O,s:s}", "id", json_object_get(ev, "id"), "type",
+                             json_object_get(ev, "type"), "created", json_object_get(ev, "created"),
+                             "text", text ? text : "{}");
+    free(text);
+    return stub;
+}
+
+json_t *sl__emu_event_full(const json_t *stub)
+{
+    json_t *ev = json_loads(json_string_value(json_object_get(stub, "text")) ?: "{}", 0, NULL);
+    return ev ? ev : json_object();
 }
 
 int sl__emu_listed(const char *type)
