@@ -14,6 +14,7 @@ void sl__cmd_emulate_help(FILE *out)
 {
     fprintf(out,
             "Usage: sluice emulate [--listen HOST:PORT] [--data FILE] [--retry-ms MS] [--strict]\n"
+            "                      [--max-events N]\n"
             "\n"
             "A local Stripe API that keeps state and sends webhooks, for development and tests\n"
             "without a network. It speaks Stripe's protocol (form bodies, any sk_test_ key as\n"
@@ -63,6 +64,8 @@ void sl__cmd_emulate_help(FILE *out)
             "  --retry-ms MS       first redelivery wait, doubling each time (default 1000)\n"
             "  --strict            operations it does not keep answer 501 (with\n"
             "                      Stripe-Should-Retry: false), not statelessly\n"
+            "  --max-events N      events kept for events.list and retrieve, the oldest\n"
+            "                      dropped (default 1000000; --data keeps them all)\n"
             "\n"
             "Example:\n"
             "  sluice emulate --data stripe-emulator.db &\n"
@@ -72,16 +75,17 @@ void sl__cmd_emulate_help(FILE *out)
 
 int sl__cmd_emulate(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_RETRY, O_DATA, O_STRICT };
+    enum { O_LISTEN = 256, O_RETRY, O_DATA, O_STRICT, O_MAX_EVENTS };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data", required_argument, NULL, O_DATA},
         {"retry-ms", required_argument, NULL, O_RETRY},
         {"strict", no_argument, NULL, O_STRICT},
+        {"max-events", required_argument, NULL, O_MAX_EVENTS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6, NULL, 0};
+    sl_emulator_config_t cfg = {"127.0.0.1:12111", 1000, 6, NULL, 0, 0};
     long v;
     int c;
     opterr = 0;
@@ -96,6 +100,11 @@ int sl__cmd_emulate(int argc, char **argv)
             break;
         case O_STRICT:
             cfg.strict = 1;
+            break;
+        case O_MAX_EVENTS:
+            if (sl__cli_parse_long(optarg, 1, 1000000000, &v))
+                return sl__cli_usage_error(CMD, "--max-events takes a count (1 to 1000000000)");
+            cfg.max_events = v;
             break;
         case O_RETRY:
             if (sl__cli_parse_long(optarg, 1, 3600000, &v))

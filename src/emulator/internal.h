@@ -131,6 +131,11 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
  * as compact JSON (a tree per event costs several times its text). sl__emu_event_stub makes one
  * of an event (new reference); sl__emu_event_full gives the event back (new reference). */
 json_t *sl__emu_event_stub(const json_t *ev);
+
+/* Drops the oldest events past cfg.max_events (a sixteenth more are let in first, so that they
+ * go in batches). Called between requests: persist counts events by index within one. The
+ * state file keeps every event. */
+void sl__emu_trim_events(sl_emulator_t *e);
 json_t *sl__emu_event_full(const json_t *stub);
 
 /* Idempotency-Key: 1 with *out filled when the key was seen before (the reply it got when the

@@ -346,6 +346,7 @@ static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const c
             size_t events_before = json_array_size(e->events);
             out = sl__emu_checkout_complete(e, id, form, request_id);
             sl__emu_persist(e, out.body, events_before, NULL);
+            sl__emu_trim_events(e);
         }
     }
     sl__emu_snapshot(&out);
@@ -390,6 +391,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         sl_emu_reply_t out = sl__emu_test_route(e, method, path, form, request_id);
         if (strcmp(method, "GET") != 0)
             sl__emu_persist(e, out.body, events_before, NULL);
+        sl__emu_trim_events(e);
         sl__emu_snapshot(&out);
         pthread_mutex_unlock(&e->lock);
         json_decref(form);
@@ -502,6 +504,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     sl__emu_idem_keep(e, idem_key, fingerprint, &out);
     if (strcmp(method, "GET") != 0)
         sl__emu_persist(e, out.body, events_before, idem_key);
+    sl__emu_trim_events(e);
     pthread_mutex_unlock(&e->lock);
     free(fingerprint);
     json_decref(params);
@@ -612,6 +615,8 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     e->cfg = *cfg;
     if (e->cfg.retry_base_ms <= 0)
         e->cfg.retry_base_ms = 1000;
+    if (e->cfg.max_events <= 0)
+        e->cfg.max_events = 1000000;
     if (e->cfg.max_deliveries <= 0)
         e->cfg.max_deliveries = 6;
     sl__emu_state_init(e);

@@ -389,6 +389,18 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
     json_decref(ev);
 }
 
+void sl__emu_trim_events(sl_emulator_t *e)
+{
+    size_t n = json_array_size(e->events), keep = (size_t)e->cfg.max_events;
+    if (!keep || n <= keep + keep / 16) /* dropped in batches: a new array now and then */
+        return;
+    json_t *kept = json_array();
+    for (size_t i = n - keep; i < n; i++)
+        json_array_append(kept, json_array_get(e->events, i));
+    json_decref(e->events);
+    e->events = kept;
+}
+
 json_t *sl__emu_event_stub(const json_t *ev)
 {
     char *text = json_dumps(ev, JSON_COMPACT);
@@ -474,29 +486,37 @@ int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint
     if (!seen)
         return 0;
     const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
-    if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
+    if (fingerprint && fp && strcmp(fp, fingerprint) == 0) {
+        /* The reply as text ("text"), or as a tree in a state file from before ("body"). */
+        const char *text = json_string_value(json_object_get(seen, "text"));
+        json_t *body =
+            text ? json_loads(text, 0, NULL) : json_deep_copy(json_object_get(seen, "body"));
         *out = (sl_emu_reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
-                                json_deep_copy(json_object_get(seen, "body")),
+                                body ? body : json_object(),
                                 1,
                                 NULL,
                                 0,
                                 0};
-    else
-        *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
-                             "Keys for idempotent requests can only be used with the same "
-                             "parameters they were first used with. Try using a key other "
-                             "than '%s' if you meant to execute a different request.",
-                             key);
+        return 1;
+    }
+    *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
+                         "Keys for idempotent requests can only be used with the same "
+                         "parameters they were first used with. Try using a key other "
+                         "than '%s' if you meant to execute a different request.",
+                         key);
     return 1;
 }
 
 void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprint,
                        const sl_emu_reply_t *r)
 {
-    if (key && fingerprint && r->status < 500)
-        json_object_set_new(e->idem, key,
-                            json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
-                                      (int)r->status, "body", r->body));
+    if (!key || !fingerprint || r->status >= 500)
+        return;
+    char *text = json_dumps(r->body, JSON_COMPACT); /* a tree costs several times its text */
+    json_object_set_new(e->idem, key,
+                        json_pack("{s:s,s:i,s:s}", "fingerprint", fingerprint, "status",
+                                  (int)r->status, "text", text ? text : "{}"));
+    free(text);
 }
 
 void sl__emu_snapshot(sl_emu_reply_t *r)

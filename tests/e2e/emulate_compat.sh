@@ -110,4 +110,17 @@ check "kept operations carry no Sluice-Stateless" test -z "$(hdr Sluice-Stateles
 
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
+# --- --max-events: a bounded event history, the oldest dropped --------------------------------
+start --max-events 20
+first=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=first@example.com | jq -r .id)
+for i in $(seq 40); do curl -s -o /dev/null -u sk_test_x: "$url/v1/customers" -d "email=c$i@example.com"; done
+last=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=last@example.com -H 'Idempotency-Key: k-last' | jq -r .id)
+curl -s -u sk_test_x: "$url/v1/events?limit=100" >"$tmp/events"
+n=$(jq '.data | length' "$tmp/events")
+check "--max-events 20 keeps the newest 20 or 21 events, the oldest dropped" \
+    eval 'test "$n" -ge 20 -a "$n" -le 21 && jq -e ".data[0].data.object.id == \"$last\"" "$tmp/events" >/dev/null &&
+        ! grep -q "$first" "$tmp/events"'
+again=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=last@example.com -H 'Idempotency-Key: k-last' | jq -r .id)
+check "an idempotent replay answers the first reply" test "$again" = "$last"
+
 exit $rc
