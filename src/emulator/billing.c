@@ -136,6 +136,21 @@ sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const
     return sl__emu_create(e, r, typed, request_id, idem_key);
 }
 
+/* What discount `d` takes off `total`: its coupon's percent, or its amount when in `currency`. */
+static json_int_t discount_off(const json_t *d, json_int_t total, const json_t *currency)
+{
+    const json_t *coupon = json_object_get(d, "coupon");
+    json_int_t off = 0;
+    if (json_is_number(json_object_get(coupon, "percent_off")))
+        off =
+            (json_int_t)(total * json_number_value(json_object_get(coupon, "percent_off")) / 100.0 +
+                         0.5);
+    else if (json_is_integer(json_object_get(coupon, "amount_off")) &&
+             json_equal(json_object_get(coupon, "currency"), (json_t *)currency))
+        off = json_integer_value(json_object_get(coupon, "amount_off"));
+    return off > total ? total : off;
+}
+
 /* The discount an invoice gets: its subscription's, else its customer's (NULL if none). */
 static const json_t *discount_of(sl_emulator_t *e, const json_t *inv)
 {
@@ -177,17 +192,7 @@ static void invoice_total(sl_emulator_t *e, json_t *inv)
                                   "url", url));
     /* A coupon takes its percent, or its amount in the invoice's currency, off the subtotal. */
     const json_t *d = discount_of(e, inv);
-    const json_t *coupon = json_object_get(d, "coupon");
-    json_int_t off = 0;
-    if (json_is_number(json_object_get(coupon, "percent_off")))
-        off =
-            (json_int_t)(total * json_number_value(json_object_get(coupon, "percent_off")) / 100.0 +
-                         0.5);
-    else if (json_is_integer(json_object_get(coupon, "amount_off")) &&
-             json_equal(json_object_get(coupon, "currency"), json_object_get(inv, "currency")))
-        off = json_integer_value(json_object_get(coupon, "amount_off"));
-    if (off > total)
-        off = total;
+    json_int_t off = discount_off(d, total, json_object_get(inv, "currency"));
     json_object_set(inv, "discount", d ? (json_t *)d : json_null());
     json_object_set_new(
         inv, "total_discount_amounts",
@@ -222,6 +227,106 @@ static const json_t *customer_of(sl_emulator_t *e, const json_t *typed, sl_emu_r
         *err = sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                              "No such customer: '%s'", cus ? cus : "");
     return customer;
+}
+
+static json_int_t period_seconds(const json_t *price);
+
+/* invoices.upcoming: what the customer's next invoice would be, kept nowhere (Stripe gives it no
+ * id): their pending invoice items, and a period of each active subscription's items (the one
+ * named, or all of the customer's), less the discount. */
+static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
+{
+    const char *cus = json_string_value(json_object_get(typed, "customer"));
+    const char *sub_id = json_string_value(json_object_get(typed, "subscription"));
+    const json_t *sub = sub_id ? json_object_get(e->objects, sub_id) : NULL;
+    if (sub_id && !sub)
+        return sl__emu_no_such("subscription", sub_id);
+    if (!cus && sub)
+        cus = json_string_value(json_object_get(sub, "customer"));
+    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    if (!customer)
+        return cus ? sl__emu_no_such("customer", cus)
+                   : sl__emu_error(400, "invalid_request_error", "parameter_missing", "customer",
+                                   "Missing required param: customer.");
+    json_int_t now = (json_int_t)time(NULL), total = 0, end = now;
+    json_t *lines = json_array();
+    const char *currency = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(e->lists, "invoiceitem"), i, v)
+    {
+        const json_t *ii = json_object_get(e->objects, json_string_value(v));
+        if (!ii || !json_is_null(json_object_get(ii, "invoice")) ||
+            strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus))
+            continue;
+        total += json_integer_value(json_object_get(ii, "amount"));
+        currency = json_string_value(json_object_get(ii, "currency"));
+        json_array_append_new(lines,
+                              json_pack("{s:s,s:O,s:O,s:O,s:s,s:O}", "object", "line_item",
+                                        "amount", json_object_get(ii, "amount"), "currency",
+                                        json_object_get(ii, "currency"), "description",
+                                        json_object_get(ii, "description"), "type", "invoiceitem",
+                                        "invoice_item", json_object_get(ii, "id")));
+    }
+    json_array_foreach(json_object_get(e->lists, "subscription"), i, v)
+    {
+        const json_t *s = json_object_get(e->objects, json_string_value(v));
+        const char *st = sl__emu_status_of(s);
+        if (!s || (sub && s != sub) ||
+            strcmp(json_string_value(json_object_get(s, "customer")) ?: "", cus) ||
+            (strcmp(st, "active") && strcmp(st, "trialing") && strcmp(st, "past_due")))
+            continue;
+        json_int_t from = json_integer_value(json_object_get(s, "current_period_end"));
+        size_t k;
+        json_t *it;
+        json_array_foreach(json_object_get(json_object_get(s, "items"), "data"), k, it)
+        {
+            const json_t *price = json_object_get(it, "price");
+            json_int_t amount = json_integer_value(json_object_get(price, "unit_amount")) *
+                                json_integer_value(json_object_get(it, "quantity"));
+            json_int_t to = from + period_seconds(price);
+            end = to > end ? to : end;
+            total += amount;
+            currency = json_string_value(json_object_get(price, "currency"));
+            json_array_append_new(
+                lines, json_pack("{s:s,s:I,s:O,s:O,s:O,s:s,s:O,s:{s:I,s:I}}", "object", "line_item",
+                                 "amount", amount, "currency", json_object_get(price, "currency"),
+                                 "price", price, "quantity", json_object_get(it, "quantity"),
+                                 "type", "subscription", "subscription", json_object_get(s, "id"),
+                                 "period", "start", from, "end", to));
+        }
+    }
+    json_t *inv = json_loads(sl__fixture_json("invoice"), 0, NULL);
+    json_object_del(inv, "id"); /* Stripe's upcoming invoice has none */
+    json_object_set_new(inv, "customer", json_string(cus));
+    json_object_set(inv, "customer_email", json_object_get(customer, "email"));
+    json_object_set(inv, "customer_name", json_object_get(customer, "name"));
+    json_object_set_new(inv, "subscription", sub ? json_string(sub_id) : json_null());
+    json_object_set_new(inv, "status", json_string("draft"));
+    json_object_set_new(inv, "number", json_null());
+    json_object_set_new(inv, "created", json_integer(now));
+    json_object_set_new(inv, "period_start", json_integer(now));
+    json_object_set_new(inv, "period_end", json_integer(end));
+    json_object_set_new(inv, "next_payment_attempt", json_integer(end));
+    json_object_set_new(inv, "currency", json_string(currency ? currency : "usd"));
+    json_object_set_new(inv, "lines",
+                        json_pack("{s:s,s:o,s:b,s:I,s:s}", "object", "list", "data", lines,
+                                  "has_more", 0, "total_count", (json_int_t)json_array_size(lines),
+                                  "url", "/v1/invoices/upcoming/lines"));
+    const json_t *d = json_is_object(json_object_get(sub, "discount"))
+                          ? json_object_get(sub, "discount")
+                          : json_object_get(customer, "discount");
+    json_int_t off = discount_off(d, total, json_object_get(inv, "currency"));
+    json_object_set(inv, "discount", json_is_object(d) ? (json_t *)d : json_null());
+    const char *keys[] = {"subtotal", "subtotal_excluding_tax"};
+    for (size_t k = 0; k < 2; k++)
+        json_object_set_new(inv, keys[k], json_integer(total));
+    const char *due[] = {"total", "total_excluding_tax", "amount_due", "amount_remaining"};
+    for (size_t k = 0; k < 4; k++)
+        json_object_set_new(inv, due[k], json_integer(total - off));
+    json_object_set_new(inv, "amount_paid", json_integer(0));
+    json_object_set_new(inv, "paid", json_false());
+    return (sl_emu_reply_t){200, inv, 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
@@ -281,6 +386,8 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         invoice_total(e, inv);
         return (sl_emu_reply_t){200, json_deep_copy(inv), 0, NULL, 0, 0};
     }
+    if (strcmp(verb, "upcoming") == 0)
+        return upcoming(e, typed);
     json_t *inv = id ? json_object_get(e->objects, id) : NULL;
     if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
         return sl__emu_no_such("invoice", id ? id : "");
@@ -306,6 +413,22 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         if (strcmp(st, "draft"))
             return invoice_state_error(inv, "finalize");
         invoice_total(e, inv);
+        /* The customer's credit (a negative balance) pays what it can of the invoice. */
+        json_t *cus =
+            json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")) ?: "");
+        json_int_t balance = json_integer_value(json_object_get(cus, "balance"));
+        json_int_t due = json_integer_value(json_object_get(inv, "amount_due"));
+        json_int_t used = balance < 0 ? (-balance < due ? -balance : due) : 0;
+        json_object_set_new(inv, "starting_balance", json_integer(balance));
+        json_object_set_new(inv, "ending_balance", json_integer(balance + used));
+        if (used) {
+            json_t *prev = json_pack("{s:I}", "balance", balance);
+            json_object_set_new(inv, "amount_due", json_integer(due - used));
+            json_object_set_new(inv, "amount_remaining", json_integer(due - used));
+            json_object_set_new(cus, "balance", json_integer(balance + used));
+            sl__emu_touch(e, json_string_value(json_object_get(cus, "id")));
+            sl__emu_emit(e, "customer.updated", cus, prev, request_id, idem_key);
+        }
         char number[64];
         snprintf(number, sizeof number, "%s-%04lu",
                  json_string_value(json_object_get(inv, "account_country")) ? "SLUICE" : "INV",
@@ -344,7 +467,9 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         json_object_set_new(
             inv, "attempt_count",
             json_integer(json_integer_value(json_object_get(inv, "attempt_count")) + 1));
-        if (!json_is_true(json_object_get(typed, "paid_out_of_band"))) {
+        if (json_integer_value(json_object_get(inv, "amount_due")) <= 0) {
+            ; /* nothing left to charge (credit or a coupon paid it all) */
+        } else if (!json_is_true(json_object_get(typed, "paid_out_of_band"))) {
             /* Charge the payment method given, or the customer's default one. */
             const char *pm = json_string_value(json_object_get(typed, "payment_method"));
             const json_t *cus =

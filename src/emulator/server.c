@@ -132,7 +132,21 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         return (sl_emu_reply_t){200, acct, 0, NULL, 0, 0};
     }
     size_t nl = strlen(name);
-    if (nl > 16 && strcmp(name + nl - 16, ".line_items.list") == 0) {
+    if (strncmp(name, "quotes.", 7) == 0 && nl > 5 && strcmp(name + nl - 5, ".list") == 0 &&
+        strcmp(name, "quotes.list")) {
+        /* A quote's lines: answered statelessly, for a quote that is kept. */
+        const char *pp = sl_op_path_param(op, 0);
+        const char *qid = json_string_value(json_object_get(params, pp ? pp : "")) ?: "";
+        const json_t *q = json_object_get(e->objects, qid);
+        if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote"))
+            return sl__emu_no_such("quote", qid);
+        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                           "sluice emulate does not keep %s", name);
+        out.unkept = 1;
+        return out;
+    }
+    if (strcmp(name, "checkout.sessions.line_items.list") == 0 ||
+        strcmp(name, "payment_links.line_items.list") == 0) {
         /* checkout.sessions.line_items.list, payment_links.line_items.list */
         const char *pp = sl_op_path_param(op, 0);
         const json_t *li =

@@ -333,6 +333,26 @@ async function main() {
       assert.ok(types.includes(t), t);
   });
 
+  await check("invoices.upcoming, a quote's lines, a customer's credit applied at finalize", async () => {
+    const cus = await stripe.customers.create({email: 'next@example.com', balance: -700});
+    await stripe.invoiceItems.create({customer: cus.id, amount: 1200, currency: 'usd'});
+    const next = await stripe.rawRequest('GET', '/v1/invoices/upcoming?customer=' + cus.id, null);
+    assert.strictEqual(next.amount_due, 1200);
+    assert.strictEqual(next.lines.data.length, 1);
+    assert.strictEqual(next.id, undefined, 'an upcoming invoice has no id');
+    await assert.rejects(stripe.rawRequest('GET', '/v1/invoices/upcoming?customer=cus_nope', null), /No such customer/);
+    const inv = await stripe.invoices.create({customer: cus.id, pending_invoice_items_behavior: 'include'});
+    const open = await stripe.invoices.finalizeInvoice(inv.id);
+    assert.strictEqual(open.amount_due, 500, 'the credit pays 700 of 1200');
+    assert.strictEqual(open.starting_balance, -700);
+    assert.strictEqual(open.ending_balance, 0);
+    assert.strictEqual((await stripe.customers.retrieve(cus.id)).balance, 0);
+    const quote = await stripe.quotes.create({customer: cus.id});
+    const lines = await stripe.quotes.listLineItems(quote.id);
+    assert.strictEqual(lines.object, 'list');
+    await assert.rejects(stripe.quotes.listLineItems('qt_nope'), /No such quote: 'qt_nope'/);
+  });
+
   await check('operations not kept answer as the stateless mock does, marked Sluice-Stateless', async () => {
     const vl = await stripe.radar.valueLists.create({alias: 'blocked', name: 'Blocked', metadata: {user: '7'}});
     assert.strictEqual(vl.object, 'radar.value_list');
