@@ -183,10 +183,10 @@ class Tables:
             self.fields.extend(key)
         return self.field_lists[key]
 
-    def shape(self, kinds, flags, fields, enums, items):
+    def shape(self, kinds, flags, fields, enums, items, max_len):
         f = self.field_list(fields)
         e = self.enum_list(enums)
-        key = (kinds, flags, f, len(fields), e, len(enums), items)
+        key = (kinds, flags, f, len(fields), e, len(enums), items, max_len)
         if key not in self.shape_idx:
             self.shape_idx[key] = len(self.shapes)
             self.shapes.append(key)
@@ -225,20 +225,28 @@ class Builder:
         if typ == "object" or "properties" in s:
             for name, sub in s.get("properties", {}).items():
                 acc["props"].setdefault(name, []).append(sub)
-            acc["required"].update(s.get("required", []))
+            # A field is required only when every object variant requires it (card[token] or
+            # card[number] with its expiry: neither alone is required).
+            acc["required_sets"].append(set(s.get("required", [])))
             ap = s.get("additionalProperties")
             if ap not in (None, False) or ("properties" not in s and ap is None):
                 acc["flags"] |= FLAG_OPEN
         if typ == "array" and "items" in s:
             acc["items"].append(s["items"])
+        if isinstance(s.get("additionalProperties"), dict):
+            acc["values"].append(s["additionalProperties"])
+        if typ == "string" and isinstance(s.get("maxLength"), int):
+            acc["max_len"] = max(acc["max_len"], min(s["maxLength"], 65535))
         if not acc["desc"] and s.get("description"):
             acc["desc"] = first_sentence(s["description"])
 
     def shape_of(self, schemas, depth=0):
-        acc = {"kinds": 0, "flags": 0, "props": {}, "required": set(), "enums": [], "items": [],
-               "desc": ""}
+        acc = {"kinds": 0, "flags": 0, "props": {}, "required_sets": [], "enums": [],
+               "items": [], "values": [], "max_len": 0, "desc": ""}
         for s in schemas:
             self.collect(s, acc, depth)
+        acc["required"] = (set.intersection(*acc["required_sets"]) if acc["required_sets"]
+                           else set())
         fields = []
         if depth < 12:
             for name in sorted(acc["props"]):
@@ -253,13 +261,19 @@ class Builder:
                 fields.append((self.t.s(name), self.t.s(desc), sub_shape,
                                1 if name in acc["required"] else 0))
         items = self.shape_of(acc["items"], depth + 1) if acc["items"] else NONE
+        if (items == NONE and acc["values"] and not acc["kinds"] & KIND["array"]
+                and depth < 12):
+            # An open object's values (currency_options[eur]): kept where an array's items are.
+            items = self.shape_of(acc["values"], depth + 1)
         if acc["kinds"] == 0 and acc["flags"] & FLAG_EMPTY_OK == 0:
             acc["kinds"] = 63  # untyped: anything goes
-        return self.t.shape(acc["kinds"], acc["flags"], fields, acc["enums"], items)
+        # A string's maxLength, when a string variant declares one (0: none).
+        max_len = acc["max_len"] if acc["kinds"] & KIND["string"] else 0
+        return self.t.shape(acc["kinds"], acc["flags"], fields, acc["enums"], items, max_len)
 
 
 def example_value(spec_shapes, tables, shape_idx, name, depth=0):
-    kinds, flags, f, nf, e, ne, items = spec_shapes[shape_idx]
+    kinds, flags, f, nf, e, ne, items, _ = spec_shapes[shape_idx]
     if ne:
         return tables["enum_values"][e]
     if kinds & KIND["object"] and depth < 8:
@@ -403,9 +417,9 @@ def main():
         "",
         "const sl_cat_shape_t sl__cat_shapes[%d] = {" % len(t.shapes),
     ]
-    for kinds, flags, f, nf, e, ne, items in t.shapes:
-        lines.append("    {%d, %d, %d, %d, %d, %d, %s}," % (
-            kinds, flags, nf, ne, f, e, "SL_CAT_NONE" if items == NONE else str(items)))
+    for kinds, flags, f, nf, e, ne, items, max_len in t.shapes:
+        lines.append("    {%d, %d, %d, %d, %d, %d, %s, %d}," % (
+            kinds, flags, nf, ne, f, e, "SL_CAT_NONE" if items == NONE else str(items), max_len))
     lines.append("};")
     lines.append("")
     lines.append("const sl_cat_field_t sl__cat_fields[%d] = {" % max(1, len(t.fields)))
@@ -448,7 +462,7 @@ def main():
             value = "ex_" + n
             params[n] = value
             path = path.replace("{%s}" % n, value)
-        kinds, flags, f, nf, e, ne, items = t.shapes[o["params"]]
+        kinds, flags, f, nf, e, ne, items, _ = t.shapes[o["params"]]
         for fname, _, fshape, req in t.fields[f: f + nf]:
             if req:
                 n = str_at[fname]

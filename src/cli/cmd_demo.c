@@ -154,7 +154,7 @@ int sl__cmd_demo(int argc, char **argv)
     memset(&flows, 0, sizeof flows);
     char err[1024], emu_url[64], hook_url[64];
 
-    sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6, NULL};
+    sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6, NULL, 0, 0};
     if (sl__emulator_start(&ecfg, &emu, err, sizeof err)) {
         fprintf(stderr, "sluice demo: emulator: %s\n", err);
         goto out;

@@ -158,7 +158,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
         json_int_t total = 0;
         int recurring = 0;
         char currency[8];
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         json_t *items =
             line_items_of(e, in, request_id, &total, currency, sizeof currency, &recurring, &err);
         if (!items)
@@ -199,7 +199,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
             json_object_set_new(cs, "customer_email", json_null());
         if (!json_object_get(typed, "payment_link"))
             json_object_set_new(cs, "payment_link", json_null());
-        return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
     }
     json_t *cs = id ? json_object_get(e->objects, id) : NULL;
     if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session"))
@@ -213,7 +213,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
                                  sl__emu_status_of(cs));
         json_object_set_new(cs, "status", json_string("expired"));
         sl__emu_emit(e, "checkout.session.expired", cs, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
     }
     return sl__emu_error(501, "api_error", "not_implemented", NULL,
                          "sluice emulate does not implement checkout.sessions.%s yet", verb);
@@ -245,7 +245,7 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
         email = "customer@example.com";
     if (!name && customer)
         name = json_string_value(json_object_get(customer, "name"));
-    sl_emu_reply_t err = {0, NULL, 0, NULL};
+    sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
     const char *pm = sl__emu_payment_method_for(e, pm_in, &err);
     if (!pm)
         return err;
@@ -316,7 +316,7 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
     json_object_set_new(cs, "payment_status",
                         json_string(strcmp(mode, "setup") ? "paid" : "no_payment_required"));
     sl__emu_emit(e, "checkout.session.completed", cs, NULL, request_id, NULL);
-    return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const char *id,
@@ -327,7 +327,7 @@ sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const c
         json_int_t total;
         int recurring;
         char currency[8];
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         json_t *items = line_items_of(e, json_object_get(typed, "line_items"), request_id, &total,
                                       currency, sizeof currency, &recurring, &err);
         if (!items)
@@ -341,7 +341,7 @@ sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const c
         if (!json_object_get(typed, "customer_creation"))
             json_object_set_new(pl, "customer_creation",
                                 json_string(recurring ? "always" : "if_required"));
-        return (sl_emu_reply_t){200, json_deep_copy(pl), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pl), 0, NULL, 0, 0};
     }
     return sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
 }

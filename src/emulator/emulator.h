@@ -11,6 +11,8 @@ typedef struct sl_emulator_config {
     long retry_base_ms; /* first wait before redelivering to a failing endpoint; default 1000 */
     int max_deliveries; /* attempts per event and endpoint; default 6 */
     const char *data;   /* NULL: state in memory only; else a SQLite file kept across restarts */
+    int strict;         /* operations not kept answer 501, not the stateless mock's example */
+    long max_events;    /* events kept for events.list/retrieve, oldest dropped; 0: 1,000,000 */
 } sl_emulator_config_t;
 
 /* Starts serving. err says why it could not. */

@@ -24,7 +24,8 @@ typedef struct sl_emu_resource {
     const char *plural; /* "customers": customers.create, customers.list, ... */
     const char *object; /* the fixture and the "object" field */
     const char *prefix; /* of generated ids */
-    int emits;          /* records <object>.created/.updated/.deleted events */
+    int emits;          /* records <event>.created/.updated/.deleted events */
+    const char *event;  /* the events' prefix when it is not `object` (issuing_card), or NULL */
 } sl_emu_resource_t;
 
 /* A reply being built: status and JSON body. */
@@ -32,7 +33,9 @@ typedef struct sl_emu_reply {
     unsigned status;
     json_t *body;
     int replayed;
-    char *html; /* a page instead of JSON (the emulator's hosted checkout pages) */
+    char *html;    /* a page instead of JSON (the emulator's hosted checkout pages) */
+    int stateless; /* answered from Stripe's example, nothing kept (Sluice-Stateless: true) */
+    int unkept;    /* a 501 for an operation the emulator does not keep */
 } sl_emu_reply_t;
 
 struct sl_emu_delivery; /* deliver.c's queue */
@@ -45,7 +48,7 @@ struct sl_emulator {
     pthread_mutex_t lock; /* guards everything below */
     json_t *objects;      /* id -> object */
     json_t *lists;        /* object type -> [ids], oldest first */
-    json_t *events;       /* [events], oldest first */
+    json_t *events;       /* [event stubs: sl__emu_event_stub], oldest first */
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
     json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
@@ -97,6 +100,11 @@ int sl__emu_listed(const char *type);
 /* Appends id to the list of its object type, oldest first. */
 void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id);
 
+/* A status change named by the operation (quotes.finalize, payouts.cancel, ...) on the kept
+ * object `id`, with its event; status 0 when `op` is no such operation. */
+sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
+                                  const char *request_id, const char *idem_key);
+
 /* An object's status field, or "". */
 const char *sl__emu_status_of(const json_t *obj);
 
@@ -119,6 +127,17 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
                   const char *request_id, const char *idem_key);
 
+/* Events are kept small: e->events holds stubs {id, type, created, text}, text the whole event
+ * as compact JSON (a tree per event costs several times its text). sl__emu_event_stub makes one
+ * of an event (new reference); sl__emu_event_full gives the event back (new reference). */
+json_t *sl__emu_event_stub(const json_t *ev);
+
+/* Drops the oldest events past cfg.max_events (a sixteenth more are let in first, so that they
+ * go in batches). Called between requests: persist counts events by index within one. The
+ * state file keeps every event. */
+void sl__emu_trim_events(sl_emulator_t *e);
+json_t *sl__emu_event_full(const json_t *stub);
+
 /* Idempotency-Key: 1 with *out filled when the key was seen before (the reply it got when the
  * request is the same, an idempotency_error otherwise); 0 for a new key. */
 int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint,
@@ -131,6 +150,16 @@ void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprin
 /* Replaces a reply's body, which may hold live objects, by a copy of it: what gets expanded
  * and sent after the lock is released. */
 void sl__emu_snapshot(sl_emu_reply_t *r);
+
+/* --- Stateless answers (stateless.c) -----------------------------------------------------------
+ */
+
+/* An operation the emulator does not keep, answered as Stripe's stateless mock does: the example
+ * object of its response type (a list of one, or {id, object, deleted}), with the parameters
+ * (path ids included, already validated) that name its fields applied, the id the path names or a
+ * fresh one. Nothing is kept and no event recorded. A 501 when the API description has no
+ * example of the response. Needs no lock. */
+sl_emu_reply_t sl__emu_stateless(const sl_op_t *op, const json_t *params, const char *path);
 
 /* --- Persistence (persist.c): --data FILE ------------------------------------------------------
  */
@@ -188,6 +217,48 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
 sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *url);
 
+/* --- Test cards (cards.c) ----------------------------------------------------------------------
+ */
+
+#define SL_EMU_CARD_ATTACHES 1u /* a declining card that attaches, and declines when charged */
+#define SL_EMU_CARD_ACTION 2u   /* payments with it need 3D Secure (requires_action) */
+#define SL_EMU_CARD_DISPUTE 4u  /* it pays, and the payment is then disputed */
+#define SL_EMU_CARD_INQUIRY 8u  /* the dispute is an inquiry */
+
+/* One of Stripe's test cards. */
+typedef struct sl_emu_card {
+    const char *name;         /* after pm_card_ and tok_: "visa", "chargeDeclined", ... */
+    const char *number;       /* its test card number */
+    const char *brand;        /* "visa" */
+    const char *funding;      /* "credit", "debit", "prepaid" */
+    const char *decline_code; /* NULL: it pays */
+    const char *code;         /* the error's code when it declines: card_declined, ... */
+    const char *message;      /* and its message, as Stripe words it */
+    const char *param;        /* and the parameter it names (cvc, exp_month), or NULL */
+    unsigned flags;           /* SL_EMU_CARD_* */
+} sl_emu_card_t;
+
+/* The test card a token (pm_card_visa, pm_card_visa_chargeDeclined, tok_visa) or test card
+ * number names, or NULL. */
+const sl_emu_card_t *sl__emu_card(const char *token);
+
+/* The test card a payment method or card (by id) was made from, or NULL. */
+const sl_emu_card_t *sl__emu_card_of(sl_emulator_t *e, const char *id);
+
+/* Makes a payment method (object "payment_method") or a card ("card") from a test token, or from
+ * `details` (card[number], exp_month, exp_year), owned by `customer` (may be NULL). The id goes
+ * to id[0..n). A number that is not one gets Stripe's 402 incorrect_number; an unknown token a
+ * 400 naming it. */
+sl_emu_reply_t sl__emu_card_make(sl_emulator_t *e, const char *object, const char *token,
+                                 const json_t *details, const char *customer, char *id, size_t n);
+
+/* Stripe's 402 card_error for a declining card: code, decline_code, message, param. */
+sl_emu_reply_t sl__emu_card_decline(const sl_emu_card_t *c);
+
+/* A 402 when the payment method or card `id` declines as soon as it is attached to a customer
+ * (Stripe checks a card then: only chargeCustomerFail declines later); status 0 if fine. */
+sl_emu_reply_t sl__emu_card_attach_check(sl_emulator_t *e, const char *id);
+
 /* --- Payments (pay.c) --------------------------------------------------------------------------
  */
 
@@ -200,9 +271,19 @@ const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_
 sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key);
 
-/* payment_methods.attach/detach. */
-sl_emu_reply_t sl__emu_payment_methods_attach(sl_emulator_t *e, const char *verb, const char *id,
-                                              const json_t *typed);
+/* payment_methods.create/attach/detach: a card from card[token] or a test card number; a test
+ * token attached makes a new payment method. */
+sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* disputes.update (charge.dispute.updated) and disputes.close (charge.dispute.closed, lost). */
+sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                const char *request_id, const char *idem_key);
+
+/* customers.sources.*: a card made from a token (source=tok_visa), updated, listed, detached. */
+sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, const char *customer,
+                                        const char *id, json_t *typed, const char *request_id,
+                                        const char *idem_key);
 
 /* customers.create/update with payment_method: a test token becomes a payment method attached
  * to the customer, and invoice_settings[default_payment_method] naming the same token names
@@ -230,6 +311,61 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
  * then the renewal invoice is made and paid (past_due if the payment fails), or the
  * subscription ends if it was set to cancel at the period's end. */
 sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, const char *request_id);
+
+/* coupon or promotion_code in `typed` (a customer's or subscription's create or update) made a
+ * discount on `owner` as Stripe makes one ("" removes it), with customer.discount.created,
+ * .updated or .deleted for a customer; the coupon's times_redeemed counts it. Fills previous
+ * (when given) with the old discount. An error reply for an unknown coupon; status 0 if done
+ * (the caller removes coupon and promotion_code from typed: they are not fields). */
+sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *typed,
+                                const char *request_id, const char *idem_key, json_t *previous);
+
+/* Takes coupon and promotion_code out of `typed` (they are no fields) into *disc, for
+ * sl__emu_discount (the caller frees it). An unknown one is refused before anything is made:
+ * an error reply, *disc NULL; status 0 if fine. */
+sl_emu_reply_t sl__emu_discount_take(sl_emulator_t *e, json_t *typed, json_t **disc);
+
+/* promotion_codes.create (a code made when none is given; the coupon object) and update. */
+sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Money back (refunds.c) ------------------------------------------------------------------
+ */
+
+/* refunds.create (of a charge or a payment intent's charge, whole or in part: charge.refunded),
+ * update (charge.refund.updated) and cancel. */
+sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                               const char *request_id, const char *idem_key);
+
+/* credit_notes.create (on an open or paid invoice, by lines or amount), update, void. */
+sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const char *id,
+                                    json_t *typed, const char *request_id, const char *idem_key);
+
+/* transfers.reversals.create: part or all of a transfer back (amount_reversed, reversed,
+ * transfer.reversed). */
+sl_emu_reply_t sl__emu_transfer_reversal(sl_emulator_t *e, const char *transfer_id, json_t *typed,
+                                         const char *request_id, const char *idem_key);
+
+/* --- Setup intents (setup.c) --------------------------------------------------------------------
+ */
+
+/* setup_intents.create (confirm=true too), confirm, update, cancel, with Stripe's test cards. */
+sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const char *id,
+                                     json_t *typed, const char *request_id, const char *idem_key);
+
+/* --- Time (clocks.c) ----------------------------------------------------------------------------
+ */
+
+/* test_helpers.test_clocks.create/advance/delete: advancing renews the subscriptions of the
+ * clock's customers whose period ended by the new time. */
+sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const char *id,
+                                   json_t *typed, const char *request_id, const char *idem_key);
+
+/* subscription_schedules.create (a subscription from the first phase when it starts now),
+ * update, cancel (aborted before it starts), release. */
+sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb, const char *id,
+                                              json_t *typed, const char *request_id,
+                                              const char *idem_key);
 
 /* --- Checkout (checkout.c) ---------------------------------------------------------------------
  */

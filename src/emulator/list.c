@@ -94,7 +94,10 @@ sl_emu_reply_t sl__emu_page(json_t *items, const json_t *params, const char *url
     return (sl_emu_reply_t){200,
                             json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", data,
                                       "has_more", has_more, "url", url),
-                            0, NULL};
+                            0,
+                            NULL,
+                            0,
+                            0};
 }
 
 sl_emu_reply_t sl__emu_list(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
@@ -142,7 +145,12 @@ sl_emu_reply_t sl__emu_events_list(sl_emulator_t *e, const json_t *params)
             continue;
         json_array_append(items, ev);
     }
-    return sl__emu_page(items, params, "/v1/events");
+    /* The page is cut from the stubs; only its events are read back whole. */
+    sl_emu_reply_t out = sl__emu_page(items, params, "/v1/events");
+    json_t *data = json_object_get(out.body, "data");
+    for (size_t i = 0; i < json_array_size(data); i++)
+        json_array_set_new(data, i, sl__emu_event_full(json_array_get(data, i)));
+    return out;
 }
 
 /* --- expand[]: a reference becomes the object it names ------------------------------------- */
@@ -201,7 +209,7 @@ sl_emu_reply_t sl__emu_check_expand(const json_t *expand)
             p = p[n] == '.' ? p + n + 1 : NULL;
         }
     }
-    return (sl_emu_reply_t){0, NULL, 0, NULL};
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, const char *whole)
@@ -219,7 +227,7 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
             if (r.status)
                 return r;
         }
-        return (sl_emu_reply_t){0, NULL, 0, NULL};
+        return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
     }
     json_t *v = json_object_get(node, seg);
     if (strcmp(seg, "line_items") == 0 && !v) {
@@ -245,5 +253,5 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
                              "This property cannot be expanded (%s).", whole);
     if (rest && json_is_object(v))
         return sl__emu_expand(e, v, rest, whole);
-    return (sl_emu_reply_t){0, NULL, 0, NULL};
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
 }

@@ -62,7 +62,7 @@ static sl_emu_reply_t hosted_page(sl_emulator_t *e, const char *kind, const char
                    "<option>pm_card_chargeDeclined</select></label>"
                    "<p><button>Pay</button></form>",
                    id);
-    sl_emu_reply_t out = {200, NULL, 0, strdup(b.data ? b.data : "")};
+    sl_emu_reply_t out = {200, NULL, 0, strdup(b.data ? b.data : ""), 0, 0};
     sl__buf_cleanup(&b);
     return out;
 }
@@ -88,9 +88,13 @@ sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const ch
     if (!strcmp(kind, "pay") && post && !strcmp(action, "complete"))
         return sl__emu_payment_link_complete(e, id, form, request_id);
     if (!strcmp(kind, "pay") && !post && !strcmp(action, "done"))
-        return (sl_emu_reply_t){200, NULL, 0,
+        return (sl_emu_reply_t){200,
+                                NULL,
+                                0,
                                 strdup("<!doctype html><meta charset=utf-8><title>Thanks</title>"
-                                       "<p>Payment received (sluice emulate; no real money).")};
+                                       "<p>Payment received (sluice emulate; no real money)."),
+                                0,
+                                0};
     if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
         return sl__emu_subscription_renew(e, id, request_id);
     return sl__emu_error(404, "invalid_request_error", NULL, NULL,

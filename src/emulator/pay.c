@@ -7,53 +7,49 @@
 #include "core/rand.h"
 #include "emulator/internal.h"
 
-/* Stripe's test payment methods: what each card is and how it declines. */
-static const struct test_card {
-    const char *token;
-    const char *brand;
-    const char *last4;
-    const char *decline_code; /* NULL: it pays */
-} test_cards[] = {
-    {"pm_card_visa", "visa", "4242", NULL},
-    {"pm_card_mastercard", "mastercard", "4444", NULL},
-    {"pm_card_amex", "amex", "8431", NULL},
-    {"pm_card_chargeDeclined", "visa", "0002", "generic_decline"},
-    {"pm_card_chargeDeclinedInsufficientFunds", "visa", "9995", "insufficient_funds"},
-    {"pm_card_chargeDeclinedLostCard", "visa", "9987", "lost_card"},
-    {"pm_card_chargeDeclinedExpiredCard", "visa", "0069", "expired_card"},
-};
-
-static const struct test_card *test_card_of(const char *pm)
-{
-    for (size_t i = 0; pm && i < sizeof test_cards / sizeof *test_cards; i++)
-        if (strcmp(pm, test_cards[i].token) == 0)
-            return &test_cards[i];
-    return NULL;
-}
-
 const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_reply_t *err)
 {
-    const struct test_card *card = test_card_of(pm);
-    if (card) {
-        json_t *params = json_pack("{s:s,s:{s:s,s:s}}", "type", "card", "card", "brand",
-                                   card->brand, "last4", card->last4);
-        sl_emu_reply_t r =
-            sl__emu_create(e, sl__emu_resource("payment_methods", 15), params, "", NULL);
-        json_decref(params);
-        const char *id = json_string_value(json_object_get(r.body, "id"));
+    if (sl__emu_card(pm) && strncmp(pm, "pm_card_", 8) == 0) {
         static __thread char made[80];
-        snprintf(made, sizeof made, "%s", id ? id : "");
-        json_object_set_new(e->pm_tokens, made, json_string(card->token));
+        sl_emu_reply_t r =
+            sl__emu_card_make(e, "payment_method", pm, NULL, NULL, made, sizeof made);
         json_decref(r.body);
         return made;
     }
     const json_t *obj = json_object_get(e->objects, pm);
-    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", "payment_method")) {
+    const char *type = json_string_value(json_object_get(obj, "object")) ?: "";
+    /* A card (card_...) pays as a payment method does, as on Stripe. */
+    if (!obj || (strcmp(type, "payment_method") && strcmp(type, "card"))) {
         *err = sl__emu_error(400, "invalid_request_error", "resource_missing", "payment_method",
                              "No such PaymentMethod: '%s'", pm);
         return NULL;
     }
     return pm;
+}
+
+/* A charge's dispute, as a card that disputes makes one: charge.dispute.created. */
+static void dispute(sl_emulator_t *e, const sl_emu_card_t *card, json_t *charge, json_t *pi,
+                    const char *request_id)
+{
+    int inquiry = (card->flags & SL_EMU_CARD_INQUIRY) != 0;
+    const char *reason = inquiry                                    ? "general"
+                         : strstr(card->name, "ProductNotReceived") ? "product_not_received"
+                                                                    : "fraudulent";
+    json_t *dp =
+        json_pack("{s:O,s:O,s:O,s:O,s:s,s:s,s:b,s:{}}", "amount", json_object_get(charge, "amount"),
+                  "currency", json_object_get(charge, "currency"), "charge",
+                  json_object_get(charge, "id"), "payment_intent", json_object_get(pi, "id"),
+                  "reason", reason, "status", inquiry ? "warning_needs_response" : "needs_response",
+                  "is_charge_refundable", inquiry, "metadata");
+    sl_emu_reply_t made = sl__emu_create(e, sl__emu_resource("disputes", 8), dp, request_id, NULL);
+    json_decref(dp);
+    json_t *obj = json_object_get(e->objects, json_string_value(json_object_get(made.body, "id")));
+    json_decref(made.body);
+    json_t *details = json_object_get(obj, "evidence_details");
+    if (details)
+        json_object_set_new(details, "due_by", json_integer((json_int_t)time(NULL) + 7 * 86400));
+    json_object_set_new(charge, "disputed", json_true());
+    sl__emu_emit(e, "charge.dispute.created", obj, NULL, request_id, NULL);
 }
 
 /* Confirms a payment intent with its payment method: a charge that succeeds, or a decline. */
@@ -67,10 +63,51 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
                              "You cannot confirm this PaymentIntent because it's missing a "
                              "payment method.");
     const json_t *pmo = json_object_get(e->objects, pm);
-    const struct test_card *card =
-        test_card_of(json_string_value(json_object_get(e->pm_tokens, pm)));
+    const sl_emu_card_t *card = sl__emu_card_of(e, pm);
     const char *pi_id = json_string_value(json_object_get(pi, "id"));
     json_int_t amount = json_integer_value(json_object_get(pi, "amount"));
+    if (card && (card->flags & SL_EMU_CARD_ACTION)) {
+        /* 3D Secure: the customer must authenticate, which needs a browser; off the session
+         * there is none, so the payment fails as Stripe's does. */
+        const json_t *off = json_object_get(pi, "off_session");
+        if (json_is_true(off) || (json_is_string(off) && strcmp(json_string_value(off), "false"))) {
+            json_t *lpe = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "card_error", "code",
+                                    "authentication_required", "decline_code",
+                                    "authentication_required", "message",
+                                    "Your card was declined. This transaction requires "
+                                    "authentication.",
+                                    "payment_method", pmo);
+            json_object_set_new(pi, "last_payment_error", lpe);
+            json_object_set_new(pi, "status", json_string("requires_payment_method"));
+            sl__emu_emit(e, "payment_intent.payment_failed", pi, NULL, request_id, idem_key);
+            sl_emu_reply_t r = sl__emu_error(402, "card_error", "authentication_required", NULL,
+                                             "Your card was declined. This transaction requires "
+                                             "authentication.");
+            json_t *eo = json_object_get(r.body, "error");
+            json_object_set_new(eo, "decline_code", json_string("authentication_required"));
+            json_object_set(eo, "payment_intent", pi);
+            return r;
+        }
+        char src[64];
+        sl__emu_must_rand(sl__rand_id("src", src, sizeof src));
+        json_object_set_new(pi, "status", json_string("requires_action"));
+        json_object_set_new(pi, "next_action",
+                            json_pack("{s:s,s:{s:s,s:s}}", "type", "use_stripe_sdk",
+                                      "use_stripe_sdk", "type", "three_d_secure_redirect", "source",
+                                      src));
+        sl__emu_emit(e, "payment_intent.requires_action", pi, NULL, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
+    }
+    json_object_set_new(pi, "next_action", json_null());
+    const char *pm_type = json_string_value(json_object_get(pmo, "type")) ?: "card";
+    if (strcmp(pm_type, "sepa_debit") == 0 || strcmp(pm_type, "us_bank_account") == 0 ||
+        strcmp(pm_type, "bacs_debit") == 0 || strcmp(pm_type, "au_becs_debit") == 0 ||
+        strcmp(pm_type, "acss_debit") == 0) {
+        /* A bank debit takes days: the payment is processing until the bank answers. */
+        json_object_set_new(pi, "status", json_string("processing"));
+        sl__emu_emit(e, "payment_intent.processing", pi, NULL, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
+    }
     /* The charge, paid or failed. */
     json_t *cparams = json_pack("{s:I,s:O,s:s,s:s,s:O,s:b,s:s}", "amount", amount, "currency",
                                 json_object_get(pi, "currency"), "payment_intent", pi_id,
@@ -82,23 +119,26 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
     json_decref(cparams);
     json_t *charge = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
     json_decref(cr.body);
+    /* A charge that pays moves money: a balance transaction of its own; one that fails none. */
+    char txn[64];
+    sl__emu_must_rand(sl__rand_id("txn", txn, sizeof txn));
+    json_object_set_new(charge, "balance_transaction",
+                        card && card->decline_code ? json_null() : json_string(txn));
     json_object_set_new(pi, "latest_charge",
                         json_string(json_string_value(json_object_get(charge, "id"))));
     if (card && card->decline_code) {
-        json_object_set_new(charge, "failure_code", json_string("card_declined"));
-        json_object_set_new(charge, "failure_message", json_string("Your card was declined."));
-        json_t *lpe = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "card_error", "code",
-                                "card_declined", "decline_code", card->decline_code, "message",
-                                "Your card was declined.", "payment_method", pmo);
+        json_object_set_new(charge, "failure_code", json_string(card->code));
+        json_object_set_new(charge, "failure_message", json_string(card->message));
+        json_t *lpe = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:O}", "type", "card_error", "code",
+                                card->code, "decline_code", card->decline_code, "message",
+                                card->message, "param", card->param, "payment_method", pmo);
         json_object_set_new(pi, "last_payment_error", lpe);
         json_object_set_new(pi, "status", json_string("requires_payment_method"));
         json_object_set_new(pi, "payment_method", json_null());
         sl__emu_emit(e, "charge.failed", charge, NULL, request_id, idem_key);
         sl__emu_emit(e, "payment_intent.payment_failed", pi, NULL, request_id, idem_key);
-        sl_emu_reply_t r =
-            sl__emu_error(402, "card_error", "card_declined", NULL, "Your card was declined.");
+        sl_emu_reply_t r = sl__emu_card_decline(card);
         json_t *eo = json_object_get(r.body, "error");
-        json_object_set_new(eo, "decline_code", json_string(card->decline_code));
         json_object_set_new(eo, "charge",
                             json_string(json_string_value(json_object_get(charge, "id"))));
         json_object_set(eo, "payment_intent", pi);
@@ -120,13 +160,15 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
         sl__emu_emit(e, "charge.succeeded", charge, NULL, request_id, idem_key);
         sl__emu_emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
     }
-    return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+    if (card && (card->flags & SL_EMU_CARD_DISPUTE))
+        dispute(e, card, charge, pi, request_id);
+    return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key)
 {
-    sl_emu_reply_t err = {0, NULL, 0, NULL};
+    sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
     const char *pm = json_string_value(json_object_get(typed, "payment_method"));
     if (pm) {
         const char *real = sl__emu_payment_method_for(e, pm, &err);
@@ -162,7 +204,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
                  secret);
         json_object_set_new(pi, "client_secret", json_string(cs));
         if (!confirm)
-            return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+            return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
         return confirm_intent(e, pi, request_id, idem_key);
     }
     pi = id ? json_object_get(e->objects, id) : NULL;
@@ -189,7 +231,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
         json_object_set(pi, "cancellation_reason",
                         json_object_get(typed, "cancellation_reason") ?: json_null());
         sl__emu_emit(e, "payment_intent.canceled", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "capture") == 0) {
         if (strcmp(status, "requires_capture"))
@@ -212,49 +254,276 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
             sl__emu_emit(e, "charge.captured", charge, NULL, request_id, idem_key);
         }
         sl__emu_emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL};
+        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
     return sl__emu_update(e, sl__emu_resource("payment_intents", 15), id, typed, request_id,
                           idem_key);
 }
 
-sl_emu_reply_t sl__emu_payment_methods_attach(sl_emulator_t *e, const char *verb, const char *id,
-                                              const json_t *typed)
+sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const char *id,
+                                       json_t *typed, const char *request_id, const char *idem_key)
 {
+    const sl_emu_resource_t *r = sl__emu_resource("payment_methods", 15);
+    if (strcmp(verb, "create") == 0) {
+        const char *type = json_string_value(json_object_get(typed, "type"));
+        json_t *card = json_object_get(typed, "card");
+        if (!type || strcmp(type, "card") || !json_is_object(card))
+            return sl__emu_create(e, r, typed, request_id, idem_key);
+        /* card[token]=tok_visa or card[number] with its expiry: never keep the number. */
+        const char *token = json_string_value(json_object_get(card, "token"));
+        if (token && !sl__emu_card(token))
+            return sl__emu_error(400, "invalid_request_error", "resource_missing", "card[token]",
+                                 "No such token: '%s'", token);
+        if (!token && !json_object_get(card, "number"))
+            return sl__emu_error(400, "invalid_request_error", "parameter_missing", "card[number]",
+                                 "Missing required param: card[number].");
+        char made[80];
+        sl_emu_reply_t out =
+            sl__emu_card_make(e, "payment_method", token, card, NULL, made, sizeof made);
+        if (out.status != 200)
+            return out;
+        json_decref(out.body);
+        json_object_del(typed, "card");
+        json_object_del(typed, "type");
+        return sl__emu_update(e, r, made, typed, request_id, idem_key);
+    }
+    if (strcmp(verb, "update") == 0) {
+        json_t *pmo = id ? json_object_get(e->objects, id) : NULL;
+        if (!pmo ||
+            strcmp(json_string_value(json_object_get(pmo, "object")) ?: "", "payment_method"))
+            return sl__emu_no_such("payment_method", id ? id : "");
+        json_t *prev = json_object();
+        sl__emu_apply(pmo, typed, prev, 0);
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "payment_method.updated", pmo, prev, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL, 0, 0};
+    }
+    if (strcmp(verb, "attach") && strcmp(verb, "detach")) {
+        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                           "sluice emulate does not keep payment_methods.%s", verb);
+        out.unkept = 1;
+        return out;
+    }
+    char made[80];
+    if (strcmp(verb, "attach") == 0 && sl__emu_card(id) && strncmp(id, "pm_card_", 8) == 0) {
+        /* Attaching a test token attaches a new payment method made from it, as on Stripe. */
+        sl_emu_reply_t mr =
+            sl__emu_card_make(e, "payment_method", id, NULL, NULL, made, sizeof made);
+        if (mr.status != 200)
+            return mr;
+        json_decref(mr.body);
+        id = made;
+    }
     json_t *pmo = id ? json_object_get(e->objects, id) : NULL;
-    if (!pmo)
+    if (!pmo || strcmp(json_string_value(json_object_get(pmo, "object")) ?: "", "payment_method"))
         return sl__emu_no_such("payment_method", id ? id : "");
-    json_object_set(pmo, "customer",
-                    strcmp(verb, "attach") == 0 ? json_object_get(typed, "customer") : json_null());
-    return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL};
+    if (strcmp(verb, "attach") == 0) {
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
+        const json_t *co = cus ? json_object_get(e->objects, cus) : NULL;
+        if (!co || strcmp(json_string_value(json_object_get(co, "object")) ?: "", "customer"))
+            return sl__emu_no_such("customer", cus ? cus : "");
+        sl_emu_reply_t bad = sl__emu_card_attach_check(e, id);
+        if (bad.status)
+            return bad;
+        json_object_set_new(pmo, "customer", json_string(cus));
+    } else {
+        if (json_is_null(json_object_get(pmo, "customer")) || !json_object_get(pmo, "customer"))
+            return sl__emu_error(400, "invalid_request_error", NULL, NULL,
+                                 "The payment method you provided is not attached to a customer "
+                                 "so detachment is impossible.");
+        json_object_set_new(pmo, "customer", json_null());
+    }
+    sl__emu_touch(e, id);
+    sl__emu_emit(
+        e, strcmp(verb, "attach") == 0 ? "payment_method.attached" : "payment_method.detached", pmo,
+        NULL, request_id, idem_key);
+    return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL, 0, 0};
+}
+
+/* A card from a token for a customer's sources, unless the card declines when attached. */
+static sl_emu_reply_t source_card(sl_emulator_t *e, const char *token, const char *customer,
+                                  char *id, size_t n)
+{
+    const sl_emu_card_t *c = sl__emu_card(token);
+    if (c && c->decline_code && !(c->flags & SL_EMU_CARD_ATTACHES))
+        return sl__emu_card_decline(c);
+    return sl__emu_card_make(e, "card", token, NULL, customer, id, n);
+}
+
+sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, const char *customer,
+                                        const char *id, json_t *typed, const char *request_id,
+                                        const char *idem_key)
+{
+    json_t *cus = customer ? json_object_get(e->objects, customer) : NULL;
+    if (!cus || strcmp(json_string_value(json_object_get(cus, "object")) ?: "", "customer"))
+        return sl__emu_no_such("customer", customer ? customer : "");
+    if (strcmp(verb, "create") == 0) {
+        const char *token = json_string_value(json_object_get(typed, "source"));
+        char made[80];
+        sl_emu_reply_t out = source_card(e, token, customer, made, sizeof made);
+        if (out.status != 200)
+            return out;
+        json_decref(out.body);
+        json_t *card = json_object_get(e->objects, made);
+        json_t *meta = json_pack("{s:O?}", "metadata", json_object_get(typed, "metadata"));
+        if (json_is_object(json_object_get(meta, "metadata")))
+            sl__emu_apply(card, meta, NULL, 0);
+        json_decref(meta);
+        if (json_is_null(json_object_get(cus, "default_source")) ||
+            !json_object_get(cus, "default_source")) {
+            json_t *prev = json_pack("{s:n}", "default_source");
+            json_object_set_new(cus, "default_source", json_string(made));
+            sl__emu_touch(e, customer);
+            sl__emu_emit(e, "customer.updated", cus, prev, request_id, idem_key);
+        }
+        sl__emu_emit(e, "customer.source.created", card, NULL, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
+    }
+    if (strcmp(verb, "list") == 0) {
+        json_t *items = json_array();
+        json_t *list = json_object_get(e->lists, "card");
+        for (size_t i = json_array_size(list); i-- > 0;) {
+            json_t *c = json_object_get(e->objects, json_string_value(json_array_get(list, i)));
+            if (c && strcmp(json_string_value(json_object_get(c, "customer")) ?: "", customer) == 0)
+                json_array_append(items, c);
+        }
+        char url[160];
+        snprintf(url, sizeof url, "/v1/customers/%s/sources", customer);
+        return sl__emu_page(items, typed, url);
+    }
+    json_t *card = id ? json_object_get(e->objects, id) : NULL;
+    if (!card || strcmp(json_string_value(json_object_get(card, "customer")) ?: "", customer))
+        return sl__emu_error(404, "invalid_request_error", "resource_missing", "id",
+                             "Customer %s does not have a source with ID %s.", customer,
+                             id ? id : "");
+    if (strcmp(verb, "retrieve") == 0)
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
+    if (strcmp(verb, "update") == 0) {
+        json_t *prev = json_object();
+        sl__emu_apply(card, typed, prev, 0);
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "customer.source.updated", card, prev, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(card), 0, NULL, 0, 0};
+    }
+    if (strcmp(verb, "delete") == 0) {
+        json_t *gone = json_deep_copy(card);
+        json_decref(sl__emu_delete(e, sl__emu_resource("cards", 5), id, request_id).body);
+        if (strcmp(json_string_value(json_object_get(cus, "default_source")) ?: "", id) == 0) {
+            json_object_set_new(cus, "default_source", json_null());
+            sl__emu_touch(e, customer);
+        }
+        json_object_set_new(gone, "customer", json_null());
+        sl__emu_emit(e, "customer.source.deleted", gone, NULL, request_id, idem_key);
+        json_object_set_new(gone, "deleted", json_true());
+        return (sl_emu_reply_t){200, gone, 0, NULL, 0, 0};
+    }
+    return sl__emu_error(501, "api_error", "not_implemented", NULL,
+                         "sluice emulate does not implement customers.sources.%s yet", verb);
 }
 
 sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key)
 {
     const sl_emu_resource_t *r = sl__emu_resource("customers", 9);
-    char token[80] = "", pm_id[80] = "";
+    if (strcmp(verb, "update") == 0) {
+        const json_t *cus = json_object_get(e->objects, id ? id : "");
+        if (!cus || strcmp(json_string_value(json_object_get(cus, "object")) ?: "", "customer"))
+            return sl__emu_no_such("customer", id ? id : "");
+    }
+    char token[80] = "", pm_id[80] = "", card_id[80] = "";
     const char *pm = json_string_value(json_object_get(typed, "payment_method"));
     if (pm) {
-        sl_emu_reply_t err = {0, NULL, 0, NULL};
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
         snprintf(token, sizeof token, "%s", pm);
         const char *made = sl__emu_payment_method_for(e, token, &err);
         if (!made)
             return err;
         snprintf(pm_id, sizeof pm_id, "%s", made);
+        sl_emu_reply_t bad = sl__emu_card_attach_check(e, pm_id);
+        if (bad.status)
+            return bad;
         json_object_del(typed, "payment_method");
         json_t *settings = json_object_get(typed, "invoice_settings");
         const char *dflt = json_string_value(json_object_get(settings, "default_payment_method"));
         if (dflt && strcmp(dflt, token) == 0)
             json_object_set_new(settings, "default_payment_method", json_string(pm_id));
     }
+    /* source=tok_visa: a card, the customer's default source (a tok_ is used once). */
+    const char *source = json_string_value(json_object_get(typed, "source"));
+    if (source) {
+        sl_emu_reply_t made = source_card(e, source, NULL, card_id, sizeof card_id);
+        if (made.status != 200)
+            return made;
+        json_decref(made.body);
+        json_object_del(typed, "source");
+        json_object_set_new(typed, "default_source", json_string(card_id));
+    }
+    /* coupon / promotion_code: a discount, not fields of their own. */
+    json_t *disc;
+    sl_emu_reply_t bad = sl__emu_discount_take(e, typed, &disc);
+    if (bad.status)
+        return bad;
+    if (strcmp(verb, "update") == 0)
+        json_decref(
+            sl__emu_discount(e, json_object_get(e->objects, id), disc, request_id, idem_key, NULL)
+                .body);
     sl_emu_reply_t out = strcmp(verb, "create") == 0
                              ? sl__emu_create(e, r, typed, request_id, idem_key)
                              : sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
+    if (out.status == 200 && strcmp(verb, "create") == 0 && json_object_size(disc)) {
+        json_t *cus =
+            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_decref(sl__emu_discount(e, cus, disc, request_id, idem_key, NULL).body);
+        json_decref(out.body);
+        out.body = json_deep_copy(cus);
+    }
+    json_decref(disc);
+    if (out.status != 200)
+        return out;
     json_t *pmo = pm_id[0] ? json_object_get(e->objects, pm_id) : NULL;
-    if (out.status == 200 && pmo) {
+    if (pmo) {
         json_object_set(pmo, "customer", json_object_get(out.body, "id"));
         sl__emu_touch(e, pm_id);
+        sl__emu_emit(e, "payment_method.attached", pmo, NULL, request_id, idem_key);
+    }
+    json_t *card = card_id[0] ? json_object_get(e->objects, card_id) : NULL;
+    if (card) {
+        json_object_set(card, "customer", json_object_get(out.body, "id"));
+        sl__emu_touch(e, card_id);
+        sl__emu_emit(e, "customer.source.created", card, NULL, request_id, idem_key);
     }
     return out;
+}
+
+sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                const char *request_id, const char *idem_key)
+{
+    json_t *dp = id ? json_object_get(e->objects, id) : NULL;
+    if (!dp || strcmp(json_string_value(json_object_get(dp, "object")) ?: "", "dispute"))
+        return sl__emu_no_such("dispute", id ? id : "");
+    const char *st = sl__emu_status_of(dp);
+    if (strcmp(st, "lost") == 0 || strcmp(st, "won") == 0 || strcmp(st, "warning_closed") == 0)
+        return sl__emu_error(400, "invalid_request_error", NULL, NULL,
+                             "This dispute is already closed");
+    json_t *prev = json_object();
+    if (strcmp(verb, "close") == 0) {
+        json_object_set_new(prev, "status", json_string(st));
+        json_object_set_new(
+            dp, "status", json_string(strncmp(st, "warning_", 8) == 0 ? "warning_closed" : "lost"));
+    } else {
+        json_t *submit = json_incref(json_object_get(typed, "submit"));
+        json_object_del(typed, "submit");
+        sl__emu_apply(dp, typed, prev, 0);
+        if (json_is_true(submit)) {
+            json_object_set_new(prev, "status", json_string(st));
+            json_object_set_new(dp, "status",
+                                json_string(strncmp(st, "warning_", 8) == 0 ? "warning_under_review"
+                                                                            : "under_review"));
+        }
+        json_decref(submit);
+    }
+    sl__emu_touch(e, id);
+    sl__emu_emit(e, strcmp(verb, "close") == 0 ? "charge.dispute.closed" : "charge.dispute.updated",
+                 dp, prev, request_id, idem_key);
+    return (sl_emu_reply_t){200, json_deep_copy(dp), 0, NULL, 0, 0};
 }

@@ -93,8 +93,11 @@ void sl__emu_persist(sl_emulator_t *e, const json_t *reply, size_t events_before
     if (!e->db)
         return;
     touch_named(e, reply);
-    for (size_t i = events_before; i < json_array_size(e->events); i++)
-        touch_named(e, json_object_get(json_array_get(e->events, i), "data"));
+    for (size_t i = events_before; i < json_array_size(e->events); i++) {
+        json_t *ev = sl__emu_event_full(json_array_get(e->events, i));
+        touch_named(e, json_object_get(ev, "data"));
+        json_decref(ev);
+    }
     char err[256];
     db_failure[0] = '\0';
     int bad = db_check(e->db, db_exec(e->db, "BEGIN", err, sizeof err));
@@ -127,10 +130,9 @@ void sl__emu_persist(sl_emulator_t *e, const json_t *reply, size_t events_before
                                       json_string_value(v), NULL, -1, NULL));
     }
     for (i = events_before; i < json_array_size(e->events); i++) {
-        char *text = json_dumps(json_array_get(e->events, i), JSON_COMPACT);
-        bad |= db_check(e->db,
-                        db_put(e->db, "INSERT INTO events(json) VALUES (?)", NULL, NULL, -1, text));
-        free(text);
+        const char *text = json_string_value(json_object_get(json_array_get(e->events, i), "text"));
+        bad |= db_check(e->db, db_put(e->db, "INSERT INTO events(json) VALUES (?)", NULL, NULL, -1,
+                                      text ? text : "{}"));
     }
     if (idem_key && json_object_get(e->idem, idem_key))
         bad |= db_check(e->db, kv_put(e->db, "idem", idem_key, json_object_get(e->idem, idem_key)));
@@ -214,7 +216,8 @@ sl_err sl__emu_persist_open(sl_emulator_t *e, const char *file, char *err, size_
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
         if (ev)
-            json_array_append_new(e->events, ev);
+            json_array_append_new(e->events, sl__emu_event_stub(ev));
+        json_decref(ev);
     }
     sqlite3_finalize(st);
     st = NULL;

@@ -193,5 +193,5 @@ sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, cons
                   more, "url", url, "total_count", (json_int_t)json_array_size(hits));
     json_object_set_new(out, "next_page", more ? json_string(next_page) : json_null());
     json_decref(hits);
-    return (sl_emu_reply_t){200, out, 0, NULL};
+    return (sl_emu_reply_t){200, out, 0, NULL, 0, 0};
 }

@@ -122,17 +122,31 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         for (size_t i = 0; i < json_array_size(e->events); i++) {
             json_t *ev = json_array_get(e->events, i);
             if (strcmp(json_string_value(json_object_get(ev, "id")), id) == 0)
-                return (sl_emu_reply_t){200, json_incref(ev), 0, NULL};
+                return (sl_emu_reply_t){200, sl__emu_event_full(ev), 0, NULL, 0, 0};
         }
         return sl__emu_no_such("event", id);
     }
     if (strcmp(name, "account.retrieve") == 0) {
         json_t *acct = json_loads(sl__fixture_json("account"), 0, NULL);
         json_object_set_new(acct, "id", json_string("acct_sluiceemulator"));
-        return (sl_emu_reply_t){200, acct, 0, NULL};
+        return (sl_emu_reply_t){200, acct, 0, NULL, 0, 0};
     }
     size_t nl = strlen(name);
-    if (nl > 16 && strcmp(name + nl - 16, ".line_items.list") == 0) {
+    if (strncmp(name, "quotes.", 7) == 0 && nl > 5 && strcmp(name + nl - 5, ".list") == 0 &&
+        strcmp(name, "quotes.list")) {
+        /* A quote's lines: answered statelessly, for a quote that is kept. */
+        const char *pp = sl_op_path_param(op, 0);
+        const char *qid = json_string_value(json_object_get(params, pp ? pp : "")) ?: "";
+        const json_t *q = json_object_get(e->objects, qid);
+        if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote"))
+            return sl__emu_no_such("quote", qid);
+        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                           "sluice emulate does not keep %s", name);
+        out.unkept = 1;
+        return out;
+    }
+    if (strcmp(name, "checkout.sessions.line_items.list") == 0 ||
+        strcmp(name, "payment_links.line_items.list") == 0) {
         /* checkout.sessions.line_items.list, payment_links.line_items.list */
         const char *pp = sl_op_path_param(op, 0);
         const json_t *li =
@@ -145,6 +159,31 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         json_t *typed = sl__op_coerce(op, params);
         sl_emu_reply_t out = sl__emu_page(json_copy(json_object_get(li, "data")), typed, path);
         json_decref(typed);
+        return out;
+    }
+    if (strcmp(name, "transfers.reversals.create") == 0) {
+        const char *tp = sl_op_path_param(op, 0);
+        json_t *tid = json_incref(json_object_get(params, tp ? tp : ""));
+        json_object_del(params, tp ? tp : "");
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out =
+            sl__emu_transfer_reversal(e, json_string_value(tid), typed, request_id, idem_key);
+        json_decref(typed);
+        json_decref(tid);
+        return out;
+    }
+    if (strncmp(name, "customers.sources.", 18) == 0 && !strchr(name + 18, '.')) {
+        const char *cp = sl_op_path_param(op, 0), *ip = sl_op_path_param(op, 1);
+        json_t *cus = json_incref(json_object_get(params, cp ? cp : ""));
+        json_t *sid = json_incref(json_object_get(params, ip ? ip : ""));
+        json_object_del(params, cp ? cp : "");
+        json_object_del(params, ip ? ip : "");
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out = sl__emu_customer_sources(
+            e, verb, json_string_value(cus), json_string_value(sid), typed, request_id, idem_key);
+        json_decref(typed);
+        json_decref(cus);
+        json_decref(sid);
         return out;
     }
     const sl_emu_resource_t *r = sl__emu_resource(name, (size_t)(dot - name));
@@ -182,16 +221,31 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate makes charges through payment intents only");
-        else if (strcmp(r->plural, "payment_methods") == 0 &&
-                 (strcmp(verb, "attach") == 0 || strcmp(verb, "detach") == 0))
-            out = sl__emu_payment_methods_attach(e, verb, ids, typed);
+        else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
+            out = sl__emu_payment_methods(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "refunds") == 0 && rw)
+            out = sl__emu_refunds(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "credit_notes") == 0 && rw)
+            out = sl__emu_credit_notes(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "setup_intents") == 0 && rw)
+            out = sl__emu_setup_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "promotion_codes") == 0 && rw)
+            out = sl__emu_promotion_codes(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "test_helpers.test_clocks") == 0 && rw)
+            out = sl__emu_test_clocks(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "subscription_schedules") == 0 && rw)
+            out = sl__emu_subscription_schedules(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "disputes") == 0 && rw)
+            out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
+        else if ((out = sl__emu_transition(e, name, ids, request_id, idem_key)).status)
+            ;
         else if (strcmp(verb, "create") == 0)
             out = sl__emu_create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
             json_t *obj = json_object_get(e->objects, ids);
             out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
                                 r->object) == 0
-                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL}
+                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0}
                       : sl__emu_no_such(r->object, ids);
         } else if (strcmp(verb, "update") == 0 && ids)
             out = sl__emu_update(e, r, ids, typed, request_id, idem_key);
@@ -201,19 +255,134 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             out = sl__emu_list(e, r, typed, path);
         else if (strcmp(verb, "search") == 0)
             out = sl__emu_search(e, r, typed, path);
-        else
+        else {
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate does not implement %s yet", name);
+            out.unkept = 1;
+        }
         json_decref(typed);
         json_decref(id);
         return out;
     }
-    return sl__emu_error(501, "api_error", "not_implemented", NULL,
-                         "sluice emulate does not implement %s yet (it keeps customers, products, "
-                         "prices, coupons, payment methods and intents, charges, invoices and "
-                         "invoice items, subscriptions, checkout sessions, payment links, webhook "
-                         "endpoints, events and the account)",
-                         name);
+    sl_emu_reply_t out = sl__emu_error(
+        501, "api_error", "not_implemented", NULL,
+        "sluice emulate does not keep %s (see `sluice emulate --help` for what it keeps); "
+        "without --strict it answers such operations statelessly",
+        name);
+    out.unkept = 1;
+    return out;
+}
+
+/* Characters in UTF-8 text, as Stripe counts them. */
+static size_t chars_of(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Stripe's limits on metadata, wherever it is given (metadata, subscription_data[metadata]):
+ * 50 keys, keys of 40 characters, values of 500. Status 0 when within them. */
+static sl_emu_reply_t check_metadata(const json_t *params, const char *at, int depth)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        char here[512];
+        snprintf(here, sizeof here, *at ? "%s[%s]" : "%s%s", at, k);
+        if (!json_is_object(v) || depth > 8)
+            continue;
+        if (strcmp(k, "metadata") != 0) {
+            sl_emu_reply_t inner = check_metadata(v, here, depth + 1);
+            if (inner.status)
+                return inner;
+            continue;
+        }
+        if (json_object_size(v) > 50)
+            return sl__emu_error(400, "invalid_request_error", "parameter_invalid", here,
+                                 "Invalid %s: metadata can have up to 50 keys, but you passed %zu.",
+                                 here, json_object_size(v));
+        const char *mk;
+        json_t *mv;
+        json_object_foreach(v, mk, mv)
+        {
+            char param[640];
+            snprintf(param, sizeof param, "%s[%.*s]", here, 100, mk);
+            if (chars_of(mk) > 40)
+                return sl__emu_error(400, "invalid_request_error", "parameter_invalid", param,
+                                     "Invalid %s: metadata keys can be at most 40 characters "
+                                     "long; this one has %zu.",
+                                     here, chars_of(mk));
+            if (json_is_string(mv) && chars_of(json_string_value(mv)) > 500)
+                return sl__emu_error(400, "invalid_request_error", "parameter_invalid", param,
+                                     "Invalid %s: metadata values can be at most 500 characters "
+                                     "long; this one has %zu.",
+                                     param, chars_of(json_string_value(mv)));
+        }
+    }
+    return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+}
+
+/* How Checkout's hosted page completes a session (the Stripe CLI's checkout fixtures call it):
+ * GET /v1/payment_pages/{cs} shows the page's session, POST /v1/payment_pages/{cs}/confirm pays
+ * it with payment_method, whose amount must be expected_amount when given. */
+static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const char *rest,
+                                   const json_t *form, const char *request_id)
+{
+    char id[128];
+    size_t n = strcspn(rest, "/");
+    const char *tail = rest + n;
+    if (n == 0 || n >= sizeof id || (strcmp(tail, "") && strcmp(tail, "/confirm")) ||
+        strcmp(method, *tail ? "POST" : "GET"))
+        return sl__emu_error(404, "invalid_request_error", NULL, NULL,
+                             "Unrecognized request URL (%s: /v1/payment_pages/%s).", method, rest);
+    memcpy(id, rest, n);
+    id[n] = '\0';
+    pthread_mutex_lock(&e->lock);
+    const json_t *cs = json_object_get(e->objects, id);
+    sl_emu_reply_t out;
+    if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session")) {
+        out = sl__emu_no_such("payment_page", id);
+    } else if (!*tail) {
+        out = (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
+    } else {
+        const char *expected = json_string_value(json_object_get(form, "expected_amount"));
+        char total[32];
+        snprintf(total, sizeof total, "%lld",
+                 (long long)json_integer_value(json_object_get(cs, "amount_total")));
+        if (expected && strcmp(expected, total))
+            out = sl__emu_error(
+                400, "invalid_request_error", "checkout_amount_mismatch", "expected_amount",
+                "The expected amount %s is not the session's amount %s.", expected, total);
+        else {
+            size_t events_before = json_array_size(e->events);
+            out = sl__emu_checkout_complete(e, id, form, request_id);
+            sl__emu_persist(e, out.body, events_before, NULL);
+            sl__emu_trim_events(e);
+        }
+    }
+    sl__emu_snapshot(&out);
+    pthread_mutex_unlock(&e->lock);
+    return out;
+}
+
+/* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
+ * the key as the user name and no password (curl -u sk_test_...:). 0 when there is none. */
+static int api_key(struct MHD_Connection *conn, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 && auth[7] && strlen(auth + 7) < n) {
+        snprintf(out, n, "%s", auth + 7);
+        return 1;
+    }
+    char *user = MHD_basic_auth_get_username_password(conn, NULL);
+    if (user && *user && strlen(user) < n)
+        snprintf(out, n, "%s", user);
+    MHD_free(user);
+    return out[0] != '\0';
 }
 
 static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
@@ -236,18 +405,20 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         sl_emu_reply_t out = sl__emu_test_route(e, method, path, form, request_id);
         if (strcmp(method, "GET") != 0)
             sl__emu_persist(e, out.body, events_before, NULL);
+        sl__emu_trim_events(e);
         sl__emu_snapshot(&out);
         pthread_mutex_unlock(&e->lock);
         json_decref(form);
         return out;
     }
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !auth[7])
-        return sl__emu_error(401, "invalid_request_error", NULL, NULL,
-                             "You did not provide an API key. You need to provide your API key in "
-                             "the Authorization header, using Bearer auth (e.g. 'Authorization: "
-                             "Bearer YOUR_SECRET_KEY').");
-    const char *key = auth + 7;
+    char key[256];
+    if (!api_key(conn, key, sizeof key))
+        return sl__emu_error(
+            401, "invalid_request_error", NULL, NULL,
+            "You did not provide an API key. You need to provide your API key in "
+            "the Authorization header, using Bearer auth (e.g. 'Authorization: "
+            "Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication "
+            "for details, or we can help at https://support.stripe.com/.");
     if (strncmp(key, "sk_test_", 8) != 0 && strncmp(key, "rk_test_", 8) != 0) {
         char masked[64];
         sl_key_mask(key, masked, sizeof masked);
@@ -260,6 +431,11 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     char err[512];
     if (sl_form_decode(form, form_len, &params, err, sizeof err))
         return sl__emu_error(400, "invalid_request_error", NULL, NULL, "Invalid request: %s", err);
+    if (strncmp(path, "/v1/payment_pages/", 18) == 0) {
+        sl_emu_reply_t out = payment_page(e, method, path + 18, params, request_id);
+        json_decref(params);
+        return out;
+    }
     const sl_op_t *op = sl__emu_route(method, path, params);
     if (!op) {
         json_decref(params);
@@ -278,6 +454,11 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         const char *msg = strchr(err, ':') ? strchr(err, ':') + 2 : err;
         return sl__emu_error(400, "invalid_request_error", "parameter_invalid",
                              param[0] ? param : NULL, "%s", msg);
+    }
+    sl_emu_reply_t bad_meta = check_metadata(params, "", 0);
+    if (bad_meta.status) {
+        json_decref(params);
+        return bad_meta;
     }
     const char *idem_key =
         strcmp(method, "POST") == 0
@@ -312,11 +493,22 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     }
     size_t events_before = json_array_size(e->events);
     out = dispatch(e, op, params, path, request_id, idem_key);
+    if (out.unkept && !e->cfg.strict) {
+        /* Answered as the stateless mock answers, from the request as it came (dispatch has
+         * taken the path's ids out of params). */
+        json_t *again = NULL;
+        if (sl_form_decode(form, form_len, &again, err, sizeof err) == SL_OK &&
+            sl__emu_route(method, path, again)) {
+            json_decref(out.body);
+            out = sl__emu_stateless(op, again, path);
+        }
+        json_decref(again);
+    }
     sl__emu_snapshot(&out);
     for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
         sl_emu_reply_t bad =
-            x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL};
+            x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
         if (bad.status) {
             json_decref(out.body);
             out = bad;
@@ -326,6 +518,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     sl__emu_idem_keep(e, idem_key, fingerprint, &out);
     if (strcmp(method, "GET") != 0)
         sl__emu_persist(e, out.body, events_before, idem_key);
+    sl__emu_trim_events(e);
     pthread_mutex_unlock(&e->lock);
     free(fingerprint);
     json_decref(params);
@@ -374,6 +567,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
     if (r.replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    /* As Stripe: a write's reply names its Idempotency-Key; what is not implemented is not worth
+     * retrying. */
+    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        MHD_add_response_header(resp, "Idempotency-Key", idem);
+    if (r.status == 501)
+        MHD_add_response_header(resp, "Stripe-Should-Retry", "false");
+    if (r.stateless)
+        MHD_add_response_header(resp, "Sluice-Stateless", "true");
     enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -427,6 +629,8 @@ sl_err sl__emulator_start(const sl_emulator_config_t *cfg, sl_emulator_t **out, 
     e->cfg = *cfg;
     if (e->cfg.retry_base_ms <= 0)
         e->cfg.retry_base_ms = 1000;
+    if (e->cfg.max_events <= 0)
+        e->cfg.max_events = 1000000;
     if (e->cfg.max_deliveries <= 0)
         e->cfg.max_deliveries = 6;
     sl__emu_state_init(e);

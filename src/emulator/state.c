@@ -15,21 +15,95 @@
 
 /* The resources kept, and the prefixes of their ids. */
 static const sl_emu_resource_t resources[] = {
-    {"customers", "customer", "cus", 1},
-    {"products", "product", "prod", 1},
-    {"prices", "price", "price", 1},
-    {"coupons", "coupon", "co", 1},
-    {"webhook_endpoints", "webhook_endpoint", "we", 0},
-    {"payment_methods", "payment_method", "pm", 0},
-    {"payment_intents", "payment_intent", "pi", 1},
-    {"charges", "charge", "ch", 0},
-    {"invoiceitems", "invoiceitem", "ii", 1},
-    {"invoices", "invoice", "in", 1},
-    {"subscriptions", "subscription", "sub", 0}, /* events as customer.subscription.* */
-    {"subscription_items", "subscription_item", "si", 0},
-    {"checkout.sessions", "checkout.session", "cs_test", 0}, /* checkout.session.completed */
-    {"payment_links", "payment_link", "plink", 1},
+    {"customers", "customer", "cus", 1, NULL},
+    {"products", "product", "prod", 1, NULL},
+    {"prices", "price", "price", 1, NULL},
+    {"coupons", "coupon", "co", 1, NULL},
+    {"webhook_endpoints", "webhook_endpoint", "we", 0, NULL},
+    {"payment_methods", "payment_method", "pm", 0, NULL},
+    {"payment_intents", "payment_intent", "pi", 1, NULL},
+    {"charges", "charge", "ch", 0, NULL},
+    {"invoiceitems", "invoiceitem", "ii", 1, NULL},
+    {"invoices", "invoice", "in", 1, NULL},
+    {"subscriptions", "subscription", "sub", 0, NULL}, /* events as customer.subscription.* */
+    {"subscription_items", "subscription_item", "si", 0, NULL},
+    {"checkout.sessions", "checkout.session", "cs_test", 0, NULL}, /* checkout.session.completed */
+    {"payment_links", "payment_link", "plink", 1, NULL},
+    {"cards", "card", "card", 0, NULL},     /* customer.source.* */
+    {"disputes", "dispute", "dp", 0, NULL}, /* charge.dispute.* */
+    {"refunds", "refund", "re", 1, NULL},
+    {"credit_notes", "credit_note", "cn", 0, NULL}, /* credit_note.created after its lines */
+    {"setup_intents", "setup_intent", "seti", 1, NULL},
+    {"tax_rates", "tax_rate", "txr", 1, NULL},
+    {"promotion_codes", "promotion_code", "promo", 1, NULL},
+    {"plans", "plan", "plan", 1, NULL},
+    {"subscription_schedules", "subscription_schedule", "sub_sched", 0, NULL},
+    {"test_helpers.test_clocks", "test_helpers.test_clock", "clock", 1, NULL},
+    {"payouts", "payout", "po", 1, NULL},
+    {"topups", "topup", "tu", 1, NULL},
+    {"transfers", "transfer", "tr", 1, NULL},
+    {"billing_portal.configurations", "billing_portal.configuration", "bpc", 1, NULL},
+    {"billing_portal.sessions", "billing_portal.session", "bps", 1, NULL},
+    {"issuing.cardholders", "issuing.cardholder", "ich", 1, "issuing_cardholder"},
+    {"issuing.cards", "issuing.card", "ic", 1, "issuing_card"},
+    {"quotes", "quote", "qt", 1, NULL},
+    {"identity.verification_sessions", "identity.verification_session", "vs", 1, NULL},
 };
+
+/* Operations that move an object of a kept resource from one status to another, with the event
+ * Stripe records. */
+static const struct transition {
+    const char *op;
+    const char *from; /* the statuses it may leave, '|' between them */
+    const char *to;   /* NULL: the status stays */
+    const char *event;
+} transitions[] = {
+    {"quotes.finalize", "draft", "open", "quote.finalized"},
+    {"quotes.accept", "open", "accepted", "quote.accepted"},
+    {"quotes.cancel", "draft|open", "canceled", "quote.canceled"},
+    {"identity.verification_sessions.cancel", "requires_input", "canceled",
+     "identity.verification_session.canceled"},
+    {"identity.verification_sessions.redact", "requires_input|verified|canceled", NULL,
+     "identity.verification_session.redacted"},
+    {"payouts.cancel", "pending", "canceled", "payout.canceled"},
+    {"topups.cancel", "pending", "canceled", "topup.canceled"},
+};
+
+sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
+                                  const char *request_id, const char *idem_key)
+{
+    const struct transition *t = NULL;
+    for (size_t i = 0; i < sizeof transitions / sizeof *transitions; i++)
+        if (strcmp(transitions[i].op, op) == 0)
+            t = &transitions[i];
+    if (!t)
+        return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
+    json_t *obj = id ? json_object_get(e->objects, id) : NULL;
+    const char *dot = strrchr(op, '.');
+    const sl_emu_resource_t *r = sl__emu_resource(op, (size_t)(dot - op));
+    if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object))
+        return sl__emu_no_such(r->object, id ? id : "");
+    const char *st = sl__emu_status_of(obj);
+    size_t sl = strlen(st);
+    int ok = 0;
+    for (const char *p = t->from; *p && !ok;) {
+        size_t n = strcspn(p, "|");
+        ok = sl && n == sl && strncmp(p, st, n) == 0;
+        p += n + (p[n] == '|');
+    }
+    if (!ok)
+        return sl__emu_error(400, "invalid_request_error", "resource_unexpected_state", NULL,
+                             "This %s's status is %s, so %s cannot be done (it needs %s).",
+                             r->object, *st ? st : "unset", dot + 1, t->from);
+    json_t *prev = json_pack("{s:s}", "status", st);
+    if (t->to)
+        json_object_set_new(obj, "status", json_string(t->to));
+    if (strcmp(t->event, "identity.verification_session.redacted") == 0)
+        json_object_set_new(obj, "redaction", json_pack("{s:s}", "status", "redacted"));
+    sl__emu_touch(e, id);
+    sl__emu_emit(e, t->event, obj, prev, request_id, idem_key);
+    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0};
+}
 
 sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,
                              const char *fmt, ...)
@@ -45,7 +119,7 @@ sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code
         json_object_set_new(e, "code", json_string(code));
     if (param)
         json_object_set_new(e, "param", json_string(param));
-    return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL};
+    return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_no_such(const char *object, const char *id)
@@ -99,6 +173,73 @@ void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int meta
     }
 }
 
+/* unit_amount_decimal beside unit_amount, as Stripe gives both. */
+static void amount_decimal(json_t *o, const char *field, const char *decimal)
+{
+    const json_t *v = json_object_get(o, field);
+    char dec[32];
+    snprintf(dec, sizeof dec, "%lld", (long long)json_integer_value(v));
+    if (!json_object_get(o, decimal) || json_is_null(json_object_get(o, decimal)))
+        json_object_set_new(o, decimal, json_is_integer(v) ? json_string(dec) : json_null());
+}
+
+/* A price's amounts as Stripe shows them: decimals beside amounts, in each currency option and
+ * tier too; a tier up to "inf" has up_to null. */
+static void price_amounts(json_t *price)
+{
+    amount_decimal(price, "unit_amount", "unit_amount_decimal");
+    const char *cur;
+    json_t *opt;
+    json_object_foreach(json_object_get(price, "currency_options"), cur, opt)
+    {
+        amount_decimal(opt, "unit_amount", "unit_amount_decimal");
+        if (!json_object_get(opt, "tax_behavior"))
+            json_object_set_new(opt, "tax_behavior", json_string("unspecified"));
+        if (!json_object_get(opt, "custom_unit_amount"))
+            json_object_set_new(opt, "custom_unit_amount", json_null());
+    }
+    size_t i;
+    json_t *tier;
+    json_array_foreach(json_object_get(price, "tiers"), i, tier)
+    {
+        if (json_is_string(json_object_get(tier, "up_to")))
+            json_object_set_new(tier, "up_to", json_null()); /* inf */
+        if (!json_object_get(tier, "flat_amount"))
+            json_object_set_new(tier, "flat_amount", json_null());
+        if (!json_object_get(tier, "unit_amount"))
+            json_object_set_new(tier, "unit_amount", json_null());
+        amount_decimal(tier, "unit_amount", "unit_amount_decimal");
+        amount_decimal(tier, "flat_amount", "flat_amount_decimal");
+    }
+}
+
+/* The example objects' timestamps are all 1234567890: a new object's own times are now (when it
+ * was made, its first period), the rest null until something sets them, as on Stripe. */
+static void clear_example_times(json_t *obj, json_int_t now)
+{
+    static const char *const now_fields[] = {"created",
+                                             "updated",
+                                             "date",
+                                             "period_start",
+                                             "period_end",
+                                             "billing_cycle_anchor",
+                                             "current_period_start",
+                                             "current_period_end",
+                                             "start_date",
+                                             "frozen_time"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) != 1234567890)
+            continue;
+        int is_now = 0;
+        for (size_t i = 0; i < sizeof now_fields / sizeof *now_fields; i++)
+            is_now |= strcmp(k, now_fields[i]) == 0;
+        json_object_set_new(obj, k, is_now ? json_integer(now) : json_null());
+    }
+}
+
 sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *request_id, const char *idem_key)
 {
@@ -118,7 +259,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     }
     json_object_set_new(obj, "id", json_string(id));
     json_object_set_new(obj, "object", json_string(r->object));
-    json_object_set_new(obj, "created", json_integer((json_int_t)time(NULL)));
+    clear_example_times(obj, (json_int_t)time(NULL));
     json_object_set_new(obj, "livemode", json_false());
     if (json_object_get(obj, "metadata"))
         json_object_set_new(obj, "metadata", json_object());
@@ -140,8 +281,16 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
             json_object_set_new(obj, cleared[i], json_null());
     if (strcmp(r->object, "product") == 0 || strcmp(r->object, "price") == 0)
         json_object_set_new(obj, "active", json_true());
-    if (strcmp(r->object, "webhook_endpoint") == 0)
-        json_object_set_new(obj, "status", json_string("enabled"));
+    /* The status a new object starts in, where the example shows a later one. */
+    static const char *const first_status[][2] = {
+        {"webhook_endpoint", "enabled"},
+        {"identity.verification_session", "requires_input"},
+        {"payout", "pending"},
+        {"quote", "draft"},
+        {"topup", "pending"}};
+    for (size_t i = 0; i < sizeof first_status / sizeof *first_status; i++)
+        if (strcmp(r->object, first_status[i][0]) == 0)
+            json_object_set_new(obj, "status", json_string(first_status[i][1]));
     if (strcmp(r->object, "price") == 0) {
         /* One-time unless recurring is given; recurring takes Stripe's defaults. */
         json_t *rec = json_object_get(params, "recurring");
@@ -152,12 +301,8 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
                                 : json_null());
     }
     sl__emu_apply(obj, params, NULL, 0);
-    if (strcmp(r->object, "price") == 0 && json_is_integer(json_object_get(obj, "unit_amount"))) {
-        char dec[32];
-        snprintf(dec, sizeof dec, "%lld",
-                 (long long)json_integer_value(json_object_get(obj, "unit_amount")));
-        json_object_set_new(obj, "unit_amount_decimal", json_string(dec));
-    }
+    if (strcmp(r->object, "price") == 0)
+        price_amounts(obj);
     json_object_set(e->objects, id, obj);
     sl__emu_touch(e, id);
     sl__emu_list_append(e, r->object, id);
@@ -172,11 +317,12 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     }
     if (r->emits) {
         char type[96];
-        snprintf(type, sizeof type, "%s.created", r->object);
-        sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
+        snprintf(type, sizeof type, "%s.created", r->event ? r->event : r->object);
+        if (sl_event_type_known(type)) /* Stripe has no quote.updated */
+            sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
     }
     json_decref(obj);
-    return (sl_emu_reply_t){200, out, 0, NULL};
+    return (sl_emu_reply_t){200, out, 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
@@ -188,14 +334,13 @@ sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_t *previous = json_object();
     sl__emu_apply(obj, params, previous, 0);
     sl__emu_touch(e, id);
-    if (r->emits) {
-        char type[96];
-        snprintf(type, sizeof type, "%s.updated", r->object);
+    char type[96];
+    snprintf(type, sizeof type, "%s.updated", r->event ? r->event : r->object);
+    if (r->emits && sl_event_type_known(type)) /* Stripe has no quote.updated */
         sl__emu_emit(e, type, obj, previous, request_id, idem_key);
-    } else {
+    else
         json_decref(previous);
-    }
-    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL};
+    return (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
@@ -216,12 +361,14 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_object_del(e->secrets, id);
     if (r->emits) {
         char type[96];
-        snprintf(type, sizeof type, "%s.deleted", r->object);
-        sl__emu_emit(e, type, obj, NULL, request_id, NULL);
+        snprintf(type, sizeof type, "%s.deleted", r->event ? r->event : r->object);
+        if (sl_event_type_known(type)) /* Stripe has no quote.updated */
+            sl__emu_emit(e, type, obj, NULL, request_id, NULL);
     }
     json_decref(obj);
     return (sl_emu_reply_t){
-        200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1), 0, NULL};
+        200, json_pack("{s:s,s:s,s:b}", "id", id, "object", r->object, "deleted", 1), 0, NULL, 0,
+        0};
 }
 
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
@@ -238,7 +385,36 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
                   "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id", request_id,
                   "idempotency_key", idem_key, "type", type);
     sl__emu_deliver_event(e, ev, type);
-    json_array_append_new(e->events, ev);
+    json_array_append_new(e->events, sl__emu_event_stub(ev));
+    json_decref(ev);
+}
+
+void sl__emu_trim_events(sl_emulator_t *e)
+{
+    size_t n = json_array_size(e->events), keep = (size_t)e->cfg.max_events;
+    if (!keep || n <= keep + keep / 16) /* dropped in batches: a new array now and then */
+        return;
+    json_t *kept = json_array();
+    for (size_t i = n - keep; i < n; i++)
+        json_array_append(kept, json_array_get(e->events, i));
+    json_decref(e->events);
+    e->events = kept;
+}
+
+json_t *sl__emu_event_stub(const json_t *ev)
+{
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_t *stub = json_pack("{s:O,s:O,s:O,s:s}", "id", json_object_get(ev, "id"), "type",
+                             json_object_get(ev, "type"), "created", json_object_get(ev, "created"),
+                             "text", text ? text : "{}");
+    free(text);
+    return stub;
+}
+
+json_t *sl__emu_event_full(const json_t *stub)
+{
+    json_t *ev = json_loads(json_string_value(json_object_get(stub, "text")) ?: "{}", 0, NULL);
+    return ev ? ev : json_object();
 }
 
 int sl__emu_listed(const char *type)
@@ -310,25 +486,37 @@ int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint
     if (!seen)
         return 0;
     const char *fp = json_string_value(json_object_get(seen, "fingerprint"));
-    if (fingerprint && fp && strcmp(fp, fingerprint) == 0)
+    if (fingerprint && fp && strcmp(fp, fingerprint) == 0) {
+        /* The reply as text ("text"), or as a tree in a state file from before ("body"). */
+        const char *text = json_string_value(json_object_get(seen, "text"));
+        json_t *body =
+            text ? json_loads(text, 0, NULL) : json_deep_copy(json_object_get(seen, "body"));
         *out = (sl_emu_reply_t){(unsigned)json_integer_value(json_object_get(seen, "status")),
-                                json_deep_copy(json_object_get(seen, "body")), 1, NULL};
-    else
-        *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
-                             "Keys for idempotent requests can only be used with the same "
-                             "parameters they were first used with. Try using a key other "
-                             "than '%s' if you meant to execute a different request.",
-                             key);
+                                body ? body : json_object(),
+                                1,
+                                NULL,
+                                0,
+                                0};
+        return 1;
+    }
+    *out = sl__emu_error(400, "idempotency_error", NULL, NULL,
+                         "Keys for idempotent requests can only be used with the same "
+                         "parameters they were first used with. Try using a key other "
+                         "than '%s' if you meant to execute a different request.",
+                         key);
     return 1;
 }
 
 void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprint,
                        const sl_emu_reply_t *r)
 {
-    if (key && fingerprint && r->status < 500)
-        json_object_set_new(e->idem, key,
-                            json_pack("{s:s,s:i,s:O}", "fingerprint", fingerprint, "status",
-                                      (int)r->status, "body", r->body));
+    if (!key || !fingerprint || r->status >= 500)
+        return;
+    char *text = json_dumps(r->body, JSON_COMPACT); /* a tree costs several times its text */
+    json_object_set_new(e->idem, key,
+                        json_pack("{s:s,s:i,s:s}", "fingerprint", fingerprint, "status",
+                                  (int)r->status, "text", text ? text : "{}"));
+    free(text);
 }
 
 void sl__emu_snapshot(sl_emu_reply_t *r)

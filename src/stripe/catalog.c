@@ -150,7 +150,10 @@ static json_t *describe_shape(const sl_cat_shape_t *sh, int depth)
         json_object_set_new(d, "fields", fields);
     }
     if (depth < 10 && sh->items != SL_CAT_NONE)
-        json_object_set_new(d, "items", describe_shape(&sl__cat_shapes[sh->items], depth + 1));
+        json_object_set_new(d, (sh->kinds & SL_KIND_ARRAY) ? "items" : "values",
+                            describe_shape(&sl__cat_shapes[sh->items], depth + 1));
+    if (sh->max_len)
+        json_object_set_new(d, "max_length", json_integer(sh->max_len));
     return d;
 }
 
@@ -384,6 +387,12 @@ static int validate_text(vctx_t *v, const sl_cat_shape_t *sh, const char *s, sl_
             if (strcmp(s, SL_CAT_STR(sl__cat_enums[sh->enums + i])) == 0)
                 return 0;
     } else if (sh->kinds & SL_KIND_STRING) {
+        size_t chars = 0; /* characters, as Stripe counts them, not bytes */
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+            chars += (*p & 0xC0) != 0x80;
+        if (sh->max_len && chars > sh->max_len)
+            return v_fail(v, "`%s` must be at most %u characters; it has %zu", path->data,
+                          (unsigned)sh->max_len, chars);
         return 0;
     }
     if (((sh->kinds & SL_KIND_INTEGER) && text_is_integer(s)) ||
@@ -594,7 +603,8 @@ static json_t *coerce(const sl_cat_shape_t *sh, const json_t *v, int depth)
         int text_ok = (sh->kinds & SL_KIND_STRING) != 0;
         if (!*t && (sh->flags & SL_SHAPE_EMPTY_OK))
             return json_null();
-        if (!text_ok && (sh->kinds & SL_KIND_INTEGER) && text_is_integer(t))
+        /* An integer, or one of a few words (tiers[][up_to]: inf or a number): a number. */
+        if ((!text_ok || sh->nenums) && (sh->kinds & SL_KIND_INTEGER) && text_is_integer(t))
             return json_integer(strtoll(t, NULL, 10));
         if (!text_ok && (sh->kinds & SL_KIND_NUMBER) && text_is_number(t))
             return json_real(strtod(t, NULL));
@@ -623,9 +633,12 @@ static json_t *coerce(const sl_cat_shape_t *sh, const json_t *v, int depth)
         json_object_foreach((json_t *)v, k, item)
         {
             const sl_cat_field_t *f = shape_field(sh, k);
-            json_object_set_new(out, k,
-                                f ? coerce(&sl__cat_shapes[f->shape], item, depth + 1)
-                                  : json_deep_copy(item));
+            /* An open object's values have a shape of their own (currency_options[eur]). */
+            const sl_cat_shape_t *vs = f ? &sl__cat_shapes[f->shape]
+                                       : sh->items != SL_CAT_NONE && !(sh->kinds & SL_KIND_ARRAY)
+                                           ? &sl__cat_shapes[sh->items]
+                                           : NULL;
+            json_object_set_new(out, k, vs ? coerce(vs, item, depth + 1) : json_deep_copy(item));
         }
         return out;
     }

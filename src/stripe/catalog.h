@@ -29,9 +29,10 @@ typedef struct sl_cat_shape {
     uint8_t flags;
     uint16_t nfields;
     uint16_t nenums;
-    uint32_t fields; /* first of nfields in sl__cat_fields */
-    uint32_t enums;  /* first of nenums in sl__cat_enums */
-    uint32_t items;  /* shape of array items, or SL_CAT_NONE */
+    uint32_t fields;  /* first of nfields in sl__cat_fields */
+    uint32_t enums;   /* first of nenums in sl__cat_enums */
+    uint32_t items;   /* shape of array items (of an open object's values), or SL_CAT_NONE */
+    uint16_t max_len; /* a string's most characters (maxLength), 0 for no limit */
 } sl_cat_shape_t;
 
 typedef struct sl_cat_field {

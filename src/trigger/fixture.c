@@ -1,14 +1,17 @@
 /* Runs Stripe CLI fixture files: see fixture.h. References are `${name:dotted.path}` (array
  * elements by index: `${invoice:lines.data.0.id}`) and `${.env:VAR}`, either may end with
- * `|default`. A string that is exactly one reference takes the referred value with its type;
- * elsewhere references are spliced into the string. */
+ * `|default`, and the Stripe CLI's generated `${time-now-RFC3339}` and `${generate-uuid}`. A
+ * string that is exactly one reference takes the referred value with its type; elsewhere
+ * references are spliced into the string. A name used again refers to its latest response. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/embedded.h"
+#include "core/rand.h"
 #include "core/utf8.h"
 #include "trigger/fixture.h"
 
@@ -48,6 +51,34 @@ static const json_t *walk(const json_t *v, const char *path)
     return v;
 }
 
+/* The Stripe CLI's generated values, by the inside of their ${...}: ${time-now-RFC3339} (now,
+ * UTC, to the second) and ${generate-uuid} (a random version-4 UUID). NULL for any other. */
+static const char *const generators[] = {"time-now-RFC3339", "generate-uuid"};
+
+static int is_generator(const char *ref, size_t n)
+{
+    for (size_t i = 0; i < sizeof generators / sizeof *generators; i++)
+        if (strlen(generators[i]) == n && memcmp(ref, generators[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+static json_t *generated(const char *ref)
+{
+    if (strcmp(ref, "time-now-RFC3339") == 0) {
+        char text[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return json_string(text);
+    }
+    char uuid[37];
+    if (strcmp(ref, "generate-uuid") == 0 && sl__uuid4(uuid) == SL_OK)
+        return json_string(uuid);
+    return NULL;
+}
+
 /* Resolves the inside of one ${...}. Returns a new reference, or NULL with err set. */
 static json_t *resolve(const char *ref, const json_t *done, const char *where, char *err,
                        size_t errlen)
@@ -56,6 +87,9 @@ static json_t *resolve(const char *ref, const json_t *done, const char *where, c
     snprintf(buf, sizeof buf, "%s", ref);
     /* name:path|default, as fixture_check reads it: the name runs to the first ':' (it may hold
      * a '|'), the default from the first '|' after it. */
+    json_t *made = generated(buf);
+    if (made)
+        return made;
     char *colon = strchr(buf, ':');
     if (!colon) {
         snprintf(err, errlen, "%s: `${%s}` is not ${name:field.path} or ${.env:VAR}", where, ref);
@@ -246,6 +280,10 @@ static int refs_ok(const json_t *v, const json_t *seen, const char *where, char 
                          json_string_value(v));
                 return 0;
             }
+            if (is_generator(p + 2, (size_t)(close - p - 2))) {
+                p = close + 1;
+                continue;
+            }
             if (!colon || colon > close) {
                 snprintf(err, errlen, "%s: `%s` is not ${name:field.path} or ${.env:VAR}", where,
                          json_string_value(v));
@@ -296,7 +334,6 @@ static sl_err fixture_check(const json_t *doc, char *err, size_t errlen)
             : strcasecmp(method, "get") && strcasecmp(method, "post") &&
                     strcasecmp(method, "delete")
                 ? "has a \"method\" other than get, post or delete"
-            : json_object_get(seen, name) ? "repeats the name of an earlier request"
             : json_object_get(f, "params") && !json_is_object(json_object_get(f, "params"))
                 ? "has \"params\" that are not an object"
                 : NULL;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -80,10 +81,59 @@ static void test_check_shape_errors(void **state)
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"get\","
                 "\"params\":[1]}]}",
                 SL_EINVAL, "fixtures[0] (b) has \"params\" that are not an object");
+    /* A name used again is fine (the Stripe CLI's quote fixtures do): the later response
+     * replaces the earlier. */
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"get\"},"
                 "{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"get\"},"
-                "{\"name\":\"a\",\"path\":\"/v1/c\",\"method\":\"get\"}]}",
-                SL_EINVAL, "fixtures[2] (a) repeats the name of an earlier request");
+                "{\"name\":\"a\",\"path\":\"/v1/c/${a:id}\",\"method\":\"get\"}]}",
+                SL_OK, NULL);
+    /* The Stripe CLI's generated values. */
+    check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
+                "\"params\":{\"t\":\"${time-now-RFC3339}\",\"u\":\"id-${generate-uuid}\"}}]}",
+                SL_OK, NULL);
+    check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
+                "\"params\":{\"t\":\"${time-now}\"}}]}",
+                SL_EINVAL, "fixtures[0] (a): `${time-now}` is not ${name:field.path} or ${.env:VAR}");
+}
+
+/* ${time-now-RFC3339} is now in UTC; ${generate-uuid} a new UUID each time; a repeated name
+ * refers to its latest response. */
+static void test_subst_generated_and_repeated(void **state)
+{
+    (void)state;
+    json_t *done = json_pack("{s:{s:s}}", "quote", "id", "qt_2");
+    char err[256] = "";
+    json_t *t = json_string("${time-now-RFC3339}");
+    json_t *got = sl__fixture_subst(t, done, "w", err, sizeof err);
+    if (!got)
+        fail_msg("%s", err);
+    const char *text = json_string_value(got);
+    assert_int_equal(strlen(text), 20);
+    assert_true(text[4] == '-' && text[10] == 'T' && text[19] == 'Z');
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char year[8];
+    strftime(year, sizeof year, "%Y", &tm);
+    assert_memory_equal(text, year, 4);
+    json_decref(got);
+    json_decref(t);
+    json_t *u = json_string("${generate-uuid}");
+    json_t *u1 = sl__fixture_subst(u, done, "w", err, sizeof err);
+    json_t *u2 = sl__fixture_subst(u, done, "w", err, sizeof err);
+    assert_non_null(u1);
+    assert_non_null(u2);
+    assert_int_equal(json_string_length(u1), 36);
+    assert_string_not_equal(json_string_value(u1), json_string_value(u2));
+    json_decref(u1);
+    json_decref(u2);
+    json_decref(u);
+    json_t *q = json_string("/v1/quotes/${quote:id}/accept");
+    json_t *path = sl__fixture_subst(q, done, "w", err, sizeof err);
+    assert_string_equal(json_string_value(path), "/v1/quotes/qt_2/accept");
+    json_decref(path);
+    json_decref(q);
+    json_decref(done);
 }
 
 static void test_check_references(void **state)
@@ -465,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_check_shape_errors),
         cmocka_unit_test(test_check_references),
         cmocka_unit_test(test_subst_reads_references_as_the_check_does),
+        cmocka_unit_test(test_subst_generated_and_repeated),
         cmocka_unit_test_setup_teardown(test_run_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_reference_to_nothing, setup, teardown),

@@ -1,0 +1,218 @@
+/* Time, as Stripe's test helpers move it: test clocks (created, advanced, deleted, with the
+ * renewals of their customers' subscriptions as the clock passes each period's end) and
+ * subscription schedules (a subscription from the first phase, cancel, release). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "emulator/internal.h"
+
+static int is_a(const json_t *obj, const char *type)
+{
+    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
+}
+
+static sl_emu_reply_t unkept(const char *what, const char *verb)
+{
+    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                       "sluice emulate does not keep %s.%s", what, verb);
+    out.unkept = 1;
+    return out;
+}
+
+/* The subscriptions of the clock's customers whose period ended by `frozen` renew, each once. */
+static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t frozen,
+                         const char *request_id)
+{
+    json_t *ids = json_deep_copy(json_object_get(e->lists, "subscription"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        const json_t *sub = json_object_get(e->objects, json_string_value(v));
+        const json_t *cus =
+            json_object_get(e->objects, json_string_value(json_object_get(sub, "customer")) ?: "");
+        if (!sub || strcmp(json_string_value(json_object_get(cus, "test_clock")) ?: "", clock))
+            continue;
+        const char *st = sl__emu_status_of(sub);
+        if (strcmp(st, "active") && strcmp(st, "trialing") && strcmp(st, "past_due"))
+            continue;
+        if (json_integer_value(json_object_get(sub, "current_period_end")) <= frozen)
+            json_decref(sl__emu_subscription_renew(e, json_string_value(v), request_id).body);
+    }
+    json_decref(ids);
+}
+
+sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const char *id,
+                                   json_t *typed, const char *request_id, const char *idem_key)
+{
+    const sl_emu_resource_t *r = sl__emu_resource("test_helpers.test_clocks", 24);
+    if (strcmp(verb, "create") == 0) {
+        json_t *frozen = json_object_get(typed, "frozen_time");
+        json_int_t t =
+            json_is_integer(frozen) ? json_integer_value(frozen) : (json_int_t)time(NULL);
+        json_object_set_new(typed, "status", json_string("ready"));
+        json_object_set_new(typed, "deletes_after", json_integer(t + 30 * 86400));
+        return sl__emu_create(e, r, typed, request_id, idem_key);
+    }
+    json_t *clock = id ? json_object_get(e->objects, id) : NULL;
+    if (!is_a(clock, "test_helpers.test_clock"))
+        return sl__emu_no_such("test_helpers.test_clock", id ? id : "");
+    if (strcmp(verb, "delete") == 0)
+        return sl__emu_delete(e, r, id, request_id);
+    if (strcmp(verb, "advance"))
+        return unkept("test_helpers.test_clocks", verb);
+    json_int_t to = json_integer_value(json_object_get(typed, "frozen_time"));
+    json_int_t from = json_integer_value(json_object_get(clock, "frozen_time"));
+    if (to <= from)
+        return sl__emu_error(400, "invalid_request_error", "test_clock_unexpected_state",
+                             "frozen_time",
+                             "The test clock can only move forward: frozen_time %lld is not after "
+                             "%lld.",
+                             (long long)to, (long long)from);
+    /* Stripe advances asynchronously: advancing, then ready. Here both happen at once. */
+    json_object_set_new(clock, "status", json_string("advancing"));
+    json_object_set_new(clock, "frozen_time", json_integer(to));
+    sl__emu_touch(e, id);
+    sl__emu_emit(e, "test_helpers.test_clock.advancing", clock, NULL, request_id, idem_key);
+    clock_passes(e, id, to, request_id);
+    json_t *reply = json_deep_copy(clock);
+    json_object_set_new(clock, "status", json_string("ready"));
+    sl__emu_emit(e, "test_helpers.test_clock.ready", clock, NULL, request_id, idem_key);
+    return (sl_emu_reply_t){200, reply, 0, NULL, 0, 0};
+}
+
+sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb, const char *id,
+                                              json_t *typed, const char *request_id,
+                                              const char *idem_key)
+{
+    json_int_t now = (json_int_t)time(NULL);
+    if (strcmp(verb, "create") == 0) {
+        const sl_emu_resource_t *r = sl__emu_resource("subscription_schedules", 22);
+        if (json_object_get(typed, "from_subscription"))
+            return unkept("subscription_schedules.create from_subscription", "create");
+        const char *cus = json_string_value(json_object_get(typed, "customer"));
+        const json_t *co = cus ? json_object_get(e->objects, cus) : NULL;
+        if (!is_a(co, "customer"))
+            return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
+                                 "No such customer: '%s'", cus ? cus : "");
+        json_t *phases = json_object_get(typed, "phases");
+        if (!json_array_size(phases))
+            return sl__emu_error(400, "invalid_request_error", "parameter_missing", "phases",
+                                 "Missing required param: phases.");
+        /* A start in the past or "now" starts at once; the customer's test clock is its now. */
+        const json_t *clock =
+            json_object_get(e->objects, json_string_value(json_object_get(co, "test_clock")) ?: "");
+        json_int_t at = clock ? json_integer_value(json_object_get(clock, "frozen_time")) : now;
+        const json_t *sd = json_object_get(typed, "start_date");
+        json_int_t start = json_is_integer(sd) ? json_integer_value(sd) : at;
+        json_t *phase0 = json_deep_copy(json_array_get(phases, 0));
+        json_object_del(typed, "start_date");
+        json_object_set_new(typed, "status", json_string(start <= at ? "active" : "not_started"));
+        json_object_set_new(typed, "subscription", json_null());
+        json_object_set_new(typed, "current_phase", json_null());
+        json_object_set_new(
+            typed, "default_settings",
+            json_pack("{s:n,s:s,s:n,s:s,s:n,s:n,s:n,s:n,s:n}", "application_fee_percent",
+                      "billing_cycle_anchor", "automatic", "billing_thresholds",
+                      "collection_method", "charge_automatically", "default_payment_method",
+                      "description", "invoice_settings", "on_behalf_of", "transfer_data"));
+        if (!json_object_get(typed, "end_behavior"))
+            json_object_set_new(typed, "end_behavior", json_string("release"));
+        sl_emu_reply_t out = sl__emu_create(e, r, typed, request_id, idem_key);
+        if (out.status != 200) {
+            json_decref(phase0);
+            return out;
+        }
+        json_t *ss =
+            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_decref(out.body);
+        /* Each phase from its start: iterations months, or until its end_date. */
+        json_int_t t = start;
+        size_t i;
+        json_t *ph;
+        json_array_foreach(json_object_get(ss, "phases"), i, ph)
+        {
+            json_object_set_new(ph, "start_date", json_integer(t));
+            json_int_t end = json_is_integer(json_object_get(ph, "end_date"))
+                                 ? json_integer_value(json_object_get(ph, "end_date"))
+                                 : t + (json_is_integer(json_object_get(ph, "iterations"))
+                                            ? json_integer_value(json_object_get(ph, "iterations"))
+                                            : 1) *
+                                           30 * 86400;
+            json_object_set_new(ph, "end_date", json_integer(end));
+            t = end;
+        }
+        if (start <= at) {
+            json_t *sp =
+                json_pack("{s:s,s:O}", "customer", cus, "items", json_object_get(phase0, "items"));
+            if (json_object_get(phase0, "default_payment_method"))
+                json_object_set(sp, "default_payment_method",
+                                json_object_get(phase0, "default_payment_method"));
+            sl_emu_reply_t sr = sl__emu_subscriptions(e, "create", NULL, sp, request_id, NULL);
+            json_decref(sp);
+            if (sr.status == 200) {
+                json_object_set(ss, "subscription", json_object_get(sr.body, "id"));
+                json_t *sub =
+                    json_object_get(e->objects, json_string_value(json_object_get(sr.body, "id")));
+                json_object_set(sub, "schedule", json_object_get(ss, "id"));
+                json_t *first = json_array_get(json_object_get(ss, "phases"), 0);
+                json_object_set_new(ss, "current_phase",
+                                    json_pack("{s:O,s:O}", "start_date",
+                                              json_object_get(first, "start_date"), "end_date",
+                                              json_object_get(first, "end_date")));
+            }
+            json_decref(sr.body);
+        }
+        json_decref(phase0);
+        sl__emu_touch(e, json_string_value(json_object_get(ss, "id")));
+        sl__emu_emit(e, "subscription_schedule.created", ss, NULL, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(ss), 0, NULL, 0, 0};
+    }
+    json_t *ss = id ? json_object_get(e->objects, id) : NULL;
+    if (!is_a(ss, "subscription_schedule"))
+        return sl__emu_no_such("subscription_schedule", id ? id : "");
+    const char *st = sl__emu_status_of(ss);
+    int open = !strcmp(st, "active") || !strcmp(st, "not_started");
+    if (strcmp(verb, "update") == 0) {
+        if (!open)
+            return sl__emu_error(400, "invalid_request_error", "resource_missing", NULL,
+                                 "You cannot update a subscription schedule that is %s.", st);
+        json_t *prev = json_object();
+        sl__emu_apply(ss, typed, prev, 0);
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "subscription_schedule.updated", ss, prev, request_id, idem_key);
+        return (sl_emu_reply_t){200, json_deep_copy(ss), 0, NULL, 0, 0};
+    }
+    if (strcmp(verb, "cancel") && strcmp(verb, "release"))
+        return unkept("subscription_schedules", verb);
+    if (!open)
+        return sl__emu_error(400, "invalid_request_error", "resource_missing", NULL,
+                             "You cannot %s a subscription schedule that is %s.", verb, st);
+    json_t *prev = json_pack("{s:s}", "status", st);
+    const char *sub = json_string_value(json_object_get(ss, "subscription"));
+    if (strcmp(verb, "cancel") == 0) {
+        /* A schedule canceled before it starts is aborted, as Stripe names it. */
+        int aborted = strcmp(st, "not_started") == 0;
+        json_object_set_new(ss, "status", json_string("canceled"));
+        json_object_set_new(ss, "canceled_at", json_integer(now));
+        if (sub)
+            json_decref(sl__emu_subscriptions(e, "cancel", sub, NULL, request_id, NULL).body);
+        sl__emu_touch(e, id);
+        sl__emu_emit(e,
+                     aborted ? "subscription_schedule.aborted" : "subscription_schedule.canceled",
+                     ss, prev, request_id, idem_key);
+    } else {
+        json_object_set_new(ss, "status", json_string("released"));
+        json_object_set_new(ss, "released_at", json_integer(now));
+        json_object_set(ss, "released_subscription",
+                        json_object_get(ss, "subscription") ?: json_null());
+        json_object_set_new(ss, "subscription", json_null());
+        json_t *so = sub ? json_object_get(e->objects, sub) : NULL;
+        if (so)
+            json_object_set_new(so, "schedule", json_null());
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "subscription_schedule.released", ss, prev, request_id, idem_key);
+    }
+    return (sl_emu_reply_t){200, json_deep_copy(ss), 0, NULL, 0, 0};
+}
