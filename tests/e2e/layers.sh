@@ -14,8 +14,9 @@ declare -A allowed=(
     [flow]="core stripe store conn net flow"
     [trigger]="core stripe trigger"
     [emulator]="core stripe net emulator"
+    [sync]="core stripe store conn sync"
     [http]="core stripe store conn net ingest flow http"
-    [cli]="core stripe store conn net ingest flow trigger emulator http cli"
+    [cli]="core stripe store conn net ingest flow sync trigger emulator http cli"
 )
 bad=0
 while IFS= read -r line; do

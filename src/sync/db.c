@@ -1,0 +1,362 @@
+/* The sync database: opening SQLite or PostgreSQL, the tables' DDL, and one way to run a
+ * statement on either (parameters as text, {table} names qualified by the schema). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "store/postgres.h"
+#include "sync/internal.h"
+
+const sl_sync_table_t *sl_sync_table(const char *name)
+{
+    for (size_t i = 0; i < sl__sync_ntables; i++)
+        if (!strcmp(sl__sync_tables[i].name, name))
+            return &sl__sync_tables[i];
+    return NULL;
+}
+
+const sl_sync_table_t *sl_sync_table_for_object(const char *object)
+{
+    for (size_t i = 0; i < sl__sync_ntables; i++)
+        if (!strcmp(sl__sync_tables[i].object, object) && !*sl__sync_tables[i].parent)
+            return &sl__sync_tables[i];
+    return NULL;
+}
+
+const char *sl_sync_kind(const sl_sync_t *s)
+{
+    return s->pg ? "postgres" : "sqlite";
+}
+
+/* sql with {name} as the qualified table name and (SQLite) $N as ?N. Heap, or NULL. */
+static char *rewrite(const sl_sync_t *s, const char *sql)
+{
+    sl_buf_t b;
+    sl__buf_init(&b, 1 << 20);
+    for (const char *p = sql; *p; p++) {
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (!end)
+                break;
+            if (s->pg)
+                sl__buf_printf(&b, "\"%s\".\"%.*s\"", s->schema, (int)(end - p - 1), p + 1);
+            else
+                sl__buf_printf(&b, "\"%.*s\"", (int)(end - p - 1), p + 1);
+            p = end;
+        } else if (*p == '$' && !s->pg && isdigit((unsigned char)p[1])) {
+            sl__buf_putc(&b, '?');
+        } else {
+            sl__buf_putc(&b, *p);
+        }
+    }
+    return sl__buf_take(&b);
+}
+
+sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, sl_sync_row_cb cb,
+                   void *ctx, char *err, size_t errlen)
+{
+    char *q = rewrite(s, sql);
+    if (!q)
+        return SL_ENOMEM;
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&s->lock);
+    if (s->pg) {
+        PGresult *r = sl__pg_exec(s->pc, q, n, v, NULL, NULL, "sync", err, errlen);
+        if (!r) {
+            rc = SL_EIO;
+        } else {
+            int rows = PQntuples(r), cols = PQnfields(r);
+            const char *vals[64];
+            for (int i = 0; cb && i < rows; i++) {
+                for (int c = 0; c < cols && c < 64; c++)
+                    vals[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+                if (cb(ctx, cols < 64 ? cols : 64, vals))
+                    break;
+            }
+            PQclear(r);
+        }
+    } else {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+            rc = SL_EIO;
+        } else {
+            for (int i = 0; i < n; i++)
+                sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
+            int step;
+            const char *vals[64];
+            while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+                int cols = sqlite3_column_count(st);
+                if (cols > 64)
+                    cols = 64;
+                for (int c = 0; c < cols; c++)
+                    vals[c] = (const char *)sqlite3_column_text(st, c);
+                if (cb && cb(ctx, cols, vals))
+                    break;
+            }
+            if (step != SQLITE_ROW && step != SQLITE_DONE) {
+                snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+                rc = SL_EIO;
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(q);
+    return rc;
+}
+
+sl_err sl_sync_tx(sl_sync_t *s, sl_err (*fn)(sl_sync_t *s, void *ctx, char *err, size_t errlen),
+                  void *ctx, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->lock);
+    sl_err rc =
+        sl_sync_sql(s, s->pg ? "BEGIN" : "BEGIN IMMEDIATE", 0, NULL, NULL, NULL, err, errlen);
+    if (!rc) {
+        rc = fn(s, ctx, err, errlen);
+        char e2[256];
+        if (rc)
+            sl_sync_sql(s, "ROLLBACK", 0, NULL, NULL, NULL, e2, sizeof e2);
+        else
+            rc = sl_sync_sql(s, "COMMIT", 0, NULL, NULL, NULL, err, errlen);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static const char *col_type(const sl_sync_t *s, int kind)
+{
+    switch (kind) {
+    case SL_SYNC_INT:
+        return "BIGINT";
+    case SL_SYNC_REAL:
+        return "DOUBLE PRECISION";
+    case SL_SYNC_BOOL:
+        return "BOOLEAN";
+    default:
+        return "TEXT";
+    }
+    (void)s;
+}
+
+/* The upsert of table t: $1 id, $2 account, $3 data, $4 deleted, $5 version, $6 event_id,
+ * $7 synced_at, $8 force (replace a row of the same version), then the typed columns. */
+static char *upsert_sql(const sl_sync_t *s, const sl_sync_table_t *t)
+{
+    sl_buf_t b;
+    sl__buf_init(&b, 1 << 20);
+    sl__buf_printf(&b, "INSERT INTO {%s} (id, account, data, deleted, version, event_id, synced_at",
+                   t->name);
+    for (size_t i = 0; i < t->ncols; i++)
+        sl__buf_printf(&b, ", \"%s\"", t->cols[i].name);
+    sl__buf_printf(&b, ") VALUES ($1, $2, $3, $4, $5, $6, $7");
+    for (size_t i = 0; i < t->ncols; i++)
+        sl__buf_printf(&b, ", $%zu", i + 9);
+    sl__buf_printf(&b, ") ON CONFLICT (account, id) DO UPDATE SET data = excluded.data, deleted = "
+                       "excluded.deleted, version = excluded.version, event_id = "
+                       "excluded.event_id, synced_at = excluded.synced_at");
+    for (size_t i = 0; i < t->ncols; i++)
+        sl__buf_printf(&b, ", \"%s\" = excluded.\"%s\"", t->cols[i].name, t->cols[i].name);
+    sl__buf_printf(&b,
+                   " WHERE {%s}.version < excluded.version OR ({%s}.version = "
+                   "excluded.version AND $8 = '1')",
+                   t->name, t->name);
+    char *raw = sl__buf_take(&b);
+    char *q = raw ? rewrite(s, raw) : NULL;
+    free(raw);
+    return q;
+}
+
+static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
+{
+    sl_buf_t b;
+    sl__buf_init(&b, 1 << 20);
+    sl_err rc = SL_OK;
+    const char *json = s->pg ? "JSONB" : "TEXT";
+    for (size_t i = 0; i < sl__sync_ntables && !rc; i++) {
+        const sl_sync_table_t *t = &sl__sync_tables[i];
+        sl__buf_reset(&b);
+        sl__buf_printf(&b,
+                       "CREATE TABLE IF NOT EXISTS {%s} (id TEXT NOT NULL, account TEXT NOT NULL, "
+                       "data %s NOT NULL, deleted BOOLEAN NOT NULL DEFAULT FALSE, version BIGINT "
+                       "NOT NULL, event_id TEXT, synced_at BIGINT NOT NULL",
+                       t->name, json);
+        for (size_t c = 0; c < t->ncols; c++)
+            sl__buf_printf(&b, ", \"%s\" %s", t->cols[c].name, col_type(s, t->cols[c].kind));
+        sl__buf_printf(&b, ", PRIMARY KEY (account, id))");
+        rc = sl_sync_sql(s, b.data, 0, NULL, NULL, NULL, err, errlen);
+        for (size_t c = 0; c < t->ncols && !rc; c++) {
+            if (!t->cols[c].indexed && strcmp(t->cols[c].name, "created"))
+                continue;
+            sl__buf_reset(&b);
+            sl__buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"%s_%s_idx\" ON {%s} (\"%s\")", t->name,
+                           t->cols[c].name, t->name, t->cols[c].name);
+            rc = sl_sync_sql(s, b.data, 0, NULL, NULL, NULL, err, errlen);
+        }
+    }
+    /* A backfill's ranges: [lo, hi] still to list (hi moves down as pages are listed, after
+     * `cursor`); top is where hi began, for the estimate of what is left. */
+    if (!rc)
+        rc = sl_sync_sql(s,
+                         "CREATE TABLE IF NOT EXISTS {sync_backfill_ranges} (account TEXT NOT "
+                         "NULL, tbl TEXT NOT NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL, top "
+                         "BIGINT NOT NULL, cursor TEXT, rows BIGINT NOT NULL DEFAULT 0, done "
+                         "BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (account, tbl, lo))",
+                         0, NULL, NULL, NULL, err, errlen);
+    if (!rc)
+        rc = sl_sync_sql(s,
+                         "CREATE TABLE IF NOT EXISTS {sync_backfills} (account TEXT NOT NULL, tbl "
+                         "TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT, rows "
+                         "BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, tbl))",
+                         0, NULL, NULL, NULL, err, errlen);
+    sl__buf_cleanup(&b);
+    return rc;
+}
+
+sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    sl_sync_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    schema = schema ? schema : "stripe";
+    sl_err rc = SL_OK;
+    if (!*schema || strlen(schema) >= sizeof s->schema ||
+        strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema)) {
+        snprintf(err, errlen, "sync: the schema `%s` must be 1-63 of a-z, 0-9 and _", schema);
+        rc = SL_EINVAL;
+        goto out;
+    }
+    snprintf(s->schema, sizeof s->schema, "%s", schema);
+    if (!strncmp(where, "postgres://", 11) || !strncmp(where, "postgresql://", 13)) {
+        s->pg = 1;
+        char *shown = sl__pg_mask_uri(where);
+        snprintf(s->where, sizeof s->where, "%s", shown ? shown : "postgres://...");
+        free(shown);
+        s->pc = PQconnectdb(where);
+        if (PQstatus(s->pc) != CONNECTION_OK) {
+            snprintf(err, errlen, "sync: cannot connect to %s: %s", s->where,
+                     PQerrorMessage(s->pc));
+            rc = SL_EIO;
+            goto out;
+        }
+        PQsetNoticeProcessor(s->pc, NULL, NULL);
+        char sql[160];
+        snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS \"%s\"", s->schema);
+        /* Two processes creating the tables at once would collide in PostgreSQL's catalog. */
+        if ((rc = sl_sync_sql(s, "SELECT pg_advisory_lock(7317400001)", 0, NULL, NULL, NULL, err,
+                              errlen)))
+            goto out;
+        rc = sl_sync_sql(s, sql, 0, NULL, NULL, NULL, err, errlen);
+        if (!rc)
+            rc = ddl(s, err, errlen);
+        char e2[256];
+        sl_sync_sql(s, "SELECT pg_advisory_unlock(7317400001)", 0, NULL, NULL, NULL, e2, sizeof e2);
+    } else {
+        const char *path = !strncmp(where, "sqlite:", 7) ? where + 7 : where;
+        snprintf(s->where, sizeof s->where, "%s", path);
+        if (sqlite3_open_v2(path, &s->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "sync: cannot open %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+            rc = SL_EIO;
+            goto out;
+        }
+        sqlite3_busy_timeout(s->db, 5000);
+        rc = sl_sync_sql(s, "PRAGMA journal_mode=WAL", 0, NULL, NULL, NULL, err, errlen);
+        if (!rc)
+            rc = sl_sync_sql(s, "PRAGMA synchronous=NORMAL", 0, NULL, NULL, NULL, err, errlen);
+        if (!rc)
+            rc = ddl(s, err, errlen);
+        if (rc) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", err);
+            snprintf(err, errlen, "%s (the sync database %s)", msg, path);
+        }
+    }
+    if (!rc) {
+        s->upsert = calloc(sl__sync_ntables, sizeof *s->upsert);
+        if (!s->upsert)
+            rc = SL_ENOMEM;
+        for (size_t i = 0; !rc && i < sl__sync_ntables; i++)
+            if (!(s->upsert[i] = upsert_sql(s, &sl__sync_tables[i])))
+                rc = SL_ENOMEM;
+    }
+out:
+    if (rc) {
+        sl_sync_close(s);
+        return rc;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+void sl_sync_close(sl_sync_t *s)
+{
+    if (!s)
+        return;
+    if (s->upsert)
+        for (size_t i = 0; i < sl__sync_ntables; i++)
+            free(s->upsert[i]);
+    free(s->upsert);
+    if (s->pc)
+        PQfinish(s->pc);
+    if (s->db)
+        sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Runs an already rewritten statement (no results). */
+sl_err sl__sync_exec_raw(sl_sync_t *s, const char *q, int n, const char *const *v, char *err,
+                         size_t errlen)
+{
+    sl_err rc = SL_OK;
+    pthread_mutex_lock(&s->lock);
+    if (s->pg) {
+        if (sl__pg_cmd(s->pc, q, n, v, "sync", err, errlen))
+            rc = SL_EIO;
+    } else {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+            rc = SL_EIO;
+        } else {
+            for (int i = 0; i < n; i++)
+                sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+                rc = SL_EIO;
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+sl_err sl_sync_truncate(sl_sync_t *s, char *err, size_t errlen)
+{
+    char sql[160];
+    sl_err rc = SL_OK;
+    for (size_t i = 0; i < sl__sync_ntables && !rc; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM {%s}", sl__sync_tables[i].name);
+        rc = sl_sync_sql(s, sql, 0, NULL, NULL, NULL, err, errlen);
+    }
+    if (!rc)
+        rc = sl_sync_sql(s, "DELETE FROM {sync_backfill_ranges}", 0, NULL, NULL, NULL, err, errlen);
+    if (!rc)
+        rc = sl_sync_sql(s, "DELETE FROM {sync_backfills}", 0, NULL, NULL, NULL, err, errlen);
+    return rc;
+}
