@@ -89,14 +89,14 @@ static sl_err write_row(sl_sync_t *s, const sl_sync_table_t *t, const char *acco
         v[6] = at;
         v[7] = force ? "1" : "0";
         for (size_t i = 0; i < t->ncols; i++) {
+            /* An embedded item that does not name its parent (checkout line items) gets it. */
             const json_t *f = json_object_get(obj, t->cols[i].name);
-            if (!f && parent && !strcmp(t->cols[i].name, t->parent_col))
+            if ((!f || json_is_null(f)) && parent && !strcmp(t->cols[i].name, t->parent_col))
                 own[i] = strdup(parent);
             else
                 own[i] = col_value(f, t->cols[i].kind);
             v[8 + i] = own[i];
         }
-        /* The parent of an embedded item that does not name it (checkout line items). */
         rc = sl__sync_exec_raw(s, s->upsert[t - sl__sync_tables], (int)n, v, err, errlen);
     }
     for (size_t i = 0; own && i < t->ncols; i++)

@@ -94,12 +94,13 @@ static sl_err start_table(bf_t *bf, size_t t, char *err, size_t errlen)
                      "INSERT INTO {sync_backfill_ranges} (account, tbl, lo, hi, top) VALUES ($1, "
                      "$2, $3, $4, $4)",
                      4, iv, NULL, NULL, err, errlen);
+    const char *sv[] = {bf->b->account, tb->name, now};
     if (!rc)
         rc = sl_sync_sql(bf->s,
                          "INSERT INTO {sync_backfills} (account, tbl, started_ms) VALUES ($1, $2, "
-                         "$5) ON CONFLICT (account, tbl) DO UPDATE SET started_ms = "
+                         "$3) ON CONFLICT (account, tbl) DO UPDATE SET started_ms = "
                          "excluded.started_ms, finished_ms = NULL, rows = 0",
-                         5, iv, NULL, NULL, err, errlen);
+                         3, sv, NULL, NULL, err, errlen);
     if (!rc)
         rc = add_range(bf, (range_t){.t = t, .lo = atoll(lo), .hi = h, .top = h});
     return rc;

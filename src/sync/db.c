@@ -56,16 +56,14 @@ static char *rewrite(const sl_sync_t *s, const char *sql)
     return sl__buf_take(&b);
 }
 
-sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, sl_sync_row_cb cb,
-                   void *ctx, char *err, size_t errlen)
+/* Runs q, already rewritten for the backend. */
+static sl_err run(sl_sync_t *s, const char *q, int n, const char *const *v, sl_sync_row_cb cb,
+                  void *ctx, char *err, size_t errlen)
 {
-    char *q = rewrite(s, sql);
-    if (!q)
-        return SL_ENOMEM;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&s->lock);
     if (s->pg) {
-        PGresult *r = sl__pg_exec(s->pc, q, n, v, NULL, NULL, "sync", err, errlen);
+        PGresult *r = sl__pg_exec(s->pc, q, n, v, NULL, NULL, "the sync database", err, errlen);
         if (!r) {
             rc = SL_EIO;
         } else {
@@ -106,6 +104,16 @@ sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, s
         }
     }
     pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, sl_sync_row_cb cb,
+                   void *ctx, char *err, size_t errlen)
+{
+    char *q = rewrite(s, sql);
+    if (!q)
+        return SL_ENOMEM;
+    sl_err rc = run(s, q, n, v, cb, ctx, err, errlen);
     free(q);
     return rc;
 }
@@ -169,6 +177,13 @@ static char *upsert_sql(const sl_sync_t *s, const sl_sync_table_t *t)
     char *q = raw ? rewrite(s, raw) : NULL;
     free(raw);
     return q;
+}
+
+/* CREATE ... IF NOT EXISTS tells of every table that exists: nobody needs to read that. */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }
 
 static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
@@ -250,7 +265,7 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
             rc = SL_EIO;
             goto out;
         }
-        PQsetNoticeProcessor(s->pc, NULL, NULL);
+        PQsetNoticeProcessor(s->pc, quiet, NULL);
         char sql[160];
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS \"%s\"", s->schema);
         /* Two processes creating the tables at once would collide in PostgreSQL's catalog. */
@@ -318,32 +333,10 @@ void sl_sync_close(sl_sync_t *s)
     free(s);
 }
 
-/* Runs an already rewritten statement (no results). */
 sl_err sl__sync_exec_raw(sl_sync_t *s, const char *q, int n, const char *const *v, char *err,
                          size_t errlen)
 {
-    sl_err rc = SL_OK;
-    pthread_mutex_lock(&s->lock);
-    if (s->pg) {
-        if (sl__pg_cmd(s->pc, q, n, v, "sync", err, errlen))
-            rc = SL_EIO;
-    } else {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
-            rc = SL_EIO;
-        } else {
-            for (int i = 0; i < n; i++)
-                sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
-            if (sqlite3_step(st) != SQLITE_DONE) {
-                snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
-                rc = SL_EIO;
-            }
-            sqlite3_finalize(st);
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    return run(s, q, n, v, NULL, NULL, err, errlen);
 }
 
 sl_err sl_sync_truncate(sl_sync_t *s, char *err, size_t errlen)
