@@ -10,9 +10,10 @@
 # PRODUCTS products with a price each, while a `sluice serve` stores the webhooks they cause.
 # Then:
 # - backfill: customers, invoices, products and prices listed into empty tables: sluice into
-#   SQLite and into PostgreSQL (4 parallel workers, within the connection's rate limit: the key
-#   is a live-mode one, so 100 requests/s as Stripe allows in live mode), the peer into
-#   PostgreSQL (syncBackfill, one object type after the other, no rate limit of its own);
+#   SQLite and into PostgreSQL (4 parallel workers, within the connection's rate limit: the
+#   emulator takes test keys, so 25 requests/s as Stripe allows in test mode, at most 2,500
+#   listed objects a second), the peer into PostgreSQL (syncBackfill, one object type after
+#   the other, no rate limit of its own);
 # - events: every stored event applied to empty tables in the order of their `created`: sluice
 #   (`sluice sync rebuild`, no API calls) into SQLite and PostgreSQL, the peer (processEvent for
 #   each, which may call the API for some types) into PostgreSQL.
@@ -47,7 +48,7 @@ trap cleanup EXIT
 sl_pg_start "$pgdir" >/dev/null
 PG=$(cat "$pgdir/url")
 export SLUICE_DATA=$tmp/data
-KEY=sk_live_bench_sync
+KEY=sk_test_bench_sync
 
 "$bin" emulate --listen 127.0.0.1:0 2>"$tmp/emu.log" &
 emu_pid=$!
@@ -73,7 +74,7 @@ done
 kill "$serve_pid"
 wait "$serve_pid" || true
 serve_pid=
-sqlite3 "$tmp/data/sluice.db" "SELECT payload FROM events ORDER BY created, received_ms" >"$tmp/events.jsonl"
+sqlite3 "$tmp/data/sluice.db" "SELECT json(payload) FROM events ORDER BY created, received_ms" >"$tmp/events.jsonl"
 nevents=$(wc -l <"$tmp/events.jsonl")
 
 now() { date +%s.%N; }
@@ -98,14 +99,15 @@ rebuild() { # WHERE [SCHEMA]: prints events/s
 
 read -r sq_rows sq_rate sq_s < <(backfill "$tmp/sync.db")
 read -r pg_rows pg_rate pg_s < <(backfill "$PG" sluice)
-peer=$(node bench/sync_peer.js backfill "$url" $KEY "$PG" peer)
+# The peer's migrations are written for the schema `stripe`: a database of its own for each part.
+peer=$(node bench/sync_peer.js backfill "$url" $KEY "$(sl_pg_createdb "$pgdir" peer_backfill)" stripe)
 peer_rows=$(jq .objects <<<"$peer")
-peer_s=$(jq .seconds <<<"$peer")
+peer_s=$(jq '.seconds * 100 | floor / 100' <<<"$peer")
 peer_rate=$(awk -v n="$peer_rows" -v s="$peer_s" 'BEGIN { printf "%.0f", n / s }')
 
 read -r sq_ev sq_ev_s < <(rebuild "$tmp/rebuilt.db")
 read -r pg_ev pg_ev_s < <(rebuild "$PG" sluice_events)
-peer_e=$(node bench/sync_peer.js events "$url" $KEY "$PG" peer_events "$tmp/events.jsonl")
+peer_e=$(node bench/sync_peer.js events "$url" $KEY "$(sl_pg_createdb "$pgdir" peer_events)" stripe "$tmp/events.jsonl")
 peer_ev=$(jq '.events / .seconds | floor' <<<"$peer_e")
 peer_ev_s=$(jq '.seconds * 100 | floor / 100' <<<"$peer_e")
 

@@ -33,10 +33,12 @@ async function main() {
     }
   } else {
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    let failed = 0;
     for (const line of lines) {
-      try { await sync.processEvent(JSON.parse(line)); } catch (e) { /* unsupported types */ }
+      try { await sync.processEvent(JSON.parse(line)); } catch (e) { failed++; }
       n++;
     }
+    if (failed) console.error(`the peer failed on ${failed} of ${n} events (types it does not handle throw)`);
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(JSON.stringify(mode === 'backfill' ? { objects: n, seconds: s } : { events: n, seconds: s }));

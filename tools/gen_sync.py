@@ -9,7 +9,7 @@ one parent (/v1/invoices/{invoice}/lines, /v1/customers/{customer}/tax_ids, ...)
 named for the object type made plural (checkout.session: checkout_sessions); a few nested
 item types get names that say whose items they are (invoice_line_items, checkout_line_items).
 Each table gets a typed column for every top-level scalar field of its object (string,
-integer, number, boolean, and expandable references, kept as the id), its list path, whether
+integer, number, boolean, and references to other objects, kept as their id), its list path, whether
 the list can be filtered by `created`, the path to retrieve one object, and for nested lists
 the parent's path and the column that names the parent.
 
@@ -63,8 +63,9 @@ def column_kind(schemas, s):
         for alt in s["anyOf"]:
             if "$ref" in alt:
                 t = deref(schemas, alt)
-                # An expandable reference (its id as a string, or the object): kept as the id.
-                if "x-expansionResources" in s and "id" in t.get("properties", {}):
+                # A reference (an expandable id, or an object of its own such as a line's
+                # price): kept as the id.
+                if "id" in t.get("properties", {}) and "object" in t.get("properties", {}):
                     kinds.add(1)
                     continue
                 return 0
@@ -74,6 +75,8 @@ def column_kind(schemas, s):
             kinds.add(k)
         return kinds.pop() if len(kinds) == 1 else 0
     s = deref(schemas, s0)
+    if "$ref" in s0 and "id" in s.get("properties", {}) and "object" in s.get("properties", {}):
+        return 1
     return KIND.get(s.get("type"), 0)
 
 

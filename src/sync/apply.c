@@ -143,11 +143,11 @@ static json_t *api_get(sl_client_t *client, const char *path, const json_t *para
     sl_response_t resp;
     sl_err rc = sl_client_request(client, &req, &resp);
     json_t *out = NULL;
-    if (rc)
-        snprintf(err, errlen, "sync: GET %s: %s", path,
-                 *resp.error.message ? resp.error.message : sl_strerror(rc));
-    else
+    if (!rc)
         out = json_incref(resp.json);
+    else if (snprintf(err, errlen, "sync: GET %s: %s", path,
+                      *resp.error.message ? resp.error.message : sl_strerror(rc)) < 0)
+        *err = 0; /* cut short is fine: the message is for the log */
     sl_response_cleanup(&resp);
     return out;
 }

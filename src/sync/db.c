@@ -186,6 +186,50 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
+typedef struct {
+    const char **names;
+    size_t n, cap;
+} names_t;
+
+static int collect_name(void *ctx, int n, const char *const *c)
+{
+    names_t *nm = ctx;
+    if (n > 0 && c[0] && nm->n < nm->cap)
+        nm->names[nm->n++] = strdup(c[0]);
+    return 0;
+}
+
+/* A table made by an older sluice gets the typed columns added since (its rows keep them NULL
+ * until they are written again). */
+static sl_err add_columns(sl_sync_t *s, const sl_sync_table_t *t, sl_buf_t *b, char *err,
+                          size_t errlen)
+{
+    const char *have[256];
+    names_t nm = {have, 0, 256};
+    const char *v[] = {s->schema, t->name};
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s')", t->name);
+    sl_err rc = s->pg ? sl_sync_sql(s,
+                                    "SELECT column_name FROM information_schema.columns WHERE "
+                                    "table_schema = $1 AND table_name = $2",
+                                    2, v, collect_name, &nm, err, errlen)
+                      : sl_sync_sql(s, sql, 0, NULL, collect_name, &nm, err, errlen);
+    for (size_t c = 0; !rc && c < t->ncols; c++) {
+        int found = 0;
+        for (size_t k = 0; k < nm.n && !found; k++)
+            found = !strcmp(have[k], t->cols[c].name);
+        if (found)
+            continue;
+        sl__buf_reset(b);
+        sl__buf_printf(b, "ALTER TABLE {%s} ADD COLUMN \"%s\" %s", t->name, t->cols[c].name,
+                       col_type(s, t->cols[c].kind));
+        rc = sl_sync_sql(s, b->data, 0, NULL, NULL, NULL, err, errlen);
+    }
+    for (size_t k = 0; k < nm.n; k++)
+        free((char *)have[k]);
+    return rc;
+}
+
 static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
 {
     sl_buf_t b;
@@ -204,6 +248,8 @@ static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
             sl__buf_printf(&b, ", \"%s\" %s", t->cols[c].name, col_type(s, t->cols[c].kind));
         sl__buf_printf(&b, ", PRIMARY KEY (account, id))");
         rc = sl_sync_sql(s, b.data, 0, NULL, NULL, NULL, err, errlen);
+        if (!rc)
+            rc = add_columns(s, t, &b, err, errlen);
         for (size_t c = 0; c < t->ncols && !rc; c++) {
             if (!t->cols[c].indexed && strcmp(t->cols[c].name, "created"))
                 continue;
