@@ -32,14 +32,6 @@ static int rank_of(int deleted, const char *status)
     return 1;
 }
 
-static int has_col(const sl_sync_table_t *t, const char *name)
-{
-    for (size_t i = 0; i < t->ncols; i++)
-        if (!strcmp(t->cols[i].name, name))
-            return 1;
-    return 0;
-}
-
 /* A typed column's value as text (heap), NULL for null or a value of another shape. */
 static char *col_value(const json_t *v, int kind)
 {
@@ -97,7 +89,7 @@ static sl_err write_row(sl_sync_t *s, const sl_sync_table_t *t, const char *acco
                 own[i] = col_value(f, t->cols[i].kind);
             v[8 + i] = own[i];
         }
-        rc = sl__sync_exec_raw(s, s->upsert[t - sl__sync_tables], (int)n, v, err, errlen);
+        rc = sl__sync_stmt(s, t, SL_SYNC_UPSERT, (int)n, v, NULL, NULL, err, errlen);
     }
     for (size_t i = 0; own && i < t->ncols; i++)
         free(own[i]);
@@ -126,12 +118,9 @@ static int read_cur(void *ctx, int n, const char *const *c)
 static sl_err current(sl_sync_t *s, const sl_sync_table_t *t, const char *account, const char *id,
                       cur_t *cur, char *err, size_t errlen)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT version, deleted%s FROM {%s} WHERE account = $1 AND id = $2",
-             has_col(t, "status") ? ", status" : "", t->name);
     const char *v[] = {account, id};
     memset(cur, 0, sizeof *cur);
-    return sl_sync_sql(s, sql, 2, v, read_cur, cur, err, errlen);
+    return sl__sync_stmt(s, t, SL_SYNC_CURRENT, 2, v, read_cur, cur, err, errlen);
 }
 
 /* GET path (with params) on the connection's API: the answer's JSON (a new reference), or NULL

@@ -57,13 +57,43 @@ static char *rewrite(const sl_sync_t *s, const char *sql)
 }
 
 /* Runs q, already rewritten for the backend. */
-static sl_err run(sl_sync_t *s, const char *q, int n, const char *const *v, sl_sync_row_cb cb,
-                  void *ctx, char *err, size_t errlen)
+/* PostgreSQL: cached statement k, prepared on first use. Its result, or NULL with err. */
+static PGresult *pg_cached(sl_sync_t *s, size_t k, int n, const char *const *v, char *err,
+                           size_t errlen)
+{
+    char name[32];
+    snprintf(name, sizeof name, "s%zu", k);
+    PGresult *r;
+    if (!s->stmts[k].prepared) {
+        r = PQprepare(s->pc, name, s->stmts[k].sql, n, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            sl__pg_error(s->pc, r, "the sync database", err, errlen);
+            PQclear(r);
+            return NULL;
+        }
+        PQclear(r);
+        s->stmts[k].prepared = 1;
+    }
+    r = PQexecPrepared(s->pc, name, n, v, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        sl__pg_error(s->pc, r, "the sync database", err, errlen);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Runs q, already rewritten for the backend; k: the cached statement it is, or -1. */
+static sl_err run(sl_sync_t *s, const char *q, long k, int n, const char *const *v,
+                  sl_sync_row_cb cb, void *ctx, char *err, size_t errlen)
 {
     sl_err rc = SL_OK;
     pthread_mutex_lock(&s->lock);
     if (s->pg) {
-        PGresult *r = sl__pg_exec(s->pc, q, n, v, NULL, NULL, "the sync database", err, errlen);
+        PGresult *r =
+            k >= 0 ? pg_cached(s, (size_t)k, n, v, err, errlen)
+                   : sl__pg_exec(s->pc, q, n, v, NULL, NULL, "the sync database", err, errlen);
         if (!r) {
             rc = SL_EIO;
         } else {
@@ -78,11 +108,14 @@ static sl_err run(sl_sync_t *s, const char *q, int n, const char *const *v, sl_s
             PQclear(r);
         }
     } else {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_stmt *st = k >= 0 ? s->stmts[k].stmt : NULL;
+        if (!st && sqlite3_prepare_v3(s->db, q, -1, k >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                      NULL) != SQLITE_OK) {
             snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
             rc = SL_EIO;
         } else {
+            if (k >= 0)
+                s->stmts[k].stmt = st;
             for (int i = 0; i < n; i++)
                 sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
             int step;
@@ -100,7 +133,12 @@ static sl_err run(sl_sync_t *s, const char *q, int n, const char *const *v, sl_s
                 snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
                 rc = SL_EIO;
             }
-            sqlite3_finalize(st);
+            if (k >= 0) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+            } else {
+                sqlite3_finalize(st);
+            }
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -113,7 +151,7 @@ sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, s
     char *q = rewrite(s, sql);
     if (!q)
         return SL_ENOMEM;
-    sl_err rc = run(s, q, n, v, cb, ctx, err, errlen);
+    sl_err rc = run(s, q, -1, n, v, cb, ctx, err, errlen);
     free(q);
     return rc;
 }
@@ -347,12 +385,23 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
         }
     }
     if (!rc) {
-        s->upsert = calloc(sl__sync_ntables, sizeof *s->upsert);
-        if (!s->upsert)
+        s->stmts = calloc(2 * sl__sync_ntables, sizeof *s->stmts);
+        if (!s->stmts)
             rc = SL_ENOMEM;
-        for (size_t i = 0; !rc && i < sl__sync_ntables; i++)
-            if (!(s->upsert[i] = upsert_sql(s, &sl__sync_tables[i])))
+        for (size_t i = 0; !rc && i < sl__sync_ntables; i++) {
+            const sl_sync_table_t *t = &sl__sync_tables[i];
+            char cur[256];
+            int status = 0;
+            for (size_t c = 0; c < t->ncols; c++)
+                status |= !strcmp(t->cols[c].name, "status");
+            snprintf(cur, sizeof cur,
+                     "SELECT version, deleted%s FROM {%s} WHERE account = $1 AND id = $2",
+                     status ? ", status" : "", t->name);
+            s->stmts[2 * i].sql = upsert_sql(s, t);
+            s->stmts[2 * i + 1].sql = rewrite(s, cur);
+            if (!s->stmts[2 * i].sql || !s->stmts[2 * i + 1].sql)
                 rc = SL_ENOMEM;
+        }
     }
 out:
     if (rc) {
@@ -367,10 +416,12 @@ void sl_sync_close(sl_sync_t *s)
 {
     if (!s)
         return;
-    if (s->upsert)
-        for (size_t i = 0; i < sl__sync_ntables; i++)
-            free(s->upsert[i]);
-    free(s->upsert);
+    for (size_t i = 0; s->stmts && i < 2 * sl__sync_ntables; i++) {
+        free(s->stmts[i].sql);
+        if (s->stmts[i].stmt)
+            sqlite3_finalize(s->stmts[i].stmt);
+    }
+    free(s->stmts);
     if (s->pc)
         PQfinish(s->pc);
     if (s->db)
@@ -379,10 +430,11 @@ void sl_sync_close(sl_sync_t *s)
     free(s);
 }
 
-sl_err sl__sync_exec_raw(sl_sync_t *s, const char *q, int n, const char *const *v, char *err,
-                         size_t errlen)
+sl_err sl__sync_stmt(sl_sync_t *s, const sl_sync_table_t *t, int which, int n, const char *const *v,
+                     sl_sync_row_cb cb, void *ctx, char *err, size_t errlen)
 {
-    return run(s, q, n, v, NULL, NULL, err, errlen);
+    size_t k = 2 * (size_t)(t - sl__sync_tables) + (size_t)which;
+    return run(s, s->stmts[k].sql, (long)k, n, v, cb, ctx, err, errlen);
 }
 
 sl_err sl_sync_truncate(sl_sync_t *s, char *err, size_t errlen)
