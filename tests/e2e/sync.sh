@@ -8,9 +8,9 @@ set -uo pipefail
 SLUICE=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
-emu_pid= serve_pid= bf_pid=
+emu_pid= serve_pid= bf_pid= paged_pid=
 cleanup() {
-    for p in $bf_pid $serve_pid $emu_pid; do
+    for p in $bf_pid $serve_pid $emu_pid $paged_pid; do
         kill "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
@@ -44,12 +44,19 @@ secret=$(api webhook_endpoints.create url="http://127.0.0.1:$port/hooks/shop" 'e
 "$SLUICE" connect add shop --key $KEY --base-url "$url" --webhook-secret "$secret" >/dev/null ||
     { echo "FAIL: connect add"; exit 1; }
 
-# post_event JSON: signed as Stripe signs, to serve; prints the HTTP status.
+# A second connection, to a stand-in whose invoice has 250 lines in pages.
+python3 "$here/../support/paged_stripe.py" >"$tmp/paged.port" &
+paged_pid=$!
+wait_for '[ -s "$tmp/paged.port" ]'
+"$SLUICE" connect add paged --key sk_test_paged --base-url "http://127.0.0.1:$(cat "$tmp/paged.port")" \
+    --webhook-secret whsec_paged >/dev/null || { echo "FAIL: connect add paged"; exit 1; }
+
+# post_event JSON [CONNECTION SECRET]: signed as Stripe signs, to serve; prints the HTTP status.
 post_event() {
     local t sig
     t=$(date +%s)
-    sig=$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')
-    curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/hooks/shop" \
+    sig=$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "${3:-$secret}" | sed 's/^.* //')
+    curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/hooks/${2:-shop}" \
         -H "Stripe-Signature: t=$t,v1=$sig" -H 'Content-Type: application/json' --data "$1"
 }
 # event ID TYPE CREATED OBJECT_JSON
@@ -77,6 +84,12 @@ stop_serve() {
     kill "$serve_pid"
     wait "$serve_pid"
     serve_pid=
+}
+
+# same_ids TABLE: the table's live rows of the emulator's account are what the API lists.
+same_ids() {
+    diff -q <(q "SELECT id FROM $1 WHERE NOT deleted AND account <> 'acct_paged'" | LC_ALL=C sort) \
+        <(LC_ALL=C sort "$tmp/api_$1") >/dev/null
 }
 
 seeded=0
@@ -123,6 +136,17 @@ run_backend() {
     check "$backend: two updates of the same second: the row is what the API says" \
         '[ "$(q "SELECT name FROM customers WHERE id = '"'$cid'"'")" = truth ]'
 
+    # A truncated embedded list is paged through; lines gone from a whole list are removed.
+    big=$(curl -s "http://127.0.0.1:$(cat "$tmp/paged.port")/v1/invoices/in_big")
+    post_event "$(event "evt_big_$backend" invoice.updated $((now + 4000)) "$big")" paged whsec_paged >/dev/null
+    settle
+    check "$backend: an invoice's 250 lines, 10 embedded, are paged through" \
+        '[ "$(q "SELECT COUNT(*), SUM(amount) FROM invoice_line_items WHERE account = '"'acct_paged'"' AND invoice = '"'in_big'"'")" = "250|56125" ]'
+    post_event "$(event "evt_small_$backend" invoice.updated $((now + 5000)) "$(jq -c '.lines = {object: "list", data: .lines.data[:2], has_more: false}' <<<"$big")")" paged whsec_paged >/dev/null
+    settle
+    check "$backend: lines no longer on the invoice are removed" \
+        '[ "$(q "SELECT COUNT(*) FROM invoice_line_items WHERE account = '"'acct_paged'"' AND invoice = '"'in_big'"'")" = 2 ]'
+
     # A delete, and an unknown type acknowledged.
     gone=$(api customers.create email=gone@example.com | jq -r .id)
     api customers.delete "$gone" >/dev/null
@@ -155,14 +179,13 @@ run_backend() {
         secret=$(api webhook_endpoints.create url="http://127.0.0.1:$port/hooks/shop" 'enabled_events[]=*' | jq -r .secret)
         "$SLUICE" connect rotate-secret shop --webhook-secret "$secret" --grace 0 >/dev/null
     fi
-    "$SLUICE" sync backfill --objects customers,invoices,products,prices --json --sync-store "$store" >"$tmp/bf.json" 2>"$tmp/bf.err"
+    "$SLUICE" sync backfill --connection shop --objects customers,invoices,products,prices --json --sync-store "$store" >"$tmp/bf.json" 2>"$tmp/bf.err"
     rc=$?
     for o in customers invoices products prices; do
         python3 "$here/../support/sync_seed.py" "$url" $KEY --ids /v1/$o | sort >"$tmp/api_$o"
     done
     check "$backend: backfill lists everything the API lists" \
-        '[ $rc = 0 ] && for o in customers invoices products prices; do
-             diff -q <(q "SELECT id FROM $o WHERE NOT deleted ORDER BY id" | LC_ALL=C sort) <(LC_ALL=C sort "$tmp/api_$o") >/dev/null || exit 1; done'
+        '[ $rc = 0 ] && same_ids customers && same_ids invoices && same_ids products && same_ids prices'
     check "$backend: backfill reports progress, ending at 100% for each table" \
         '[ "$(tail -1 "$tmp/bf.json" | jq -c "[.final, ([.tables[] | select(.percent == 100 and .done)] | length)]")" = "[true,4]" ] &&
          [ "$(tail -1 "$tmp/bf.json" | jq ".tables[] | select(.table == \"customers\") | .rows")" = "$(wc -l <"$tmp/api_customers")" ]'
@@ -171,7 +194,7 @@ run_backend() {
     check "$backend: plain SQL: customers with an open invoice" \
         'q "SELECT DISTINCT c.email FROM customers c JOIN invoices i ON i.customer = c.id AND i.account = c.account WHERE i.status = '"'open'"' AND NOT c.deleted ORDER BY 1" | grep -qx c0@example.com'
 
-    "$SLUICE" sync backfill --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf1.json" 2>&1 &
+    "$SLUICE" sync backfill --connection shop --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf1.json" 2>&1 &
     bf_pid=$!
     wait_for '[ -n "$(jq -c "select(.final == false and .tables[0].rows > 0)" "$tmp/bf1.json" 2>/dev/null)" ]'
     kill -9 $bf_pid
@@ -179,12 +202,12 @@ run_backend() {
     bf_pid=
     killed_at=$(jq -s 'map(.tables[0].rows) | max' "$tmp/bf1.json")
     "$SLUICE" sync status --json --sync-store "$store" >"$tmp/status.json"
-    "$SLUICE" sync backfill --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf2.json" 2>&1
+    "$SLUICE" sync backfill --connection shop --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf2.json" 2>&1
     check "$backend: a backfill killed with -9 continues from its saved ranges" \
         'jq -e ".tables[] | select(.table == \"customers\") | .backfill | startswith(\"unfinished\")" "$tmp/status.json" >/dev/null &&
          [ "$(head -1 "$tmp/bf2.json" | jq ".tables[0].rows")" -ge "$killed_at" ] &&
          [ "$(tail -1 "$tmp/bf2.json" | jq ".tables[0].rows")" = "$(wc -l <"$tmp/api_customers")" ] &&
-         diff -q <(q "SELECT id FROM customers WHERE NOT deleted ORDER BY id" | LC_ALL=C sort) <(LC_ALL=C sort "$tmp/api_customers") >/dev/null'
+         same_ids customers'
     check "$backend: sync status shows the tables" \
         '"$SLUICE" sync status --sync-store "$store" | grep -q "^customers .*finished"'
 }
