@@ -33,12 +33,13 @@ async function main() {
     }
   } else {
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-    let failed = 0;
+    const failed = {};
     for (const line of lines) {
-      try { await sync.processEvent(JSON.parse(line)); } catch (e) { failed++; }
+      const ev = JSON.parse(line);
+      try { await sync.processEvent(ev); } catch (e) { failed[ev.type] = (failed[ev.type] || 0) + 1; }
       n++;
     }
-    if (failed) console.error(`the peer failed on ${failed} of ${n} events (types it does not handle throw)`);
+    if (Object.keys(failed).length) console.error('the peer threw on:', JSON.stringify(failed));
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(JSON.stringify(mode === 'backfill' ? { objects: n, seconds: s } : { events: n, seconds: s }));
