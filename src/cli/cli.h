@@ -126,5 +126,8 @@ int sl__cli_sync_start(sl_cli_env_t *env, const char *where, const char *schema,
 void sl__cli_sync_committed(void *ctx, const sl_event_in_t *ev, size_t n, const int *fresh);
 /* Applies what is queued and stops; NULL is a no-op. */
 void sl__cli_sync_stop(sl_cli_sync_t *cs);
+/* Waits (up to wait_ms) until every event committed so far is applied, then prints the newest
+ * rows of customers and invoices (sluice demo). */
+void sl__cli_sync_show(sl_cli_sync_t *cs, long wait_ms);
 
 #endif

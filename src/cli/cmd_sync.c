@@ -105,6 +105,7 @@ struct sl_cli_sync {
     sl_sync_t *sync;
     sl_clients_t *clients;
     sl_sync_live_t *live;
+    unsigned long long submitted; /* __atomic */
 };
 
 static sl_client_t *fetch_get(void *ctx, const char *connection)
@@ -147,8 +148,47 @@ void sl__cli_sync_committed(void *ctx, const sl_event_in_t *ev, size_t n, const 
 {
     sl_cli_sync_t *cs = ctx;
     for (size_t i = 0; i < n; i++)
-        if (fresh[i])
+        if (fresh[i]) {
             sl_sync_live_submit(cs->live, ev[i].connection, ev[i].payload, ev[i].payload_len);
+            __atomic_add_fetch(&cs->submitted, 1, __ATOMIC_RELAXED);
+        }
+}
+
+static int add_row(void *ctx, int n, const char *const *c)
+{
+    json_t *row = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(row, json_string(c[i] ? c[i] : "-"));
+    json_array_append_new(ctx, row);
+    return 0;
+}
+
+void sl__cli_sync_show(sl_cli_sync_t *cs, long wait_ms)
+{
+    unsigned long long c[4] = {0};
+    for (long waited = 0; waited < wait_ms; waited += 50) {
+        sl_sync_live_counts(cs->live, c);
+        if (c[0] + c[1] + c[2] + c[3] >= __atomic_load_n(&cs->submitted, __ATOMIC_RELAXED))
+            break;
+        sl__sleep_ms(50);
+    }
+    static const char *const cus_h[] = {"CUSTOMER", "EMAIL", "NAME", "EVENT"};
+    static const char *const inv_h[] = {"INVOICE", "CUSTOMER", "STATUS", "AMOUNT_DUE", "LINES"};
+    char err[512];
+    json_t *rows = json_array();
+    sl_sync_sql(cs->sync,
+                "SELECT id, email, name, event_id FROM {customers} ORDER BY synced_at DESC LIMIT 3",
+                0, NULL, add_row, rows, err, sizeof err);
+    sl__cli_table(cus_h, 4, rows);
+    json_array_clear(rows);
+    printf("\n");
+    sl_sync_sql(cs->sync,
+                "SELECT i.id, i.customer, i.status, i.amount_due, (SELECT COUNT(*) FROM "
+                "{invoice_line_items} l WHERE l.invoice = i.id AND l.account = i.account) FROM "
+                "{invoices} i ORDER BY i.synced_at DESC LIMIT 3",
+                0, NULL, add_row, rows, err, sizeof err);
+    sl__cli_table(inv_h, 5, rows);
+    json_decref(rows);
 }
 
 void sl__cli_sync_stop(sl_cli_sync_t *cs)
@@ -379,10 +419,10 @@ static void show(void *ctx, const sl_sync_progress_t *p, size_t n, int final)
     if (sh->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f,s:b,s:b}", "table", p[i].table, "rows",
-                                  (json_int_t)p[i].rows, "rows_per_s", p[i].rate, "range_done",
-                                  p[i].range_done, "percent", p[i].percent, "done", p[i].done,
-                                  "failed", p[i].failed);
+            json_t *o = json_pack("{s:s,s:I,s:I,s:f,s:f,s:f,s:b,s:b}", "table", p[i].table, "rows",
+                                  (json_int_t)p[i].rows, "pages", (json_int_t)p[i].pages,
+                                  "rows_per_s", p[i].rate, "range_done", p[i].range_done, "percent",
+                                  p[i].percent, "done", p[i].done, "failed", p[i].failed);
             json_object_set_new(o, "eta_s", p[i].eta_s >= 0 ? json_real(p[i].eta_s) : json_null());
             if (p[i].error)
                 json_object_set_new(o, "error", json_string(p[i].error));

@@ -242,7 +242,6 @@ static sl_err put_object(sl_sync_t *s, const sl_sync_table_t *t, const char *acc
         sl_client_t *c = fetch->get(fetch->ctx, connection);
         json_t *truth = NULL;
         char ferr[512] = "";
-        long long at = sl__now_ms() / 1000;
         if (c) {
             char path[512];
             const char *brace = strchr(t->retrieve, '{');
@@ -251,7 +250,9 @@ static sl_err put_object(sl_sync_t *s, const sl_sync_table_t *t, const char *acc
         }
         pthread_mutex_lock(&s->lock);
         if (truth) {
-            long long v = at > version ? at : version;
+            /* Kept at the event's second, not this machine's clock (which may run ahead of
+             * Stripe's): a later event of the same second asks the API again. */
+            long long v = version;
             int del = deleted || json_is_true(json_object_get(truth, "deleted"));
             if (del && json_object_size(truth) <= 3) { /* a stub: keep what was known */
                 json_decref(truth);
@@ -313,9 +314,7 @@ sl_err sl_sync_apply_event(sl_sync_t *s, const char *connection, const char *acc
     if (!rc && t && type && strcmp(object, "event")) {
         size_t tl = strlen(type);
         int deleted = tl > 8 && !strcmp(type + tl - 8, ".deleted");
-        sl_client_t *client = NULL;
-        if (fetch && connection && (client = fetch->get(fetch->ctx, connection)) == NULL)
-            client = NULL;
+        sl_client_t *client = fetch && connection ? fetch->get(fetch->ctx, connection) : NULL;
         rc = put_object(s, t, account, connection, obj, deleted, created, evid, fetch, client, 0,
                         outcome, err, errlen);
         if (client)

@@ -17,7 +17,7 @@ typedef struct {
 } range_t;
 
 typedef struct {
-    long long rows, rows_at_start;
+    long long rows, rows_at_start, pages;
     int failed, finished;
     char error[1400];
 } tstat_t;
@@ -161,7 +161,9 @@ static void list_page(bf_t *bf, size_t i)
             json_pack("{s:I,s:I}", "gte", (json_int_t)r.lo, "lte", (json_int_t)r.hi));
     if (*r.cursor)
         json_object_set_new(params, "starting_after", json_string(r.cursor));
-    long long version = (long long)time(NULL);
+    /* A listed copy counts as read SL_SYNC_CLOCK_MARGIN_S earlier than this machine's clock
+     * says, so a clock running that much ahead of Stripe's never lets it hide a newer event. */
+    long long version = (long long)time(NULL) - SL_SYNC_CLOCK_MARGIN_S;
     sl_request_t req = {.method = "GET", .path = t->list, .params = params};
     sl_response_t resp;
     sl_err rc = sl_client_request(bf->b->client, &req, &resp);
@@ -203,6 +205,7 @@ static void list_page(bf_t *bf, size_t i)
     json_decref(params);
     pthread_mutex_lock(&bf->lock);
     tstat_t *st = &bf->st[r.t];
+    st->pages++;
     if (rc) {
         if (!st->failed)
             snprintf(st->error, sizeof st->error, "%s", err);
@@ -273,6 +276,7 @@ static void progress(bf_t *bf, sl_sync_progress_t *p, double elapsed_s)
         sl_sync_progress_t *q = &p[t];
         q->table = bf->b->tables[t]->name;
         q->rows = st->rows;
+        q->pages = st->pages;
         q->rate = elapsed_s > 0 ? (double)(st->rows - st->rows_at_start) / elapsed_s : 0;
         q->done = done && !st->failed;
         q->failed = st->failed;

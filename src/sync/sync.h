@@ -3,7 +3,8 @@
  *
  * Every table (tables.h, generated from the spec) has the columns id, account, data (the whole
  * object as JSON; jsonb on PostgreSQL), deleted, version (the second of Stripe's time the row
- * reflects: an event's `created`, or when the API was read), event_id (the last event applied),
+ * reflects: an event's `created`, or when a listed copy was read, less SL_SYNC_CLOCK_MARGIN_S),
+ * event_id (the last event applied),
  * synced_at (milliseconds) and a typed column for each top-level scalar field of the object.
  *
  * A row is only replaced by a newer version. On a tie (two writes of the same second) the API
@@ -99,9 +100,14 @@ void sl_sync_live_stop(sl_sync_live_t *l);
 void sl_sync_live_counts(sl_sync_live_t *l, unsigned long long c[4]);
 
 /* --- backfill ----------------------------------------------------------------------------- */
+/* How far this machine's clock may run ahead of Stripe's before a listed copy could pass for
+ * newer than an event it predates. */
+#define SL_SYNC_CLOCK_MARGIN_S 300
+
 typedef struct sl_sync_progress {
     const char *table;
     long long rows;    /* written so far in this backfill (resumed runs included) */
+    long long pages;   /* list requests this process made */
     double rate;       /* rows per second in this process */
     double range_done; /* share of the created range listed, 0..1 */
     double percent;    /* rows / estimated total, 0..100 */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sluice sync against `sluice emulate`: events applied live by serve --sync (out of order, the
-# same-second race, a tie the API decides, a delete, an unknown type), rebuild from the inbox,
-# backfill with progress, killed and resumed, and plain SQL on the tables. SQLite always;
+# same-second race, a tie the API decides, a truncated list paged through, a delete, an unknown
+# type), rebuild from the inbox, backfill with progress, killed and resumed (the finished ranges
+# not listed again), plain SQL on the tables, and sluice demo's rows. SQLite always;
 # PostgreSQL too when run under tests/support/with-pg.sh (SLUICE_TEST_PG).
 # Usage: sync.sh SLUICE_BIN
 set -uo pipefail
@@ -206,6 +207,7 @@ run_backend() {
     check "$backend: a backfill killed with -9 continues from its saved ranges" \
         'jq -e ".tables[] | select(.table == \"customers\") | .backfill | startswith(\"unfinished\")" "$tmp/status.json" >/dev/null &&
          [ "$(head -1 "$tmp/bf2.json" | jq ".tables[0].rows")" -ge "$killed_at" ] &&
+         [ "$(tail -1 "$tmp/bf2.json" | jq ".tables[0].pages")" -le $(( ($(wc -l <"$tmp/api_customers") - killed_at) / 100 + 3 )) ] &&
          [ "$(tail -1 "$tmp/bf2.json" | jq ".tables[0].rows")" = "$(wc -l <"$tmp/api_customers")" ] &&
          same_ids customers'
     check "$backend: sync status shows the tables" \
@@ -223,4 +225,9 @@ if [ -n "${SLUICE_TEST_PG:-}" ]; then
     rebuild_to=(--sync-store "$SLUICE_TEST_PG" --sync-schema rebuilt)
     run_backend postgres "$SLUICE_TEST_PG"
 fi
+# sluice demo shows its events as rows.
+check "sluice demo shows customers and invoices as rows" \
+    '"$SLUICE" demo --exit --data "$tmp/demo" >"$tmp/demo.out" 2>&1 &&
+     grep -A3 "^8. The same events as SQL tables" "$tmp/demo.out" | grep -q "^cus_.*jenny.rosen@example.com" &&
+     grep -q "^in_.*cus_" "$tmp/demo.out"'
 exit $failed
