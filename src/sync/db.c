@@ -57,6 +57,13 @@ static char *rewrite(const sl_sync_t *s, const char *sql)
 }
 
 /* Runs q, already rewritten for the backend. */
+/* "the sync database FILE: SQLite's message" into err. */
+static void sq_error(const sl_sync_t *s, char *err, size_t errlen)
+{
+    if (snprintf(err, errlen, "the sync database %s: %s", s->where, sqlite3_errmsg(s->db)) < 0)
+        *err = 0;
+}
+
 /* PostgreSQL: cached statement k, prepared on first use. Its result, or NULL with err. */
 static PGresult *pg_cached(sl_sync_t *s, size_t k, int n, const char *const *v, char *err,
                            size_t errlen)
@@ -111,7 +118,7 @@ static sl_err run(sl_sync_t *s, const char *q, long k, int n, const char *const 
         sqlite3_stmt *st = k >= 0 ? s->stmts[k].stmt : NULL;
         if (!st && sqlite3_prepare_v3(s->db, q, -1, k >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st,
                                       NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+            sq_error(s, err, errlen);
             rc = SL_EIO;
         } else {
             if (k >= 0)
@@ -130,7 +137,7 @@ static sl_err run(sl_sync_t *s, const char *q, long k, int n, const char *const 
                     break;
             }
             if (step != SQLITE_ROW && step != SQLITE_DONE) {
-                snprintf(err, errlen, "sync: %s", sqlite3_errmsg(s->db));
+                sq_error(s, err, errlen);
                 rc = SL_EIO;
             }
             if (k >= 0) {
@@ -238,9 +245,10 @@ static int collect_name(void *ctx, int n, const char *const *c)
 }
 
 /* A table made by an older sluice gets the typed columns added since (its rows keep them NULL
- * until they are written again). */
-static sl_err add_columns(sl_sync_t *s, const sl_sync_table_t *t, sl_buf_t *b, char *err,
-                          size_t errlen)
+ * until they are written again); check_only: only refuses a table of that name that is not a
+ * sync table (the inbox's `events`, when the sync store is sluice's own file). */
+static sl_err add_columns(sl_sync_t *s, const sl_sync_table_t *t, sl_buf_t *b, int check_only,
+                          char *err, size_t errlen)
 {
     const char *have[256];
     names_t nm = {have, 0, 256};
@@ -252,7 +260,18 @@ static sl_err add_columns(sl_sync_t *s, const sl_sync_table_t *t, sl_buf_t *b, c
                                     "table_schema = $1 AND table_name = $2",
                                     2, v, collect_name, &nm, err, errlen)
                       : sl_sync_sql(s, sql, 0, NULL, collect_name, &nm, err, errlen);
-    for (size_t c = 0; !rc && c < t->ncols; c++) {
+    int ours = nm.n == 0; /* just made */
+    for (size_t k = 0; k < nm.n; k++)
+        ours |= !strcmp(have[k], "synced_at");
+    if (!rc && !ours) {
+        if (snprintf(err, errlen,
+                     "the sync database %s has a table `%s` that is not a sync table: give the "
+                     "sync tables a database (or PostgreSQL schema) of their own",
+                     s->where, t->name) < 0)
+            *err = 0;
+        rc = SL_EINVAL;
+    }
+    for (size_t c = 0; !rc && !check_only && c < t->ncols; c++) {
         int found = 0;
         for (size_t k = 0; k < nm.n && !found; k++)
             found = !strcmp(have[k], t->cols[c].name);
@@ -274,6 +293,8 @@ static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
     sl__buf_init(&b, 1 << 20);
     sl_err rc = SL_OK;
     const char *json = s->pg ? "JSONB" : "TEXT";
+    for (size_t i = 0; i < sl__sync_ntables && !rc; i++) /* nothing made in a foreign database */
+        rc = add_columns(s, &sl__sync_tables[i], &b, 1, err, errlen);
     for (size_t i = 0; i < sl__sync_ntables && !rc; i++) {
         const sl_sync_table_t *t = &sl__sync_tables[i];
         sl__buf_reset(&b);
@@ -287,7 +308,7 @@ static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
         sl__buf_printf(&b, ", PRIMARY KEY (account, id))");
         rc = sl_sync_sql(s, b.data, 0, NULL, NULL, NULL, err, errlen);
         if (!rc)
-            rc = add_columns(s, t, &b, err, errlen);
+            rc = add_columns(s, t, &b, 0, err, errlen);
         for (size_t c = 0; c < t->ncols && !rc; c++) {
             if (!t->cols[c].indexed && strcmp(t->cols[c].name, "created"))
                 continue;
@@ -332,7 +353,7 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
     sl_err rc = SL_OK;
     if (!*schema || strlen(schema) >= sizeof s->schema ||
         strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema)) {
-        snprintf(err, errlen, "sync: the schema `%s` must be 1-63 of a-z, 0-9 and _", schema);
+        snprintf(err, errlen, "the sync schema `%s` must be 1-63 of a-z, 0-9 and _", schema);
         rc = SL_EINVAL;
         goto out;
     }
@@ -344,7 +365,7 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
         free(shown);
         s->pc = PQconnectdb(where);
         if (PQstatus(s->pc) != CONNECTION_OK) {
-            snprintf(err, errlen, "sync: cannot connect to %s: %s", s->where,
+            snprintf(err, errlen, "cannot connect to the sync database %s: %s", s->where,
                      PQerrorMessage(s->pc));
             rc = SL_EIO;
             goto out;
@@ -367,7 +388,7 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
         if (sqlite3_open_v2(path, &s->db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "sync: cannot open %s: %s", path,
+            snprintf(err, errlen, "cannot open the sync database %s: %s", path,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
             rc = SL_EIO;
             goto out;
@@ -378,11 +399,6 @@ sl_err sl_sync_open(const char *where, const char *schema, sl_sync_t **out, char
             rc = sl_sync_sql(s, "PRAGMA synchronous=NORMAL", 0, NULL, NULL, NULL, err, errlen);
         if (!rc)
             rc = ddl(s, err, errlen);
-        if (rc) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s", err);
-            snprintf(err, errlen, "%s (the sync database %s)", msg, path);
-        }
     }
     if (!rc) {
         s->stmts = calloc(2 * sl__sync_ntables, sizeof *s->stmts);
