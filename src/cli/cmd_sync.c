@@ -7,10 +7,18 @@
 #include "cli/cli.h"
 #include "cli/flows_view.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "conn/clients.h"
 #include "sync/sync.h"
 
 #define CMD "sync"
+
+/* serve --sync applies at most this many of the events stored while it did not run. */
+#define SL_CLI_SYNC_CATCH_UP 100000
+
+static sl_err apply_inbox(sl_store_t *store, sl_sync_t *sync, long long since_ms, size_t limit,
+                          int truncate, unsigned long long counts[4], size_t *n, char *err,
+                          size_t errlen);
 
 /* What `sync backfill` lists when --objects does not say. */
 static const char *const default_objects[] = {"customers",
@@ -130,6 +138,30 @@ int sl__cli_sync_start(sl_cli_env_t *env, const char *where, const char *schema,
         free(cs);
         return ret;
     }
+    /* What the inbox took while no serve --sync ran (all of it the first time), as rebuild
+     * applies it, before any new event comes in. */
+    char err[1024];
+    long long since = -1;
+    unsigned long long counts[4];
+    size_t n = 0;
+    sl_err rc = sl_sync_mark_get(cs->sync, SL_SYNC_MARK_INBOX, &since, err, sizeof err);
+    if (rc == SL_ENOTFOUND)
+        rc = SL_OK;
+    if (!rc)
+        rc = apply_inbox(env->store, cs->sync, since, SL_CLI_SYNC_CATCH_UP, 0, counts, &n, err,
+                         sizeof err);
+    if (rc) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        sl_sync_close(cs->sync);
+        free(cs);
+        return CLI_EFAIL;
+    }
+    if (n)
+        sl__log("info", "sync: the inbox's events since the last serve --sync were applied",
+                json_pack("{s:I,s:I}", "events", (json_int_t)n, "applied", (json_int_t)counts[0]));
+    if (n >= SL_CLI_SYNC_CATCH_UP)
+        sl__log("warning", "sync: only the newest events were applied; run sluice sync rebuild",
+                json_pack("{s:I}", "events", (json_int_t)n));
     cs->clients = sl__clients_new(env->store, &env->crypt);
     sl_sync_fetcher_t f = {fetch_get, fetch_release, cs->clients};
     if (!cs->clients ||
@@ -149,7 +181,8 @@ void sl__cli_sync_committed(void *ctx, const sl_event_in_t *ev, size_t n, const 
     sl_cli_sync_t *cs = ctx;
     for (size_t i = 0; i < n; i++)
         if (fresh[i]) {
-            sl_sync_live_submit(cs->live, ev[i].connection, ev[i].payload, ev[i].payload_len);
+            sl_sync_live_submit(cs->live, ev[i].connection, ev[i].payload, ev[i].payload_len,
+                                ev[i].received_ms);
             __atomic_add_fetch(&cs->submitted, 1, __ATOMIC_RELAXED);
         }
 }
@@ -275,11 +308,14 @@ static int parse(int argc, char **argv, opts_t *o)
 typedef struct {
     sl_event_row_t *rows;
     size_t n, cap;
+    long long since_ms; /* only events received at or after it */
 } events_t;
 
 static int collect(const sl_event_row_t *r, void *ctx)
 {
     events_t *e = ctx;
+    if (r->received_ms < e->since_ms)
+        return 0;
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 1024;
         sl_event_row_t *nr = realloc(e->rows, cap * sizeof *nr);
@@ -334,6 +370,53 @@ static sl_err apply_chunk(sl_sync_t *s, void *ctx, char *err, size_t errlen)
     return SL_OK;
 }
 
+/* Applies the inbox's events received at or after since_ms (of the newest `limit`), oldest
+ * first, without calling the API (after emptying the tables when `truncate`), and sets the mark
+ * of the newest one applied. counts: applied, stale, without a table, unreadable. */
+static sl_err apply_inbox(sl_store_t *store, sl_sync_t *sync, long long since_ms, size_t limit,
+                          int truncate, unsigned long long counts[4], size_t *n, char *err,
+                          size_t errlen)
+{
+    events_t ev = {.since_ms = since_ms};
+    sl_event_filter_t f = {.limit = limit};
+    sl_err rc = sl_store_events_list(store, &f, collect, &ev, err, errlen);
+    char(*accounts)[128] = calloc(ev.n ? ev.n : 1, sizeof *accounts);
+    if (!rc && !accounts)
+        rc = SL_ENOMEM;
+    long long newest = since_ms;
+    if (!rc) {
+        if (ev.n)
+            qsort(ev.rows, ev.n, sizeof *ev.rows, by_created);
+        for (size_t i = 0; i < ev.n; i++) {
+            if (ev.rows[i].received_ms > newest)
+                newest = ev.rows[i].received_ms;
+            if (i && !strcmp(ev.rows[i].connection, ev.rows[i - 1].connection)) {
+                memcpy(accounts[i], accounts[i - 1], sizeof accounts[i]);
+                continue;
+            }
+            if (sl__cli_sync_account(store, ev.rows[i].connection, accounts[i], sizeof accounts[i]))
+                snprintf(accounts[i], sizeof accounts[i], "%s", ev.rows[i].connection);
+        }
+        if (truncate)
+            rc = sl_sync_truncate(sync, err, errlen);
+    }
+    chunk_t c = {&ev, 0, 0, store, accounts, {0}};
+    for (size_t at = 0; !rc && at < ev.n; at += 500) {
+        c.from = at;
+        c.to = at + 500 < ev.n ? at + 500 : ev.n;
+        rc = sl_sync_tx(sync, apply_chunk, &c, err, errlen);
+    }
+    if (!rc && newest >= 0)
+        rc = sl_sync_mark_put(sync, SL_SYNC_MARK_INBOX, newest, err, errlen);
+    memcpy(counts, c.counts, sizeof c.counts);
+    *n = ev.n;
+    for (size_t i = 0; i < ev.n; i++)
+        free(ev.rows[i].payload);
+    free(ev.rows);
+    free(accounts);
+    return rc;
+}
+
 static int sync_rebuild(int argc, char **argv)
 {
     opts_t o;
@@ -349,32 +432,10 @@ static int sync_rebuild(int argc, char **argv)
         return ret;
     }
     char err[1024];
-    events_t ev = {0};
-    sl_event_filter_t f = {.limit = (size_t)1 << 40};
-    sl_err rc = sl_store_events_list(env.store, &f, collect, &ev, err, sizeof err);
-    char(*accounts)[128] = calloc(ev.n ? ev.n : 1, sizeof *accounts);
-    if (!rc && !accounts)
-        rc = SL_ENOMEM;
-    if (!rc) {
-        qsort(ev.rows, ev.n, sizeof *ev.rows, by_created);
-        for (size_t i = 0; i < ev.n; i++) {
-            if (i && !strcmp(ev.rows[i].connection, ev.rows[i - 1].connection)) {
-                memcpy(accounts[i], accounts[i - 1], sizeof accounts[i]);
-                continue;
-            }
-            if (sl__cli_sync_account(env.store, ev.rows[i].connection, accounts[i],
-                                     sizeof accounts[i]))
-                snprintf(accounts[i], sizeof accounts[i], "%s", ev.rows[i].connection);
-        }
-        rc = sl_sync_truncate(sync, err, sizeof err);
-    }
-    chunk_t c = {&ev, 0, 0, env.store, accounts, {0}};
+    unsigned long long counts[4];
+    size_t n = 0;
     double t0 = sl__mono_ms();
-    for (size_t at = 0; !rc && at < ev.n; at += 500) {
-        c.from = at;
-        c.to = at + 500 < ev.n ? at + 500 : ev.n;
-        rc = sl_sync_tx(sync, apply_chunk, &c, err, sizeof err);
-    }
+    sl_err rc = apply_inbox(env.store, sync, -1, (size_t)1 << 40, 1, counts, &n, err, sizeof err);
     double s = (sl__mono_ms() - t0) / 1000;
     if (rc) {
         fprintf(stderr, "sluice sync: %s\n", err);
@@ -382,13 +443,8 @@ static int sync_rebuild(int argc, char **argv)
     } else {
         printf("rebuilt from %zu events in %.2f s (%.0f events/s): %llu applied, %llu stale, "
                "%llu without a table, %llu unreadable\n",
-               ev.n, s, s > 0 ? (double)ev.n / s : 0, c.counts[0], c.counts[1], c.counts[2],
-               c.counts[3]);
+               n, s, s > 0 ? (double)n / s : 0, counts[0], counts[1], counts[2], counts[3]);
     }
-    for (size_t i = 0; i < ev.n; i++)
-        free(ev.rows[i].payload);
-    free(ev.rows);
-    free(accounts);
     sl_sync_close(sync);
     sl__cli_env_close(&env);
     return ret;

@@ -364,6 +364,7 @@ sl_err sl_sync_put_listed(sl_sync_t *s, const sl_sync_table_t *t, const char *ac
 typedef struct live_item {
     struct live_item *next;
     char connection[64];
+    long long received_ms;
     size_t len;
     char payload[]; /* NUL-terminated */
 } live_item_t;
@@ -385,6 +386,8 @@ static void *live_main(void *arg)
 {
     sl_sync_live_t *l = arg;
     pthread_setname_np(pthread_self(), "sl-sync");
+    long long newest = -1, saved = -1;
+    double saved_at = 0;
     pthread_mutex_lock(&l->lock);
     for (;;) {
         while (!l->head && !l->stopping)
@@ -405,6 +408,21 @@ static void *live_main(void *arg)
         if (rc)
             sl__log("error", "sync: an event was not applied",
                     json_pack("{s:s,s:s}", "connection", it->connection, "error", err));
+        /* The mark moves on once a second, and when the queue runs dry: after a crash,
+         * serve --sync applies again what came after it. */
+        if (it->received_ms > newest)
+            newest = it->received_ms;
+        double now = sl__mono_ms();
+        pthread_mutex_lock(&l->lock);
+        int dry = !l->head;
+        pthread_mutex_unlock(&l->lock);
+        if (newest > saved && (dry || now - saved_at >= 1000)) {
+            if (sl_sync_mark_put(l->s, SL_SYNC_MARK_INBOX, newest, err, sizeof err))
+                sl__log("error", "sync: the mark of the events applied was not saved",
+                        json_pack("{s:s}", "error", err));
+            saved = newest;
+            saved_at = now;
+        }
         pthread_mutex_lock(&l->lock);
         l->counts[rc ? 3 : o == SL_SYNC_STALE ? 1 : o == SL_SYNC_IGNORED ? 2 : 0]++;
         free(it);
@@ -438,12 +456,14 @@ sl_err sl_sync_live_start(sl_sync_t *s, const sl_sync_fetcher_t *fetch,
     return SL_OK;
 }
 
-void sl_sync_live_submit(sl_sync_live_t *l, const char *connection, const char *payload, size_t len)
+void sl_sync_live_submit(sl_sync_live_t *l, const char *connection, const char *payload, size_t len,
+                         long long received_ms)
 {
     live_item_t *it = malloc(sizeof *it + len + 1);
     if (!it)
         return;
     it->next = NULL;
+    it->received_ms = received_ms;
     snprintf(it->connection, sizeof it->connection, "%s", connection ? connection : "");
     it->len = len;
     memcpy(it->payload, payload, len);

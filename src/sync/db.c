@@ -1,6 +1,7 @@
 /* The sync database: opening SQLite or PostgreSQL, the tables' DDL, and one way to run a
  * statement on either (parameters as text, {table} names qualified by the schema). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,11 @@ static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
                          0, NULL, NULL, NULL, err, errlen);
     if (!rc)
         rc = sl_sync_sql(s,
+                         "CREATE TABLE IF NOT EXISTS {sync_marks} (key TEXT PRIMARY KEY, value "
+                         "BIGINT NOT NULL)",
+                         0, NULL, NULL, NULL, err, errlen);
+    if (!rc)
+        rc = sl_sync_sql(s,
                          "CREATE TABLE IF NOT EXISTS {sync_backfills} (account TEXT NOT NULL, tbl "
                          "TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT, rows "
                          "BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, tbl))",
@@ -466,4 +472,36 @@ sl_err sl_sync_truncate(sl_sync_t *s, char *err, size_t errlen)
     if (!rc)
         rc = sl_sync_sql(s, "DELETE FROM {sync_backfills}", 0, NULL, NULL, NULL, err, errlen);
     return rc;
+}
+
+static int read_mark(void *ctx, int n, const char *const *c)
+{
+    long long *v = ctx;
+    if (n > 0 && c[0])
+        *v = atoll(c[0]);
+    return 1;
+}
+
+sl_err sl_sync_mark_get(sl_sync_t *s, const char *key, long long *value, char *err, size_t errlen)
+{
+    long long v = LLONG_MIN;
+    const char *p[] = {key};
+    sl_err rc = sl_sync_sql(s, "SELECT value FROM {sync_marks} WHERE key = $1", 1, p, read_mark, &v,
+                            err, errlen);
+    if (!rc && v == LLONG_MIN)
+        return SL_ENOTFOUND;
+    if (!rc)
+        *value = v;
+    return rc;
+}
+
+sl_err sl_sync_mark_put(sl_sync_t *s, const char *key, long long value, char *err, size_t errlen)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%lld", value);
+    const char *p[] = {key, v};
+    return sl_sync_sql(s,
+                       "INSERT INTO {sync_marks} (key, value) VALUES ($1, $2) ON CONFLICT (key) DO "
+                       "UPDATE SET value = excluded.value",
+                       2, p, NULL, NULL, err, errlen);
 }

@@ -83,6 +83,11 @@ sl_err sl_sync_sql(sl_sync_t *s, const char *sql, int n, const char *const *v, s
 sl_err sl_sync_tx(sl_sync_t *s, sl_err (*fn)(sl_sync_t *s, void *ctx, char *err, size_t errlen),
                   void *ctx, char *err, size_t errlen);
 
+/* Named marks kept in the sync database: SL_ENOTFOUND when never set. */
+#define SL_SYNC_MARK_INBOX "inbox_received_ms" /* the newest stored event applied (received) */
+sl_err sl_sync_mark_get(sl_sync_t *s, const char *key, long long *value, char *err, size_t errlen);
+sl_err sl_sync_mark_put(sl_sync_t *s, const char *key, long long value, char *err, size_t errlen);
+
 /* --- live: events applied as they are committed ------------------------------------------- */
 typedef struct sl_sync_live sl_sync_live_t;
 /* Starts a thread that applies submitted events in order; accounts are the connections'
@@ -91,9 +96,10 @@ sl_err sl_sync_live_start(sl_sync_t *s, const sl_sync_fetcher_t *fetch,
                           int (*lookup_account)(void *ctx, const char *connection, char *out,
                                                 size_t outlen),
                           void *lookup_ctx, sl_sync_live_t **out);
-/* Queues a copy of an event for the thread; never blocks on the database. */
-void sl_sync_live_submit(sl_sync_live_t *l, const char *connection, const char *payload,
-                         size_t len);
+/* Queues a copy of an event for the thread; never blocks on the database. received_ms: when
+ * the inbox received it (the thread moves SL_SYNC_MARK_INBOX on as it applies events). */
+void sl_sync_live_submit(sl_sync_live_t *l, const char *connection, const char *payload, size_t len,
+                         long long received_ms);
 /* Applies what is queued, stops the thread and frees it. NULL is a no-op. */
 void sl_sync_live_stop(sl_sync_live_t *l);
 /* Counts: events applied (written or fetched), stale, ignored, failed. */

@@ -94,11 +94,21 @@ same_ids() {
 }
 
 seeded=0
+round=0
 run_backend() {
     backend=$1
     store=$2
     echo "--- $backend"
+    # Events stored while no serve --sync ran are applied when one starts.
+    "$SLUICE" serve --listen "127.0.0.1:$port" --quiet 2>"$tmp/plain.log" &
+    serve_pid=$!
+    wait_for 'curl -s -o /dev/null "http://127.0.0.1:$port/healthz"'
+    away=$(api customers.create email="away-$backend@example.com" | jq -r .id)
+    wait_for '"$SLUICE" events list --type customer.created --limit 100 --json | grep -q "$away"'
+    stop_serve
     start_serve
+    check "$backend: events stored while serve ran without --sync are applied when it starts with it" \
+        '[ "$(q "SELECT email FROM customers WHERE id = '"'$away'"'")" = "away-$backend@example.com" ]'
 
     # Live: the calls behind invoice.paid, as webhooks from the emulator.
     api customers.create email=live@example.com >/dev/null
@@ -139,11 +149,13 @@ run_backend() {
 
     # A truncated embedded list is paged through; lines gone from a whole list are removed.
     big=$(curl -s "http://127.0.0.1:$(cat "$tmp/paged.port")/v1/invoices/in_big")
-    post_event "$(event "evt_big_$backend" invoice.updated $((now + 4000)) "$big")" paged whsec_paged >/dev/null
+    # (Later for each backend: the inbox keeps the earlier backends' events of this invoice.)
+    round=$((round + 1))
+    post_event "$(event "evt_big_$backend" invoice.updated $((now + 100000 * round)) "$big")" paged whsec_paged >/dev/null
     settle
     check "$backend: an invoice's 250 lines, 10 embedded, are paged through" \
         '[ "$(q "SELECT COUNT(*), SUM(amount) FROM invoice_line_items WHERE account = '"'acct_paged'"' AND invoice = '"'in_big'"'")" = "250|56125" ]'
-    post_event "$(event "evt_small_$backend" invoice.updated $((now + 5000)) "$(jq -c '.lines = {object: "list", data: .lines.data[:2], has_more: false}' <<<"$big")")" paged whsec_paged >/dev/null
+    post_event "$(event "evt_small_$backend" invoice.updated $((now + 100000 * round + 1)) "$(jq -c '.lines = {object: "list", data: .lines.data[:2], has_more: false}' <<<"$big")")" paged whsec_paged >/dev/null
     settle
     check "$backend: lines no longer on the invoice are removed" \
         '[ "$(q "SELECT COUNT(*) FROM invoice_line_items WHERE account = '"'acct_paged'"' AND invoice = '"'in_big'"'")" = 2 ]'
