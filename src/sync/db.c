@@ -320,25 +320,19 @@ static sl_err ddl(sl_sync_t *s, char *err, size_t errlen)
         }
     }
     /* A backfill's ranges: [lo, hi] still to list (hi moves down as pages are listed, after
-     * `cursor`); top is where hi began, for the estimate of what is left. */
-    if (!rc)
-        rc = sl_sync_sql(s,
-                         "CREATE TABLE IF NOT EXISTS {sync_backfill_ranges} (account TEXT NOT "
-                         "NULL, tbl TEXT NOT NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL, top "
-                         "BIGINT NOT NULL, cursor TEXT, rows BIGINT NOT NULL DEFAULT 0, done "
-                         "BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (account, tbl, lo))",
-                         0, NULL, NULL, NULL, err, errlen);
-    if (!rc)
-        rc = sl_sync_sql(s,
-                         "CREATE TABLE IF NOT EXISTS {sync_marks} (key TEXT PRIMARY KEY, value "
-                         "BIGINT NOT NULL)",
-                         0, NULL, NULL, NULL, err, errlen);
-    if (!rc)
-        rc = sl_sync_sql(s,
-                         "CREATE TABLE IF NOT EXISTS {sync_backfills} (account TEXT NOT NULL, tbl "
-                         "TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT, rows "
-                         "BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (account, tbl))",
-                         0, NULL, NULL, NULL, err, errlen);
+     * `cursor`); top is where hi began, for the estimate of what is left. Each table's last
+     * backfill. Named marks (how far serve --sync applied the inbox). */
+    static const char *const meta[] = {
+        "CREATE TABLE IF NOT EXISTS {sync_backfill_ranges} (account TEXT NOT NULL, tbl TEXT NOT "
+        "NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL, top BIGINT NOT NULL, cursor TEXT, rows "
+        "BIGINT NOT NULL DEFAULT 0, done BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (account, "
+        "tbl, lo))",
+        "CREATE TABLE IF NOT EXISTS {sync_backfills} (account TEXT NOT NULL, tbl TEXT NOT NULL, "
+        "started_ms BIGINT NOT NULL, finished_ms BIGINT, rows BIGINT NOT NULL DEFAULT 0, PRIMARY "
+        "KEY (account, tbl))",
+        "CREATE TABLE IF NOT EXISTS {sync_marks} (key TEXT PRIMARY KEY, value BIGINT NOT NULL)"};
+    for (size_t i = 0; i < sizeof meta / sizeof *meta && !rc; i++)
+        rc = sl_sync_sql(s, meta[i], 0, NULL, NULL, NULL, err, errlen);
     sl__buf_cleanup(&b);
     return rc;
 }
