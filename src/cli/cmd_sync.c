@@ -50,6 +50,7 @@ void sl__cmd_sync_help(FILE *out)
             "                            [--parallel N] [--json]\n"
             "       sluice sync rebuild\n"
             "       sluice sync status [--json]\n"
+            "       sluice sync verify [--objects LIST] [--sample N] [--connection NAME] [--json]\n"
             "       sluice sync tables [--json]\n"
             "\n"
             "Keeps Stripe's objects as tables (customers, invoices, ...: `sluice sync tables`)\n"
@@ -65,6 +66,8 @@ void sl__cmd_sync_help(FILE *out)
             "rebuild   empties the tables and applies every event of the inbox again, without\n"
             "          calling the API.\n"
             "status    rows, deleted rows, the last event applied and the backfill per table.\n"
+            "verify    reads N random rows of each table (default 20) from the API and names\n"
+            "          the fields that differ; exits 1 when any do.\n"
             "\n"
             "Every command takes --data DIR, --store URI (the inbox), --sync-store WHERE and\n"
             "--sync-schema NAME (or SLUICE_SYNC_STORE, SLUICE_SYNC_SCHEMA).\n"
@@ -237,13 +240,24 @@ void sl__cli_sync_stop(sl_cli_sync_t *cs)
 /* --- the subcommands ------------------------------------------------------------------------- */
 typedef struct {
     const char *data, *store, *where, *schema, *connection, *objects, *since;
-    long parallel;
+    long parallel, sample;
     int json;
 } opts_t;
 
 static int parse(int argc, char **argv, opts_t *o)
 {
-    enum { O_DATA = 256, O_STORE, O_WHERE, O_SCHEMA, O_CONN, O_OBJECTS, O_SINCE, O_PAR, O_JSON };
+    enum {
+        O_DATA = 256,
+        O_STORE,
+        O_WHERE,
+        O_SCHEMA,
+        O_CONN,
+        O_OBJECTS,
+        O_SINCE,
+        O_PAR,
+        O_JSON,
+        O_SAMPLE
+    };
     static const struct option opts[] = {
         {"data", required_argument, NULL, O_DATA},
         {"store", required_argument, NULL, O_STORE},
@@ -253,12 +267,14 @@ static int parse(int argc, char **argv, opts_t *o)
         {"objects", required_argument, NULL, O_OBJECTS},
         {"since", required_argument, NULL, O_SINCE},
         {"parallel", required_argument, NULL, O_PAR},
+        {"sample", required_argument, NULL, O_SAMPLE},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->parallel = 4;
+    o->sample = 20;
     int c;
     opterr = 0;
     optind = 1;
@@ -291,6 +307,10 @@ static int parse(int argc, char **argv, opts_t *o)
         case O_PAR:
             if (sl__cli_parse_long(optarg, 1, 64, &o->parallel))
                 return sl__cli_usage_error(CMD, "--parallel takes 1 to 64");
+            break;
+        case O_SAMPLE:
+            if (sl__cli_parse_long(optarg, 1, 100000, &o->sample))
+                return sl__cli_usage_error(CMD, "--sample takes 1 to 100000 rows a table");
             break;
         case 'h':
             sl__cmd_sync_help(stdout);
@@ -520,6 +540,46 @@ static void show(void *ctx, const sl_sync_progress_t *p, size_t n, int final)
     fflush(out);
 }
 
+/* The connection --connection names (or the only one), a client of it, its account, and the
+ * sync database; a CLI exit code with the problem printed. */
+static int open_conn(const opts_t *o, sl_cli_env_t *env, sl_client_t **client, char *account,
+                     size_t accountlen, sl_sync_t **sync)
+{
+    char err[1024];
+    char names[2][64];
+    size_t nn = 0;
+    sl_cli_names_t acc = {names, &nn, 2};
+    const char *conn = o->connection;
+    if (!conn) {
+        sl_store_conn_list(env->store, sl__cli_collect_name, &acc, err, sizeof err);
+        if (nn != 1) {
+            fprintf(stderr, "sluice sync: %s; name one with --connection NAME\n",
+                    nn ? "there are several connections"
+                       : "there is no connection (sluice connect add NAME --key sk_...)");
+            return CLI_EUSAGE;
+        }
+        conn = names[0];
+    }
+    sl_conn_row_t row;
+    if (sl_store_conn_get(env->store, conn, &row, err, sizeof err)) {
+        fprintf(stderr, "sluice sync: no connection is named `%s`\n", conn);
+        return CLI_ENOTFOUND;
+    }
+    snprintf(account, accountlen, "%s", *row.account_id ? row.account_id : conn);
+    sl_err rc = sl__conn_client(&row, &env->crypt, NULL, client, err, sizeof err);
+    sl_conn_row_cleanup(&row);
+    if (rc) {
+        fprintf(stderr, "sluice sync: %s\n", err);
+        return CLI_EFAIL;
+    }
+    int ret = sl__cli_sync_open(CMD, env->data, o->where, o->schema, sync);
+    if (ret) {
+        sl_client_free(*client);
+        *client = NULL;
+    }
+    return ret;
+}
+
 static int sync_backfill(int argc, char **argv)
 {
     opts_t o;
@@ -559,43 +619,10 @@ static int sync_backfill(int argc, char **argv)
     sl_cli_env_t env;
     if ((ret = sl__cli_env_open(&env, CMD, o.data, o.store, 1)))
         return ret;
-    char err[1024];
-    char names[2][64];
-    size_t nn = 0;
-    sl_cli_names_t acc = {names, &nn, 2};
-    const char *conn = o.connection;
-    if (!conn) {
-        sl_store_conn_list(env.store, sl__cli_collect_name, &acc, err, sizeof err);
-        if (nn != 1) {
-            fprintf(stderr, "sluice sync: %s; name one with --connection NAME\n",
-                    nn ? "there are several connections"
-                       : "there is no connection (sluice "
-                         "connect add NAME --key sk_...)");
-            sl__cli_env_close(&env);
-            return CLI_EUSAGE;
-        }
-        conn = names[0];
-    }
-    sl_conn_row_t row;
+    char err[1024], account[128];
     sl_client_t *client = NULL;
     sl_sync_t *sync = NULL;
-    sl_err rc = sl_store_conn_get(env.store, conn, &row, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "sluice sync: no connection is named `%s`\n", conn);
-        sl__cli_env_close(&env);
-        return CLI_ENOTFOUND;
-    }
-    char account[128];
-    snprintf(account, sizeof account, "%s", *row.account_id ? row.account_id : conn);
-    rc = sl__conn_client(&row, &env.crypt, NULL, &client, err, sizeof err);
-    sl_conn_row_cleanup(&row);
-    if (rc) {
-        fprintf(stderr, "sluice sync: %s\n", err);
-        sl__cli_env_close(&env);
-        return CLI_EFAIL;
-    }
-    if ((ret = sl__cli_sync_open(CMD, env.data, o.where, o.schema, &sync))) {
-        sl_client_free(client);
+    if ((ret = open_conn(&o, &env, &client, account, sizeof account, &sync))) {
         sl__cli_env_close(&env);
         return ret;
     }
@@ -610,7 +637,7 @@ static int sync_backfill(int argc, char **argv)
                             &sh,
                             sh.tty || o.json ? 500 : 2000};
     double t0 = sl__mono_ms();
-    rc = sl_sync_backfill(sync, &b, err, sizeof err);
+    sl_err rc = sl_sync_backfill(sync, &b, err, sizeof err);
     if (rc) {
         fprintf(stderr, "sluice sync: %s\n", err);
         ret = CLI_EFAIL;
@@ -618,6 +645,155 @@ static int sync_backfill(int argc, char **argv)
         fprintf(stderr, "backfill of %zu table%s into %s finished in %.1f s\n", nt,
                 nt == 1 ? "" : "s", sl_sync_kind(sync), (sl__mono_ms() - t0) / 1000);
     }
+    sl_sync_close(sync);
+    sl_client_free(client);
+    sl__cli_env_close(&env);
+    return ret;
+}
+
+/* verify */
+/* Equal, or one side an expanded object whose id is the other side. */
+static int same_value(const json_t *a, const json_t *b)
+{
+    if (json_equal(a, b))
+        return 1;
+    const json_t *ida = json_is_object(a) ? json_object_get(a, "id") : a;
+    const json_t *idb = json_is_object(b) ? json_object_get(b, "id") : b;
+    return json_is_string(ida) && json_is_string(idb) && (json_is_object(a) != json_is_object(b)) &&
+           json_equal(ida, idb);
+}
+
+typedef struct {
+    json_t *rows; /* [id, data] */
+} sample_t;
+
+static int sample_row(void *ctx, int n, const char *const *c)
+{
+    sample_t *sm = ctx;
+    if (n >= 2 && c[0] && c[1])
+        json_array_append_new(sm->rows, json_pack("[s,s]", c[0], c[1]));
+    return 0;
+}
+
+static int sync_verify(int argc, char **argv)
+{
+    opts_t o;
+    int ret = parse(argc, argv, &o);
+    if (ret)
+        return ret < 0 ? CLI_OK : ret;
+    const sl_sync_table_t *tables[256];
+    size_t nt = 0;
+    char list[4096];
+    snprintf(list, sizeof list, "%s", o.objects ? o.objects : "");
+    for (char *tok = o.objects ? strtok(list, ",") : NULL; tok; tok = strtok(NULL, ",")) {
+        const sl_sync_table_t *t = sl_sync_table(tok);
+        if (!t || !*t->retrieve)
+            return sl__cli_usage_error(CMD, "--objects: `%s` is %s", tok,
+                                       t ? "not a table whose objects can be read one by one"
+                                         : "no table (see `sluice sync tables`)");
+        if (nt < 256)
+            tables[nt++] = t;
+    }
+    if (!o.objects)
+        for (size_t i = 0; i < sizeof default_objects / sizeof *default_objects; i++)
+            tables[nt++] = sl_sync_table(default_objects[i]);
+    sl_cli_env_t env;
+    if ((ret = sl__cli_env_open(&env, CMD, o.data, o.store, 1)))
+        return ret;
+    char err[1024], account[128], n[24];
+    sl_client_t *client = NULL;
+    sl_sync_t *sync = NULL;
+    if ((ret = open_conn(&o, &env, &client, account, sizeof account, &sync))) {
+        sl__cli_env_close(&env);
+        return ret;
+    }
+    snprintf(n, sizeof n, "%ld", o.sample);
+    json_t *diffs = json_array();
+    size_t checked = 0;
+    sl_err rc = SL_OK;
+    for (size_t t = 0; t < nt && !rc; t++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT id, data FROM {%s} WHERE account = $1 AND NOT deleted ORDER BY random() "
+                 "LIMIT $2",
+                 tables[t]->name);
+        sample_t sm = {json_array()};
+        const char *v[] = {account, n};
+        rc = sl_sync_sql(sync, sql, 2, v, sample_row, &sm, err, sizeof err);
+        size_t i;
+        json_t *r;
+        json_array_foreach(sm.rows, i, r)
+        {
+            const char *id = json_string_value(json_array_get(r, 0));
+            json_t *row = json_loads(json_string_value(json_array_get(r, 1)), 0, NULL);
+            char path[512];
+            const char *brace = strchr(tables[t]->retrieve, '{');
+            snprintf(path, sizeof path, "%.*s%s", (int)(brace - tables[t]->retrieve),
+                     tables[t]->retrieve, id);
+            sl_request_t req = {.method = "GET", .path = path};
+            sl_response_t resp;
+            sl_err grc = sl_client_request(client, &req, &resp);
+            json_t *fields = json_array();
+            if (grc) {
+                json_array_append_new(fields,
+                                      json_string(resp.status == 404 ? "(gone from the API)"
+                                                                     : "(could not be read)"));
+            } else {
+                const char *k;
+                json_t *val;
+                json_object_foreach(resp.json, k, val)
+                {
+                    if (!same_value(val, json_object_get(row, k)))
+                        json_array_append_new(fields, json_string(k));
+                }
+                json_object_foreach(row, k, val)
+                {
+                    if (!json_object_get(resp.json, k))
+                        json_array_append_new(fields, json_string(k));
+                }
+            }
+            sl_response_cleanup(&resp);
+            json_decref(row);
+            checked++;
+            if (json_array_size(fields))
+                json_array_append_new(diffs, json_pack("{s:s,s:s,s:o}", "table", tables[t]->name,
+                                                       "id", id, "fields", fields));
+            else
+                json_decref(fields);
+        }
+        json_decref(sm.rows);
+    }
+    if (rc) {
+        fprintf(stderr, "sluice sync: %s\n", err);
+        ret = CLI_EFAIL;
+    } else {
+        if (o.json) {
+            json_t *doc =
+                json_pack("{s:I,s:O}", "checked", (json_int_t)checked, "differences", diffs);
+            json_dumpf(doc, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(doc);
+        } else {
+            size_t i;
+            json_t *d;
+            json_array_foreach(diffs, i, d)
+            {
+                printf(
+                    "%s %s differs from the API:", json_string_value(json_object_get(d, "table")),
+                    json_string_value(json_object_get(d, "id")));
+                size_t k;
+                json_t *f;
+                json_array_foreach(json_object_get(d, "fields"), k, f)
+                    printf(" %s", json_string_value(f));
+                printf("\n");
+            }
+            printf("checked %zu row%s against the API: %zu differ%s\n", checked,
+                   checked == 1 ? "" : "s", json_array_size(diffs),
+                   json_array_size(diffs) == 1 ? "s" : "");
+        }
+        ret = json_array_size(diffs) ? CLI_EFAIL : CLI_OK;
+    }
+    json_decref(diffs);
     sl_sync_close(sync);
     sl_client_free(client);
     sl__cli_env_close(&env);
@@ -776,5 +952,7 @@ int sl__cmd_sync(int argc, char **argv)
         return sync_status(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tables"))
         return sync_tables(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "verify"))
+        return sync_verify(argc - 1, argv + 1);
     return sl__cli_usage_error(CMD, "unknown subcommand `%s`; see `sluice sync --help`", argv[1]);
 }

@@ -207,6 +207,18 @@ run_backend() {
     check "$backend: plain SQL: customers with an open invoice" \
         'q "SELECT DISTINCT c.email FROM customers c JOIN invoices i ON i.customer = c.id AND i.account = c.account WHERE i.status = '"'open'"' AND NOT c.deleted ORDER BY 1" | grep -qx c0@example.com'
 
+    check "$backend: sync verify finds the rows as the API has them" \
+        '"$SLUICE" sync verify --connection shop --objects products,invoices --sample 100 --sync-store "$store" >"$tmp/verify.out" &&
+         grep -q "0 differ" "$tmp/verify.out"'
+    if [ "$backend" = sqlite ]; then
+        q "UPDATE products SET data = replace(data, 'Product 7\"', 'Changed\"') WHERE name = 'Product 7'"
+    else
+        q "UPDATE products SET data = replace(data::text, 'Product 7\"', 'Changed\"')::jsonb WHERE name = 'Product 7'" >/dev/null
+    fi
+    check "$backend: sync verify names a row that differs from the API, and its field" \
+        '! "$SLUICE" sync verify --connection shop --objects products --sample 100 --sync-store "$store" >"$tmp/verify.out" &&
+         grep -q "^products prod_.* differs from the API: name$" "$tmp/verify.out" && grep -q "1 differs" "$tmp/verify.out"'
+
     "$SLUICE" sync backfill --connection shop --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf1.json" 2>&1 &
     bf_pid=$!
     wait_for '[ -n "$(jq -c "select(.final == false and .tables[0].rows > 0)" "$tmp/bf1.json" 2>/dev/null)" ]'
