@@ -278,29 +278,15 @@ static int parse(int argc, char **argv, opts_t *o)
     int c;
     opterr = 0;
     optind = 1;
+    /* The options that take a string, in the order of their codes from O_DATA. */
+    const char **strs[] = {&o->data,       &o->store,   &o->where, &o->schema,
+                           &o->connection, &o->objects, &o->since};
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c >= O_DATA && c <= O_SINCE) {
+            *strs[c - O_DATA] = optarg;
+            continue;
+        }
         switch (c) {
-        case O_DATA:
-            o->data = optarg;
-            break;
-        case O_STORE:
-            o->store = optarg;
-            break;
-        case O_WHERE:
-            o->where = optarg;
-            break;
-        case O_SCHEMA:
-            o->schema = optarg;
-            break;
-        case O_CONN:
-            o->connection = optarg;
-            break;
-        case O_OBJECTS:
-            o->objects = optarg;
-            break;
-        case O_SINCE:
-            o->since = optarg;
-            break;
         case O_JSON:
             o->json = 1;
             break;
