@@ -67,6 +67,8 @@ int sl__cmd_runs(int argc, char **argv);
 void sl__cmd_runs_help(FILE *out);
 int sl__cmd_mcp(int argc, char **argv);
 void sl__cmd_mcp_help(FILE *out);
+int sl__cmd_sync(int argc, char **argv);
+void sl__cmd_sync_help(FILE *out);
 
 /* The data directory, store and (if asked for) master key of a command that keeps state. */
 typedef struct sl_cli_env {
@@ -116,5 +118,18 @@ int sl__cli_exit(sl_err rc);
 /* --since: an age (90m, 12h, 7d), a date (2026-11-30) or a UTC time (2026-11-30T09:00:00Z)
  * into milliseconds since the epoch; -1 when it is none of those. */
 int sl__cli_parse_since(const char *s, long long *ms);
+
+/* sluice serve --sync (cmd_sync.c): the sync database opened (--sync-store WHERE, else
+ * SLUICE_SYNC_STORE, else DATA/sync.db) and a thread applying events as the inbox commits them
+ * (sl__cli_sync_committed is the inbox's committed hook; ctx is the sl_cli_sync_t). */
+typedef struct sl_cli_sync sl_cli_sync_t;
+int sl__cli_sync_start(sl_cli_env_t *env, const char *where, const char *schema,
+                       sl_cli_sync_t **out);
+void sl__cli_sync_committed(void *ctx, const sl_event_in_t *ev, size_t n, const int *fresh);
+/* Applies what is queued and stops; NULL is a no-op. */
+void sl__cli_sync_stop(sl_cli_sync_t *cs);
+/* Waits (up to wait_ms) until every event committed so far is applied, then prints the newest
+ * rows of customers and invoices (sluice demo). */
+void sl__cli_sync_show(sl_cli_sync_t *cs, long wait_ms);
 
 #endif

@@ -150,6 +150,7 @@ int sl__cmd_demo(int argc, char **argv)
     sl_server_t *server = NULL;
     sl_client_t *client = NULL;
     sl_engine_t *engine = NULL;
+    sl_cli_sync_t *syncer = NULL;
     sl_flows_t flows;
     memset(&flows, 0, sizeof flows);
     char err[1024], emu_url[64], hook_url[64];
@@ -255,6 +256,9 @@ int sl__cmd_demo(int argc, char **argv)
         goto out;
     }
     sl__inbox_set_router(sl__server_inbox(server), sl__engine_route, engine);
+    /* The events also become rows of Stripe's objects (sluice serve --sync). */
+    if (sl__cli_sync_start(&env, NULL, NULL, &syncer) == CLI_OK)
+        sl__inbox_set_committed(sl__server_inbox(server), sl__cli_sync_committed, syncer);
     printf("4. Flows from examples/flows/, run by sluice serve on the events they want:\n");
     for (size_t i = 0; i < flows.n; i++)
         printf("   %-42s on %s\n", flows.v[i].name,
@@ -324,6 +328,11 @@ int sl__cmd_demo(int argc, char **argv)
         json_decref(steps);
     }
     json_decref(runs);
+    if (syncer) {
+        printf("\n8. The same events as SQL tables (sluice serve --sync; sqlite3 %s/sync.db):\n\n",
+               env.data);
+        sl__cli_sync_show(syncer, 10000);
+    }
     if (failed_runs || !shown) {
         fprintf(stderr, "sluice demo: %s\n",
                 failed_runs ? "some runs failed" : "the example flows did not run");
@@ -346,6 +355,7 @@ int sl__cmd_demo(int argc, char **argv)
 out:
     sl_client_free(client);
     sl__server_stop(server);
+    sl__cli_sync_stop(syncer);
     sl__engine_stop(engine);
     sl__flows_free(&flows);
     sl__emulator_stop(emu);

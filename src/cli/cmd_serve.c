@@ -31,6 +31,7 @@ void sl__cmd_serve_help(FILE *out)
         "                    [--flows DIR] [--workers N] [--lease SECONDS]\n"
         "                    [--max-conns-per-ip N] [--header-timeout SECONDS]\n"
         "                    [--request-timeout SECONDS]\n"
+        "                    [--sync [--sync-store WHERE] [--sync-schema NAME]]\n"
         "\n"
         "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
         "(any v1 may match the connection's secret, or the previous one during a rotation;\n"
@@ -66,6 +67,9 @@ void sl__cmd_serve_help(FILE *out)
         "  --lease SECONDS      a claimed run stays this instance's while it heartbeats;\n"
         "                       after that long without one, any instance resumes it\n"
         "                       (default 30)\n"
+        "  --sync               apply each stored event to Stripe's objects as tables\n"
+        "                       (sluice sync --help): DATA/sync.db, or --sync-store FILE\n"
+        "                       or postgres://... (schema --sync-schema, default stripe)\n"
         "\n"
         "Each stored event queues a run of every enabled flow whose trigger wants it, in\n"
         "the same transaction; workers execute the runs step by step, recording each\n"
@@ -198,6 +202,9 @@ int sl__cmd_serve(int argc, char **argv)
         O_PER_IP,
         O_HEADER_TIMEOUT,
         O_REQUEST_TIMEOUT,
+        O_SYNC,
+        O_SYNC_STORE,
+        O_SYNC_SCHEMA,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -216,6 +223,9 @@ int sl__cmd_serve(int argc, char **argv)
         {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
         {"header-timeout", required_argument, NULL, O_HEADER_TIMEOUT},
         {"request-timeout", required_argument, NULL, O_REQUEST_TIMEOUT},
+        {"sync", no_argument, NULL, O_SYNC},
+        {"sync-store", required_argument, NULL, O_SYNC_STORE},
+        {"sync-schema", required_argument, NULL, O_SYNC_SCHEMA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -226,8 +236,8 @@ int sl__cmd_serve(int argc, char **argv)
     const char *log_format = "auto";
     long per_ip = SL_SERVE_MAX_CONNS_PER_IP, header_timeout = SL_SERVE_HEADER_TIMEOUT,
          request_timeout = SL_SERVE_REQUEST_TIMEOUT;
-    const char *flows_opt = NULL;
-    int c;
+    const char *flows_opt = NULL, *sync_store = NULL, *sync_schema = NULL;
+    int c, sync = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -291,6 +301,15 @@ int sl__cmd_serve(int argc, char **argv)
         case O_REQUEST_TIMEOUT:
             if (sl__cli_parse_long(optarg, 1, 3600, &request_timeout))
                 return sl__cli_usage_error(CMD, "--request-timeout takes seconds from 1 to 3600");
+            break;
+        case O_SYNC:
+            sync = 1;
+            break;
+        case O_SYNC_STORE:
+            sync_store = optarg;
+            break;
+        case O_SYNC_SCHEMA:
+            sync_schema = optarg;
             break;
         case 'h':
             sl__cmd_serve_help(stdout);
@@ -409,6 +428,13 @@ int sl__cmd_serve(int argc, char **argv)
     if (made) /* shown once, to the person starting it; it is in DATA/admin.token (0600) */
         fprintf(stderr, "sluice serve: the REST API's admin token is %s (kept in %s/admin.token)\n",
                 token, env.data);
+    sl_cli_sync_t *syncer = NULL;
+    if (sync && (ret = sl__cli_sync_start(&env, sync_store, sync_schema, &syncer))) {
+        sl__engine_stop(engine);
+        sl__flows_free(&flows);
+        sl__cli_env_close(&env);
+        return ret;
+    }
     sl_api_t api;
     sl__api_init(&api, env.store, engine, &flows);
     sl_serve_config_t cfg = {.listen = listen,
@@ -428,6 +454,7 @@ int sl__cmd_serve(int argc, char **argv)
         fprintf(stderr, "sluice serve: %s\n", err);
         sl__engine_stop(engine);
         sl__flows_free(&flows);
+        sl__cli_sync_stop(syncer);
         sl__cli_env_close(&env);
         return src == SL_EINVAL ? CLI_EUSAGE : CLI_EFAIL;
     }
@@ -441,6 +468,8 @@ int sl__cmd_serve(int argc, char **argv)
                       "data", env.data, "max_body", (json_int_t)max_body, "flows", flows_dir,
                       "flows_loaded", (json_int_t)flows.n));
     sl__inbox_set_router(sl__server_inbox(server), sl__engine_route, engine);
+    if (syncer)
+        sl__inbox_set_committed(sl__server_inbox(server), sl__cli_sync_committed, syncer);
     sl_catchup_t *catchup = NULL;
     if (catch_up &&
         sl__catchup_start(env.store, &env.crypt, sl__server_inbox(server), catch_up, &catchup))
@@ -467,6 +496,7 @@ int sl__cmd_serve(int argc, char **argv)
     sl__log("info", "stopping: finishing requests in flight", json_pack("{s:i}", "signal", sig));
     sl__catchup_stop(catchup);
     sl__server_stop(server);
+    sl__cli_sync_stop(syncer); /* after the inbox: what it committed is applied */
     sl__engine_stop(rl.engine);
     sl__flows_free(rl.flows);
     if (rl.heap)

@@ -29,6 +29,8 @@ static const sl_cli_cmd_t commands[] = {
      sl__cmd_flows, sl__cmd_flows_help},
     {"runs", "Flow runs step by step: sluice runs list | show ID | retry ID", sl__cmd_runs,
      sl__cmd_runs_help},
+    {"sync", "Stripe's objects as SQL tables: sluice sync backfill | rebuild | status",
+     sl__cmd_sync, sl__cmd_sync_help},
     {"events", "The inbox and event types: sluice events list, show ID, replay ID, types",
      sl__cmd_events, sl__cmd_events_help},
     {"mcp", "Stripe and sluice as tools for AI agents (MCP over stdio): sluice mcp", sl__cmd_mcp,

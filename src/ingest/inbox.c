@@ -16,6 +16,8 @@ struct sl_inbox {
     size_t max_batch;
     sl_inbox_router_fn router; /* read under lock */
     void *router_ctx;
+    sl_inbox_committed_fn committed; /* read under lock */
+    void *committed_ctx;
     int routing;           /* the committer is calling the router it read */
     pthread_cond_t routed; /* routing went back to 0 */
     pthread_t thread;
@@ -104,6 +106,8 @@ static void *committer(void *arg)
             in->tail = NULL;
         sl_inbox_router_fn router = in->router;
         void *router_ctx = in->router_ctx;
+        sl_inbox_committed_fn committed = in->committed;
+        void *committed_ctx = in->committed_ctx;
         in->routing = router != NULL; /* set_router waits for the router's calls to end */
         pthread_mutex_unlock(&in->lock);
 
@@ -149,6 +153,8 @@ static void *committer(void *arg)
             in->stats.store_errors += n;
         }
         pthread_mutex_unlock(&in->lock);
+        if (!rc && committed)
+            committed(committed_ctx, evs, n, fresh);
         for (size_t i = 0; i < n; i++) {
             sl_inbox_item_t *it = batch[i];
             it->rc = rc;
@@ -187,6 +193,14 @@ sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out)
     }
     *out = in;
     return SL_OK;
+}
+
+void sl__inbox_set_committed(sl_inbox_t *in, sl_inbox_committed_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&in->lock);
+    in->committed = fn;
+    in->committed_ctx = ctx;
+    pthread_mutex_unlock(&in->lock);
 }
 
 void sl__inbox_set_router(sl_inbox_t *in, sl_inbox_router_fn router, void *ctx)

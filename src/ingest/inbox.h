@@ -34,8 +34,8 @@ extern const double sl__inbox_latency_bounds_ms[SL_INBOX_LATENCY_BUCKETS - 1];
 /* Starts the committer over `store` (borrowed; it must outlive the inbox). */
 sl_err sl__inbox_start(sl_store_t *store, size_t max_batch, sl_inbox_t **out);
 
-/* Which flows an event starts: up to max names copied into names, returning how many. Called on the committer thread before the transaction that
- * stores the event and queues those runs. */
+/* Which flows an event starts: up to max names copied into names, returning how many. Called on the
+ * committer thread before the transaction that stores the event and queues those runs. */
 #define SL_INBOX_MAX_FLOWS 64
 #define SL_INBOX_NAME_MAX 128 /* a flow's name, with its NUL */
 typedef size_t (*sl_inbox_router_fn)(void *ctx, const char *type, const char *connection,
@@ -43,6 +43,13 @@ typedef size_t (*sl_inbox_router_fn)(void *ctx, const char *type, const char *co
 
 /* Sets (or with NULL clears) the router; until set, events start no runs. */
 void sl__inbox_set_router(sl_inbox_t *in, sl_inbox_router_fn router, void *ctx);
+
+/* Called on the committer thread after each batch is durable, with the batch's events (borrowed
+ * for the call) and which of them were fresh; it must not block. Set (or with NULL cleared)
+ * before events arrive and kept until the inbox stops (sluice serve --sync). */
+typedef void (*sl_inbox_committed_fn)(void *ctx, const sl_event_in_t *ev, size_t n,
+                                      const int *fresh);
+void sl__inbox_set_committed(sl_inbox_t *in, sl_inbox_committed_fn fn, void *ctx);
 
 /* An event waiting for its commit. The submitter owns it until `done` is called. */
 typedef struct sl_inbox_item sl_inbox_item_t;

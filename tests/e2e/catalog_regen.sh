@@ -15,4 +15,6 @@ python3 "$src/tools/gen_catalog.py" "$spec" "$tmp/catalog_data.c" "$tmp/catalog_
 cmp "$tmp/catalog_data.c" "$src/src/stripe/catalog_data.c"
 cmp "$tmp/catalog_examples.json" "$src/tests/data/catalog_examples.json"
 cmp "$tmp/fixtures_data.c" "$src/src/emulator/fixtures_data.c"
+python3 "$src/tools/gen_sync.py" "$spec" "$tmp/tables_data.c"
+cmp "$tmp/tables_data.c" "$src/src/sync/tables_data.c"
 echo "the committed catalog matches the generator's output"

@@ -15,8 +15,9 @@ declare -A allowed=(
     [trigger]="core stripe trigger"
     [emulator]="core stripe net emulator"
     [mcp]="core stripe mcp"
+    [sync]="core stripe store conn sync"
     [http]="core stripe store conn net ingest flow http"
-    [cli]="core stripe store conn net ingest flow trigger emulator http mcp cli"
+    [cli]="core stripe store conn net ingest flow sync trigger emulator http mcp cli"
 )
 bad=0
 while IFS= read -r line; do
