@@ -41,6 +41,8 @@ SKIPS = [
      "listens on every address and registers a public URL: tests stay on loopback"),
     (r"db\.internal|sk_live_|/etc/sluice|64 hex digits",
      "a team's PostgreSQL and live key: e2e_instances runs this on a private PostgreSQL"),
+    (r"--sync-store postgres://",
+     "a team's PostgreSQL: e2e_sync runs sync on a private PostgreSQL"),
     (r"^cmake --build build|^STRIPE_API_KEY=\S+ build/examples/",
      "a build directory of the reader's: e2e_example_c builds and runs the example"),
     (r"PATH/TO/spec3\.json", "needs Stripe's spec: catalog_regenerates runs the generator"),
