@@ -56,6 +56,10 @@ static const char *const migrations[] = {
     "ALTER TABLE events DROP CONSTRAINT events_pkey;"
     "ALTER TABLE events ADD PRIMARY KEY (connection, id);"
     "CREATE INDEX events_id ON events (id);",
+    /* 4: the dashboard's lists, newest first by connection, by type and for every run. */
+    "CREATE INDEX events_connection ON events (connection, received_ms);"
+    "CREATE INDEX events_type ON events (type, received_ms);"
+    "CREATE INDEX runs_created ON runs (created_ms, id COLLATE \"C\");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -465,18 +469,35 @@ static void event_from_row(const PGresult *q, int i, sl_event_row_t *r)
 static sl_err pg_events_list(sl_store_t *s, const sl_event_filter_t *f, int type_prefix,
                              sl_event_cb cb, void *ctx, char *err, size_t errlen)
 {
-    char limit[24];
+    char limit[24], since[24], until[24], before[24];
     snprintf(limit, sizeof limit, "%lld", f->limit ? (long long)f->limit : 100);
-    const char *v[] = {sl__pg_text_or_null(f->type), sl__pg_text_or_null(f->connection), limit,
-                       type_prefix ? "1" : "0"};
+    snprintf(since, sizeof since, "%lld", f->since_ms);
+    snprintf(until, sizeof until, "%lld", f->until_ms);
+    snprintf(before, sizeof before, "%lld", f->before_ms);
+    const char *v[] = {sl__pg_text_or_null(f->type),
+                       sl__pg_text_or_null(f->connection),
+                       limit,
+                       type_prefix ? "1" : "0",
+                       sl__pg_text_or_null(f->source),
+                       sl__pg_text_or_null(f->object_id),
+                       since,
+                       until,
+                       before,
+                       f->before_id ? f->before_id : ""};
     /* A prefix is compared as text, never as a LIKE pattern: '_' and '%' are themselves. */
     PGresult *r = sl__pg_query(sl__pg_of(s),
                                "SELECT " EVENT_COLUMNS " FROM events"
                                " WHERE ($1::text IS NULL OR (CASE WHEN $4::int = 1"
                                " THEN left(type, length($1)) ELSE type END) = $1)"
                                " AND ($2::text IS NULL OR connection = $2)"
+                               " AND ($5::text IS NULL OR source = $5)"
+                               " AND ($6::text IS NULL OR strpos(payload, '\"' || $6 || '\"') > 0)"
+                               " AND ($7::bigint = 0 OR received_ms >= $7::bigint)"
+                               " AND ($8::bigint = 0 OR received_ms < $8::bigint)"
+                               " AND ($9::bigint = 0 OR received_ms < $9::bigint OR"
+                               " (received_ms = $9::bigint AND id COLLATE \"C\" < $10::text))"
                                " ORDER BY received_ms DESC, id COLLATE \"C\" DESC LIMIT $3::bigint",
-                               4, v, "listing events", err, errlen);
+                               10, v, "listing events", err, errlen);
     if (!r)
         return SL_EIO;
     for (int i = 0; i < PQntuples(r); i++) {

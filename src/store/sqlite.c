@@ -63,6 +63,10 @@ static const char *const migrations[] = {
     "ALTER TABLE events_v3 RENAME TO events;"
     "CREATE INDEX events_received ON events (received_ms);"
     "CREATE INDEX events_id ON events (id);",
+    /* 4: the dashboard's lists, newest first by connection, by type and for every run. */
+    "CREATE INDEX events_connection ON events (connection, received_ms);"
+    "CREATE INDEX events_type ON events (type, received_ms);"
+    "CREATE INDEX runs_created ON runs (created_ms, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -410,6 +414,10 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type
                        "SELECT " EVENT_COLUMNS " FROM events"
                        " WHERE (?1 IS NULL OR (CASE WHEN ?4 THEN substr(type, 1, length(?1))"
                        " ELSE type END) = ?1) AND (?2 IS NULL OR connection = ?2)"
+                       " AND (?5 IS NULL OR source = ?5)"
+                       " AND (?6 IS NULL OR instr(payload, '\"' || ?6 || '\"') > 0)"
+                       " AND (?7 = 0 OR received_ms >= ?7) AND (?8 = 0 OR received_ms < ?8)"
+                       " AND (?9 = 0 OR received_ms < ?9 OR (received_ms = ?9 AND id < ?10))"
                        " ORDER BY received_ms DESC, id DESC LIMIT ?3",
                        &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing events", err, errlen);
@@ -419,6 +427,12 @@ static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type
     sl__sq_bind_text_or_null(q, 2, f->connection);
     sqlite3_bind_int64(q, 3, f->limit ? (long long)f->limit : 100);
     sqlite3_bind_int(q, 4, type_prefix);
+    sl__sq_bind_text_or_null(q, 5, f->source);
+    sl__sq_bind_text_or_null(q, 6, f->object_id);
+    sqlite3_bind_int64(q, 7, f->since_ms);
+    sqlite3_bind_int64(q, 8, f->until_ms);
+    sqlite3_bind_int64(q, 9, f->before_ms);
+    sqlite3_bind_text(q, 10, f->before_id ? f->before_id : "", -1, SQLITE_STATIC);
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         sl_event_row_t r;

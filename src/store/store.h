@@ -70,6 +70,15 @@ typedef struct sl_event_filter {
     const char *type;       /* exact, or a prefix ending in '*' ("invoice.*"); NULL: all */
     const char *connection; /* NULL: all */
     size_t limit;           /* 0: 100 */
+    /* The dashboard's filters; NULL / 0 match all. */
+    const char *source;    /* "webhook" or "catch-up" */
+    const char *object_id; /* an id quoted anywhere in the payload ("cus_123") */
+    long long since_ms;    /* received at or after */
+    long long until_ms;    /* received before */
+    /* Keyset paging: only events older than (before_ms, before_id) in the list's order
+     * (received_ms, then id, newest first); before_ms 0: from the newest. */
+    long long before_ms;
+    const char *before_id;
 } sl_event_filter_t;
 
 typedef int (*sl_event_cb)(const sl_event_row_t *row, void *ctx); /* non-zero stops */
@@ -130,7 +139,13 @@ typedef struct sl_run_filter {
     const char *flow;
     const char *status;
     const char *event_id;
-    size_t limit; /* 0: 50 */
+    size_t limit;       /* 0: 50 */
+    long long since_ms; /* created at or after (0: any) */
+    long long until_ms; /* created before (0: any) */
+    /* Keyset paging: only runs older than (before_ms, before_id) in the list's order
+     * (created_ms, then id, newest first); before_ms 0: from the newest. */
+    long long before_ms;
+    const char *before_id;
 } sl_run_filter_t;
 typedef int (*sl_conn_cb)(const sl_conn_row_t *row, void *ctx);
 

@@ -118,7 +118,7 @@ static sl_store_t *fresh_store(void)
     if (rc)
         fail_msg("opening %s: %s", uri, err);
     assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
-    assert_int_equal(sl_store_schema_version(s), 3);
+    assert_int_equal(sl_store_schema_version(s), 4);
     return s;
 }
 
@@ -177,21 +177,21 @@ static void test_events_and_connections(void **state)
     sl_event_row_cleanup(&copy);
 
     count_t c = {0, ""};
-    sl_event_filter_t f = {"invoice.*", NULL, 0};
+    sl_event_filter_t f = {.type = "invoice.*"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.first, "evt_1"); /* newest first: the platform's copy */
     /* A prefix, not a pattern: `_` is an underscore, not any character. */
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){"payment_intent.*", NULL, 0};
+    f = (sl_event_filter_t){.type = "payment_intent.*"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 0);
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){"invoice.paid", NULL, 0};
+    f = (sl_event_filter_t){.type = "invoice.paid"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 2);
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){NULL, "shop", 1};
+    f = (sl_event_filter_t){.connection = "shop", .limit = 1};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 1);
 
@@ -253,7 +253,7 @@ static void test_event_runs(void **state)
     assert_int_equal(fresh[0] + fresh[1], 1);
     assert_int_equal(sl_store_events_insert(s, ev, 1, fresh, err, sizeof err), SL_OK);
     json_t *runs = NULL;
-    sl_run_filter_t f = {NULL, "queued", "evt_1", 0};
+    sl_run_filter_t f = {.status = "queued", .event_id = "evt_1"};
     assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);
     json_t *r = json_array_get(runs, 0);
@@ -473,7 +473,7 @@ static void test_schedules_and_leases(void **state)
     assert_int_equal(fired, 1);
     json_decref(run);
     json_t *runs = NULL;
-    sl_run_filter_t f = {"tick", NULL, NULL, 0};
+    sl_run_filter_t f = {.flow = "tick"};
     assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);
     json_decref(runs);
@@ -538,7 +538,7 @@ static void test_migrates_v1(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     sl_store_t *s = NULL;
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
-    assert_int_equal(sl_store_schema_version(s), 3);
+    assert_int_equal(sl_store_schema_version(s), 4);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 7);
