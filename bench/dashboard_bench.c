@@ -248,13 +248,17 @@ int main(int argc, char **argv)
     time_call(&api, "inbox, a page deep", "/api/events", before_ev, rounds);
     time_call(&api, "inbox type=invoice.paid", "/api/events", "type=invoice.paid&limit=50", rounds);
     time_call(&api, "inbox type=invoice.*", "/api/events", "type=invoice.*&limit=50", rounds);
+    time_call(&api, "inbox type=payout.paid (none)", "/api/events", "type=payout.paid&limit=50",
+              rounds);
+    time_call(&api, "inbox type=payout.* (none)", "/api/events", "type=payout.*&limit=50",
+              rounds > 5 ? 5 : rounds);
     time_call(&api, "inbox connection=platform", "/api/events", "connection=platform&limit=50",
               rounds);
     time_call(&api, "inbox source=catch-up", "/api/events", "source=catch-up&limit=50", rounds);
     time_call(&api, "inbox object=cus_00000042 (common)", "/api/events",
               "object=cus_00000042&limit=50", rounds);
-    time_call(&api, "inbox object=cus_nosuch (full scan)", "/api/events",
-              "object=cus_nosuch&limit=50", rounds > 5 ? 5 : rounds);
+    time_call(&api, "inbox object=cus_nosuch (none)", "/api/events", "object=cus_nosuch&limit=50",
+              rounds > 5 ? 5 : rounds);
     time_call(&api, "event", path_ev, "", rounds);
     time_call(&api, "event: its runs", "/api/runs", q_ev, rounds);
     time_call(&api, "runs", "/api/runs", "limit=50", rounds);

@@ -230,30 +230,19 @@ sl_err sl__pg_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
 sl_err sl__pg_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, void *ctx, char *err,
                         size_t errlen)
 {
-    char limit[24], since[24], until[24], before[24];
-    snprintf(limit, sizeof limit, "%zu", f->limit ? f->limit : 50);
-    snprintf(since, sizeof since, "%lld", f->since_ms);
-    snprintf(until, sizeof until, "%lld", f->until_ms);
-    snprintf(before, sizeof before, "%lld", f->before_ms);
-    const char *v[] = {sl__pg_text_or_null(f->flow),
-                       sl__pg_text_or_null(f->status),
-                       sl__pg_text_or_null(f->event_id),
-                       limit,
-                       since,
-                       until,
-                       before,
-                       f->before_id ? f->before_id : ""};
-    PGresult *r = sl__pg_query(sl__pg_of(s),
-                               "SELECT " RUN_COLUMNS " FROM runs"
-                               " WHERE ($1::text IS NULL OR flow = $1)"
-                               " AND ($2::text IS NULL OR status = $2)"
-                               " AND ($3::text IS NULL OR event_id = $3)"
-                               " AND ($5::bigint = 0 OR created_ms >= $5::bigint)"
-                               " AND ($6::bigint = 0 OR created_ms < $6::bigint)"
-                               " AND ($7::bigint = 0 OR created_ms < $7::bigint OR"
-                               " (created_ms = $7::bigint AND id COLLATE \"C\" < $8::text))"
-                               " ORDER BY created_ms DESC, id COLLATE \"C\" DESC LIMIT $4::bigint",
-                               8, v, "listing runs", err, errlen);
+    sl_where_t w;
+    sl__where_init(&w, 1);
+    sl__where_raw(&w, "SELECT " RUN_COLUMNS " FROM runs WHERE true");
+    sl__runs_where(&w, f, "id COLLATE \"C\"");
+    char tail[96];
+    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, id COLLATE \"C\" DESC LIMIT %zu",
+             f->limit ? f->limit : 50);
+    sl__where_raw(&w, tail);
+    if (w.overflow) {
+        snprintf(err, errlen, "listing runs: too many filters");
+        return SL_EINVAL;
+    }
+    PGresult *r = sl__pg_query(sl__pg_of(s), w.sql, w.n, w.values, "listing runs", err, errlen);
     if (!r)
         return SL_EIO;
     each_run(r, cb, ctx);

@@ -374,6 +374,50 @@ sl_err sl_store_contact_upsert(sl_store_t *s, const char *email, const char *fir
                                size_t errlen);
 sl_err sl_store_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errlen);
 
+/* --- for the backends: a list's WHERE clause with only the filters given -----------------------
+ * An index serves a filter only when the query names it plainly (`event_id = ?`), not as
+ * `(? IS NULL OR event_id = ?)`; so each list's SQL is put together from the filters present. */
+#define SL_WHERE_MAX 16
+typedef struct sl_where {
+    char sql[2048];
+    size_t len;
+    int pg;                         /* placeholders $N::bigint and $N::text; else ?N */
+    int n;                          /* parameters so far */
+    const char *text[SL_WHERE_MAX]; /* each parameter's text, or NULL for a number in num */
+    long long num[SL_WHERE_MAX];
+    char num_text[SL_WHERE_MAX][24];  /* the numbers as text, for libpq */
+    const char *values[SL_WHERE_MAX]; /* libpq's values: text[i] or num_text[i] */
+    int overflow;                     /* too long or too many: the caller refuses the query */
+    char family[128];                 /* a text parameter the where clause itself made */
+} sl_where_t;
+
+void sl__where_init(sl_where_t *w, int pg);
+/* Appends `sql` (no placeholders) as it is. */
+void sl__where_raw(sl_where_t *w, const char *sql);
+/* Appends " AND " + cond, each `#` in cond standing for the next parameter (so cond holds no other
+ * `#`) of args: 's' a text (const char *), 'n' a number (long long), in order. */
+void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...);
+
+/* A type prefix's family, what comes before its first '.' ("invoice." and "invoice.pa":
+ * "invoice"), which an index (schema 4) finds newest first however rare; 0 when the prefix has
+ * no '.'. */
+int sl__type_family(const char *prefix, char *out, size_t n);
+
+/* How a backend writes what events_list's filters need. */
+typedef struct sl_events_sql {
+    const char *family;    /* the type's family (see sl__type_family), as indexed */
+    const char *prefix;    /* the type starts with a prefix: "... # ... #" (its length, itself) */
+    const char *object_id; /* the payload's data.object.id, as indexed */
+    const char *id;        /* the id, compared byte by byte */
+} sl_events_sql_t;
+
+/* events_list's filters (type_prefix: f->type is a prefix). */
+void sl__events_where(sl_where_t *w, const sl_event_filter_t *f, int type_prefix,
+                      const sl_events_sql_t *x);
+
+/* runs_list's filters (id_col: how the backend compares ids, e.g. `id COLLATE "C"`). */
+void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col);
+
 /* The backends. */
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen);
 sl_err sl__postgres_open(const char *uri, int pool, sl_store_t **out, char *err, size_t errlen);
