@@ -379,7 +379,7 @@ async function inbox(params) {
     { name: 'type', label: 'Type', placeholder: 'invoice.* or invoice.paid' },
     { name: 'connection', label: 'Connection', options: names },
     { name: 'source', label: 'Source', options: SOURCES },
-    { name: 'object', label: 'Object id', placeholder: 'cus_… in_…' },
+    { name: 'object', label: 'Object id', placeholder: 'data.object.id: cus_…' },
     ...TIME_FIELDS,
   ], params, '/inbox');
   const filtered = ['type', 'connection', 'source', 'object', 'since', 'until'].some((k) => params.get(k));
@@ -601,7 +601,7 @@ async function flowPage(params, name) {
   } }, h('h2', {}, 'Run now'), h('p', { class: 'muted' }, 'Queues a run with this input as $.input (and no trigger event).'), input, h('div', { class: 'actions' }, runNow), out);
   render(h('p', {}, link('/flows', '← Flows')), h('h1', {}, f.name),
     h('dl', { class: 'kv panel' }, h('dt', {}, 'Enabled'), h('dd', {}, toggle(f)), h('dt', {}, 'Trigger'), h('dd', { class: 'mono' }, triggerText(f)),
-      h('dt', {}, 'Connection'), h('dd', {}, f.connection), h('dt', {}, 'File'), h('dd', { class: 'mono' }, f.file), h('dt', {}, 'Steps'), h('dd', {}, String(f.steps))),
+      h('dt', {}, 'Connection'), h('dd', {}, f.connection || '—'), h('dt', {}, 'File'), h('dd', { class: 'mono' }, f.file), h('dt', {}, 'Steps'), h('dd', {}, String(f.steps))),
     form,
     h('h2', {}, 'Last runs ', link('/runs' + qs({ flow: name }), 'all')),
     last.length ? table(['Run', 'Flow', 'Status', 'Error', 'Created'], last.map(runRow)) : empty('This flow has not run yet.', 'Run it now above, or send an event it wants.'),
