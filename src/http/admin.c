@@ -521,6 +521,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
             return answer_api(s, conn, method, url, NULL, 0);
         if (!strcmp(url, "/healthz"))
             return answer(conn, MHD_HTTP_OK, "{\"ok\":true}", 11, "application/json", NULL);
+        if (!strcmp(url, "/metrics")) /* for a scraper that reads only the admin side */
+            return sl__metrics_handle(s, conn);
         if (strcmp(method, "POST"))
             return answer_file(conn, url);
         return refuse(conn, MHD_HTTP_NOT_FOUND, "not_found", "the dashboard's pages are GET");
