@@ -520,7 +520,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         if (is_api)
             return answer_api(s, conn, method, url, NULL, 0);
         if (!strcmp(url, "/healthz"))
-            return answer(conn, MHD_HTTP_OK, "{\"ok\":true}", 11, "application/json", NULL);
+            return sl__health_handle(s, conn);
         if (!strcmp(url, "/metrics")) /* for a scraper that reads only the admin side */
             return sl__metrics_handle(s, conn);
         if (strcmp(method, "POST"))

@@ -114,6 +114,9 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
 /* A submitted request was answered or its connection closed: it no longer counts in flight. */
 void sl__hook_flight_done(sl_server_t *s, sl_request_t *rq);
 
+/* GET /healthz: 200 {"ok":true}, or 503 with the reason while the store fails to commit. */
+enum MHD_Result sl__health_handle(sl_server_t *s, struct MHD_Connection *conn);
+
 /* --- admin.c: the dashboard and /api/ on --admin-listen ---------------------------------------
  */
 typedef struct sl_admin sl_admin_t;

@@ -145,7 +145,7 @@ static void body_bytes_add(sl_server_t *s, size_t before, size_t after)
 }
 
 /* GET /healthz: 503 while the store fails to commit (webhooks get 503 then too), with why. */
-static enum MHD_Result answer_health(sl_server_t *s, struct MHD_Connection *conn)
+enum MHD_Result sl__health_handle(sl_server_t *s, struct MHD_Connection *conn)
 {
     sl_inbox_health_t h;
     sl__inbox_health(s->inbox, &h);
@@ -177,7 +177,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!conn_enter(c, SL_CONN_HEADERS, wants_body ? SL_CONN_BODY : SL_CONN_BUSY))
             return MHD_NO; /* closed by the sweep meanwhile */
         if (strcmp(url, "/healthz") == 0)
-            return answer_health(s, conn);
+            return sl__health_handle(s, conn);
         if (strcmp(url, "/metrics") == 0)
             return sl__metrics_handle(s, conn);
         if (strncmp(url, "/api/", 5) == 0)
