@@ -308,40 +308,38 @@ async function pagedList(opts) {
 }
 
 /* --- overview --------------------------------------------------------------------------- */
-function perMinute(items, field, since, buckets) {
-  const counts = new Array(buckets).fill(0);
-  const width = (Date.now() - since) / buckets;
-  for (const it of items) {
-    const i = Math.floor((it[field] - since) / width);
-    if (i >= 0 && i < buckets) counts[i]++;
-  }
-  return counts;
-}
-function chart(counts, cls, label) {
+function chart(counts, cls, label, left) {
   const max = Math.max(1, ...counts);
-  const bars = counts.map((c) => { const s = h('span', { title: c + '' }); s.style.height = (100 * c / max) + '%'; return s; });
+  const bars = counts.map((c) => { const s = h('span', { title: String(c) }); s.style.height = (100 * c / max) + '%'; return s; });
   return h('div', {}, h('div', { class: 'chart ' + cls, role: 'img', 'aria-label': label }, bars),
-    h('div', { class: 'legend' }, h('span', {}, '60 min ago'), h('span', {}, 'max ' + max + '/min'), h('span', {}, 'now')));
+    h('div', { class: 'legend' }, h('span', {}, left), h('span', {}, 'max ' + max), h('span', {}, 'now')));
+}
+function activityPanel(title, a, key, cls, left) {
+  const counted = a[key + '_counted'];
+  const total = counted >= a.cap ? 'the newest ' + a.cap.toLocaleString() + '+' : counted.toLocaleString();
+  return h('section', { class: 'panel' }, h('h2', {}, title), h('div', { class: 'stat' }, total), chart(a[key], cls, title, left));
 }
 async function overview() {
   const since = Date.now() - 3600 * 1000;
-  const [ov, evs, rs] = await Promise.all([
-    api('GET', '/api/overview'),
-    api('GET', '/api/events' + qs({ since, limit: 500 })),
-    api('GET', '/api/runs' + qs({ since, limit: 500 })),
-  ]);
+  const [ov, rs] = await Promise.all([api('GET', '/api/overview'), api('GET', '/api/runs' + qs({ since, limit: 500 }))]);
   const byStatus = {};
   for (const r of rs.runs) byStatus[r.status] = (byStatus[r.status] || 0) + 1;
-  const capped = (n) => (n >= 500 ? '500+' : String(n));
+  const act = ov.activity;
   render(
     h('h1', {}, 'Overview'),
+    h('div', { class: 'grid charts' },
+      activityPanel('Events per minute, last hour', act.hour, 'events', 'events', '60 min ago'),
+      activityPanel('Runs per minute, last hour', act.hour, 'runs', 'runs', '60 min ago'),
+      activityPanel('Events per hour, last day', act.day, 'events', 'events', '24 h ago'),
+      activityPanel('Runs per hour, last day', act.day, 'runs', 'runs', '24 h ago')),
     h('div', { class: 'grid' },
-      h('section', { class: 'panel' }, h('h2', {}, 'Events per minute, last hour'), h('div', { class: 'stat' }, capped(evs.events.length)), chart(perMinute(evs.events, 'received_ms', since, 60), 'events', 'events per minute')),
-      h('section', { class: 'panel' }, h('h2', {}, 'Runs per minute, last hour'), h('div', { class: 'stat' }, capped(rs.runs.length)), chart(perMinute(rs.runs, 'created_ms', since, 60), 'runs', 'runs per minute')),
       h('section', { class: 'panel' }, h('h2', {}, 'Runs by status, last hour'),
         Object.keys(byStatus).length ? h('dl', { class: 'kv' }, Object.entries(byStatus).flatMap(([s, n]) => [h('dt', {}, badge(s)), h('dd', {}, link('/runs' + qs({ status: s, since }), String(n)))]))
           : h('p', { class: 'muted' }, 'No runs in the last hour.'),
-        h('h2', {}, 'Queue'), h('p', {}, ov.queue.depth + ' queued' + (ov.queue.oldest_ms > 0 ? ', the oldest since ' + ago(ov.queue.oldest_ms) : '')))),
+        rs.runs.length >= 500 ? h('p', { class: 'muted' }, 'Among the latest 500.') : null),
+      h('section', { class: 'panel' }, h('h2', {}, 'Queue'),
+        h('div', { class: 'stat' }, String(ov.queue.depth)),
+        h('p', { class: 'muted' }, ov.queue.depth ? 'runs waiting, the oldest since ' + ago(ov.queue.oldest_ms) : 'no run is waiting'))),
     h('h2', {}, 'Latest failures'),
     ov.latest_failures.length
       ? table(['Run', 'Flow', 'Failed step', 'Error', 'When'], ov.latest_failures.map((r) => rowLink('/runs/' + r.id, [

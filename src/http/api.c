@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/clock.h"
 #include "core/utf8.h"
 #include "http/api.h"
 
@@ -148,8 +149,33 @@ static int collect_conn(const sl_conn_row_t *c, void *ctx)
     return 0;
 }
 
-/* GET /api/overview: the queue, the latest failures, each connection's last event. Each part
- * is an indexed query: nothing counts every event or run. */
+/* Events and runs per bucket over a window ending with the current bucket, counted among the
+ * newest ACTIVITY_CAP of each: {since_ms, bucket_ms, events, runs, events_counted,
+ * runs_counted, cap}. */
+#define ACTIVITY_CAP 25000
+static json_t *activity(sl_store_t *s, long long bucket_ms, size_t n)
+{
+    char err[512];
+    long long now = sl__now_ms(), since = (now / bucket_ms - (long long)n + 1) * bucket_ms;
+    long long counts[2][60], total[2] = {0, 0};
+    json_t *out = json_pack("{s:I,s:I,s:i}", "since_ms", (json_int_t)since, "bucket_ms",
+                            (json_int_t)bucket_ms, "cap", ACTIVITY_CAP);
+    for (int runs = 0; runs < 2 && n <= 60; runs++) {
+        json_t *a = json_array();
+        if (!sl_store_histogram(s, runs, since, bucket_ms, ACTIVITY_CAP, counts[runs], n,
+                                &total[runs], err, sizeof err))
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_integer(counts[runs][i]));
+        json_object_set_new(out, runs ? "runs" : "events", a);
+        json_object_set_new(out, runs ? "runs_counted" : "events_counted",
+                            json_integer(total[runs]));
+    }
+    return out;
+}
+
+/* GET /api/overview: the queue, the latest failures, each connection's last event, events and
+ * runs per minute over the last hour and per hour over the last day. Each part is an indexed
+ * query with a bound: nothing counts every event or run. */
 static unsigned overview(sl_api_t *api, json_t **out)
 {
     char err[1024];
@@ -175,8 +201,10 @@ static unsigned overview(sl_api_t *api, json_t **out)
                         json_array_size(last) ? json_array_get(last, 0) : json_null());
         json_decref(last);
     }
-    *out = json_pack("{s:{s:I,s:I},s:o,s:o}", "queue", "depth", (json_int_t)depth, "oldest_ms",
-                     (json_int_t)oldest, "latest_failures", failed, "connections", conns);
+    *out =
+        json_pack("{s:{s:I,s:I},s:o,s:o,s:{s:o,s:o}}", "queue", "depth", (json_int_t)depth,
+                  "oldest_ms", (json_int_t)oldest, "latest_failures", failed, "connections", conns,
+                  "activity", "hour", activity(s, 60000, 60), "day", activity(s, 3600000, 24));
     return 200;
 }
 

@@ -475,6 +475,21 @@ static void event_from_row(const PGresult *q, int i, sl_event_row_t *r)
     r->payload = sl__pg_dup(q, i, 6);
 }
 
+static sl_err pg_int_pairs(sl_store_t *s, const sl_where_t *w, long long *pairs, size_t max,
+                           size_t *got, char *err, size_t errlen)
+{
+    *got = 0;
+    PGresult *r = sl__pg_query(sl__pg_of(s), w->sql, w->n, w->values, "counting", err, errlen);
+    if (!r)
+        return SL_EIO;
+    for (int i = 0; i < PQntuples(r) && *got < max; i++, (*got)++) {
+        pairs[2 * *got] = atoll(PQgetvalue(r, i, 0));
+        pairs[2 * *got + 1] = atoll(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return SL_OK;
+}
+
 /* The object id filter: an index on this expression (schema 4) finds an id at once. */
 #define OBJECT_ID "json_extract_path_text(payload::json, 'data', 'object', 'id')"
 
@@ -612,6 +627,7 @@ static const sl_store_ops_t postgres_ops = {
     .runs_expire_others = sl__pg_runs_expire_others,
     .run_claim_id = sl__pg_run_claim_id,
     .runs_queue_stats = sl__pg_runs_queue_stats,
+    .int_pairs = pg_int_pairs,
     .run_get = sl__pg_run_get,
     .runs_list = sl__pg_runs_list,
     .runs_update = sl__pg_runs_update,

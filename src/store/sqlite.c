@@ -425,6 +425,34 @@ void sl__sq_bind_where(sqlite3_stmt *q, const sl_where_t *w, long long limit)
     sqlite3_bind_int64(q, w->n + 1, limit);
 }
 
+static sl_err sq_int_pairs(sl_store_t *s, const sl_where_t *w, long long *pairs, size_t max,
+                           size_t *got, char *err, size_t errlen)
+{
+    sqlite_store_t *st = sl__sq_of(s);
+    sqlite3_stmt *q = NULL;
+    sl_err rc = SL_OK;
+    *got = 0;
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, w->sql, -1, &q, NULL) != SQLITE_OK) {
+        rc = sl__sq_db_error(st, "counting", err, errlen);
+        goto out;
+    }
+    for (int i = 0; i < w->n; i++)
+        sqlite3_bind_int64(q, i + 1, w->num[i]);
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW && *got < max) {
+        pairs[2 * *got] = sqlite3_column_int64(q, 0);
+        pairs[2 * *got + 1] = sqlite3_column_int64(q, 1);
+        (*got)++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = sl__sq_db_error(st, "counting", err, errlen);
+out:
+    sqlite3_finalize(q);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
 /* The object id filter: an index on this expression (schema 4) finds an id at once. */
 #define OBJECT_ID "json_extract(payload, '$.data.object.id')"
 
@@ -627,6 +655,7 @@ static const sl_store_ops_t sqlite_ops = {
     .schema_version = sq_schema_version,
     .check = sq_check,
     .runs_queue_stats = sl__sq_runs_queue_stats,
+    .int_pairs = sq_int_pairs,
 };
 
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen)

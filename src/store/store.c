@@ -605,11 +605,8 @@ void sl__where_raw(sl_where_t *w, const char *sql)
     w->len += k;
 }
 
-void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...)
+static void where_vappend(sl_where_t *w, const char *cond, const char *args, va_list ap)
 {
-    va_list ap;
-    va_start(ap, args);
-    sl__where_raw(w, " AND (");
     for (const char *p = cond; *p; p++) {
         char piece[40] = {*p, 0};
         if (*p == '#') {
@@ -631,8 +628,58 @@ void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...)
         }
         sl__where_raw(w, piece);
     }
+}
+
+void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...)
+{
+    va_list ap;
+    va_start(ap, args);
+    sl__where_raw(w, " AND (");
+    where_vappend(w, cond, args, ap);
     sl__where_raw(w, ")");
     va_end(ap);
+}
+
+void sl__where_sql(sl_where_t *w, const char *sql, const char *args, ...)
+{
+    va_list ap;
+    va_start(ap, args);
+    where_vappend(w, sql, args, ap);
+    va_end(ap);
+}
+
+sl_err sl_store_histogram(sl_store_t *s, int runs, long long since_ms, long long bucket_ms,
+                          size_t cap, long long *counts, size_t n, long long *total, char *err,
+                          size_t errlen)
+{
+    memset(counts, 0, n * sizeof *counts);
+    *total = 0;
+    if (bucket_ms <= 0) {
+        snprintf(err, errlen, "a histogram's buckets must be at least 1 ms");
+        return SL_EINVAL;
+    }
+    /* The newest `cap` rows at most, so the cost is bounded however busy the store is. */
+    sl_where_t w;
+    sl__where_init(&w, !strcmp(s->ops->name, "postgres"));
+    sl__where_sql(
+        &w,
+        runs ? "SELECT (t - #) / #, count(*) FROM (SELECT created_ms AS t FROM runs"
+               " WHERE created_ms >= # ORDER BY created_ms DESC LIMIT #) AS x GROUP BY 1"
+             : "SELECT (t - #) / #, count(*) FROM (SELECT received_ms AS t FROM events"
+               " WHERE received_ms >= # ORDER BY received_ms DESC LIMIT #) AS x GROUP BY 1",
+        "nnnn", since_ms, bucket_ms, since_ms, (long long)cap);
+    long long pairs[2 * 1440];
+    size_t got = 0;
+    sl_err rc = w.overflow ? SL_EINTERNAL
+                           : s->ops->int_pairs(s, &w, pairs, sizeof pairs / sizeof *pairs / 2, &got,
+                                               err, errlen);
+    for (size_t i = 0; !rc && i < got; i++) {
+        long long b = pairs[2 * i], c = pairs[2 * i + 1];
+        *total += c;
+        if (b >= 0 && (size_t)b < n)
+            counts[b] += c;
+    }
+    return rc;
 }
 
 void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col)

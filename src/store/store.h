@@ -15,6 +15,7 @@
 
 typedef struct sl_store sl_store_t;
 typedef struct sl_run_new sl_run_new_t;
+struct sl_where; /* a query's text and parameters, for the backends (below) */
 
 /* A connection to one Stripe account. Secrets are sealed (core/crypt.h), never plain. */
 typedef struct sl_conn_row {
@@ -233,6 +234,9 @@ typedef struct sl_store_ops {
     /* How many runs are queued, and when the oldest was (-1: none). */
     sl_err (*runs_queue_stats)(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
                                size_t errlen);
+    /* Runs a query (store.c's) whose rows are two integers; at most max rows into pairs. */
+    sl_err (*int_pairs)(sl_store_t *s, const struct sl_where *q, long long *pairs, size_t max,
+                        size_t *got, char *err, size_t errlen);
     /* Checks the database's integrity (SQLite: PRAGMA quick_check); NULL: the server's job. */
     sl_err (*check)(sl_store_t *s, char *err, size_t errlen);
 } sl_store_ops_t;
@@ -262,6 +266,13 @@ int sl_store_schema_version(sl_store_t *s);
 /* The queue: how many runs wait, and since when the oldest does (-1: none). */
 sl_err sl_store_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
                                  size_t errlen);
+
+/* Events (runs: 0) or runs (1) per bucket of bucket_ms from since_ms, counted among the newest
+ * `cap` at most: counts[i] for [since + i * bucket, since + (i + 1) * bucket), i < n; *total is
+ * how many were counted (cap: there may be more). */
+sl_err sl_store_histogram(sl_store_t *s, int runs, long long since_ms, long long bucket_ms,
+                          size_t cap, long long *counts, size_t n, long long *total, char *err,
+                          size_t errlen);
 
 /* Checks the store's integrity before it is served (a corrupt SQLite file is refused, with
  * what to do). */
@@ -414,6 +425,9 @@ typedef struct sl_events_sql {
 /* events_list's filters (type_prefix: f->type is a prefix). */
 void sl__events_where(sl_where_t *w, const sl_event_filter_t *f, int type_prefix,
                       const sl_events_sql_t *x);
+
+/* Appends sql, each `#` standing for the next parameter of args (as sl__where_and). */
+void sl__where_sql(sl_where_t *w, const char *sql, const char *args, ...);
 
 /* runs_list's filters (id_col: how the backend compares ids, e.g. `id COLLATE "C"`). */
 void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col);

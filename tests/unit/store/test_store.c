@@ -596,6 +596,22 @@ static void test_dashboard_lists(void **state)
     assert_int_equal(c.n, 1);
     assert_string_equal(c.first, "e2");
 
+    /* Per bucket, among the newest `cap`. */
+    long long counts[8], total = 0;
+    assert_int_equal(sl_store_histogram(s, 0, 1000, 1000, 100, counts, 8, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 7);
+    static const long long want[8] = {1, 1, 2, 0, 1, 1, 1, 0};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(counts[i], want[i]);
+    assert_int_equal(sl_store_histogram(s, 0, 1000, 1000, 3, counts, 8, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 3);
+    assert_int_equal(counts[0] + counts[1] + counts[2], 0);
+    assert_int_equal(sl_store_histogram(s, 1, 0, 60000, 100, counts, 1, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 7); /* runs: counted, though all fall past the one bucket asked */
+
     /* Runs: their pages too (all seven were queued in one commit: equal or close times). */
     json_t *seen = json_object();
     sl_run_filter_t rf = {.flow = "f", .limit = 3};
