@@ -64,11 +64,11 @@ static const char *const migrations[] = {
     "CREATE INDEX events_object ON events (json_extract_path_text(payload::json, 'data', 'object', "
     "'id'),"
     " received_ms);"
-    "CREATE INDEX runs_flow_created ON runs (flow, created_ms, id COLLATE \"C\");"
-    "CREATE INDEX runs_status_created ON runs (status, created_ms, id COLLATE \"C\");"
+    "DROP INDEX runs_flow;"
+    "CREATE INDEX runs_flow ON runs (flow, created_ms, seq);"
     "DROP INDEX runs_event;"
-    "CREATE INDEX runs_event ON runs (event_id, created_ms);"
-    "CREATE INDEX runs_created ON runs (created_ms, id COLLATE \"C\");",
+    "CREATE INDEX runs_event ON runs (event_id, created_ms, seq);"
+    "CREATE INDEX runs_created ON runs (created_ms, seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -233,9 +233,9 @@ sl_err sl__pg_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, v
     sl_where_t w;
     sl__where_init(&w, 1);
     sl__where_raw(&w, "SELECT " RUN_COLUMNS " FROM runs WHERE true");
-    sl__runs_where(&w, f, "id COLLATE \"C\"");
+    sl__runs_where(&w, f, "seq");
     char tail[96];
-    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, id COLLATE \"C\" DESC LIMIT %zu",
+    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, seq DESC LIMIT %zu",
              f->limit ? f->limit : 50);
     sl__where_raw(&w, tail);
     if (w.overflow) {

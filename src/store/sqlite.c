@@ -70,13 +70,9 @@ static const char *const migrations[] = {
     "CREATE INDEX events_family ON events (substr(type, 1, instr(type, '.') - 1), received_ms);"
     "CREATE INDEX events_object ON events (json_extract(payload, '$.data.object.id'),"
     " received_ms);"
-    "DROP INDEX runs_status;"
-    "CREATE INDEX runs_status ON runs (status, created_ms, id);"
-    "DROP INDEX runs_flow;"
-    "CREATE INDEX runs_flow ON runs (flow, created_ms, id);"
     "DROP INDEX runs_event;"
     "CREATE INDEX runs_event ON runs (event_id, created_ms);"
-    "CREATE INDEX runs_created ON runs (created_ms, id);",
+    "CREATE INDEX runs_created ON runs (created_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -299,9 +299,9 @@ sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, v
     sl_where_t w;
     sl__where_init(&w, 0);
     sl__where_raw(&w, "SELECT " RUN_COLUMNS " FROM runs WHERE 1 = 1");
-    sl__runs_where(&w, f, "id");
+    sl__runs_where(&w, f, "rowid");
     char tail[80];
-    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, id DESC LIMIT ?%d", w.n + 1);
+    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, rowid DESC LIMIT ?%d", w.n + 1);
     sl__where_raw(&w, tail);
     pthread_mutex_lock(&st->lock);
     if (w.overflow || sqlite3_prepare_v2(st->db, w.sql, -1, &q, NULL) != SQLITE_OK) {

@@ -682,7 +682,7 @@ sl_err sl_store_histogram(sl_store_t *s, int runs, long long since_ms, long long
     return rc;
 }
 
-void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col)
+void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *order_col)
 {
     if (f->flow)
         sl__where_and(w, "flow = #", "s", f->flow);
@@ -696,7 +696,9 @@ void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col)
         sl__where_and(w, "created_ms < #", "n", f->until_ms);
     if (f->before_ms) {
         char cond[160];
-        snprintf(cond, sizeof cond, "created_ms < # OR (created_ms = # AND %s < #)", id_col);
+        snprintf(cond, sizeof cond,
+                 "created_ms < # OR (created_ms = # AND %s < (SELECT %s FROM runs WHERE id = #))",
+                 order_col, order_col);
         sl__where_and(w, cond, "nns", f->before_ms, f->before_ms, f->before_id ? f->before_id : "");
     }
 }

@@ -143,8 +143,9 @@ typedef struct sl_run_filter {
     size_t limit;       /* 0: 50 */
     long long since_ms; /* created at or after (0: any) */
     long long until_ms; /* created before (0: any) */
-    /* Keyset paging: only runs older than (before_ms, before_id) in the list's order
-     * (created_ms, then id, newest first); before_ms 0: from the newest. */
+    /* Keyset paging: only runs after the run before_id (created at before_ms) in the list's
+     * order, newest first (created_ms, then the order they were queued in); before_ms 0: from
+     * the newest. */
     long long before_ms;
     const char *before_id;
 } sl_run_filter_t;
@@ -429,8 +430,10 @@ void sl__events_where(sl_where_t *w, const sl_event_filter_t *f, int type_prefix
 /* Appends sql, each `#` standing for the next parameter of args (as sl__where_and). */
 void sl__where_sql(sl_where_t *w, const char *sql, const char *args, ...);
 
-/* runs_list's filters (id_col: how the backend compares ids, e.g. `id COLLATE "C"`). */
-void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *id_col);
+/* runs_list's filters. order_col is the column that orders runs queued in the same millisecond
+ * (SQLite's rowid, PostgreSQL's seq): runs are listed newest first by created_ms, then by it,
+ * so the order they were queued in holds; a page's `before` run is found by its id. */
+void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *order_col);
 
 /* The backends. */
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen);
