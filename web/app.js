@@ -114,6 +114,7 @@ window.addEventListener('popstate', route);
 
 async function route() {
   state.refresh = null;
+  $('#toast').hidden = true; /* what it said was about the page left */
   const path = location.pathname;
   const params = new URLSearchParams(location.search);
   if (path === '/signin') return signin(params);
