@@ -1,5 +1,6 @@
 # Embeds text files into a C source: a sorted table of {name, text}.
 # cmake -DOUT=file.c -DSYMBOL=sl__shipped_fixtures "-DFILES=a.json|b.json" -P embed.cmake
+# -DSTRIP=.yaml: the extension cut from each name (.json unless given; "-" cuts nothing).
 string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 set(body "")
@@ -9,8 +10,10 @@ foreach(f IN LISTS FILES)
   if(NOT DEFINED STRIP)
     set(STRIP ".json")
   endif()
-  string(REPLACE "." "\\." strip_re "${STRIP}")
-  string(REGEX REPLACE "${strip_re}$" "" name "${name}")
+  if(NOT STRIP STREQUAL "-") # "-": names kept whole
+    string(REPLACE "." "\\." strip_re "${STRIP}")
+    string(REGEX REPLACE "${strip_re}$" "" name "${name}")
+  endif()
   file(READ "${f}" hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(APPEND body "static const char f${count}[] = {${bytes}0x00};\n")

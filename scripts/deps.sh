@@ -4,7 +4,7 @@
 sluice_install_deps() {
     local pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev libpq-dev openssl curl)
     if [ "${1:-}" = "--test" ]; then
-        pkgs+=(libcmocka-dev jq nodejs npm python3 python3-aiosmtpd postgresql sqlite3)
+        pkgs+=(libcmocka-dev jq nodejs npm python3 python3-aiosmtpd postgresql sqlite3 chromium)
     fi
     local missing=()
     for p in "${pkgs[@]}"; do

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 sluice_install_deps --test
-# The official stripe npm package (form-encoding cross-check) and MCP SDK and Inspector CLI.
+# The official stripe npm package (form-encoding cross-check), the MCP SDK and Inspector CLI, and
+# playwright-core, which drives Debian's chromium through the dashboard (e2e_dashboard).
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 # The optimised build warns about things the debug build does not (-Werror makes them fail).
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null

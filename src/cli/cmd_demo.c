@@ -16,6 +16,7 @@
 #include "conn/endpoints.h"
 #include "core/log.h"
 #include "emulator/emulator.h"
+#include "http/api.h"
 #include "http/server.h"
 #include "sluice/catalog.h"
 #include "trigger/fixture.h"
@@ -38,6 +39,8 @@ void sl__cmd_demo_help(FILE *out)
             "     invoice created, payment intent created, checkout session completed);\n"
             "  6. prints the inbox, as the events arrived as signed webhooks;\n"
             "  7. prints the runs those events started, and one of them step by step;\n"
+            "  8. prints the dashboard's address (127.0.0.1:8081, or any free port when that\n"
+            "     is taken) and a link that signs you in;\n"
             "  then keeps both servers running until Ctrl-C, with commands to try.\n"
             "\n"
             "  --data DIR   keep the data here (default: a scratch directory, removed at exit)\n"
@@ -153,7 +156,9 @@ int sl__cmd_demo(int argc, char **argv)
     sl_cli_sync_t *syncer = NULL;
     sl_flows_t flows;
     memset(&flows, 0, sizeof flows);
-    char err[1024], emu_url[64], hook_url[64];
+    char err[1024], emu_url[64], hook_url[64], token[128];
+    sl_api_t api;
+    int api_ready = 0;
 
     sl_emulator_config_t ecfg = {"127.0.0.1:0", 200, 6, NULL, 0, 0};
     if (sl__emulator_start(&ecfg, &emu, err, sizeof err)) {
@@ -166,15 +171,29 @@ int sl__cmd_demo(int argc, char **argv)
     if ((ret = sl__cli_env_open(&env, CMD, data, store, 1)) != CLI_OK)
         goto out;
     ret = CLI_EFAIL;
+    int made = 0;
+    if (sl__api_token(env.data, token, sizeof token, &made, err, sizeof err)) {
+        fprintf(stderr, "sluice demo: %s\n", err);
+        goto out;
+    }
+    /* The dashboard answers 503 until the engine below is in place. */
+    sl__api_init(&api, env.store, NULL, NULL);
+    api_ready = 1;
     sl_serve_config_t scfg = {.listen = "127.0.0.1:0",
                               .max_body = 1 << 20,
                               .tolerance = 300,
                               .max_batch = 1024,
                               .store = env.store,
-                              .crypt = &env.crypt};
+                              .crypt = &env.crypt,
+                              .api = &api,
+                              .admin_token = token,
+                              .admin_listen = "127.0.0.1:8081"};
     if (sl__server_start(&scfg, &server, err, sizeof err)) {
-        fprintf(stderr, "sluice demo: serve: %s\n", err);
-        goto out;
+        scfg.admin_listen = "127.0.0.1:0"; /* the usual port is taken: any will do */
+        if (sl__server_start(&scfg, &server, err, sizeof err)) {
+            fprintf(stderr, "sluice demo: serve: %s\n", err);
+            goto out;
+        }
     }
     snprintf(hook_url, sizeof hook_url, "http://127.0.0.1:%d", sl__server_port(server));
     printf("1. The emulator (a local Stripe) is at %s\n", emu_url);
@@ -259,6 +278,7 @@ int sl__cmd_demo(int argc, char **argv)
     /* The events also become rows of Stripe's objects (sluice serve --sync). */
     if (sl__cli_sync_start(&env, NULL, NULL, &syncer) == CLI_OK)
         sl__inbox_set_committed(sl__server_inbox(server), sl__cli_sync_committed, syncer);
+    sl__api_swap(&api, engine, &flows, NULL);
     printf("4. Flows from examples/flows/, run by sluice serve on the events they want:\n");
     for (size_t i = 0; i < flows.n; i++)
         printf("   %-42s on %s\n", flows.v[i].name,
@@ -277,7 +297,7 @@ int sl__cmd_demo(int argc, char **argv)
     }
     printf("6. The inbox (%lld event%s arrived as signed webhooks):\n", now - before,
            now - before == 1 ? "" : "s");
-    sl_event_filter_t f = {NULL, NULL, 20};
+    sl_event_filter_t f = {.limit = 20};
     sl_store_events_list(env.store, &f, print_event, NULL, err, sizeof err);
     if (now < before + want) {
         fprintf(stderr, "sluice demo: only %lld of %lld webhooks arrived\n", now - before, want);
@@ -288,7 +308,7 @@ int sl__cmd_demo(int argc, char **argv)
     for (int i = 0; i < 100; i++) {
         json_decref(runs);
         runs = NULL;
-        sl_run_filter_t rf = {NULL, NULL, NULL, 100};
+        sl_run_filter_t rf = {.limit = 100};
         sl_store_runs_list(env.store, &rf, &runs, err, sizeof err);
         size_t busy = 0;
         for (size_t k = 0; k < json_array_size(runs); k++) {
@@ -333,6 +353,9 @@ int sl__cmd_demo(int argc, char **argv)
                env.data);
         sl__cli_sync_show(syncer, 10000);
     }
+    printf("\n9. The dashboard: http://127.0.0.1:%d (the inbox, the runs step by step, the "
+           "flows)\n   Sign in with this link: http://127.0.0.1:%d/signin#token=%s\n",
+           sl__server_admin_port(server), sl__server_admin_port(server), token);
     if (failed_runs || !shown) {
         fprintf(stderr, "sluice demo: %s\n",
                 failed_runs ? "some runs failed" : "the example flows did not run");
@@ -356,6 +379,8 @@ out:
     sl_client_free(client);
     sl__server_stop(server);
     sl__cli_sync_stop(syncer);
+    if (api_ready)
+        sl__api_cleanup(&api);
     sl__engine_stop(engine);
     sl__flows_free(&flows);
     sl__emulator_stop(emu);

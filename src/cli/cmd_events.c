@@ -139,7 +139,7 @@ static int events_store(int argc, char **argv, int show)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    sl_event_filter_t f = {NULL, NULL, 20};
+    sl_event_filter_t f = {.limit = 20};
     const char *data = NULL, *store = NULL;
     long limit;
     int as_json = 0, c;

@@ -39,7 +39,7 @@ static int retry_failed(sl_cli_env_t *env, const char *flow, long long since, in
                         const char *flows_opt)
 {
     char err[1024];
-    sl_run_filter_t f = {flow, "failed", NULL, 100000};
+    sl_run_filter_t f = {.flow = flow, .status = "failed", .limit = 100000};
     json_t *runs = NULL, *ids = json_array();
     if (sl_store_runs_list(env->store, &f, &runs, err, sizeof err)) {
         fprintf(stderr, "sluice %s: %s\n", CMD, err);
@@ -205,7 +205,7 @@ int sl__cmd_runs(int argc, char **argv)
     }
     char err[1024];
     if (strcmp(sub, "list") == 0) {
-        sl_run_filter_t f = {flow, status, NULL, (size_t)limit};
+        sl_run_filter_t f = {.flow = flow, .status = status, .limit = (size_t)limit};
         json_t *runs = NULL;
         if (sl_store_runs_list(env.store, &f, &runs, err, sizeof err)) {
             fprintf(stderr, "sluice %s: %s\n", CMD, err);

@@ -30,7 +30,7 @@ void sl__cmd_serve_help(FILE *out)
         "                    [--max-body BYTES] [--tolerance SECONDS] [--quiet]\n"
         "                    [--flows DIR] [--workers N] [--lease SECONDS]\n"
         "                    [--max-conns-per-ip N] [--header-timeout SECONDS]\n"
-        "                    [--request-timeout SECONDS]\n"
+        "                    [--request-timeout SECONDS] [--admin-listen HOST:PORT]\n"
         "                    [--sync [--sync-store WHERE] [--sync-schema NAME]]\n"
         "\n"
         "Receives Stripe webhooks at POST /hooks/CONNECTION, checks their Stripe-Signature\n"
@@ -42,7 +42,12 @@ void sl__cmd_serve_help(FILE *out)
         "404 (unknown connection), 405, 413 (body too large), 503 (the store is failing:\n"
         "Stripe retries). Nothing refused is stored.\n"
         "\n"
-        "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port)\n"
+        "  --listen HOST:PORT   default 127.0.0.1:8080 (port 0: any free port); only\n"
+        "                       webhooks, /healthz and /metrics are served there\n"
+        "  --admin-listen HOST:PORT\n"
+        "                       the dashboard and the REST API (default 127.0.0.1:8081;\n"
+        "                       `off`: neither). When the default is taken, serve warns\n"
+        "                       and runs without them; an address given must be free\n"
         "  --data DIR           default $SLUICE_DATA or ~/.local/share/sluice\n"
         "  --store URI          sqlite:PATH (default: sqlite:DATA/sluice.db, or $SLUICE_STORE)\n"
         "                       or postgres://USER@HOST/DB: several instances share it\n"
@@ -74,8 +79,9 @@ void sl__cmd_serve_help(FILE *out)
         "Each stored event queues a run of every enabled flow whose trigger wants it, in\n"
         "the same transaction; workers execute the runs step by step, recording each\n"
         "step, and resume unfinished runs after a restart. Scheduled flows fire on their\n"
-        "cron (UTC). The REST API under /api/ (flows, runs, events, replay, contacts)\n"
-        "needs Authorization: Bearer TOKEN, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
+        "cron (UTC). The dashboard (sign in with the admin token) and the REST API under\n"
+        "/api/ (flows, runs, events, replay, contacts) are on --admin-listen; the API\n"
+        "takes Authorization: Bearer TOKEN too, where TOKEN is $SLUICE_ADMIN_TOKEN, else\n"
         "DATA/admin.token, made and shown once at the first start.\n"
         "\n"
         "Also GET /healthz (503 with the reason while the store fails to commit) and\n"
@@ -205,6 +211,7 @@ int sl__cmd_serve(int argc, char **argv)
         O_SYNC,
         O_SYNC_STORE,
         O_SYNC_SCHEMA,
+        O_ADMIN_LISTEN,
     };
     static const struct option options[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -226,6 +233,7 @@ int sl__cmd_serve(int argc, char **argv)
         {"sync", no_argument, NULL, O_SYNC},
         {"sync-store", required_argument, NULL, O_SYNC_STORE},
         {"sync-schema", required_argument, NULL, O_SYNC_SCHEMA},
+        {"admin-listen", required_argument, NULL, O_ADMIN_LISTEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -237,6 +245,8 @@ int sl__cmd_serve(int argc, char **argv)
     long per_ip = SL_SERVE_MAX_CONNS_PER_IP, header_timeout = SL_SERVE_HEADER_TIMEOUT,
          request_timeout = SL_SERVE_REQUEST_TIMEOUT;
     const char *flows_opt = NULL, *sync_store = NULL, *sync_schema = NULL;
+    const char *admin_listen = "127.0.0.1:8081";
+    int admin_given = 0;
     int c, sync = 0;
     opterr = 0;
     optind = 1;
@@ -310,6 +320,10 @@ int sl__cmd_serve(int argc, char **argv)
             break;
         case O_SYNC_SCHEMA:
             sync_schema = optarg;
+            break;
+        case O_ADMIN_LISTEN:
+            admin_listen = strcmp(optarg, "off") ? optarg : NULL;
+            admin_given = 1;
             break;
         case 'h':
             sl__cmd_serve_help(stdout);
@@ -426,7 +440,9 @@ int sl__cmd_serve(int argc, char **argv)
         return CLI_EFAIL;
     }
     if (made) /* shown once, to the person starting it; it is in DATA/admin.token (0600) */
-        fprintf(stderr, "sluice serve: the REST API's admin token is %s (kept in %s/admin.token)\n",
+        fprintf(stderr,
+                "sluice serve: the admin token (the dashboard's sign-in, the REST API's bearer) "
+                "is %s (kept in %s/admin.token)\n",
                 token, env.data);
     sl_cli_sync_t *syncer = NULL;
     if (sync && (ret = sl__cli_sync_start(&env, sync_store, sync_schema, &syncer))) {
@@ -445,6 +461,8 @@ int sl__cmd_serve(int argc, char **argv)
                              .crypt = &env.crypt,
                              .api = &api,
                              .admin_token = token,
+                             .admin_listen = admin_listen,
+                             .admin_optional = !admin_given,
                              .max_conns_per_ip = (unsigned)per_ip,
                              .header_timeout = (unsigned)header_timeout,
                              .request_timeout = (unsigned)request_timeout};
@@ -463,10 +481,17 @@ int sl__cmd_serve(int argc, char **argv)
     snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
     char url[300];
     snprintf(url, sizeof url, "http://%s:%d", host, sl__server_port(server));
+    char dashboard[300] = "";
+    if (sl__server_admin_port(server)) {
+        const char *acolon = strrchr(admin_listen, ':');
+        snprintf(dashboard, sizeof dashboard, "http://%.*s:%d", (int)(acolon - admin_listen),
+                 admin_listen, sl__server_admin_port(server));
+    }
     sl__log("notice", "listening",
-            json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}", "url", url, "hooks", "POST /hooks/CONNECTION",
-                      "data", env.data, "max_body", (json_int_t)max_body, "flows", flows_dir,
-                      "flows_loaded", (json_int_t)flows.n));
+            json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:s?}", "url", url, "hooks",
+                      "POST /hooks/CONNECTION", "data", env.data, "max_body", (json_int_t)max_body,
+                      "flows", flows_dir, "flows_loaded", (json_int_t)flows.n, "dashboard",
+                      dashboard[0] ? dashboard : NULL));
     sl__inbox_set_router(sl__server_inbox(server), sl__engine_route, engine);
     if (syncer)
         sl__inbox_set_committed(sl__server_inbox(server), sl__cli_sync_committed, syncer);

@@ -13,6 +13,8 @@ extern const sl_embedded_t sl__shipped_fixtures[]; /* fixtures/ *.json, by event
 extern const size_t sl__shipped_fixtures_count;
 extern const sl_embedded_t sl__example_flows[]; /* examples/flows/ *.yaml, by file name */
 extern const size_t sl__example_flows_count;
+extern const sl_embedded_t sl__web_files[]; /* web/ *: the dashboard, by file name */
+extern const size_t sl__web_files_count;
 
 /* The text named `name` in a table, or NULL. */
 const char *sl__embedded_find(const sl_embedded_t *table, size_t n, const char *name);

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/clock.h"
 #include "core/utf8.h"
 #include "http/api.h"
 
@@ -47,6 +48,166 @@ static int collect_event(const sl_event_row_t *r, void *ctx)
     return 0;
 }
 
+/* ?limit=, 1 to 500 (50 when absent or not a number). */
+static size_t list_limit(sl_api_arg_fn arg, void *conn)
+{
+    const char *lim = arg(conn, "limit");
+    long v = lim ? strtol(lim, NULL, 10) : 0;
+    return v <= 0 ? 50 : v > 500 ? 500 : (size_t)v;
+}
+
+#define PAGE_ARGS_HELP                                                                             \
+    "since and until are milliseconds since 1970; before is the `next` of the previous page "      \
+    "(MS:ID)"
+
+static int parse_ms(const char *v, long long *out)
+{
+    *out = 0;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end || n < 0)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* since, until and the keyset cursor before=MS:ID of a list; -1 when one is malformed. */
+static int page_args(sl_api_arg_fn arg, void *conn, long long *since, long long *until,
+                     long long *before_ms, char *before_id, size_t idlen)
+{
+    before_id[0] = '\0';
+    *before_ms = 0;
+    if (parse_ms(arg(conn, "since"), since) || parse_ms(arg(conn, "until"), until))
+        return -1;
+    const char *b = arg(conn, "before");
+    if (!b || !*b)
+        return 0;
+    const char *colon = strchr(b, ':');
+    char ms[24];
+    if (!colon || colon == b || (size_t)(colon - b) >= sizeof ms || strlen(colon + 1) >= idlen ||
+        !colon[1])
+        return -1;
+    snprintf(ms, sizeof ms, "%.*s", (int)(colon - b), b);
+    if (parse_ms(ms, before_ms) || !*before_ms)
+        return -1;
+    snprintf(before_id, idlen, "%s", colon + 1);
+    return 0;
+}
+
+static json_t *next_cursor(long long ms, const char *id)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%lld:%s", ms, id ? id : "");
+    return json_string(buf);
+}
+
+/* POST /api/runs/retry-failed?flow=&event=&since=&until=: every failed run the filter matches
+ * back to the queue (at most 1000 a call; `more` says whether to call again). */
+static unsigned retry_failed(sl_api_t *api, sl_api_arg_fn arg, void *conn, json_t **out)
+{
+    char err[1024];
+    sl_run_filter_t f = {.flow = arg(conn, "flow"),
+                         .status = "failed",
+                         .event_id = arg(conn, "event"),
+                         .limit = 1000};
+    char before_id[2];
+    if (page_args(arg, conn, &f.since_ms, &f.until_ms, &f.before_ms, before_id, sizeof before_id))
+        return fail(out, 400, "bad_request", PAGE_ARGS_HELP);
+    f.before_ms = 0;
+    f.before_id = NULL;
+    json_t *runs = NULL;
+    if (sl_store_runs_list(api->store, &f, &runs, err, sizeof err))
+        return fail(out, 500, "store", err);
+    json_t *ids = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        if (!sl__run_requeue_failed(api->store, id, err, sizeof err))
+            json_array_append_new(ids, json_string(id));
+    }
+    *out = json_pack("{s:o,s:b}", "retried", ids, "more", json_array_size(runs) == f.limit);
+    json_decref(runs);
+    return 202;
+}
+
+/* A connection as the dashboard shows it: never a key or secret, only what kind it is. */
+static int collect_conn(const sl_conn_row_t *c, void *ctx)
+{
+    char masked[32];
+    snprintf(masked, sizeof masked, "sk_%s_••••", c->mode[0] ? c->mode : "test");
+    json_array_append_new(
+        ctx, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:b,s:b,s:I}", "name", c->name, "mode", c->mode,
+                       "account_id", c->account_id, "key", masked, "endpoint_id",
+                       c->endpoint_id[0] ? c->endpoint_id : NULL, "endpoint_url",
+                       c->endpoint_url[0] ? c->endpoint_url : NULL, "webhook_secret",
+                       c->secret_sealed != NULL, "rotating", c->old_secret_sealed != NULL,
+                       "created", (json_int_t)c->created));
+    return 0;
+}
+
+/* Events and runs per bucket over a window ending with the current bucket, counted among the
+ * newest ACTIVITY_CAP of each: {since_ms, bucket_ms, events, runs, events_counted,
+ * runs_counted, cap}. */
+#define ACTIVITY_CAP 25000
+static json_t *activity(sl_store_t *s, long long bucket_ms, size_t n)
+{
+    char err[512];
+    long long now = sl__now_ms(), since = (now / bucket_ms - (long long)n + 1) * bucket_ms;
+    long long counts[2][60], total[2] = {0, 0};
+    json_t *out = json_pack("{s:I,s:I,s:i}", "since_ms", (json_int_t)since, "bucket_ms",
+                            (json_int_t)bucket_ms, "cap", ACTIVITY_CAP);
+    for (int runs = 0; runs < 2 && n <= 60; runs++) {
+        json_t *a = json_array();
+        if (!sl_store_histogram(s, runs, since, bucket_ms, ACTIVITY_CAP, counts[runs], n,
+                                &total[runs], err, sizeof err))
+            for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_integer(counts[runs][i]));
+        json_object_set_new(out, runs ? "runs" : "events", a);
+        json_object_set_new(out, runs ? "runs_counted" : "events_counted",
+                            json_integer(total[runs]));
+    }
+    return out;
+}
+
+/* GET /api/overview: the queue, the latest failures, each connection's last event, events and
+ * runs per minute over the last hour and per hour over the last day. Each part is an indexed
+ * query with a bound: nothing counts every event or run. */
+static unsigned overview(sl_api_t *api, json_t **out)
+{
+    char err[1024];
+    sl_store_t *s = api->store;
+    long long depth = 0, oldest = -1;
+    if (sl_store_runs_queue_stats(s, &depth, &oldest, err, sizeof err))
+        return fail(out, 500, "store", err);
+    sl_run_filter_t ff = {.status = "failed", .limit = 10};
+    json_t *failed = NULL;
+    if (sl_store_runs_list(s, &ff, &failed, err, sizeof err))
+        return fail(out, 500, "store", err);
+    json_t *conns = json_array();
+    sl_store_conn_list(s, collect_conn, conns, err, sizeof err);
+    size_t i;
+    json_t *c;
+    json_array_foreach(conns, i, c)
+    {
+        sl_event_filter_t ef = {.connection = json_string_value(json_object_get(c, "name")),
+                                .limit = 1};
+        json_t *last = json_array();
+        sl_store_events_list(s, &ef, collect_event, last, err, sizeof err);
+        json_object_set(c, "last_event",
+                        json_array_size(last) ? json_array_get(last, 0) : json_null());
+        json_decref(last);
+    }
+    *out =
+        json_pack("{s:{s:I,s:I},s:o,s:o,s:{s:o,s:o}}", "queue", "depth", (json_int_t)depth,
+                  "oldest_ms", (json_int_t)oldest, "latest_failures", failed, "connections", conns,
+                  "activity", "hour", activity(s, 60000, 60), "day", activity(s, 3600000, 24));
+    return 200;
+}
+
 void sl__api_init(sl_api_t *api, sl_store_t *store, sl_engine_t *engine, const sl_flows_t *flows)
 {
     memset(api, 0, sizeof *api);
@@ -79,7 +240,9 @@ unsigned sl__api_handle(sl_api_t *api, const char *method, const char *url, cons
                         size_t len, sl_api_arg_fn arg, void *conn, json_t **out)
 {
     pthread_rwlock_rdlock(&api->lock);
-    unsigned status = handle(api, method, url, body, len, arg, conn, out);
+    unsigned status = api->engine && api->flows
+                          ? handle(api, method, url, body, len, arg, conn, out)
+                          : fail(out, 503, "starting", "the flows are still loading: try again");
     pthread_rwlock_unlock(&api->lock);
     return status;
 }
@@ -167,15 +330,29 @@ static unsigned handle(sl_api_t *api, const char *method, const char *url, const
     }
     if (!strcmp(seg[0], "runs")) {
         if (n == 1 && get) {
-            const char *lim = arg(conn, "limit");
-            sl_run_filter_t f = {arg(conn, "flow"), arg(conn, "status"), arg(conn, "event"),
-                                 lim ? (size_t)strtoul(lim, NULL, 10) : 50};
+            sl_run_filter_t f = {.flow = arg(conn, "flow"),
+                                 .status = arg(conn, "status"),
+                                 .event_id = arg(conn, "event"),
+                                 .limit = list_limit(arg, conn)};
+            char before_id[128];
+            if (page_args(arg, conn, &f.since_ms, &f.until_ms, &f.before_ms, before_id,
+                          sizeof before_id))
+                return fail(out, 400, "bad_request", PAGE_ARGS_HELP);
+            f.before_id = before_id;
             json_t *runs = NULL;
             if (sl_store_runs_list(s, &f, &runs, err, sizeof err))
                 return fail(out, 500, "store", err);
-            *out = json_pack("{s:o}", "runs", runs);
+            json_t *last = json_array_get(runs, json_array_size(runs) - 1);
+            *out =
+                json_pack("{s:o,s:o}", "runs", runs, "next",
+                          json_array_size(runs) == f.limit
+                              ? next_cursor(json_integer_value(json_object_get(last, "created_ms")),
+                                            json_string_value(json_object_get(last, "id")))
+                              : json_null());
             return 200;
         }
+        if (n == 2 && post && !strcmp(seg[1], "retry-failed"))
+            return retry_failed(api, arg, conn, out);
         json_t *run = NULL;
         if (n >= 2 && sl_store_run_get(s, seg[1], &run, err, sizeof err))
             return fail(out, 404, "not_found", err);
@@ -201,15 +378,34 @@ static unsigned handle(sl_api_t *api, const char *method, const char *url, const
     }
     if (!strcmp(seg[0], "events")) {
         if (n == 1 && get) {
-            const char *lim = arg(conn, "limit");
-            sl_event_filter_t f = {arg(conn, "type"), arg(conn, "connection"),
-                                   lim ? (size_t)strtoul(lim, NULL, 10) : 50};
+            sl_event_filter_t f = {.type = arg(conn, "type"),
+                                   .connection = arg(conn, "connection"),
+                                   .limit = list_limit(arg, conn),
+                                   .source = arg(conn, "source"),
+                                   .object_id = arg(conn, "object")};
+            char before_id[128];
+            if (page_args(arg, conn, &f.since_ms, &f.until_ms, &f.before_ms, before_id,
+                          sizeof before_id))
+                return fail(out, 400, "bad_request", PAGE_ARGS_HELP);
+            f.before_id = before_id;
+            if (f.object_id && !*f.object_id)
+                f.object_id = NULL;
+            if (f.source && !*f.source)
+                f.source = NULL;
+            if (f.connection && !*f.connection)
+                f.connection = NULL;
             json_t *all = json_array();
             if (sl_store_events_list(s, &f, collect_event, all, err, sizeof err)) {
                 json_decref(all);
                 return fail(out, 500, "store", err);
             }
-            *out = json_pack("{s:o}", "events", all);
+            json_t *last = json_array_get(all, json_array_size(all) - 1);
+            *out = json_pack(
+                "{s:o,s:o}", "events", all, "next",
+                json_array_size(all) == f.limit
+                    ? next_cursor(json_integer_value(json_object_get(last, "received_ms")),
+                                  json_string_value(json_object_get(last, "id")))
+                    : json_null());
             return 200;
         }
         sl_event_row_t row;
@@ -233,6 +429,17 @@ static unsigned handle(sl_api_t *api, const char *method, const char *url, const
         sl_event_row_cleanup(&row);
         return fail(out, 405, "method_not_allowed", "see the README's REST API section");
     }
+    if (!strcmp(seg[0], "connections") && n == 1 && get) {
+        json_t *all = json_array();
+        if (sl_store_conn_list(s, collect_conn, all, err, sizeof err)) {
+            json_decref(all);
+            return fail(out, 500, "store", err);
+        }
+        *out = json_pack("{s:o}", "connections", all);
+        return 200;
+    }
+    if (!strcmp(seg[0], "overview") && n == 1 && get)
+        return overview(api, out);
     if (!strcmp(seg[0], "contacts") && n == 1 && get) {
         json_t *all = NULL;
         if (sl_store_contacts_list(s, &all, err, sizeof err))
@@ -241,7 +448,8 @@ static unsigned handle(sl_api_t *api, const char *method, const char *url, const
         return 200;
     }
     return fail(out, 404, "not_found",
-                "the API has /api/flows, /api/runs, /api/events and /api/contacts");
+                "the API has /api/flows, /api/runs, /api/events, /api/connections, "
+                "/api/contacts and /api/overview");
 }
 
 int sl__api_token(const char *data_dir, char *out, size_t n, int *made, char *err, size_t errlen)

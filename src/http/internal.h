@@ -66,6 +66,7 @@ struct sl_server {
     atomic_ullong deadline_closed; /* connections closed for being too slow */
     atomic_llong body_bytes;       /* bytes allocated for request bodies now */
     atomic_llong body_freed;       /* bytes of bodies freed since the sweep last trimmed */
+    struct sl_admin *admin;        /* the admin listener (admin.c), or NULL */
 };
 
 enum { SL_RQ_READING, SL_RQ_COMMITTING, SL_RQ_COMMITTED };
@@ -112,6 +113,19 @@ enum MHD_Result sl__hook_handle(sl_server_t *s, struct MHD_Connection *conn, con
 
 /* A submitted request was answered or its connection closed: it no longer counts in flight. */
 void sl__hook_flight_done(sl_server_t *s, sl_request_t *rq);
+
+/* GET /healthz: 200 {"ok":true}, or 503 with the reason while the store fails to commit. */
+enum MHD_Result sl__health_handle(sl_server_t *s, struct MHD_Connection *conn);
+
+/* --- admin.c: the dashboard and /api/ on --admin-listen ---------------------------------------
+ */
+typedef struct sl_admin sl_admin_t;
+
+/* Starts the admin listener on cfg.admin_listen (s->admin); an error names the address. */
+sl_err sl__admin_start(sl_server_t *s, char *err, size_t errlen);
+
+/* Ends its live streams and stops it; no-op when there is none. */
+void sl__admin_stop(sl_server_t *s);
 
 /* --- metrics.c: GET /metrics -------------------------------------------------------------------
  */

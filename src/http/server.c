@@ -1,6 +1,7 @@
 /* sluice serve's HTTP server: one libmicrohttpd daemon, a small pool of epoll threads serving
  * every connection, and the routing of each request to webhooks (hooks.c), /metrics
- * (metrics.c), /healthz and the REST API (api.c). */
+ * (metrics.c) and /healthz. The REST API and the dashboard are on the admin listener
+ * (admin.c), a daemon of its own. */
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,12 +10,9 @@
 #include <malloc.h>
 #endif
 
-#include <openssl/crypto.h>
-
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
-#include "http/api.h"
 #include "http/internal.h"
 
 /* --- connections and their deadlines -------------------------------------------------------
@@ -146,33 +144,8 @@ static void body_bytes_add(sl_server_t *s, size_t before, size_t after)
         atomic_fetch_add(&s->body_freed, (long long)(before - after));
 }
 
-static const char *api_arg(void *conn, const char *name)
-{
-    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* The bearer token, compared in constant time (the length is not secret). */
-static int token_ok(const sl_server_t *s, struct MHD_Connection *conn)
-{
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    const char *want = s->cfg.admin_token;
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !want || !*want)
-        return 0;
-    const char *got = auth + 7;
-    size_t n = strlen(want);
-    return strlen(got) == n && CRYPTO_memcmp(got, want, n) == 0;
-}
-
-static enum MHD_Result answer_api(sl_server_t *s, struct MHD_Connection *conn, const char *method,
-                                  const char *url, const char *body, size_t len)
-{
-    json_t *out = NULL;
-    unsigned status = sl__api_handle(s->cfg.api, method, url, body, len, api_arg, conn, &out);
-    return sl__reply_json(conn, status, out ? out : json_object());
-}
-
 /* GET /healthz: 503 while the store fails to commit (webhooks get 503 then too), with why. */
-static enum MHD_Result answer_health(sl_server_t *s, struct MHD_Connection *conn)
+enum MHD_Result sl__health_handle(sl_server_t *s, struct MHD_Connection *conn)
 {
     sl_inbox_health_t h;
     sl__inbox_health(s->inbox, &h);
@@ -204,26 +177,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!conn_enter(c, SL_CONN_HEADERS, wants_body ? SL_CONN_BODY : SL_CONN_BUSY))
             return MHD_NO; /* closed by the sweep meanwhile */
         if (strcmp(url, "/healthz") == 0)
-            return answer_health(s, conn);
+            return sl__health_handle(s, conn);
         if (strcmp(url, "/metrics") == 0)
             return sl__metrics_handle(s, conn);
-        if (s->cfg.api && strncmp(url, "/api/", 5) == 0) {
-            if (!token_ok(s, conn))
-                return sl__reply_json(
-                    conn, MHD_HTTP_UNAUTHORIZED,
-                    json_pack("{s:s,s:s}", "error", "unauthorized", "message",
-                              "the API needs Authorization: Bearer <admin token> (the token "
-                              "is SLUICE_ADMIN_TOKEN, or DATA/admin.token)"));
-            if (strcmp(method, "POST") != 0)
-                return answer_api(s, conn, method, url, NULL, 0);
-            sl_request_t *rq = calloc(1, sizeof *rq);
-            if (!rq)
-                return MHD_NO;
-            rq->is_api = 1;
-            sl__buf_init(&rq->body, 1 << 20);
-            *con_cls = rq;
-            return MHD_YES;
-        }
+        if (strncmp(url, "/api/", 5) == 0)
+            return sl__reply_json(conn, MHD_HTTP_NOT_FOUND,
+                                  json_pack("{s:s,s:s}", "error", "not_found", "message",
+                                            "the REST API and the dashboard are on the admin "
+                                            "listener (--admin-listen, 127.0.0.1:8081 unless "
+                                            "set), not on the webhook port"));
         if (!is_hook || !*name || strchr(name, '/'))
             return sl__reply_json(conn, MHD_HTTP_NOT_FOUND,
                                   json_pack("{s:s,s:s}", "error", "not_found", "message",
@@ -261,10 +223,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The whole request has arrived (or, for a webhook, its commit is done). */
     if (!conn_enter(c, SL_CONN_BODY, SL_CONN_BUSY) && atomic_load(&c->phase) != SL_CONN_BUSY)
         return MHD_NO; /* closed by the sweep meanwhile; nothing was submitted */
-    if (rq->is_api)
-        return rq->too_big ? sl__reply_json(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                                            json_pack("{s:s}", "error", "too_large"))
-                           : answer_api(s, conn, method, url, rq->body.data, rq->body.len);
     return sl__hook_handle(s, conn, name, rq);
 }
 
@@ -370,6 +328,15 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
+    if (cfg->admin_listen && (rc = sl__admin_start(s, err, errlen))) {
+        if (!cfg->admin_optional) {
+            MHD_stop_daemon(s->daemon);
+            goto fail;
+        }
+        sl__log("warn", "no dashboard or REST API: their default address is taken",
+                json_pack("{s:s}", "error", err));
+        rc = SL_OK;
+    }
     *out = s;
     return SL_OK;
 fail:
@@ -400,6 +367,7 @@ void sl__server_stop(sl_server_t *s)
      * resumes every suspended connection while the daemon still runs; then wait for those
      * answers to go out. Only then may connections close (libmicrohttpd aborts when stopped
      * with connections still suspended). */
+    sl__admin_stop(s); /* its API calls use the engine and store the caller stops next */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     pthread_mutex_lock(&s->flight_lock);
     s->stopping = 1;

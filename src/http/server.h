@@ -14,8 +14,10 @@ typedef struct sl_serve_config {
     size_t max_batch;   /* events per group commit at most */
     sl_store_t *store;  /* borrowed */
     const sl_crypt_t *crypt;
-    struct sl_api *api;      /* NULL: no /api/ */
-    const char *admin_token; /* the bearer token /api/ requires */
+    struct sl_api *api;       /* NULL: no /api/ */
+    const char *admin_token;  /* the bearer token /api/ requires, and the dashboard's sign-in */
+    const char *admin_listen; /* "HOST:PORT" of the dashboard and /api/; NULL: neither */
+    int admin_optional;       /* admin_listen taken: warn and go on without it */
     /* Against slow or greedy clients (0: the default in brackets). Connections from one
      * address at once [64]; seconds from a connection's start, or from its previous answer,
      * until the request's headers must have arrived [10], and its body too [30]. */
@@ -35,6 +37,9 @@ sl_err sl__server_start(const sl_serve_config_t *cfg, sl_server_t **out, char *e
 
 /* The port actually bound. */
 int sl__server_port(const sl_server_t *s);
+
+/* The admin listener's port (the dashboard and /api/), 0 when there is none. */
+int sl__server_admin_port(const sl_server_t *s);
 
 /* The server's inbox, for the other sources of events (catch-up): they share its group commit
  * and dedupe. It lives until sl__server_stop. */

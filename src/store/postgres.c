@@ -56,6 +56,19 @@ static const char *const migrations[] = {
     "ALTER TABLE events DROP CONSTRAINT events_pkey;"
     "ALTER TABLE events ADD PRIMARY KEY (connection, id);"
     "CREATE INDEX events_id ON events (id);",
+    /* 4: the dashboard's lists, newest first: events by connection, type and object id, runs
+     * by status, flow and event, every run. */
+    "CREATE INDEX events_connection ON events (connection, received_ms);"
+    "CREATE INDEX events_type ON events (type, received_ms);"
+    "CREATE INDEX events_family ON events (split_part(type, '.', 1), received_ms);"
+    "CREATE INDEX events_object ON events (json_extract_path_text(payload::json, 'data', 'object', "
+    "'id'),"
+    " received_ms);"
+    "DROP INDEX runs_flow;"
+    "CREATE INDEX runs_flow ON runs (flow, created_ms, seq);"
+    "DROP INDEX runs_event;"
+    "CREATE INDEX runs_event ON runs (event_id, created_ms, seq);"
+    "CREATE INDEX runs_created ON runs (created_ms, seq);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -462,21 +475,43 @@ static void event_from_row(const PGresult *q, int i, sl_event_row_t *r)
     r->payload = sl__pg_dup(q, i, 6);
 }
 
+static sl_err pg_int_pairs(sl_store_t *s, const sl_where_t *w, long long *pairs, size_t max,
+                           size_t *got, char *err, size_t errlen)
+{
+    *got = 0;
+    PGresult *r = sl__pg_query(sl__pg_of(s), w->sql, w->n, w->values, "counting", err, errlen);
+    if (!r)
+        return SL_EIO;
+    for (int i = 0; i < PQntuples(r) && *got < max; i++, (*got)++) {
+        pairs[2 * *got] = atoll(PQgetvalue(r, i, 0));
+        pairs[2 * *got + 1] = atoll(PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    return SL_OK;
+}
+
+/* The object id filter: an index on this expression (schema 4) finds an id at once. */
+#define OBJECT_ID "json_extract_path_text(payload::json, 'data', 'object', 'id')"
+
 static sl_err pg_events_list(sl_store_t *s, const sl_event_filter_t *f, int type_prefix,
                              sl_event_cb cb, void *ctx, char *err, size_t errlen)
 {
-    char limit[24];
-    snprintf(limit, sizeof limit, "%lld", f->limit ? (long long)f->limit : 100);
-    const char *v[] = {sl__pg_text_or_null(f->type), sl__pg_text_or_null(f->connection), limit,
-                       type_prefix ? "1" : "0"};
+    sl_where_t w;
+    sl__where_init(&w, 1);
+    sl__where_raw(&w, "SELECT " EVENT_COLUMNS " FROM events WHERE 1 = 1");
     /* A prefix is compared as text, never as a LIKE pattern: '_' and '%' are themselves. */
-    PGresult *r = sl__pg_query(sl__pg_of(s),
-                               "SELECT " EVENT_COLUMNS " FROM events"
-                               " WHERE ($1::text IS NULL OR (CASE WHEN $4::int = 1"
-                               " THEN left(type, length($1)) ELSE type END) = $1)"
-                               " AND ($2::text IS NULL OR connection = $2)"
-                               " ORDER BY received_ms DESC, id COLLATE \"C\" DESC LIMIT $3::bigint",
-                               4, v, "listing events", err, errlen);
+    static const sl_events_sql_t dialect = {"split_part(type, '.', 1)", "left(type, #::int) = #",
+                                            OBJECT_ID, "id COLLATE \"C\""};
+    sl__events_where(&w, f, type_prefix, &dialect);
+    char tail[96];
+    snprintf(tail, sizeof tail, " ORDER BY received_ms DESC, id COLLATE \"C\" DESC LIMIT %lld",
+             f->limit ? (long long)f->limit : 100);
+    sl__where_raw(&w, tail);
+    if (w.overflow) {
+        snprintf(err, errlen, "listing events: too many filters");
+        return SL_EINVAL;
+    }
+    PGresult *r = sl__pg_query(sl__pg_of(s), w.sql, w.n, w.values, "listing events", err, errlen);
     if (!r)
         return SL_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -592,6 +627,7 @@ static const sl_store_ops_t postgres_ops = {
     .runs_expire_others = sl__pg_runs_expire_others,
     .run_claim_id = sl__pg_run_claim_id,
     .runs_queue_stats = sl__pg_runs_queue_stats,
+    .int_pairs = pg_int_pairs,
     .run_get = sl__pg_run_get,
     .runs_list = sl__pg_runs_list,
     .runs_update = sl__pg_runs_update,

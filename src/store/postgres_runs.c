@@ -230,17 +230,19 @@ sl_err sl__pg_run_get(sl_store_t *s, const char *id, sl_run_row_t *out, char *er
 sl_err sl__pg_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, void *ctx, char *err,
                         size_t errlen)
 {
-    char limit[24];
-    snprintf(limit, sizeof limit, "%zu", f->limit ? f->limit : 50);
-    const char *v[] = {sl__pg_text_or_null(f->flow), sl__pg_text_or_null(f->status),
-                       sl__pg_text_or_null(f->event_id), limit};
-    PGresult *r = sl__pg_query(sl__pg_of(s),
-                               "SELECT " RUN_COLUMNS " FROM runs"
-                               " WHERE ($1::text IS NULL OR flow = $1)"
-                               " AND ($2::text IS NULL OR status = $2)"
-                               " AND ($3::text IS NULL OR event_id = $3)"
-                               " ORDER BY created_ms DESC, seq DESC LIMIT $4::bigint",
-                               4, v, "listing runs", err, errlen);
+    sl_where_t w;
+    sl__where_init(&w, 1);
+    sl__where_raw(&w, "SELECT " RUN_COLUMNS " FROM runs WHERE true");
+    sl__runs_where(&w, f, "seq");
+    char tail[96];
+    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, seq DESC LIMIT %zu",
+             f->limit ? f->limit : 50);
+    sl__where_raw(&w, tail);
+    if (w.overflow) {
+        snprintf(err, errlen, "listing runs: too many filters");
+        return SL_EINVAL;
+    }
+    PGresult *r = sl__pg_query(sl__pg_of(s), w.sql, w.n, w.values, "listing runs", err, errlen);
     if (!r)
         return SL_EIO;
     each_run(r, cb, ctx);

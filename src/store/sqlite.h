@@ -53,6 +53,8 @@ void sl__sq_copy_col(char *dst, size_t n, sqlite3_stmt *q, int col);
 char *sl__sq_dup_col(sqlite3_stmt *q, int col);
 /* Binds v, or NULL for NULL or "". */
 void sl__sq_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
+/* Binds a list's parameters (store.h's sl_where_t) and, after them, its limit. */
+void sl__sq_bind_where(sqlite3_stmt *q, const sl_where_t *w, long long limit);
 /* Inserts a queued run (the caller holds the lock); -1 on failure. */
 int sl__sq_insert_run(sqlite_store_t *st, const char *id, const char *flow, const char *event_id,
                       const char *connection, const char *input, long long created_ms);

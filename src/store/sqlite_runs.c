@@ -296,23 +296,23 @@ sl_err sl__sq_runs_list(sl_store_t *s, const sl_run_filter_t *f, sl_run_cb cb, v
     sqlite_store_t *st = sl__sq_of(s);
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
+    sl_where_t w;
+    sl__where_init(&w, 0);
+    sl__where_raw(&w, "SELECT " RUN_COLUMNS " FROM runs WHERE 1 = 1");
+    sl__runs_where(&w, f, "rowid");
+    char tail[80];
+    snprintf(tail, sizeof tail, " ORDER BY created_ms DESC, rowid DESC LIMIT ?%d", w.n + 1);
+    sl__where_raw(&w, tail);
     pthread_mutex_lock(&st->lock);
-    if (sl__sq_prepare(st,
-                       "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR flow = ?1)"
-                       " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR event_id = ?3)"
-                       " ORDER BY created_ms DESC, rowid DESC LIMIT ?4",
-                       &q) != SQLITE_OK) {
+    if (w.overflow || sqlite3_prepare_v2(st->db, w.sql, -1, &q, NULL) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "listing runs", err, errlen);
         goto out;
     }
-    sl__sq_bind_text_or_null(q, 1, f->flow);
-    sl__sq_bind_text_or_null(q, 2, f->status);
-    sl__sq_bind_text_or_null(q, 3, f->event_id);
-    sqlite3_bind_int64(q, 4, f->limit ? (sqlite3_int64)f->limit : 50);
+    sl__sq_bind_where(q, &w, f->limit ? (long long)f->limit : 50);
     if (each_run(q, cb, ctx))
         rc = sl__sq_db_error(st, "listing runs", err, errlen);
 out:
-    sl__sq_release(q);
+    sqlite3_finalize(q);
     pthread_mutex_unlock(&st->lock);
     return rc;
 }

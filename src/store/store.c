@@ -2,6 +2,7 @@
  * status, the mapping between rows and JSON and the runs an event starts are decided here; a
  * backend only keeps rows (see store.h). */
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,4 +587,158 @@ sl_err sl_store_contacts_list(sl_store_t *s, json_t **out, char *err, size_t err
         *out = NULL;
     }
     return rc;
+}
+
+void sl__where_init(sl_where_t *w, int pg)
+{
+    memset(w, 0, sizeof *w);
+    w->pg = pg;
+}
+
+void sl__where_raw(sl_where_t *w, const char *sql)
+{
+    size_t k = strlen(sql);
+    if (w->len + k >= sizeof w->sql) {
+        w->overflow = 1;
+        return;
+    }
+    memcpy(w->sql + w->len, sql, k + 1);
+    w->len += k;
+}
+
+static void where_vappend(sl_where_t *w, const char *cond, const char *args, va_list ap)
+{
+    for (const char *p = cond; *p; p++) {
+        char piece[40] = {*p, 0};
+        if (*p == '#') {
+            if (w->n >= SL_WHERE_MAX || !*args) {
+                w->overflow = 1;
+                break;
+            }
+            int i = w->n++;
+            if (*args++ == 's') {
+                w->text[i] = va_arg(ap, const char *);
+                w->values[i] = w->text[i];
+            } else {
+                w->num[i] = va_arg(ap, long long);
+                snprintf(w->num_text[i], sizeof w->num_text[i], "%lld", w->num[i]);
+                w->values[i] = w->num_text[i];
+            }
+            snprintf(piece, sizeof piece, w->pg ? "$%d::%s" : "?%d", i + 1,
+                     w->text[i] ? "text" : "bigint");
+        }
+        sl__where_raw(w, piece);
+    }
+}
+
+void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...)
+{
+    va_list ap;
+    va_start(ap, args);
+    sl__where_raw(w, " AND (");
+    where_vappend(w, cond, args, ap);
+    sl__where_raw(w, ")");
+    va_end(ap);
+}
+
+void sl__where_sql(sl_where_t *w, const char *sql, const char *args, ...)
+{
+    va_list ap;
+    va_start(ap, args);
+    where_vappend(w, sql, args, ap);
+    va_end(ap);
+}
+
+sl_err sl_store_histogram(sl_store_t *s, int runs, long long since_ms, long long bucket_ms,
+                          size_t cap, long long *counts, size_t n, long long *total, char *err,
+                          size_t errlen)
+{
+    memset(counts, 0, n * sizeof *counts);
+    *total = 0;
+    if (bucket_ms <= 0) {
+        snprintf(err, errlen, "a histogram's buckets must be at least 1 ms");
+        return SL_EINVAL;
+    }
+    /* The newest `cap` rows at most, so the cost is bounded however busy the store is. */
+    sl_where_t w;
+    sl__where_init(&w, !strcmp(s->ops->name, "postgres"));
+    sl__where_sql(
+        &w,
+        runs ? "SELECT (t - #) / #, count(*) FROM (SELECT created_ms AS t FROM runs"
+               " WHERE created_ms >= # ORDER BY created_ms DESC LIMIT #) AS x GROUP BY 1"
+             : "SELECT (t - #) / #, count(*) FROM (SELECT received_ms AS t FROM events"
+               " WHERE received_ms >= # ORDER BY received_ms DESC LIMIT #) AS x GROUP BY 1",
+        "nnnn", since_ms, bucket_ms, since_ms, (long long)cap);
+    long long pairs[2 * 1440];
+    size_t got = 0;
+    sl_err rc = w.overflow ? SL_EINTERNAL
+                           : s->ops->int_pairs(s, &w, pairs, sizeof pairs / sizeof *pairs / 2, &got,
+                                               err, errlen);
+    for (size_t i = 0; !rc && i < got; i++) {
+        long long b = pairs[2 * i], c = pairs[2 * i + 1];
+        *total += c;
+        if (b >= 0 && (size_t)b < n)
+            counts[b] += c;
+    }
+    return rc;
+}
+
+void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *order_col)
+{
+    if (f->flow)
+        sl__where_and(w, "flow = #", "s", f->flow);
+    if (f->status)
+        sl__where_and(w, "status = #", "s", f->status);
+    if (f->event_id)
+        sl__where_and(w, "event_id = #", "s", f->event_id);
+    if (f->since_ms)
+        sl__where_and(w, "created_ms >= #", "n", f->since_ms);
+    if (f->until_ms)
+        sl__where_and(w, "created_ms < #", "n", f->until_ms);
+    if (f->before_ms) {
+        char cond[160];
+        snprintf(cond, sizeof cond,
+                 "created_ms < # OR (created_ms = # AND %s < (SELECT %s FROM runs WHERE id = #))",
+                 order_col, order_col);
+        sl__where_and(w, cond, "nns", f->before_ms, f->before_ms, f->before_id ? f->before_id : "");
+    }
+}
+
+int sl__type_family(const char *prefix, char *out, size_t n)
+{
+    const char *dot = strchr(prefix, '.');
+    if (!dot || (size_t)(dot - prefix) >= n)
+        return 0;
+    snprintf(out, n, "%.*s", (int)(dot - prefix), prefix);
+    return 1;
+}
+
+void sl__events_where(sl_where_t *w, const sl_event_filter_t *f, int type_prefix,
+                      const sl_events_sql_t *x)
+{
+    char cond[256];
+    if (f->type && type_prefix && sl__type_family(f->type, w->family, sizeof w->family)) {
+        snprintf(cond, sizeof cond, "%s = #", x->family);
+        sl__where_and(w, cond, "s", w->family);
+    }
+    if (f->type && type_prefix)
+        sl__where_and(w, x->prefix, "ns", (long long)strlen(f->type), f->type);
+    else if (f->type)
+        sl__where_and(w, "type = #", "s", f->type);
+    if (f->connection)
+        sl__where_and(w, "connection = #", "s", f->connection);
+    if (f->source)
+        sl__where_and(w, "source = #", "s", f->source);
+    if (f->object_id) {
+        snprintf(cond, sizeof cond, "%s = #", x->object_id);
+        sl__where_and(w, cond, "s", f->object_id);
+    }
+    if (f->since_ms)
+        sl__where_and(w, "received_ms >= #", "n", f->since_ms);
+    if (f->until_ms)
+        sl__where_and(w, "received_ms < #", "n", f->until_ms);
+    if (f->before_ms) {
+        snprintf(cond, sizeof cond, "received_ms < # OR (received_ms = # AND %s < #)", x->id);
+        sl__where_and(w, cond, "nns", f->before_ms, f->before_ms, f->before_id ? f->before_id : "");
+    }
 }

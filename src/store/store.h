@@ -15,6 +15,7 @@
 
 typedef struct sl_store sl_store_t;
 typedef struct sl_run_new sl_run_new_t;
+struct sl_where; /* a query's text and parameters, for the backends (below) */
 
 /* A connection to one Stripe account. Secrets are sealed (core/crypt.h), never plain. */
 typedef struct sl_conn_row {
@@ -70,6 +71,15 @@ typedef struct sl_event_filter {
     const char *type;       /* exact, or a prefix ending in '*' ("invoice.*"); NULL: all */
     const char *connection; /* NULL: all */
     size_t limit;           /* 0: 100 */
+    /* The dashboard's filters; NULL / 0 match all. */
+    const char *source;    /* "webhook" or "catch-up" */
+    const char *object_id; /* an id quoted anywhere in the payload ("cus_123") */
+    long long since_ms;    /* received at or after */
+    long long until_ms;    /* received before */
+    /* Keyset paging: only events older than (before_ms, before_id) in the list's order
+     * (received_ms, then id, newest first); before_ms 0: from the newest. */
+    long long before_ms;
+    const char *before_id;
 } sl_event_filter_t;
 
 typedef int (*sl_event_cb)(const sl_event_row_t *row, void *ctx); /* non-zero stops */
@@ -134,7 +144,14 @@ typedef struct sl_run_filter {
     const char *flow;
     const char *status;
     const char *event_id;
-    size_t limit; /* 0: 50 */
+    size_t limit;       /* 0: 50 */
+    long long since_ms; /* created at or after (0: any) */
+    long long until_ms; /* created before (0: any) */
+    /* Keyset paging: only runs after the run before_id (created at before_ms) in the list's
+     * order, newest first (created_ms, then the order they were queued in); before_ms 0: from
+     * the newest. */
+    long long before_ms;
+    const char *before_id;
 } sl_run_filter_t;
 typedef int (*sl_conn_cb)(const sl_conn_row_t *row, void *ctx);
 
@@ -222,6 +239,9 @@ typedef struct sl_store_ops {
     /* How many runs are queued, and when the oldest was (-1: none). */
     sl_err (*runs_queue_stats)(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
                                size_t errlen);
+    /* Runs a query (store.c's) whose rows are two integers; at most max rows into pairs. */
+    sl_err (*int_pairs)(sl_store_t *s, const struct sl_where *q, long long *pairs, size_t max,
+                        size_t *got, char *err, size_t errlen);
     /* Checks the database's integrity (SQLite: PRAGMA quick_check); NULL: the server's job. */
     sl_err (*check)(sl_store_t *s, char *err, size_t errlen);
 } sl_store_ops_t;
@@ -251,6 +271,13 @@ int sl_store_schema_version(sl_store_t *s);
 /* The queue: how many runs wait, and since when the oldest does (-1: none). */
 sl_err sl_store_runs_queue_stats(sl_store_t *s, long long *depth, long long *oldest_ms, char *err,
                                  size_t errlen);
+
+/* Events (runs: 0) or runs (1) per bucket of bucket_ms from since_ms, counted among the newest
+ * `cap` at most: counts[i] for [since + i * bucket, since + (i + 1) * bucket), i < n; *total is
+ * how many were counted (cap: there may be more). */
+sl_err sl_store_histogram(sl_store_t *s, int runs, long long since_ms, long long bucket_ms,
+                          size_t cap, long long *counts, size_t n, long long *total, char *err,
+                          size_t errlen);
 
 /* Checks the store's integrity before it is served (a corrupt SQLite file is refused, with
  * what to do). */
@@ -363,6 +390,55 @@ sl_err sl_store_contact_upsert(sl_store_t *s, const char *email, const char *fir
                                const char *last_name, int *created, json_t **out, char *err,
                                size_t errlen);
 sl_err sl_store_contacts_list(sl_store_t *s, json_t **out, char *err, size_t errlen);
+
+/* --- for the backends: a list's WHERE clause with only the filters given -----------------------
+ * An index serves a filter only when the query names it plainly (`event_id = ?`), not as
+ * `(? IS NULL OR event_id = ?)`; so each list's SQL is put together from the filters present. */
+#define SL_WHERE_MAX 16
+typedef struct sl_where {
+    char sql[2048];
+    size_t len;
+    int pg;                         /* placeholders $N::bigint and $N::text; else ?N */
+    int n;                          /* parameters so far */
+    const char *text[SL_WHERE_MAX]; /* each parameter's text, or NULL for a number in num */
+    long long num[SL_WHERE_MAX];
+    char num_text[SL_WHERE_MAX][24];  /* the numbers as text, for libpq */
+    const char *values[SL_WHERE_MAX]; /* libpq's values: text[i] or num_text[i] */
+    int overflow;                     /* too long or too many: the caller refuses the query */
+    char family[128];                 /* a text parameter the where clause itself made */
+} sl_where_t;
+
+void sl__where_init(sl_where_t *w, int pg);
+/* Appends `sql` (no placeholders) as it is. */
+void sl__where_raw(sl_where_t *w, const char *sql);
+/* Appends " AND " + cond, each `#` in cond standing for the next parameter (so cond holds no other
+ * `#`) of args: 's' a text (const char *), 'n' a number (long long), in order. */
+void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...);
+
+/* A type prefix's family, what comes before its first '.' ("invoice." and "invoice.pa":
+ * "invoice"), which an index (schema 4) finds newest first however rare; 0 when the prefix has
+ * no '.'. */
+int sl__type_family(const char *prefix, char *out, size_t n);
+
+/* How a backend writes what events_list's filters need. */
+typedef struct sl_events_sql {
+    const char *family;    /* the type's family (see sl__type_family), as indexed */
+    const char *prefix;    /* the type starts with a prefix: "... # ... #" (its length, itself) */
+    const char *object_id; /* the payload's data.object.id, as indexed */
+    const char *id;        /* the id, compared byte by byte */
+} sl_events_sql_t;
+
+/* events_list's filters (type_prefix: f->type is a prefix). */
+void sl__events_where(sl_where_t *w, const sl_event_filter_t *f, int type_prefix,
+                      const sl_events_sql_t *x);
+
+/* Appends sql, each `#` standing for the next parameter of args (as sl__where_and). */
+void sl__where_sql(sl_where_t *w, const char *sql, const char *args, ...);
+
+/* runs_list's filters. order_col is the column that orders runs queued in the same millisecond
+ * (SQLite's rowid, PostgreSQL's seq): runs are listed newest first by created_ms, then by it,
+ * so the order they were queued in holds; a page's `before` run is found by its id. */
+void sl__runs_where(sl_where_t *w, const sl_run_filter_t *f, const char *order_col);
 
 /* The backends. */
 sl_err sl__sqlite_open(const char *path, sl_store_t **out, char *err, size_t errlen);

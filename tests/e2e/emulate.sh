@@ -64,7 +64,9 @@ fi
 if "$1" demo --exit --data "$tmp/demo" >"$tmp/demo.out" 2>&1 &&
     grep -q "7 events arrived as signed webhooks" "$tmp/demo.out" &&
     grep -q "konnectify-invoice-created-finalize        succeeded" "$tmp/demo.out" &&
-    grep -q "customer.created" "$tmp/demo.out"; then
+    grep -q "customer.created" "$tmp/demo.out" &&
+    grep -q "9. The dashboard: http://127.0.0.1:[0-9]*" "$tmp/demo.out" &&
+    grep -q "Sign in with this link: http://127.0.0.1:[0-9]*/signin#token=sla_" "$tmp/demo.out"; then
     echo "ok: sluice demo"
 else
     echo "FAIL: sluice demo"

@@ -29,6 +29,7 @@ EMU=$(grep -o '"url":"[^"]*"' "$tmp/emu.log" | head -1 | cut -d'"' -f4)
 SMTP_PORT=$(head -1 "$tmp/smtp.port")
 HTTP_PORT=$(head -1 "$tmp/http.port")
 SERVE_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ADMIN_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export SLUICE_DATA=$tmp/data SLUICE_FLOWS=$tmp/flows
 export SLUICE_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT SLUICE_SMTP_FROM="Shop <shop@example.com>"
 export SLUICE_FLOW_CRM_URL=http://127.0.0.1:$HTTP_PORT/crm
@@ -37,7 +38,7 @@ export SLUICE_FLOW_EVENTS_URL=http://127.0.0.1:$HTTP_PORT/events
 export SLUICE_ADMIN_TOKEN=test-admin-token-0123456789
 mkdir -p "$SLUICE_FLOWS"
 cp "$here/../../examples/flows/"*.yaml "$SLUICE_FLOWS/"
-api() { curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$SERVE_PORT/api/$1" "${@:2}"; }
+api() { curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/api/$1" "${@:2}"; }
 stripe() { "$SLUICE" call "$@" --api-key "$KEY" --base-url "$EMU"; }
 # Waits until every run has finished (none queued or running).
 settle() {
@@ -113,14 +114,16 @@ expect_rc 0
 expect_out "9 flows OK"
 grep -q "not checked" "$tmp/out" && fail "connections not checked with a store"
 end
-"$SLUICE" serve --listen 127.0.0.1:$SERVE_PORT --public-url http://127.0.0.1:$SERVE_PORT 2>"$tmp/serve.log" &
+"$SLUICE" serve --listen 127.0.0.1:$SERVE_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --public-url http://127.0.0.1:$SERVE_PORT 2>"$tmp/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)
 for _ in $(seq 400); do grep -q '"listening"' "$tmp/serve.log" && break; sleep 0.05; done
 
 begin "the REST API needs the admin token and lists the flows"
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/api/flows")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/api/flows")
 [ "$code" = 401 ] || fail "no token: HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$SERVE_PORT/api/flows")
+[ "$code" = 404 ] || fail "the webhook port serves /api/: HTTP $code"
 [ "$(api flows | jq '.flows | length')" = 9 ] || fail "flows: $(api flows)"
 end
 

@@ -38,11 +38,12 @@ YAML
 paid v1
 "$SLUICE" connect add shop --key "$KEY" --webhook-secret "$secret" --base-url "$EMU" >/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$SLUICE" serve --listen "127.0.0.1:$PORT" 2>"$tmp/serve.log" &
+ADMIN_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SLUICE" serve --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" 2>"$tmp/serve.log" &
 serve=$!
 pids+=($serve)
 for _ in $(seq 200); do grep -q '"listening"' "$tmp/serve.log" && break; sleep 0.05; done
-api() { curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$PORT/api/$1"; }
+api() { curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$ADMIN_PORT/api/$1"; }
 post() { signed_post "http://127.0.0.1:$PORT/hooks/shop" "$secret" "$1" "$2"; } # TYPE ID
 told() { # VERSION EVENT: waits up to 5 s for the receiver to hear it
     for _ in $(seq 50); do

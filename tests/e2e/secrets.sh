@@ -38,10 +38,11 @@ grep -q 'redacted $.env.SLUICE_FLOW_PARTNER_TOKEN' "$tmp/show.json" || fail "no 
 run runs show "$id"
 grep -q "$token" "$tmp/out" && fail "the debug view prints the token"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$SLUICE" serve --listen "127.0.0.1:$port" 2>"$tmp/serve.log" &
+admin_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SLUICE" serve --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin_port" 2>"$tmp/serve.log" &
 pids+=($!)
 for _ in $(seq 400); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$port/api/runs/$id" >"$tmp/api.json"
+curl -s -H "Authorization: Bearer $SLUICE_ADMIN_TOKEN" "http://127.0.0.1:$admin_port/api/runs/$id" >"$tmp/api.json"
 jq -e '.steps | length == 2' "$tmp/api.json" >/dev/null || fail "the API did not return the run: $(head -c 300 "$tmp/api.json")"
 grep -q "$token" "$tmp/api.json" && fail "GET /api/runs/ID returns the token"
 grep -q "$token" "$tmp/serve.log" && fail "the log holds the token"

@@ -551,7 +551,7 @@ static void schedules_fire_once_per_matching_minute(void **state)
     assert_int_equal(sl_store_flow_enabled_put(store, "daily", 0, err, sizeof err), SL_OK);
     sl__engine_refresh(e);
     assert_int_equal(sl__engine_schedule_tick(e, utc(2026, 11, 25, 9, 0, 0)), 0);
-    sl_run_filter_t f = {"daily", NULL, NULL, 10};
+    sl_run_filter_t f = {.flow = "daily", .limit = 10};
     json_t *runs = NULL;
     assert_int_equal(sl_store_runs_list(store, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/crypt.h"
 #include "store/store.h"
 
@@ -118,7 +119,7 @@ static sl_store_t *fresh_store(void)
     if (rc)
         fail_msg("opening %s: %s", uri, err);
     assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
-    assert_int_equal(sl_store_schema_version(s), 3);
+    assert_int_equal(sl_store_schema_version(s), 4);
     return s;
 }
 
@@ -177,21 +178,21 @@ static void test_events_and_connections(void **state)
     sl_event_row_cleanup(&copy);
 
     count_t c = {0, ""};
-    sl_event_filter_t f = {"invoice.*", NULL, 0};
+    sl_event_filter_t f = {.type = "invoice.*"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.first, "evt_1"); /* newest first: the platform's copy */
     /* A prefix, not a pattern: `_` is an underscore, not any character. */
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){"payment_intent.*", NULL, 0};
+    f = (sl_event_filter_t){.type = "payment_intent.*"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 0);
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){"invoice.paid", NULL, 0};
+    f = (sl_event_filter_t){.type = "invoice.paid"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 2);
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){NULL, "shop", 1};
+    f = (sl_event_filter_t){.connection = "shop", .limit = 1};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 1);
 
@@ -253,7 +254,7 @@ static void test_event_runs(void **state)
     assert_int_equal(fresh[0] + fresh[1], 1);
     assert_int_equal(sl_store_events_insert(s, ev, 1, fresh, err, sizeof err), SL_OK);
     json_t *runs = NULL;
-    sl_run_filter_t f = {NULL, "queued", "evt_1", 0};
+    sl_run_filter_t f = {.status = "queued", .event_id = "evt_1"};
     assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);
     json_t *r = json_array_get(runs, 0);
@@ -474,7 +475,7 @@ static void test_schedules_and_leases(void **state)
     assert_int_equal(fired, 1);
     json_decref(run);
     json_t *runs = NULL;
-    sl_run_filter_t f = {"tick", NULL, NULL, 0};
+    sl_run_filter_t f = {.flow = "tick"};
     assert_int_equal(sl_store_runs_list(s, &f, &runs, err, sizeof err), SL_OK);
     assert_int_equal(json_array_size(runs), 2);
     json_decref(runs);
@@ -519,6 +520,133 @@ static void test_schedules_and_leases(void **state)
 
 /* A data directory from the release before schema versions opens, upgrades and keeps every
  * row (tests/fixtures/store-v1.sql was dumped from one). */
+/* The dashboard's lists: filters by source, object id and time, and keyset pages that neither
+ * repeat nor skip a row, even where two share a time. */
+static int collect_ids(const sl_event_row_t *r, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:I}", "id", r->id, "ms", (json_int_t)r->received_ms));
+    return 0;
+}
+
+static void test_dashboard_lists(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_store_t *s = fresh_store();
+    static const char *const payloads[7] = {
+        "{\"data\":{\"object\":{\"id\":\"in_1\"}}}", "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}",
+        "{\"data\":{\"object\":{\"id\":\"in_2\"}}}", "{\"data\":{\"object\":{\"id\":\"in_3\"}}}",
+        "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}", "{\"data\":{\"object\":{\"id\":\"cus_12\"}}}",
+        "{}"};
+    static const char *const ids[7] = {"e1", "e2", "e3", "e4", "e5", "e6", "e7"};
+    static const long long at[7] = {1000, 2000, 3000, 3000, 5000, 6000, 7000};
+    const char *flows[] = {"f"};
+    sl_event_in_t ev[7];
+    for (int i = 0; i < 7; i++) {
+        ev[i] = event(ids[i], "shop", "invoice.paid", i == 5 ? "catch-up" : "webhook", at[i]);
+        ev[i].payload = payloads[i];
+        ev[i].payload_len = strlen(payloads[i]);
+        ev[i].flows = flows;
+        ev[i].nflows = 1;
+    }
+    int fresh[7];
+    assert_int_equal(sl_store_events_insert(s, ev, 7, fresh, err, sizeof err), SL_OK);
+
+    /* Pages of 2, newest first, each after the last of the one before. */
+    json_t *all = json_array();
+    sl_event_filter_t f = {.limit = 2};
+    char last_id[64] = "";
+    for (int page = 0; page < 10; page++) {
+        size_t had = json_array_size(all);
+        sl_err rc = sl_store_events_list(s, &f, collect_ids, all, err, sizeof err);
+        if (rc)
+            fail_msg("listing events: %s", err);
+        if (json_array_size(all) == had)
+            break;
+        json_t *last = json_array_get(all, json_array_size(all) - 1);
+        snprintf(last_id, sizeof last_id, "%s", json_string_value(json_object_get(last, "id")));
+        f.before_ms = json_integer_value(json_object_get(last, "ms"));
+        f.before_id = last_id;
+    }
+    assert_int_equal(json_array_size(all), 7);
+    static const char *const newest_first[7] = {"e7", "e6", "e5", "e4", "e3", "e2", "e1"};
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(all, i), "id")),
+                            newest_first[i]);
+    json_decref(all);
+
+    count_t c = {0, ""};
+    f = (sl_event_filter_t){.since_ms = 2000, .until_ms = 5000};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 3);
+    c = (count_t){0, ""};
+    f = (sl_event_filter_t){.source = "catch-up"};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.first, "e6");
+    /* The object's id exactly: cus_1, not cus_12. */
+    c = (count_t){0, ""};
+    f = (sl_event_filter_t){.object_id = "cus_1"};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.first, "e5");
+    c = (count_t){0, ""};
+    f = (sl_event_filter_t){.object_id = "cus_1", .type = "invoice.*", .before_ms = 5000,
+                            .before_id = "e5"};
+    assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.first, "e2");
+
+    /* Per bucket, among the newest `cap`. */
+    long long counts[8], total = 0;
+    assert_int_equal(sl_store_histogram(s, 0, 1000, 1000, 100, counts, 8, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 7);
+    static const long long want[8] = {1, 1, 2, 0, 1, 1, 1, 0};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(counts[i], want[i]);
+    assert_int_equal(sl_store_histogram(s, 0, 1000, 1000, 3, counts, 8, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 3);
+    assert_int_equal(counts[0] + counts[1] + counts[2], 0);
+    assert_int_equal(sl_store_histogram(s, 1, 0, 60000, 100, counts, 1, &total, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(total, 7); /* runs: counted, though all fall past the one bucket asked */
+
+    /* Runs: their pages too (all seven were queued in one commit: equal or close times). */
+    json_t *seen = json_object();
+    sl_run_filter_t rf = {.flow = "f", .limit = 3};
+    char before[64] = "";
+    for (int page = 0; page < 10; page++) {
+        json_t *runs = NULL;
+        assert_int_equal(sl_store_runs_list(s, &rf, &runs, err, sizeof err), SL_OK);
+        size_t n = json_array_size(runs);
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(seen, str(json_array_get(runs, i), "id"), json_true());
+        if (n) {
+            json_t *last = json_array_get(runs, n - 1);
+            snprintf(before, sizeof before, "%s", str(last, "id"));
+            rf.before_ms = json_integer_value(json_object_get(last, "created_ms"));
+            rf.before_id = before;
+        }
+        json_decref(runs);
+        if (n < 3)
+            break;
+    }
+    assert_int_equal(json_object_size(seen), 7);
+    json_decref(seen);
+    json_t *runs = NULL;
+    rf = (sl_run_filter_t){.event_id = "e4", .since_ms = 1, .until_ms = sl__now_ms() + 60000};
+    assert_int_equal(sl_store_runs_list(s, &rf, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(runs), 1);
+    json_decref(runs);
+    rf = (sl_run_filter_t){.until_ms = 1};
+    assert_int_equal(sl_store_runs_list(s, &rf, &runs, err, sizeof err), SL_OK);
+    assert_int_equal(json_array_size(runs), 0);
+    json_decref(runs);
+    sl_store_close(s);
+}
+
 static void test_migrates_v1(void **state)
 {
     (void)state;
@@ -539,7 +667,7 @@ static void test_migrates_v1(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     sl_store_t *s = NULL;
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
-    assert_int_equal(sl_store_schema_version(s), 3);
+    assert_int_equal(sl_store_schema_version(s), 4);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 7);
@@ -594,6 +722,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_runs_and_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedules_and_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dashboard_lists, setup, teardown),
         /* The release before schema versions had SQLite only. */
         cmocka_unit_test_setup_teardown(test_migrates_v1, setup, teardown),
     };
