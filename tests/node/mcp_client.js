@@ -257,7 +257,26 @@ async function main() {
     const bad = await own.callTool({name: 'get_run', arguments: {id: '../flows'}});
     assert.strictEqual(bad.isError, true);
     const events = await own.callTool({name: 'list_events', arguments: {limit: 5}});
-    assert.ok(Array.isArray(events.structuredContent.events));
+    const delivered = events.structuredContent.events.find((e) => e.type === 'customer.created');
+    assert.ok(delivered, text(events));
+    const one = await own.callTool({name: 'get_event', arguments: {id: delivered.id}});
+    assert.strictEqual(one.structuredContent.type, 'customer.created', text(one));
+    // The event into every flow that wants it now: greet runs again on it.
+    const replay = await own.callTool({name: 'replay_event', arguments: {id: delivered.id}});
+    assert.ok(!replay.isError, text(replay));
+    const greets = await own.callTool({name: 'list_runs', arguments: {flow: 'greet', limit: 5}});
+    assert.ok(greets.structuredContent.runs.some((r) => r.event_id === delivered.id &&
+                                                      r.status === 'succeeded'), text(greets));
+    // A run that fails (its receiver answers 503 once), then retried from the failed step.
+    const failed = await own.callTool({name: 'run_flow', arguments: {name: 'flaky'}});
+    const failedRun = failed.structuredContent.run || failed.structuredContent.id;
+    const seen = await own.callTool({name: 'get_run', arguments: {id: failedRun}});
+    assert.strictEqual(seen.structuredContent.status, 'failed', text(seen));
+    const retried = await own.callTool({name: 'retry_run', arguments: {id: failedRun}});
+    assert.ok(!retried.isError, text(retried));
+    const after = await own.callTool({name: 'get_run', arguments: {id: failedRun}});
+    assert.strictEqual(after.structuredContent.status, 'succeeded', text(after));
+    assert.strictEqual(after.structuredContent.attempt, 2, text(after));
     await own.close();
   });
 
