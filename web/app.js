@@ -615,7 +615,8 @@ async function connections() {
     data.connections.length ? table(['Name', 'Mode', 'Account', 'Key', 'Webhook secret', 'Endpoint'], data.connections.map((c) => h('tr', {},
       td('Name', link('/inbox' + qs({ connection: c.name }), c.name)), td('Mode', c.mode), td('Account', h('span', { class: 'mono' }, c.account_id || '—')),
       td('Key', h('span', { class: 'mono' }, c.key)), td('Webhook secret', c.webhook_secret ? (c.rotating ? 'set (rotating)' : 'set') : h('span', { class: 'error' }, 'none: webhooks are refused')),
-      td('Endpoint', c.endpoint_url ? [h('span', { class: 'mono' }, c.endpoint_url), h('br'), h('span', { class: 'muted mono' }, c.endpoint_id || '')] : h('span', { class: 'muted' }, 'not registered')))))
+      td('Endpoint', c.endpoint_url ? [h('span', { class: 'mono' }, c.endpoint_url), h('br'), h('span', { class: 'muted mono' }, c.endpoint_id || ''),
+        c.endpoint_events ? h('div', { class: 'endpoint-events' }, ...c.endpoint_events.map((t) => h('span', { class: 'mono tag' }, t, ' '))) : ''] : h('span', { class: 'muted' }, 'not registered')))))
       : empty('No connections yet.', h('span', {}, 'Add one with ', h('code', {}, 'sluice connect add NAME --key sk_test_… --webhook-secret whsec_…'), '.')),
     h('p', { class: 'muted' }, 'Keys and secrets are kept sealed and never shown here.'));
 }

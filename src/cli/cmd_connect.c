@@ -80,6 +80,11 @@ static json_t *conn_json(const sl_conn_row_t *row, const sl_crypt_t *crypt)
     if (row->endpoint_id[0]) {
         json_object_set_new(o, "endpoint_id", json_string(row->endpoint_id));
         json_object_set_new(o, "endpoint_url", json_string(row->endpoint_url));
+        json_t *types = row->endpoint_events ? json_loads(row->endpoint_events, 0, NULL) : NULL;
+        if (json_is_array(types))
+            json_object_set_new(o, "endpoint_events", types);
+        else
+            json_decref(types);
     }
     return o;
 }

@@ -93,6 +93,9 @@ sl_err sl__endpoint_register(sl_store_t *store, const sl_crypt_t *crypt, const c
     }
     json_decref(params);
     params = json_pack("{s:o}", "enabled_events", events_array(events, nevents));
+    /* Kept with the connection, for `connect show` and the dashboard. */
+    free(row.endpoint_events);
+    row.endpoint_events = json_dumps(json_object_get(params, "enabled_events"), JSON_COMPACT);
     if (found) {
         const char *id = json_string_value(json_object_get(found, "id"));
         snprintf(row.endpoint_id, sizeof row.endpoint_id, "%s", id ? id : "");
@@ -214,6 +217,8 @@ sl_err sl__endpoint_unregister(sl_store_t *store, const sl_crypt_t *crypt, const
             snprintf(msg, msglen, "Deleted webhook endpoint %s (%s).", row.endpoint_id,
                      row.endpoint_url);
             row.endpoint_id[0] = row.endpoint_url[0] = '\0';
+            free(row.endpoint_events);
+            row.endpoint_events = NULL;
             free(row.secret_sealed);
             free(row.old_secret_sealed);
             row.secret_sealed = row.old_secret_sealed = NULL;

@@ -139,13 +139,18 @@ static int collect_conn(const sl_conn_row_t *c, void *ctx)
 {
     char masked[32];
     snprintf(masked, sizeof masked, "sk_%s_••••", c->mode[0] ? c->mode : "test");
-    json_array_append_new(
-        ctx, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:b,s:b,s:I}", "name", c->name, "mode", c->mode,
-                       "account_id", c->account_id, "key", masked, "endpoint_id",
-                       c->endpoint_id[0] ? c->endpoint_id : NULL, "endpoint_url",
-                       c->endpoint_url[0] ? c->endpoint_url : NULL, "webhook_secret",
-                       c->secret_sealed != NULL, "rotating", c->old_secret_sealed != NULL,
-                       "created", (json_int_t)c->created));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:b,s:b,s:I}", "name", c->name, "mode",
+                          c->mode, "account_id", c->account_id, "key", masked, "endpoint_id",
+                          c->endpoint_id[0] ? c->endpoint_id : NULL, "endpoint_url",
+                          c->endpoint_url[0] ? c->endpoint_url : NULL, "webhook_secret",
+                          c->secret_sealed != NULL, "rotating", c->old_secret_sealed != NULL,
+                          "created", (json_int_t)c->created);
+    json_t *types = c->endpoint_events ? json_loads(c->endpoint_events, 0, NULL) : NULL;
+    if (json_is_array(types))
+        json_object_set_new(o, "endpoint_events", types);
+    else
+        json_decref(types);
+    json_array_append_new(ctx, o);
     return 0;
 }
 

@@ -129,6 +129,7 @@ static int collect(const sl_conn_row_t *row, void *ctx)
     r->v[r->n].key_sealed = row->key_sealed ? strdup(row->key_sealed) : NULL;
     r->v[r->n].secret_sealed = NULL;
     r->v[r->n].old_secret_sealed = NULL;
+    r->v[r->n].endpoint_events = NULL;
     r->n++;
     return 0;
 }

@@ -69,6 +69,9 @@ static const char *const migrations[] = {
     "DROP INDEX runs_event;"
     "CREATE INDEX runs_event ON runs (event_id, created_ms, seq);"
     "CREATE INDEX runs_created ON runs (created_ms, seq);",
+    /* 5: the event types of the endpoint sluice registered, for `connect show` and the
+     * dashboard. */
+    "ALTER TABLE connections ADD COLUMN endpoint_events TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -163,7 +166,8 @@ static sl_err pg_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
                        sl__pg_text_or_null(r->stripe_account),
                        sl__pg_text_or_null(r->endpoint_id),
                        sl__pg_text_or_null(r->endpoint_url),
-                       created};
+                       created,
+                       r->endpoint_events};
     PGconn *c = sl__pg_get(st, err, errlen);
     if (!c)
         return SL_EIO;
@@ -171,22 +175,24 @@ static sl_err pg_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
         c,
         "INSERT INTO connections (name, mode, account_id, key_sealed, secret_sealed,"
         " old_secret_sealed, old_secret_expires, base_url, stripe_version, stripe_account,"
-        " endpoint_id, endpoint_url, created)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+        " endpoint_id, endpoint_url, created, endpoint_events)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)"
         " ON CONFLICT (name) DO UPDATE SET mode = excluded.mode,"
         " account_id = excluded.account_id, key_sealed = excluded.key_sealed,"
         " secret_sealed = excluded.secret_sealed, old_secret_sealed = excluded.old_secret_sealed,"
         " old_secret_expires = excluded.old_secret_expires, base_url = excluded.base_url,"
         " stripe_version = excluded.stripe_version, stripe_account = excluded.stripe_account,"
-        " endpoint_id = excluded.endpoint_id, endpoint_url = excluded.endpoint_url",
-        13, v, "saving a connection", err, errlen);
+        " endpoint_id = excluded.endpoint_id, endpoint_url = excluded.endpoint_url,"
+        " endpoint_events = excluded.endpoint_events",
+        14, v, "saving a connection", err, errlen);
     sl__pg_put(st, c);
     return bad ? SL_EIO : SL_OK;
 }
 
 #define CONN_COLUMNS                                                                               \
     "name, mode, account_id, key_sealed, secret_sealed, old_secret_sealed, old_secret_expires,"    \
-    " base_url, stripe_version, stripe_account, endpoint_id, endpoint_url, created"
+    " base_url, stripe_version, stripe_account, endpoint_id, endpoint_url, created, "              \
+    "endpoint_events"
 
 static void conn_from_row(const PGresult *q, int i, sl_conn_row_t *r)
 {
@@ -204,6 +210,7 @@ static void conn_from_row(const PGresult *q, int i, sl_conn_row_t *r)
     sl__pg_copy(r->endpoint_id, sizeof r->endpoint_id, q, i, 10);
     sl__pg_copy(r->endpoint_url, sizeof r->endpoint_url, q, i, 11);
     r->created = sl__pg_ll(q, i, 12, 0);
+    r->endpoint_events = sl__pg_dup(q, i, 13);
 }
 
 static sl_err pg_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, char *err,

@@ -73,6 +73,9 @@ static const char *const migrations[] = {
     "DROP INDEX runs_event;"
     "CREATE INDEX runs_event ON runs (event_id, created_ms);"
     "CREATE INDEX runs_created ON runs (created_ms);",
+    /* 5: the event types of the endpoint sluice registered, for `connect show` and the
+     * dashboard. */
+    "ALTER TABLE connections ADD COLUMN endpoint_events TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -199,13 +202,15 @@ static sl_err sq_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
     static const char *const sql =
         "INSERT INTO connections (name, mode, account_id, key_sealed, secret_sealed,"
         " old_secret_sealed, old_secret_expires, base_url, stripe_version, stripe_account,"
-        " endpoint_id, endpoint_url, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " endpoint_id, endpoint_url, created, endpoint_events)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT (name) DO UPDATE SET mode = excluded.mode,"
         " account_id = excluded.account_id, key_sealed = excluded.key_sealed,"
         " secret_sealed = excluded.secret_sealed, old_secret_sealed = excluded.old_secret_sealed,"
         " old_secret_expires = excluded.old_secret_expires, base_url = excluded.base_url,"
         " stripe_version = excluded.stripe_version, stripe_account = excluded.stripe_account,"
-        " endpoint_id = excluded.endpoint_id, endpoint_url = excluded.endpoint_url";
+        " endpoint_id = excluded.endpoint_id, endpoint_url = excluded.endpoint_url,"
+        " endpoint_events = excluded.endpoint_events";
     sqlite3_stmt *q = NULL;
     sl_err rc = SL_OK;
     pthread_mutex_lock(&st->lock);
@@ -226,6 +231,7 @@ static sl_err sq_conn_put(sl_store_t *s, const sl_conn_row_t *r, char *err, size
     sl__sq_bind_text_or_null(q, 11, r->endpoint_id);
     sl__sq_bind_text_or_null(q, 12, r->endpoint_url);
     sqlite3_bind_int64(q, 13, r->created);
+    sl__sq_bind_text_or_null(q, 14, r->endpoint_events);
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = sl__sq_db_error(st, "saving a connection", err, errlen);
 out:
@@ -236,7 +242,8 @@ out:
 
 #define CONN_COLUMNS                                                                               \
     "name, mode, account_id, key_sealed, secret_sealed, old_secret_sealed, old_secret_expires,"    \
-    " base_url, stripe_version, stripe_account, endpoint_id, endpoint_url, created"
+    " base_url, stripe_version, stripe_account, endpoint_id, endpoint_url, created, "              \
+    "endpoint_events"
 
 static void conn_from_row(sqlite3_stmt *q, sl_conn_row_t *r)
 {
@@ -254,6 +261,7 @@ static void conn_from_row(sqlite3_stmt *q, sl_conn_row_t *r)
     sl__sq_copy_col(r->endpoint_id, sizeof r->endpoint_id, q, 10);
     sl__sq_copy_col(r->endpoint_url, sizeof r->endpoint_url, q, 11);
     r->created = sqlite3_column_int64(q, 12);
+    r->endpoint_events = sl__sq_dup_col(q, 13);
 }
 
 static sl_err sq_conn_get(sl_store_t *s, const char *name, sl_conn_row_t *out, char *err,

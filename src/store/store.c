@@ -16,6 +16,7 @@ void sl_conn_row_cleanup(sl_conn_row_t *row)
     free(row->key_sealed);
     free(row->secret_sealed);
     free(row->old_secret_sealed);
+    free(row->endpoint_events);
     memset(row, 0, sizeof *row);
 }
 

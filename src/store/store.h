@@ -32,6 +32,7 @@ typedef struct sl_conn_row {
     char endpoint_id[64]; /* the webhook endpoint sluice registered, if any */
     char endpoint_url[1024];
     long long created;
+    char *endpoint_events; /* heap, or NULL: the event types it was registered with (JSON array) */
 } sl_conn_row_t;
 
 /* Frees the heap strings of a row and zeroes it. */

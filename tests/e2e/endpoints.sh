@@ -41,6 +41,10 @@ endpoints >"$tmp/eps.json"
     fail "enabled_events $(jq -c '.data[0].enabled_events' "$tmp/eps.json")"
 [ "$(jq -r '.data[0].api_version' "$tmp/eps.json")" = 2023-08-16 ] || fail "api_version $(jq -r '.data[0].api_version' "$tmp/eps.json")"
 first=$(jq -r '.data[0].id' "$tmp/eps.json")
+# The connection keeps the endpoint's event types, for `connect show` and the dashboard.
+run connect show shop --json
+[ "$(jq -c '.endpoint_events | sort' "$tmp/out")" = '["customer.created","invoice.paid","invoice.payment_failed"]' ] ||
+    fail "connect show: $(jq -c .endpoint_events "$tmp/out")"
 end
 
 begin "a new public URL replaces the endpoint at the old one"

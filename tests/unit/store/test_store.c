@@ -119,7 +119,7 @@ static sl_store_t *fresh_store(void)
     if (rc)
         fail_msg("opening %s: %s", uri, err);
     assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
-    assert_int_equal(sl_store_schema_version(s), 4);
+    assert_int_equal(sl_store_schema_version(s), 5);
     return s;
 }
 
@@ -209,6 +209,12 @@ static void test_events_and_connections(void **state)
     assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_OK);
     assert_string_equal(back.key_sealed, "v1:x");
     assert_null(back.secret_sealed);
+    assert_null(back.endpoint_events);
+    sl_conn_row_cleanup(&back);
+    conn.endpoint_events = "[\"invoice.paid\"]"; /* kept with the endpoint sluice registered */
+    assert_int_equal(sl_store_conn_put(s, &conn, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_OK);
+    assert_string_equal(back.endpoint_events, "[\"invoice.paid\"]");
     sl_conn_row_cleanup(&back);
     assert_int_equal(sl_store_conn_delete(s, "shop", err, sizeof err), SL_OK);
     assert_int_equal(sl_store_conn_get(s, "shop", &back, err, sizeof err), SL_ENOTFOUND);
@@ -524,7 +530,8 @@ static void test_schedules_and_leases(void **state)
  * repeat nor skip a row, even where two share a time. */
 static int collect_ids(const sl_event_row_t *r, void *ctx)
 {
-    json_array_append_new(ctx, json_pack("{s:s,s:I}", "id", r->id, "ms", (json_int_t)r->received_ms));
+    json_array_append_new(ctx,
+                          json_pack("{s:s,s:I}", "id", r->id, "ms", (json_int_t)r->received_ms));
     return 0;
 }
 
@@ -533,11 +540,13 @@ static void test_dashboard_lists(void **state)
     (void)state;
     char err[256];
     sl_store_t *s = fresh_store();
-    static const char *const payloads[7] = {
-        "{\"data\":{\"object\":{\"id\":\"in_1\"}}}", "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}",
-        "{\"data\":{\"object\":{\"id\":\"in_2\"}}}", "{\"data\":{\"object\":{\"id\":\"in_3\"}}}",
-        "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}", "{\"data\":{\"object\":{\"id\":\"cus_12\"}}}",
-        "{}"};
+    static const char *const payloads[7] = {"{\"data\":{\"object\":{\"id\":\"in_1\"}}}",
+                                            "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}",
+                                            "{\"data\":{\"object\":{\"id\":\"in_2\"}}}",
+                                            "{\"data\":{\"object\":{\"id\":\"in_3\"}}}",
+                                            "{\"data\":{\"object\":{\"id\":\"cus_1\"}}}",
+                                            "{\"data\":{\"object\":{\"id\":\"cus_12\"}}}",
+                                            "{}"};
     static const char *const ids[7] = {"e1", "e2", "e3", "e4", "e5", "e6", "e7"};
     static const long long at[7] = {1000, 2000, 3000, 3000, 5000, 6000, 7000};
     const char *flows[] = {"f"};
@@ -591,8 +600,8 @@ static void test_dashboard_lists(void **state)
     assert_int_equal(c.n, 2);
     assert_string_equal(c.first, "e5");
     c = (count_t){0, ""};
-    f = (sl_event_filter_t){.object_id = "cus_1", .type = "invoice.*", .before_ms = 5000,
-                            .before_id = "e5"};
+    f = (sl_event_filter_t){
+        .object_id = "cus_1", .type = "invoice.*", .before_ms = 5000, .before_id = "e5"};
     assert_int_equal(sl_store_events_list(s, &f, count_events, &c, err, sizeof err), SL_OK);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.first, "e2");
@@ -667,7 +676,7 @@ static void test_migrates_v1(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     sl_store_t *s = NULL;
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
-    assert_int_equal(sl_store_schema_version(s), 4);
+    assert_int_equal(sl_store_schema_version(s), 5);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 7);
