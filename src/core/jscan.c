@@ -250,10 +250,14 @@ static int scan_object(scanner_t *s, int depth, sl_jscan_field_t *fields, size_t
             want->kind = is_int ? SL_JSCAN_INTEGER : SL_JSCAN_OTHER;
             want->integer = v;
         } else {
+            const unsigned char *start = s->p;
             if (scan_value(s, depth + 1, NULL, 0))
                 return -1;
-            if (want)
+            if (want) {
                 want->kind = SL_JSCAN_OTHER; /* the last occurrence wins, as in jansson */
+                want->str = (const char *)start;
+                want->len = (size_t)(s->p - start);
+            }
         }
     next_member:
         skip_ws(s);

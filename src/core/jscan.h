@@ -11,7 +11,8 @@ typedef enum sl_jscan_kind {
     SL_JSCAN_STRING,         /* str/len: the raw contents, no escapes in them */
     SL_JSCAN_ESCAPED_STRING, /* str/len: raw contents holding escapes (not decoded) */
     SL_JSCAN_INTEGER,        /* integer */
-    SL_JSCAN_OTHER,          /* present, some other kind of value */
+    SL_JSCAN_OTHER,          /* present, some other kind of value; str/len: its text when it is
+                              * an object, an array, a literal or a number (not an integer) */
 } sl_jscan_kind;
 
 typedef struct sl_jscan_field {

@@ -72,6 +72,12 @@ static const char *const migrations[] = {
     /* 5: the event types of the endpoint sluice registered, for `connect show` and the
      * dashboard. */
     "ALTER TABLE connections ADD COLUMN endpoint_events TEXT;",
+    /* 6: the object id as a column, set by sluice as it stores the event, instead of an index
+     * on an expression that parsed every payload again. */
+    "ALTER TABLE events ADD COLUMN object_id TEXT;"
+    "UPDATE events SET object_id = json_extract_path_text(payload::json, 'data', 'object', 'id');"
+    "DROP INDEX events_object;"
+    "CREATE INDEX events_object ON events (object_id, received_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -325,22 +331,23 @@ static int insert_events(PGconn *c, const sl_event_in_t *ev, size_t n, int *fres
 {
     int rc = -1;
     char(*nums)[2][24] = calloc(n, sizeof *nums);
-    const char **v = calloc(n * 7, sizeof *v);
-    int *lens = calloc(n * 7, sizeof *lens), *fmts = calloc(n * 7, sizeof *fmts);
+    char(*oids)[256] = calloc(n, sizeof *oids);
+    const char **v = calloc(n * 8, sizeof *v);
+    int *lens = calloc(n * 8, sizeof *lens), *fmts = calloc(n * 8, sizeof *fmts);
     id_pos_t *order = calloc(n, sizeof *order);
     char *sql =
         values_sql("INSERT INTO events (id, connection, type, created, received_ms,"
-                   " source, payload) VALUES ",
-                   n, 7, ")", " ON CONFLICT (connection, id) DO NOTHING RETURNING id, connection");
+                   " source, payload, object_id) VALUES ",
+                   n, 8, ")", " ON CONFLICT (connection, id) DO NOTHING RETURNING id, connection");
     PGresult *r = NULL;
-    if (!nums || !v || !lens || !fmts || !order || !sql) {
+    if (!nums || !oids || !v || !lens || !fmts || !order || !sql) {
         snprintf(err, errlen, "store: out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(nums[i][0], sizeof nums[i][0], "%lld", ev[i].created);
         snprintf(nums[i][1], sizeof nums[i][1], "%lld", ev[i].received_ms);
-        const char **p = v + i * 7;
+        const char **p = v + i * 8;
         p[0] = ev[i].id;
         p[1] = ev[i].connection;
         p[2] = ev[i].type;
@@ -348,12 +355,15 @@ static int insert_events(PGconn *c, const sl_event_in_t *ev, size_t n, int *fres
         p[4] = nums[i][1];
         p[5] = ev[i].source;
         p[6] = ev[i].payload; /* as bytes: a webhook's body need not end in NUL */
-        lens[i * 7 + 6] = (int)ev[i].payload_len;
-        fmts[i * 7 + 6] = 1;
+        lens[i * 8 + 6] = (int)ev[i].payload_len;
+        fmts[i * 8 + 6] = 1;
+        p[7] = sl__event_object_id(ev[i].payload, ev[i].payload_len, oids[i], sizeof oids[i])
+                   ? NULL
+                   : oids[i];
         order[i] = (id_pos_t){ev[i].id, ev[i].connection, i};
         fresh[i] = 0;
     }
-    r = sl__pg_exec(c, sql, (int)(n * 7), v, lens, fmts, "storing events", err, errlen);
+    r = sl__pg_exec(c, sql, (int)(n * 8), v, lens, fmts, "storing events", err, errlen);
     if (!r)
         goto out;
     /* Each key returned was inserted by its first row in the batch; a repeat was skipped. */
@@ -380,6 +390,7 @@ out:
     free(lens);
     free(v);
     free(nums);
+    free(oids);
     return rc;
 }
 
@@ -497,8 +508,8 @@ static sl_err pg_int_pairs(sl_store_t *s, const sl_where_t *w, long long *pairs,
     return SL_OK;
 }
 
-/* The object id filter: an index on this expression (schema 4) finds an id at once. */
-#define OBJECT_ID "json_extract_path_text(payload::json, 'data', 'object', 'id')"
+/* The object id filter: the column sluice sets as it stores the event (schema 6), indexed. */
+#define OBJECT_ID "object_id"
 
 static sl_err pg_events_list(sl_store_t *s, const sl_event_filter_t *f, int type_prefix,
                              sl_event_cb cb, void *ctx, char *err, size_t errlen)

@@ -76,6 +76,13 @@ static const char *const migrations[] = {
     /* 5: the event types of the endpoint sluice registered, for `connect show` and the
      * dashboard. */
     "ALTER TABLE connections ADD COLUMN endpoint_events TEXT;",
+    /* 6: the object id as a column, set by sluice as it stores the event: an index on
+     * json_extract() parsed every payload again in each commit (a fifth of ingest's time). */
+    "ALTER TABLE events ADD COLUMN object_id TEXT;"
+    "UPDATE events SET object_id = json_extract(payload, '$.data.object.id')"
+    " WHERE json_valid(payload) AND json_type(payload, '$.data.object.id') = 'text';"
+    "DROP INDEX events_object;"
+    "CREATE INDEX events_object ON events (object_id, received_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -358,8 +365,8 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
     }
     if (sl__sq_prepare(st,
                        "INSERT INTO events (id, connection, type, created, received_ms,"
-                       " source, payload) VALUES (?,?,?,?,?,?,?) ON CONFLICT (connection, id)"
-                       " DO NOTHING",
+                       " source, payload, object_id) VALUES (?,?,?,?,?,?,?,?)"
+                       " ON CONFLICT (connection, id) DO NOTHING",
                        &q) != SQLITE_OK) {
         rc = sl__sq_db_error(st, "storing events", err, errlen);
         goto rollback;
@@ -372,6 +379,9 @@ static sl_err sq_events_insert(sl_store_t *s, const sl_event_in_t *ev, size_t n,
         sqlite3_bind_int64(q, 5, ev[i].received_ms);
         sqlite3_bind_text(q, 6, ev[i].source, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, ev[i].payload, (int)ev[i].payload_len, SQLITE_STATIC);
+        char object_id[256];
+        if (!sl__event_object_id(ev[i].payload, ev[i].payload_len, object_id, sizeof object_id))
+            sqlite3_bind_text(q, 8, object_id, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(q) != SQLITE_DONE) {
             rc = sl__sq_db_error(st, "storing an event", err, errlen);
             goto rollback;
@@ -457,8 +467,8 @@ out:
     return rc;
 }
 
-/* The object id filter: an index on this expression (schema 4) finds an id at once. */
-#define OBJECT_ID "json_extract(payload, '$.data.object.id')"
+/* The object id filter: the column sluice sets as it stores the event (schema 6), indexed. */
+#define OBJECT_ID "object_id"
 
 static sl_err sq_events_list(sl_store_t *s, const sl_event_filter_t *f, int type_prefix,
                              sl_event_cb cb, void *ctx, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/jscan.h"
 #include "core/rand.h"
 #include "store/store.h"
 
@@ -105,6 +106,21 @@ sl_err sl_store_conn_delete(sl_store_t *s, const char *name, char *err, size_t e
     if (rc == SL_ENOTFOUND)
         snprintf(err, errlen, "no connection named `%s`", name);
     return rc;
+}
+
+int sl__event_object_id(const char *payload, size_t len, char *out, size_t outlen)
+{
+    /* Three small scans, not a tree: the inbox stores thousands a second. */
+    sl_jscan_field_t data = {.name = "data"}, object = {.name = "object"}, id = {.name = "id"};
+    if (sl__jscan_object(payload, len, &data, 1) || data.kind != SL_JSCAN_OTHER || !data.len ||
+        data.str[0] != '{' || sl__jscan_object(data.str, data.len, &object, 1) ||
+        object.kind != SL_JSCAN_OTHER || !object.len || object.str[0] != '{' ||
+        sl__jscan_object(object.str, object.len, &id, 1) || id.kind != SL_JSCAN_STRING ||
+        id.len >= outlen)
+        return -1;
+    memcpy(out, id.str, id.len);
+    out[id.len] = '\0';
+    return 0;
 }
 
 int sl_store_run_id(char *out, size_t n)

@@ -415,6 +415,8 @@ void sl__where_raw(sl_where_t *w, const char *sql);
 /* Appends " AND " + cond, each `#` in cond standing for the next parameter (so cond holds no other
  * `#`) of args: 's' a text (const char *), 'n' a number (long long), in order. */
 void sl__where_and(sl_where_t *w, const char *cond, const char *args, ...);
+/* An event's data.object.id (at most outlen-1 bytes, no escapes) into out; 0 when it has one. */
+int sl__event_object_id(const char *payload, size_t len, char *out, size_t outlen);
 
 /* A type prefix's family, what comes before its first '.' ("invoice." and "invoice.pa":
  * "invoice"), which an index (schema 4) finds newest first however rare; 0 when the prefix has

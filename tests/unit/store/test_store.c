@@ -119,7 +119,7 @@ static sl_store_t *fresh_store(void)
     if (rc)
         fail_msg("opening %s: %s", uri, err);
     assert_string_equal(sl_store_kind(s), pg_url ? "postgres" : "sqlite");
-    assert_int_equal(sl_store_schema_version(s), 5);
+    assert_int_equal(sl_store_schema_version(s), 6);
     return s;
 }
 
@@ -676,7 +676,7 @@ static void test_migrates_v1(void **state)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     sl_store_t *s = NULL;
     assert_int_equal(sl_store_open(uri, &s, err, sizeof err), SL_OK);
-    assert_int_equal(sl_store_schema_version(s), 5);
+    assert_int_equal(sl_store_schema_version(s), 6);
     long long n = 0;
     assert_int_equal(sl_store_events_count(s, &n, err, sizeof err), SL_OK);
     assert_int_equal(n, 7);
