@@ -31,7 +31,7 @@ start_fake() {
     stop_fake
     : >"$tmp/record"
     # The same port every time, so connections saved with --base-url keep reaching it.
-    local try port=${FAKE_PORT:-0}
+    local try got port=${FAKE_PORT:-0}
     for try in 1 2 3 4 5 6 7 8 9 10; do
         # Another process's outgoing connection may hold the port for a moment (tests run side
         # by side); at the last try, any free port.
@@ -43,14 +43,17 @@ start_fake() {
             kill -0 "$fake_pid" 2>/dev/null || break
             sleep 0.05
         done
-        [ -s "$tmp/port" ] && break
+        got=$(head -1 "$tmp/port" 2>/dev/null)
+        [[ "$got" =~ ^[1-9][0-9]*$ ]] && break
         # It could not listen (the port it had a moment ago): say why, and try again.
-        echo "  (fake_stripe did not start, try $try: $(head -c 300 "$tmp/fake.err"))"
+        echo "  (fake_stripe did not start, try $try: port file [$(od -An -c "$tmp/port" | head -c 80)]," \
+            "alive $(kill -0 "$fake_pid" 2>/dev/null && echo yes || echo no): $(head -c 300 "$tmp/fake.err"))"
+        kill "$fake_pid" 2>/dev/null
         wait "$fake_pid" 2>/dev/null
         fake_pid=
         sleep 0.3
     done
-    FAKE_PORT=$(head -1 "$tmp/port")
+    FAKE_PORT=$got
     URL="http://127.0.0.1:$FAKE_PORT"
 }
 

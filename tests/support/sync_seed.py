@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Fills `sluice emulate` with objects for the sync tests and benchmark, over one keep-alive
-connection: N customers, M invoices of 3 lines each (finalized, so open), and P products with a
-price each. Prints {"customers": N, "invoices": M, "lines": 3M, "products": P}.
+connection: N customers, M invoices of 3 lines each (finalized, so open), P products with a
+price each, and S subscriptions to those prices, paid by a test card. Prints
+{"customers": N, "invoices": M, "lines": 3M, "products": P, "subscriptions": S}.
 
-Usage: sync_seed.py URL KEY CUSTOMERS INVOICES [PRODUCTS]
+Usage: sync_seed.py URL KEY CUSTOMERS INVOICES [PRODUCTS [SUBSCRIPTIONS]]
        sync_seed.py URL KEY --ids PATH   (prints the id of every object the list PATH gives)
 """
 import http.client
@@ -28,6 +29,7 @@ if sys.argv[3] == "--ids":
     sys.exit(0)
 ncus, ninv = int(sys.argv[3]), int(sys.argv[4])
 nprod = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+nsub = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 
 
 def post(path, **params):
@@ -48,7 +50,15 @@ for i in range(ninv):
     for k in range(3):
         post("/v1/invoiceitems", customer=cus, invoice=inv, amount=100 * (k + 1), currency="usd")
     post("/v1/invoices/%s/finalize" % inv)
+prices = []
 for i in range(nprod):
     prod = post("/v1/products", name="Product %d" % i)["id"]
-    post("/v1/prices", product=prod, unit_amount=1000 + i, currency="usd")
-print(json.dumps({"customers": ncus, "invoices": ninv, "lines": 3 * ninv, "products": nprod}))
+    prices.append(post("/v1/prices", product=prod, unit_amount=1000 + i, currency="usd",
+                       **{"recurring[interval]": "month"})["id"])
+for i in range(nsub):
+    cus = customers[i % len(customers)]
+    pm = post("/v1/payment_methods/pm_card_visa/attach", customer=cus)["id"]
+    post("/v1/subscriptions", customer=cus, default_payment_method=pm,
+         **{"items[0][price]": prices[i % len(prices)]})
+print(json.dumps({"customers": ncus, "invoices": ninv, "lines": 3 * ninv, "products": nprod,
+                  "subscriptions": nsub}))
