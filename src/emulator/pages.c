@@ -72,7 +72,8 @@ static sl_emu_reply_t hosted_page(sl_emulator_t *e, const char *kind, const char
  *   POST /_sluice/checkout/{cs}/complete  pay it (payment_method, email, name)
  *   GET  /_sluice/pay/{plink}             the page of a payment link
  *   POST /_sluice/pay/{plink}/complete    buy through it
- *   POST /_sluice/subscriptions/{sub}/renew  the next billing period starts now */
+ *   POST /_sluice/subscriptions/{sub}/renew  the next billing period starts now
+ *   GET  /_sluice/requests                how many API requests came, by "METHOD /path" */
 sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const char *path,
                                   const json_t *form, const char *request_id)
 {
@@ -95,6 +96,8 @@ sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const ch
                                        "<p>Payment received (sluice emulate; no real money)."),
                                 0,
                                 0};
+    if (!strcmp(kind, "requests") && !post && !id[0])
+        return (sl_emu_reply_t){200, json_pack("{s:O}", "requests", e->requests), 0, NULL, 0, 0};
     if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
         return sl__emu_subscription_renew(e, id, request_id);
     return sl__emu_error(404, "invalid_request_error", NULL, NULL,

@@ -411,6 +411,15 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         json_decref(form);
         return out;
     }
+    {
+        /* Counted for tests that check what a client asked, and how often. */
+        char what[2100];
+        snprintf(what, sizeof what, "%s %s", method, path);
+        pthread_mutex_lock(&e->lock);
+        json_int_t seen = json_integer_value(json_object_get(e->requests, what));
+        json_object_set_new(e->requests, what, json_integer(seen + 1));
+        pthread_mutex_unlock(&e->lock);
+    }
     char key[256];
     if (!api_key(conn, key, sizeof key))
         return sl__emu_error(

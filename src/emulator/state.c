@@ -457,6 +457,7 @@ void sl__emu_state_init(sl_emulator_t *e)
     e->objects = json_object();
     e->lists = json_object();
     e->events = json_array();
+    e->requests = json_object();
     e->idem = json_object();
     e->secrets = json_object();
     e->pm_tokens = json_object();
@@ -470,6 +471,7 @@ void sl__emu_state_free(sl_emulator_t *e)
     json_decref(e->objects);
     json_decref(e->lists);
     json_decref(e->events);
+    json_decref(e->requests);
     json_decref(e->idem);
     json_decref(e->secrets);
     json_decref(e->pm_tokens);

@@ -228,11 +228,16 @@ run_backend() {
     bf_pid=
     killed_at=$(jq -s 'map(.tables[0].rows) | max' "$tmp/bf1.json")
     "$SLUICE" sync status --json --sync-store "$store" >"$tmp/status.json"
+    lists() { curl -s "$url/_sluice/requests" | jq '.requests["GET /v1/customers"] // 0'; }
+    lists_before=$(lists)
     "$SLUICE" sync backfill --connection shop --objects customers --json --parallel 1 --sync-store "$store" >"$tmp/bf2.json" 2>&1
+    lists_after=$(lists)
+    echo "  (the resumed backfill asked the emulator for $((lists_after - lists_before)) pages of customers; $killed_at of $(wc -l <"$tmp/api_customers") were listed before the kill)"
     check "$backend: a backfill killed with -9 continues from its saved ranges" \
         'jq -e ".tables[] | select(.table == \"customers\") | .backfill | startswith(\"unfinished\")" "$tmp/status.json" >/dev/null &&
          [ "$(head -1 "$tmp/bf2.json" | jq ".tables[0].rows")" -ge "$killed_at" ] &&
          [ "$(tail -1 "$tmp/bf2.json" | jq ".tables[0].pages")" -le $(( ($(wc -l <"$tmp/api_customers") - killed_at) / 100 + 3 )) ] &&
+         [ $((lists_after - lists_before)) -le $(( ($(wc -l <"$tmp/api_customers") - killed_at) / 100 + 3 )) ] &&
          [ "$(tail -1 "$tmp/bf2.json" | jq ".tables[0].rows")" = "$(wc -l <"$tmp/api_customers")" ] &&
          same_ids customers'
     check "$backend: sync status shows the tables" \
