@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/rand.h"
 #include "emulator/internal.h"
 
 /* A card that pays. */
@@ -216,6 +217,19 @@ sl_emu_reply_t sl__emu_card_make(sl_emulator_t *e, const char *object, const cha
         sl__emu_touch(e, id);
     }
     return made;
+}
+
+sl_emu_reply_t sl__emu_card_requires_action(sl_emulator_t *e, json_t *intent, const char *event,
+                                            const char *request_id, const char *idem_key)
+{
+    char src[64];
+    sl__emu_must_rand(sl__rand_id("src", src, sizeof src));
+    json_object_set_new(intent, "status", json_string("requires_action"));
+    json_object_set_new(intent, "next_action",
+                        json_pack("{s:s,s:{s:s,s:s}}", "type", "use_stripe_sdk", "use_stripe_sdk",
+                                  "type", "three_d_secure_redirect", "source", src));
+    sl__emu_emit(e, event, intent, NULL, request_id, idem_key);
+    return (sl_emu_reply_t){200, json_deep_copy(intent), 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_card_decline(const sl_emu_card_t *c)

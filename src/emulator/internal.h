@@ -256,6 +256,11 @@ sl_emu_reply_t sl__emu_card_make(sl_emulator_t *e, const char *object, const cha
 /* Stripe's 402 card_error for a declining card: code, decline_code, message, param. */
 sl_emu_reply_t sl__emu_card_decline(const sl_emu_card_t *c);
 
+/* A 3D Secure card: `intent` (a payment or setup intent) is left requires_action with its
+ * next_action, `event` is recorded, and the reply is the intent. */
+sl_emu_reply_t sl__emu_card_requires_action(sl_emulator_t *e, json_t *intent, const char *event,
+                                            const char *request_id, const char *idem_key);
+
 /* A 402 when the payment method or card `id` declines as soon as it is attached to a customer
  * (Stripe checks a card then: only chargeCustomerFail declines later); status 0 if fine. */
 sl_emu_reply_t sl__emu_card_attach_check(sl_emulator_t *e, const char *id);

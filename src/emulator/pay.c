@@ -88,15 +88,8 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
             json_object_set(eo, "payment_intent", pi);
             return r;
         }
-        char src[64];
-        sl__emu_must_rand(sl__rand_id("src", src, sizeof src));
-        json_object_set_new(pi, "status", json_string("requires_action"));
-        json_object_set_new(pi, "next_action",
-                            json_pack("{s:s,s:{s:s,s:s}}", "type", "use_stripe_sdk",
-                                      "use_stripe_sdk", "type", "three_d_secure_redirect", "source",
-                                      src));
-        sl__emu_emit(e, "payment_intent.requires_action", pi, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
+        return sl__emu_card_requires_action(e, pi, "payment_intent.requires_action", request_id,
+                                            idem_key);
     }
     json_object_set_new(pi, "next_action", json_null());
     const char *pm_type = json_string_value(json_object_get(pmo, "type")) ?: "card";

@@ -32,17 +32,9 @@ static sl_emu_reply_t confirm(sl_emulator_t *e, json_t *si, const char *request_
         return r;
     }
     json_object_set_new(si, "last_setup_error", json_null());
-    if (card && (card->flags & SL_EMU_CARD_ACTION)) {
-        char src[64];
-        sl__emu_must_rand(sl__rand_id("src", src, sizeof src));
-        json_object_set_new(si, "status", json_string("requires_action"));
-        json_object_set_new(si, "next_action",
-                            json_pack("{s:s,s:{s:s,s:s}}", "type", "use_stripe_sdk",
-                                      "use_stripe_sdk", "type", "three_d_secure_redirect", "source",
-                                      src));
-        sl__emu_emit(e, "setup_intent.requires_action", si, NULL, request_id, idem_key);
-        return (sl_emu_reply_t){200, json_deep_copy(si), 0, NULL, 0, 0};
-    }
+    if (card && (card->flags & SL_EMU_CARD_ACTION))
+        return sl__emu_card_requires_action(e, si, "setup_intent.requires_action", request_id,
+                                            idem_key);
     json_object_set_new(si, "status", json_string("succeeded"));
     json_object_set_new(si, "next_action", json_null());
     const json_t *cus = json_object_get(si, "customer");
