@@ -73,7 +73,7 @@ static sl_emu_reply_t hosted_page(sl_emulator_t *e, const char *kind, const char
  *   GET  /_sluice/pay/{plink}             the page of a payment link
  *   POST /_sluice/pay/{plink}/complete    buy through it
  *   POST /_sluice/subscriptions/{sub}/renew  the next billing period starts now
- *   GET  /_sluice/requests                how many API requests came, by "METHOD /path" */
+ *   GET  /_sluice/requests                how many API requests came, by operation */
 sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const char *path,
                                   const json_t *form, const char *request_id)
 {

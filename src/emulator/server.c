@@ -411,15 +411,6 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         json_decref(form);
         return out;
     }
-    {
-        /* Counted for tests that check what a client asked, and how often. */
-        char what[2100];
-        snprintf(what, sizeof what, "%s %s", method, path);
-        pthread_mutex_lock(&e->lock);
-        json_int_t seen = json_integer_value(json_object_get(e->requests, what));
-        json_object_set_new(e->requests, what, json_integer(seen + 1));
-        pthread_mutex_unlock(&e->lock);
-    }
     char key[256];
     if (!api_key(conn, key, sizeof key))
         return sl__emu_error(
@@ -450,6 +441,16 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         json_decref(params);
         return sl__emu_error(404, "invalid_request_error", NULL, NULL,
                              "Unrecognized request URL (%s: %s).", method, path);
+    }
+    {
+        /* Counted by operation (its path template: as many keys as operations, whatever the
+         * ids), for tests that check what a client asked and how often. */
+        char what[600];
+        snprintf(what, sizeof what, "%s %s", method, sl_op_path(op));
+        pthread_mutex_lock(&e->lock);
+        json_int_t seen = json_integer_value(json_object_get(e->requests, what));
+        json_object_set_new(e->requests, what, json_integer(seen + 1));
+        pthread_mutex_unlock(&e->lock);
     }
     json_t *body_params = json_deep_copy(params);
     for (size_t i = 0; i < sl_op_path_param_count(op); i++)
