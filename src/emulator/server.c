@@ -448,8 +448,11 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         char what[600];
         snprintf(what, sizeof what, "%s %s", method, sl_op_path(op));
         pthread_mutex_lock(&e->lock);
-        json_int_t seen = json_integer_value(json_object_get(e->requests, what));
-        json_object_set_new(e->requests, what, json_integer(seen + 1));
+        json_t *seen = json_object_get(e->requests, what);
+        if (seen) /* in place: no allocation once an operation has been seen */
+            json_integer_set(seen, json_integer_value(seen) + 1);
+        else
+            json_object_set_new(e->requests, what, json_integer(1));
         pthread_mutex_unlock(&e->lock);
     }
     json_t *body_params = json_deep_copy(params);
