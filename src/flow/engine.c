@@ -431,7 +431,8 @@ sl_err sl__engine_run(sl_engine_t *e, const json_t *run, sl_finished_t *out, cha
     int rc = exec_steps(&x, json_object_get(flow->def, "steps"), "", 0);
     snprintf(out->id, sizeof out->id, "%s", run_id);
     out->status = rc < 0 ? "failed" : x.filtered ? "filtered" : "succeeded";
-    out->error = rc < 0 ? strdup(x.error) : NULL;
+    /* The run's error quotes its failed step's, secrets and all: recorded as the step is. */
+    out->error = rc < 0 ? sl__record_redact_str(x.error, e->secrets) ?: strdup(x.error) : NULL;
     out->failed_step = rc < 0 && x.failed[0] ? strdup(x.failed) : NULL;
     out->steps = json_array_size(x.pure) ? json_incref(x.pure) : NULL;
     json_decref(x.ctx);

@@ -19,6 +19,8 @@ export SLUICE_ADMIN_TOKEN=test-admin-token-0123456789
 export SLUICE_FLOW_HOOK_URL=http://127.0.0.1:$(head -1 "$tmp/http.port")/hook
 token=tok_live_9f8e7d6c5b4a3210
 export SLUICE_FLOW_PARTNER_TOKEN=$token
+down_secret=down-secret-4f2a9c
+export SLUICE_FLOW_DOWN_URL="http://127.0.0.1:9/hook?key=$down_secret"
 
 begin "a token from the environment is sent, and recorded nowhere"
 run flows run call-partner
@@ -50,6 +52,19 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null
 for f in "$tmp"/data/sluice.db*; do
     grep -aq "$token" "$f" && fail "$(basename "$f") holds the token"
     grep -aq "hunter2-long-password" "$f" && fail "$(basename "$f") holds the URL's password"
+done
+end
+
+begin "a failed step's error, and the run's, are recorded without the secret it quotes"
+run flows run call-down
+expect_rc 1
+id=$(grep -o 'run_[0-9a-f]*' "$tmp/out" | head -1)
+run runs show "$id" --json --full
+jq -e '.status == "failed" and (.error | length > 0)' "$tmp/out" >/dev/null || fail "not a failed run: $(head -c 300 "$tmp/out")"
+grep -q "$down_secret" "$tmp/out" && fail "the run's record quotes the secret: $(jq -c '{error, e: .steps[0].error}' "$tmp/out")"
+grep -q 'redacted $.env.SLUICE_FLOW_DOWN_URL' "$tmp/out" || fail "no redaction mark: $(jq -c .error "$tmp/out")"
+for f in "$tmp"/data/sluice.db*; do
+    grep -aq "$down_secret" "$f" && fail "$(basename "$f") holds the secret"
 done
 end
 
