@@ -20,7 +20,7 @@ sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *t
     int on_customer = strcmp(kind, "customer") == 0;
     const json_t *promo = NULL;
     if (json_string_value(pc) && *json_string_value(pc)) {
-        promo = json_object_get(e->objects, json_string_value(pc));
+        promo = sl__emu_get(e, json_string_value(pc));
         if (!promo ||
             strcmp(json_string_value(json_object_get(promo, "object")) ?: "", "promotion_code"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "promotion_code",
@@ -42,7 +42,7 @@ sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *t
         }
         return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
     }
-    const json_t *coupon = json_object_get(e->objects, cid);
+    const json_t *coupon = sl__emu_get(e, cid);
     if (!coupon || strcmp(json_string_value(json_object_get(coupon, "object")) ?: "", "coupon"))
         return sl__emu_error(400, "invalid_request_error", "resource_missing", "coupon",
                              "No such coupon: '%s'", cid);
@@ -62,7 +62,7 @@ sl_emu_reply_t sl__emu_discount(sl_emulator_t *e, json_t *owner, const json_t *t
                   promo ? json_object_get(promo, "id") : json_null(), "start", now, "subscription",
                   on_customer ? json_null() : json_object_get(owner, "id"));
     json_object_set_new(owner, "discount", d);
-    json_t *cp = json_object_get(e->objects, cid);
+    json_t *cp = sl__emu_get(e, cid);
     json_object_set_new(
         cp, "times_redeemed",
         json_integer(json_integer_value(json_object_get(cp, "times_redeemed")) + 1));
@@ -83,7 +83,7 @@ sl_emu_reply_t sl__emu_discount_take(sl_emulator_t *e, json_t *typed, json_t **d
                                            {"promotion_code", "promotion code"}};
     for (size_t i = 0; i < 2; i++) {
         const char *v = json_string_value(json_object_get(*disc, kinds[i][0]));
-        const json_t *o = v && *v ? json_object_get(e->objects, v) : NULL;
+        const json_t *o = v && *v ? sl__emu_get(e, v) : NULL;
         if (v && *v &&
             (!o || strcmp(json_string_value(json_object_get(o, "object")) ?: "", kinds[i][0]))) {
             sl_emu_reply_t bad = sl__emu_error(400, "invalid_request_error", "resource_missing",
@@ -103,7 +103,7 @@ sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const
     if (strcmp(verb, "create"))
         return sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
     const char *cid = json_string_value(json_object_get(typed, "coupon"));
-    const json_t *coupon = cid ? json_object_get(e->objects, cid) : NULL;
+    const json_t *coupon = cid ? sl__emu_get(e, cid) : NULL;
     if (!coupon || strcmp(json_string_value(json_object_get(coupon, "object")) ?: "", "coupon"))
         return sl__emu_error(400, "invalid_request_error", "resource_missing", "coupon",
                              "No such coupon: '%s'", cid ? cid : "");
@@ -116,12 +116,10 @@ sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const
                 *p = (char)(*p - 'a' + 'A');
         code = made;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(e->objects, k, v)
-    {
-        if (strcmp(json_string_value(json_object_get(v, "object")) ?: "", "promotion_code") == 0 &&
-            json_is_true(json_object_get(v, "active")) &&
+    const json_t *codes = json_object_get(e->lists, "promotion_code");
+    for (size_t i = 0; i < json_array_size(codes); i++) {
+        const json_t *v = sl__emu_get(e, json_string_value(json_array_get(codes, i)));
+        if (json_is_true(json_object_get(v, "active")) &&
             strcmp(json_string_value(json_object_get(v, "code")) ?: "", code) == 0)
             return sl__emu_error(400, "invalid_request_error", "resource_already_exists", "code",
                                  "An active promotion code with `code: %s` already exists.", code);
@@ -155,12 +153,11 @@ static json_int_t discount_off(const json_t *d, json_int_t total, const json_t *
 static const json_t *discount_of(sl_emulator_t *e, const json_t *inv)
 {
     const json_t *sub =
-        json_object_get(e->objects, json_string_value(json_object_get(inv, "subscription")) ?: "");
+        sl__emu_get(e, json_string_value(json_object_get(inv, "subscription")) ?: "");
     const json_t *d = json_object_get(sub, "discount");
     if (json_is_object(d))
         return d;
-    const json_t *cus =
-        json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")) ?: "");
+    const json_t *cus = sl__emu_get(e, json_string_value(json_object_get(inv, "customer")) ?: "");
     d = json_object_get(cus, "discount");
     return json_is_object(d) ? d : NULL;
 }
@@ -172,7 +169,7 @@ static void invoice_total(sl_emulator_t *e, json_t *inv)
     json_int_t total = 0;
     const json_t *items = json_object_get(e->lists, "invoiceitem");
     for (size_t i = 0; i < json_array_size(items); i++) {
-        const json_t *ii = json_object_get(e->objects, json_string_value(json_array_get(items, i)));
+        const json_t *ii = sl__emu_get(e, json_string_value(json_array_get(items, i)));
         if (!ii || strcmp(json_string_value(json_object_get(ii, "invoice")) ?: "", id))
             continue;
         json_int_t amount = json_integer_value(json_object_get(ii, "amount"));
@@ -222,7 +219,7 @@ static sl_emu_reply_t invoice_state_error(const json_t *inv, const char *what)
 static const json_t *customer_of(sl_emulator_t *e, const json_t *typed, sl_emu_reply_t *err)
 {
     const char *cus = json_string_value(json_object_get(typed, "customer"));
-    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    const json_t *customer = cus ? sl__emu_get(e, cus) : NULL;
     if (!customer)
         *err = sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                              "No such customer: '%s'", cus ? cus : "");
@@ -238,12 +235,12 @@ static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
 {
     const char *cus = json_string_value(json_object_get(typed, "customer"));
     const char *sub_id = json_string_value(json_object_get(typed, "subscription"));
-    const json_t *sub = sub_id ? json_object_get(e->objects, sub_id) : NULL;
+    const json_t *sub = sub_id ? sl__emu_get(e, sub_id) : NULL;
     if (sub_id && !sub)
         return sl__emu_no_such("subscription", sub_id);
     if (!cus && sub)
         cus = json_string_value(json_object_get(sub, "customer"));
-    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    const json_t *customer = cus ? sl__emu_get(e, cus) : NULL;
     if (!customer)
         return cus ? sl__emu_no_such("customer", cus)
                    : sl__emu_error(400, "invalid_request_error", "parameter_missing", "customer",
@@ -255,7 +252,7 @@ static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
     json_t *v;
     json_array_foreach(json_object_get(e->lists, "invoiceitem"), i, v)
     {
-        const json_t *ii = json_object_get(e->objects, json_string_value(v));
+        const json_t *ii = sl__emu_get(e, json_string_value(v));
         if (!ii || !json_is_null(json_object_get(ii, "invoice")) ||
             strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus))
             continue;
@@ -270,7 +267,7 @@ static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
     }
     json_array_foreach(json_object_get(e->lists, "subscription"), i, v)
     {
-        const json_t *s = json_object_get(e->objects, json_string_value(v));
+        const json_t *s = sl__emu_get(e, json_string_value(v));
         const char *st = sl__emu_status_of(s);
         if (!s || (sub && s != sub) ||
             strcmp(json_string_value(json_object_get(s, "customer")) ?: "", cus) ||
@@ -347,8 +344,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
         if (cr.status != 200)
             return cr;
-        json_t *inv =
-            json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_t *inv = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
         json_decref(cr.body);
         json_object_set_new(inv, "status", json_string("draft"));
         json_object_set_new(inv, "number", json_null());
@@ -376,8 +372,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         if (include) {
             const json_t *items = json_object_get(e->lists, "invoiceitem");
             for (size_t i = 0; i < json_array_size(items); i++) {
-                json_t *ii =
-                    json_object_get(e->objects, json_string_value(json_array_get(items, i)));
+                json_t *ii = sl__emu_get(e, json_string_value(json_array_get(items, i)));
                 if (ii && json_is_null(json_object_get(ii, "invoice")) &&
                     strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus) == 0)
                     json_object_set(ii, "invoice", json_object_get(inv, "id"));
@@ -388,7 +383,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
     }
     if (strcmp(verb, "upcoming") == 0)
         return upcoming(e, typed);
-    json_t *inv = id ? json_object_get(e->objects, id) : NULL;
+    json_t *inv = id ? sl__emu_get(e, id) : NULL;
     if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
         return sl__emu_no_such("invoice", id ? id : "");
     const char *st = sl__emu_status_of(inv);
@@ -414,8 +409,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
             return invoice_state_error(inv, "finalize");
         invoice_total(e, inv);
         /* The customer's credit (a negative balance) pays what it can of the invoice. */
-        json_t *cus =
-            json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")) ?: "");
+        json_t *cus = sl__emu_get(e, json_string_value(json_object_get(inv, "customer")) ?: "");
         json_int_t balance = json_integer_value(json_object_get(cus, "balance"));
         json_int_t due = json_integer_value(json_object_get(inv, "amount_due"));
         json_int_t used = balance < 0 ? (-balance < due ? -balance : due) : 0;
@@ -472,8 +466,7 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         } else if (!json_is_true(json_object_get(typed, "paid_out_of_band"))) {
             /* Charge the payment method given, or the customer's default one. */
             const char *pm = json_string_value(json_object_get(typed, "payment_method"));
-            const json_t *cus =
-                json_object_get(e->objects, json_string_value(json_object_get(inv, "customer")));
+            const json_t *cus = sl__emu_get(e, json_string_value(json_object_get(inv, "customer")));
             if (!pm)
                 pm = json_string_value(json_object_get(json_object_get(cus, "invoice_settings"),
                                                        "default_payment_method"));
@@ -550,7 +543,7 @@ sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, co
 {
     const sl_emu_resource_t *r = sl__emu_resource("invoiceitems", 12);
     const char *inv_id = json_string_value(json_object_get(typed, "invoice"));
-    json_t *inv = inv_id ? json_object_get(e->objects, inv_id) : NULL;
+    json_t *inv = inv_id ? sl__emu_get(e, inv_id) : NULL;
     if (inv_id && !inv)
         return sl__emu_no_such("invoice", inv_id);
     if (inv && strcmp(sl__emu_status_of(inv), "draft"))
@@ -561,7 +554,7 @@ sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, co
                              ? json_integer_value(json_object_get(typed, "quantity"))
                              : 1;
         const json_t *price =
-            json_object_get(e->objects, json_string_value(json_object_get(typed, "price")) ?: "");
+            sl__emu_get(e, json_string_value(json_object_get(typed, "price")) ?: "");
         if (!json_object_get(typed, "amount")) {
             json_int_t unit = json_is_integer(json_object_get(typed, "unit_amount"))
                                   ? json_integer_value(json_object_get(typed, "unit_amount"))
@@ -587,10 +580,9 @@ sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, co
             invoice_total(e, inv);
         return out;
     }
-    const json_t *ii = id ? json_object_get(e->objects, id) : NULL;
+    const json_t *ii = id ? sl__emu_get(e, id) : NULL;
     const json_t *on =
-        ii ? json_object_get(e->objects, json_string_value(json_object_get(ii, "invoice")) ?: "")
-           : NULL;
+        ii ? sl__emu_get(e, json_string_value(json_object_get(ii, "invoice")) ?: "") : NULL;
     if (on && strcmp(sl__emu_status_of(on), "draft"))
         return invoice_state_error(on, strcmp(verb, "delete") == 0 ? "delete items of"
                                                                    : "update items of");
@@ -628,7 +620,7 @@ static json_t *new_sub_item(sl_emulator_t *e, const char *sub_id, const json_t *
     json_t *item = json_pack("{s:s,s:s,s:I,s:o,s:I,s:s,s:o}", "id", si, "object",
                              "subscription_item", "created", now, "price", json_deep_copy(price),
                              "quantity", qty, "subscription", sub_id, "metadata", json_object());
-    json_object_set(e->objects, si, item);
+    sl__emu_put(e, si, item);
     sl__emu_touch(e, si);
     return item;
 }
@@ -657,7 +649,7 @@ static sl_emu_reply_t check_item_changes(sl_emulator_t *e, const json_t *sub, co
             return sl__emu_error(400, "invalid_request_error", "parameter_missing", param,
                                  "A new subscription item needs a price.");
         }
-        const json_t *price = pid ? json_object_get(e->objects, pid) : NULL;
+        const json_t *price = pid ? sl__emu_get(e, pid) : NULL;
         if (pid && (!price || !json_is_object(json_object_get(price, "recurring")))) {
             snprintf(param, sizeof param, "items[%zu][price]", i);
             return sl__emu_error(
@@ -679,8 +671,7 @@ static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *chan
     for (size_t i = 0; i < json_array_size(changes); i++) {
         const json_t *c = json_array_get(changes, i);
         const char *iid = json_string_value(json_object_get(c, "id"));
-        const json_t *price =
-            json_object_get(e->objects, json_string_value(json_object_get(c, "price")) ?: "");
+        const json_t *price = sl__emu_get(e, json_string_value(json_object_get(c, "price")) ?: "");
         const json_t *qty = json_object_get(c, "quantity");
         if (!iid) {
             json_array_append_new(
@@ -693,7 +684,7 @@ static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *chan
             if (strcmp(json_string_value(json_object_get(item, "id")) ?: "", iid))
                 continue;
             if (json_is_true(json_object_get(c, "deleted"))) {
-                json_object_del(e->objects, iid);
+                sl__emu_del(e, iid);
                 sl__emu_forget(e, iid);
                 json_array_remove(data, k);
                 break;
@@ -736,7 +727,7 @@ static const char *bill_subscription(sl_emulator_t *e, json_t *sub, const char *
         json_decref(iip);
     }
     json_object_set_new(sub, "latest_invoice", json_string(inv_id));
-    json_t *inv = json_object_get(e->objects, inv_id);
+    json_t *inv = sl__emu_get(e, inv_id);
     json_object_set_new(inv, "billing_reason", json_string(reason));
     json_decref(sl__emu_invoices(e, "finalize", inv_id, NULL, request_id, NULL).body);
     json_t *pp;
@@ -747,12 +738,12 @@ static const char *bill_subscription(sl_emulator_t *e, json_t *sub, const char *
         pp = pm ? json_pack("{s:s}", "payment_method", pm) : json_object();
     json_decref(sl__emu_invoices(e, "pay", inv_id, pp, request_id, NULL).body);
     json_decref(pp);
-    return sl__emu_status_of(json_object_get(e->objects, inv_id));
+    return sl__emu_status_of(sl__emu_get(e, inv_id));
 }
 
 sl_emu_reply_t sl__emu_subscription_renew(sl_emulator_t *e, const char *id, const char *request_id)
 {
-    json_t *sub = json_object_get(e->objects, id);
+    json_t *sub = sl__emu_get(e, id);
     if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
         return sl__emu_no_such("subscription", id);
     const char *st = sl__emu_status_of(sub);
@@ -838,7 +829,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         for (size_t i = 0; i < json_array_size(items_in); i++) {
             const char *pid =
                 json_string_value(json_object_get(json_array_get(items_in, i), "price"));
-            const json_t *price = pid ? json_object_get(e->objects, pid) : NULL;
+            const json_t *price = pid ? sl__emu_get(e, pid) : NULL;
             if (!price || !json_is_object(json_object_get(price, "recurring"))) {
                 char param[48];
                 snprintf(param, sizeof param, "items[%zu][price]", i);
@@ -876,7 +867,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         char sub_id[80];
         snprintf(sub_id, sizeof sub_id, "%s", json_string_value(json_object_get(cr.body, "id")));
         json_decref(cr.body);
-        json_t *sub = json_object_get(e->objects, sub_id);
+        json_t *sub = sl__emu_get(e, sub_id);
         json_object_set_new(sub, "discount", json_null());
         json_decref(sl__emu_discount(e, sub, disc, request_id, idem_key, NULL).body);
         json_decref(disc);
@@ -885,8 +876,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         json_int_t period = 0;
         for (size_t i = 0; i < json_array_size(items); i++) {
             const json_t *in = json_array_get(items, i);
-            const json_t *price =
-                json_object_get(e->objects, json_string_value(json_object_get(in, "price")));
+            const json_t *price = sl__emu_get(e, json_string_value(json_object_get(in, "price")));
             json_int_t qty = json_is_integer(json_object_get(in, "quantity"))
                                  ? json_integer_value(json_object_get(in, "quantity"))
                                  : 1;
@@ -921,7 +911,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
                          idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(sub), 0, NULL, 0, 0};
     }
-    json_t *sub = id ? json_object_get(e->objects, id) : NULL;
+    json_t *sub = id ? sl__emu_get(e, id) : NULL;
     if (!sub || strcmp(json_string_value(json_object_get(sub, "object")) ?: "", "subscription"))
         return sl__emu_no_such("subscription", id ? id : "");
     if (strcmp(verb, "cancel") == 0) {
@@ -975,8 +965,8 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
             if (json_array_size(items))
                 period = period_seconds(json_object_get(json_array_get(items, 0), "price"));
             json_object_set_new(sub, "current_period_end", json_integer(now + period));
-            const json_t *cus = json_object_get(
-                e->objects, json_string_value(json_object_get(sub, "customer")) ?: "");
+            const json_t *cus =
+                sl__emu_get(e, json_string_value(json_object_get(sub, "customer")) ?: "");
             int has_pm = json_is_string(json_object_get(sub, "default_payment_method")) ||
                          json_is_string(json_object_get(json_object_get(cus, "invoice_settings"),
                                                         "default_payment_method")) ||

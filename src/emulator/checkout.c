@@ -31,7 +31,7 @@ static json_t *line_items_of(sl_emulator_t *e, const json_t *in, const char *req
         const json_t *pd = json_object_get(li, "price_data");
         json_t *price = NULL;
         if (pid) {
-            const json_t *kept = json_object_get(e->objects, pid);
+            const json_t *kept = sl__emu_get(e, pid);
             price =
                 kept && !strcmp(json_string_value(json_object_get(kept, "object")) ?: "", "price")
                     ? json_deep_copy(kept) /* a snapshot, as Stripe keeps */
@@ -57,8 +57,7 @@ static json_t *line_items_of(sl_emulator_t *e, const json_t *in, const char *req
             sl_emu_reply_t cr =
                 sl__emu_create(e, sl__emu_resource("prices", 6), pp, request_id, NULL);
             json_decref(pp);
-            price = json_incref(
-                json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id"))));
+            price = json_incref(sl__emu_get(e, json_string_value(json_object_get(cr.body, "id"))));
             json_decref(cr.body);
             if (price)
                 json_object_set_new(price, "active", json_false());
@@ -88,7 +87,7 @@ static json_t *line_items_of(sl_emulator_t *e, const json_t *in, const char *req
         *recurring |= is_recurring(price);
         *total += amount;
         const json_t *prod =
-            json_object_get(e->objects, json_string_value(json_object_get(price, "product")) ?: "");
+            sl__emu_get(e, json_string_value(json_object_get(price, "product")) ?: "");
         char li_id[80];
         sl__emu_must_rand(sl__rand_id("li", li_id, sizeof li_id));
         json_array_append_new(
@@ -106,7 +105,7 @@ json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner)
 {
     char key[160];
     snprintf(key, sizeof key, "%s/line_items", owner);
-    return json_object_get(e->objects, key);
+    return sl__emu_get(e, key);
 }
 
 /* Creates a session or link from typed parameters (line_items dropped), with `items` (whose
@@ -123,15 +122,16 @@ static json_t *create_with_items(sl_emulator_t *e, const sl_emu_resource_t *r, j
         *err = cr;
         return NULL;
     }
-    json_t *obj = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+    json_t *obj = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
     json_decref(cr.body);
     const char *id = json_string_value(json_object_get(obj, "id"));
     char key[128], url[160], page_url[256];
     snprintf(key, sizeof key, "%s/line_items", id);
     snprintf(url, sizeof url, lines_url, id);
-    json_object_set_new(
-        e->objects, key,
-        json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", items, "has_more", 0, "url", url));
+    json_t *lines =
+        json_pack("{s:s,s:o,s:b,s:s}", "object", "list", "data", items, "has_more", 0, "url", url);
+    sl__emu_put(e, key, lines);
+    json_decref(lines);
     sl__emu_touch(e, key);
     snprintf(page_url, sizeof page_url, "%s/_sluice/%s/%s", e->base_url, page, id);
     json_object_set_new(obj, "url", json_string(page_url));
@@ -148,7 +148,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
         snprintf(mode, sizeof mode, "%s",
                  json_string_value(json_object_get(typed, "mode")) ?: "payment");
         const char *cus = json_string_value(json_object_get(typed, "customer"));
-        if (cus && !json_object_get(e->objects, cus))
+        if (cus && !sl__emu_get(e, cus))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                                  "No such customer: '%s'", cus);
         json_t *in = json_object_get(typed, "line_items");
@@ -201,7 +201,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
             json_object_set_new(cs, "payment_link", json_null());
         return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
     }
-    json_t *cs = id ? json_object_get(e->objects, id) : NULL;
+    json_t *cs = id ? sl__emu_get(e, id) : NULL;
     if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session"))
         return sl__emu_no_such("checkout.session", id ? id : "");
     if (strcmp(verb, "expire") == 0) {
@@ -222,7 +222,7 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
 sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const json_t *form,
                                          const char *request_id)
 {
-    json_t *cs = json_object_get(e->objects, id);
+    json_t *cs = sl__emu_get(e, id);
     if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session"))
         return sl__emu_no_such("checkout.session", id);
     if (strcmp(sl__emu_status_of(cs), "open"))
@@ -236,7 +236,7 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
     const char *email = json_string_value(json_object_get(form, "email"));
     const char *name = json_string_value(json_object_get(form, "name"));
     const char *cus = json_string_value(json_object_get(cs, "customer"));
-    const json_t *customer = cus ? json_object_get(e->objects, cus) : NULL;
+    const json_t *customer = cus ? sl__emu_get(e, cus) : NULL;
     if (!email)
         email = json_string_value(json_object_get(cs, "customer_email"));
     if (!email && customer)
@@ -267,7 +267,7 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
     }
     if (cus_id[0]) /* a second attempt after a decline reuses the customer */
         json_object_set_new(cs, "customer", json_string(cus_id));
-    json_t *pmo = json_object_get(e->objects, pm_id);
+    json_t *pmo = sl__emu_get(e, pm_id);
     if (cus_id[0] && pmo)
         json_object_set_new(pmo, "customer", json_string(cus_id));
     const json_t *lines = json_object_get(sl__emu_line_items(e, id), "data");
@@ -349,7 +349,7 @@ sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const c
 sl_emu_reply_t sl__emu_payment_link_complete(sl_emulator_t *e, const char *id, const json_t *form,
                                              const char *request_id)
 {
-    json_t *pl = json_object_get(e->objects, id);
+    json_t *pl = sl__emu_get(e, id);
     if (!pl || strcmp(json_string_value(json_object_get(pl, "object")) ?: "", "payment_link"))
         return sl__emu_no_such("payment_link", id);
     if (!json_is_true(json_object_get(pl, "active")))

@@ -29,9 +29,9 @@ static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t frozen,
     json_t *v;
     json_array_foreach(ids, i, v)
     {
-        const json_t *sub = json_object_get(e->objects, json_string_value(v));
+        const json_t *sub = sl__emu_get(e, json_string_value(v));
         const json_t *cus =
-            json_object_get(e->objects, json_string_value(json_object_get(sub, "customer")) ?: "");
+            sl__emu_get(e, json_string_value(json_object_get(sub, "customer")) ?: "");
         if (!sub || strcmp(json_string_value(json_object_get(cus, "test_clock")) ?: "", clock))
             continue;
         const char *st = sl__emu_status_of(sub);
@@ -55,7 +55,7 @@ sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const cha
         json_object_set_new(typed, "deletes_after", json_integer(t + 30 * 86400));
         return sl__emu_create(e, r, typed, request_id, idem_key);
     }
-    json_t *clock = id ? json_object_get(e->objects, id) : NULL;
+    json_t *clock = id ? sl__emu_get(e, id) : NULL;
     if (!is_a(clock, "test_helpers.test_clock"))
         return sl__emu_no_such("test_helpers.test_clock", id ? id : "");
     if (strcmp(verb, "delete") == 0)
@@ -92,7 +92,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
         if (json_object_get(typed, "from_subscription"))
             return unkept("subscription_schedules.create from_subscription", "create");
         const char *cus = json_string_value(json_object_get(typed, "customer"));
-        const json_t *co = cus ? json_object_get(e->objects, cus) : NULL;
+        const json_t *co = cus ? sl__emu_get(e, cus) : NULL;
         if (!is_a(co, "customer"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                                  "No such customer: '%s'", cus ? cus : "");
@@ -102,7 +102,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
                                  "Missing required param: phases.");
         /* A start in the past or "now" starts at once; the customer's test clock is its now. */
         const json_t *clock =
-            json_object_get(e->objects, json_string_value(json_object_get(co, "test_clock")) ?: "");
+            sl__emu_get(e, json_string_value(json_object_get(co, "test_clock")) ?: "");
         json_int_t at = clock ? json_integer_value(json_object_get(clock, "frozen_time")) : now;
         const json_t *sd = json_object_get(typed, "start_date");
         json_int_t start = json_is_integer(sd) ? json_integer_value(sd) : at;
@@ -124,8 +124,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
             json_decref(phase0);
             return out;
         }
-        json_t *ss =
-            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_t *ss = sl__emu_get(e, json_string_value(json_object_get(out.body, "id")));
         json_decref(out.body);
         /* Each phase from its start: iterations months, or until its end_date. */
         json_int_t t = start;
@@ -153,8 +152,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
             json_decref(sp);
             if (sr.status == 200) {
                 json_object_set(ss, "subscription", json_object_get(sr.body, "id"));
-                json_t *sub =
-                    json_object_get(e->objects, json_string_value(json_object_get(sr.body, "id")));
+                json_t *sub = sl__emu_get(e, json_string_value(json_object_get(sr.body, "id")));
                 json_object_set(sub, "schedule", json_object_get(ss, "id"));
                 json_t *first = json_array_get(json_object_get(ss, "phases"), 0);
                 json_object_set_new(ss, "current_phase",
@@ -169,7 +167,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
         sl__emu_emit(e, "subscription_schedule.created", ss, NULL, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(ss), 0, NULL, 0, 0};
     }
-    json_t *ss = id ? json_object_get(e->objects, id) : NULL;
+    json_t *ss = id ? sl__emu_get(e, id) : NULL;
     if (!is_a(ss, "subscription_schedule"))
         return sl__emu_no_such("subscription_schedule", id ? id : "");
     const char *st = sl__emu_status_of(ss);
@@ -208,7 +206,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
         json_object_set(ss, "released_subscription",
                         json_object_get(ss, "subscription") ?: json_null());
         json_object_set_new(ss, "subscription", json_null());
-        json_t *so = sub ? json_object_get(e->objects, sub) : NULL;
+        json_t *so = sub ? sl__emu_get(e, sub) : NULL;
         if (so)
             json_object_set_new(so, "schedule", json_null());
         sl__emu_touch(e, id);

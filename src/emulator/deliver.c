@@ -115,7 +115,7 @@ void sl__emu_deliver_event(sl_emulator_t *e, json_t *ev, const char *type)
     char *payload = NULL;
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const char *we = json_string_value(json_array_get(ids, i));
-        const json_t *endpoint = json_object_get(e->objects, we);
+        const json_t *endpoint = sl__emu_get(e, we);
         const char *secret = json_string_value(json_object_get(e->secrets, we));
         if (!endpoint || !secret || !endpoint_wants(endpoint, type))
             continue;
@@ -125,7 +125,7 @@ void sl__emu_deliver_event(sl_emulator_t *e, json_t *ev, const char *type)
     payload = json_dumps(ev, JSON_INDENT(2));
     for (size_t i = 0; payload && i < json_array_size(ids); i++) {
         const char *we = json_string_value(json_array_get(ids, i));
-        const json_t *endpoint = json_object_get(e->objects, we);
+        const json_t *endpoint = sl__emu_get(e, we);
         const char *secret = json_string_value(json_object_get(e->secrets, we));
         if (!endpoint || !secret || !endpoint_wants(endpoint, type))
             continue;

@@ -91,6 +91,13 @@ sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code
 /* 404 "No such <object>: '<id>'". */
 sl_emu_reply_t sl__emu_no_such(const char *object, const char *id);
 
+/* The kept object `id`, which the caller may change until the request ends, or NULL. */
+json_t *sl__emu_get(sl_emulator_t *e, const char *id);
+
+/* Keeps `obj` (a new reference is taken) as object `id`; sl__emu_del removes it. */
+void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj);
+void sl__emu_del(sl_emulator_t *e, const char *id);
+
 /* The resource whose plural is plural[0..n), or NULL. */
 const sl_emu_resource_t *sl__emu_resource(const char *plural, size_t n);
 

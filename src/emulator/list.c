@@ -106,7 +106,7 @@ sl_emu_reply_t sl__emu_list(sl_emulator_t *e, const sl_emu_resource_t *r, const 
     json_t *items = json_array();
     const json_t *ids = json_object_get(e->lists, r->object);
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        const json_t *obj = json_object_get(e->objects, json_string_value(json_array_get(ids, i)));
+        const json_t *obj = sl__emu_get(e, json_string_value(json_array_get(ids, i)));
         if (obj && filters_match(obj, params))
             json_array_append(items, (json_t *)obj);
     }
@@ -239,7 +239,7 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
             v = json_object_get(node, seg);
         }
     } else if (json_is_string(v)) {
-        const json_t *obj = json_object_get(e->objects, json_string_value(v));
+        const json_t *obj = sl__emu_get(e, json_string_value(v));
         if (!obj)
             return sl__emu_error(400, "invalid_request_error", "parameter_invalid", "expand",
                                  "This property cannot be expanded (%s): `%s` is not an object "

@@ -32,7 +32,7 @@ static void html_put(sl_buf_t *b, const char *s)
 /* The hosted pages the session and link URLs point at: a form that completes the purchase. */
 static sl_emu_reply_t hosted_page(sl_emulator_t *e, const char *kind, const char *id)
 {
-    const json_t *obj = json_object_get(e->objects, id);
+    const json_t *obj = sl__emu_get(e, id);
     if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", kind))
         return sl__emu_no_such(kind, id);
     const json_t *lines = json_object_get(sl__emu_line_items(e, id), "data");

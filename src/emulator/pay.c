@@ -16,7 +16,7 @@ const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_
         json_decref(r.body);
         return made;
     }
-    const json_t *obj = json_object_get(e->objects, pm);
+    const json_t *obj = sl__emu_get(e, pm);
     const char *type = json_string_value(json_object_get(obj, "object")) ?: "";
     /* A card (card_...) pays as a payment method does, as on Stripe. */
     if (!obj || (strcmp(type, "payment_method") && strcmp(type, "card"))) {
@@ -43,7 +43,7 @@ static void dispute(sl_emulator_t *e, const sl_emu_card_t *card, json_t *charge,
                   "is_charge_refundable", inquiry, "metadata");
     sl_emu_reply_t made = sl__emu_create(e, sl__emu_resource("disputes", 8), dp, request_id, NULL);
     json_decref(dp);
-    json_t *obj = json_object_get(e->objects, json_string_value(json_object_get(made.body, "id")));
+    json_t *obj = sl__emu_get(e, json_string_value(json_object_get(made.body, "id")));
     json_decref(made.body);
     json_t *details = json_object_get(obj, "evidence_details");
     if (details)
@@ -62,7 +62,7 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
                              "payment_method",
                              "You cannot confirm this PaymentIntent because it's missing a "
                              "payment method.");
-    const json_t *pmo = json_object_get(e->objects, pm);
+    const json_t *pmo = sl__emu_get(e, pm);
     const sl_emu_card_t *card = sl__emu_card_of(e, pm);
     const char *pi_id = json_string_value(json_object_get(pi, "id"));
     json_int_t amount = json_integer_value(json_object_get(pi, "amount"));
@@ -110,7 +110,7 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
     sl_emu_reply_t cr =
         sl__emu_create(e, sl__emu_resource("charges", 7), cparams, request_id, idem_key);
     json_decref(cparams);
-    json_t *charge = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+    json_t *charge = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
     json_decref(cr.body);
     /* A charge that pays moves money: a balance transaction of its own; one that fails none. */
     char txn[64];
@@ -177,7 +177,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
         sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
         if (cr.status != 200)
             return cr;
-        pi = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        pi = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
         json_decref(cr.body);
         json_object_set_new(pi, "status",
                             json_string(json_object_get(pi, "payment_method") &&
@@ -200,7 +200,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
             return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
         return confirm_intent(e, pi, request_id, idem_key);
     }
-    pi = id ? json_object_get(e->objects, id) : NULL;
+    pi = id ? sl__emu_get(e, id) : NULL;
     if (!pi || strcmp(json_string_value(json_object_get(pi, "object")) ?: "", "payment_intent"))
         return sl__emu_no_such("payment_intent", id ? id : "");
     const char *status = json_string_value(json_object_get(pi, "status")) ?: "";
@@ -239,8 +239,7 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
         json_object_set_new(pi, "status", json_string("succeeded"));
         json_object_set_new(pi, "amount_received", json_integer(amount));
         json_object_set_new(pi, "amount_capturable", json_integer(0));
-        json_t *charge =
-            json_object_get(e->objects, json_string_value(json_object_get(pi, "latest_charge")));
+        json_t *charge = sl__emu_get(e, json_string_value(json_object_get(pi, "latest_charge")));
         if (charge) {
             json_object_set_new(charge, "captured", json_true());
             json_object_set_new(charge, "amount_captured", json_integer(amount));
@@ -281,7 +280,7 @@ sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const
         return sl__emu_update(e, r, made, typed, request_id, idem_key);
     }
     if (strcmp(verb, "update") == 0) {
-        json_t *pmo = id ? json_object_get(e->objects, id) : NULL;
+        json_t *pmo = id ? sl__emu_get(e, id) : NULL;
         if (!pmo ||
             strcmp(json_string_value(json_object_get(pmo, "object")) ?: "", "payment_method"))
             return sl__emu_no_such("payment_method", id ? id : "");
@@ -307,12 +306,12 @@ sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const
         json_decref(mr.body);
         id = made;
     }
-    json_t *pmo = id ? json_object_get(e->objects, id) : NULL;
+    json_t *pmo = id ? sl__emu_get(e, id) : NULL;
     if (!pmo || strcmp(json_string_value(json_object_get(pmo, "object")) ?: "", "payment_method"))
         return sl__emu_no_such("payment_method", id ? id : "");
     if (strcmp(verb, "attach") == 0) {
         const char *cus = json_string_value(json_object_get(typed, "customer"));
-        const json_t *co = cus ? json_object_get(e->objects, cus) : NULL;
+        const json_t *co = cus ? sl__emu_get(e, cus) : NULL;
         if (!co || strcmp(json_string_value(json_object_get(co, "object")) ?: "", "customer"))
             return sl__emu_no_such("customer", cus ? cus : "");
         sl_emu_reply_t bad = sl__emu_card_attach_check(e, id);
@@ -347,7 +346,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
                                         const char *id, json_t *typed, const char *request_id,
                                         const char *idem_key)
 {
-    json_t *cus = customer ? json_object_get(e->objects, customer) : NULL;
+    json_t *cus = customer ? sl__emu_get(e, customer) : NULL;
     if (!cus || strcmp(json_string_value(json_object_get(cus, "object")) ?: "", "customer"))
         return sl__emu_no_such("customer", customer ? customer : "");
     if (strcmp(verb, "create") == 0) {
@@ -357,7 +356,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
         if (out.status != 200)
             return out;
         json_decref(out.body);
-        json_t *card = json_object_get(e->objects, made);
+        json_t *card = sl__emu_get(e, made);
         json_t *meta = json_pack("{s:O?}", "metadata", json_object_get(typed, "metadata"));
         if (json_is_object(json_object_get(meta, "metadata")))
             sl__emu_apply(card, meta, NULL, 0);
@@ -376,7 +375,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
         json_t *items = json_array();
         json_t *list = json_object_get(e->lists, "card");
         for (size_t i = json_array_size(list); i-- > 0;) {
-            json_t *c = json_object_get(e->objects, json_string_value(json_array_get(list, i)));
+            json_t *c = sl__emu_get(e, json_string_value(json_array_get(list, i)));
             if (c && strcmp(json_string_value(json_object_get(c, "customer")) ?: "", customer) == 0)
                 json_array_append(items, c);
         }
@@ -384,7 +383,7 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
         snprintf(url, sizeof url, "/v1/customers/%s/sources", customer);
         return sl__emu_page(items, typed, url);
     }
-    json_t *card = id ? json_object_get(e->objects, id) : NULL;
+    json_t *card = id ? sl__emu_get(e, id) : NULL;
     if (!card || strcmp(json_string_value(json_object_get(card, "customer")) ?: "", customer))
         return sl__emu_error(404, "invalid_request_error", "resource_missing", "id",
                              "Customer %s does not have a source with ID %s.", customer,
@@ -419,7 +418,7 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
 {
     const sl_emu_resource_t *r = sl__emu_resource("customers", 9);
     if (strcmp(verb, "update") == 0) {
-        const json_t *cus = json_object_get(e->objects, id ? id : "");
+        const json_t *cus = sl__emu_get(e, id ? id : "");
         if (!cus || strcmp(json_string_value(json_object_get(cus, "object")) ?: "", "customer"))
             return sl__emu_no_such("customer", id ? id : "");
     }
@@ -457,15 +456,12 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
     if (bad.status)
         return bad;
     if (strcmp(verb, "update") == 0)
-        json_decref(
-            sl__emu_discount(e, json_object_get(e->objects, id), disc, request_id, idem_key, NULL)
-                .body);
+        json_decref(sl__emu_discount(e, sl__emu_get(e, id), disc, request_id, idem_key, NULL).body);
     sl_emu_reply_t out = strcmp(verb, "create") == 0
                              ? sl__emu_create(e, r, typed, request_id, idem_key)
                              : sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
     if (out.status == 200 && strcmp(verb, "create") == 0 && json_object_size(disc)) {
-        json_t *cus =
-            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_t *cus = sl__emu_get(e, json_string_value(json_object_get(out.body, "id")));
         json_decref(sl__emu_discount(e, cus, disc, request_id, idem_key, NULL).body);
         json_decref(out.body);
         out.body = json_deep_copy(cus);
@@ -473,13 +469,13 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
     json_decref(disc);
     if (out.status != 200)
         return out;
-    json_t *pmo = pm_id[0] ? json_object_get(e->objects, pm_id) : NULL;
+    json_t *pmo = pm_id[0] ? sl__emu_get(e, pm_id) : NULL;
     if (pmo) {
         json_object_set(pmo, "customer", json_object_get(out.body, "id"));
         sl__emu_touch(e, pm_id);
         sl__emu_emit(e, "payment_method.attached", pmo, NULL, request_id, idem_key);
     }
-    json_t *card = card_id[0] ? json_object_get(e->objects, card_id) : NULL;
+    json_t *card = card_id[0] ? sl__emu_get(e, card_id) : NULL;
     if (card) {
         json_object_set(card, "customer", json_object_get(out.body, "id"));
         sl__emu_touch(e, card_id);
@@ -491,7 +487,7 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
 sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
                                 const char *request_id, const char *idem_key)
 {
-    json_t *dp = id ? json_object_get(e->objects, id) : NULL;
+    json_t *dp = id ? sl__emu_get(e, id) : NULL;
     if (!dp || strcmp(json_string_value(json_object_get(dp, "object")) ?: "", "dispute"))
         return sl__emu_no_such("dispute", id ? id : "");
     const char *st = sl__emu_status_of(dp);

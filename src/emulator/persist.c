@@ -12,7 +12,7 @@
 static void touch_named(sl_emulator_t *e, const json_t *v)
 {
     if (json_is_string(v)) {
-        if (json_object_get(e->objects, json_string_value(v)))
+        if (sl__emu_get(e, json_string_value(v)))
             sl__emu_touch(e, json_string_value(v));
         return;
     }
@@ -105,13 +105,13 @@ void sl__emu_persist(sl_emulator_t *e, const json_t *reply, size_t events_before
     json_t *v;
     json_object_foreach(e->touched, id, v)
     {
-        const json_t *obj = json_object_get(e->objects, id);
+        const json_t *obj = sl__emu_get(e, id);
         if (!obj)
             continue;
         bad |= db_check(e->db, put_object(e, id, obj));
         char key[160];
         snprintf(key, sizeof key, "%s/line_items", id);
-        const json_t *li = json_object_get(e->objects, key);
+        const json_t *li = sl__emu_get(e, key);
         if (li && !json_object_get(e->touched, key))
             bad |= db_check(e->db, put_object(e, key, li));
         const json_t *secret = json_object_get(e->secrets, id);
@@ -191,7 +191,8 @@ sl_err sl__emu_persist_open(sl_emulator_t *e, const char *file, char *err, size_
         json_t *obj = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
         if (!obj || !id || !type)
             continue;
-        json_object_set_new(e->objects, id, obj);
+        sl__emu_put(e, id, obj);
+        json_decref(obj);
         json_object_set_new(e->seq, id, json_integer(seq));
         if (seq >= e->next_seq)
             e->next_seq = seq + 1;
@@ -202,11 +203,11 @@ sl_err sl__emu_persist_open(sl_emulator_t *e, const char *file, char *err, size_
     /* A subscription and its items share the item objects. */
     const json_t *subs = json_object_get(e->lists, "subscription");
     for (size_t i = 0; i < json_array_size(subs); i++) {
-        json_t *sub = json_object_get(e->objects, json_string_value(json_array_get(subs, i)));
+        json_t *sub = sl__emu_get(e, json_string_value(json_array_get(subs, i)));
         json_t *data = json_object_get(json_object_get(sub, "items"), "data");
         for (size_t k = 0; k < json_array_size(data); k++) {
-            json_t *item = json_object_get(
-                e->objects, json_string_value(json_object_get(json_array_get(data, k), "id")));
+            json_t *item =
+                sl__emu_get(e, json_string_value(json_object_get(json_array_get(data, k), "id")));
             if (item)
                 json_array_set(data, k, item);
         }

@@ -20,7 +20,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
     if (strcmp(verb, "create") == 0) {
         const char *ch = json_string_value(json_object_get(typed, "charge"));
         const char *pi_id = json_string_value(json_object_get(typed, "payment_intent"));
-        json_t *pi = pi_id ? json_object_get(e->objects, pi_id) : NULL;
+        json_t *pi = pi_id ? sl__emu_get(e, pi_id) : NULL;
         if (pi_id && !is_a(pi, "payment_intent"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "payment_intent",
                                  "No such payment_intent: '%s'", pi_id);
@@ -30,7 +30,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
             return sl__emu_error(400, "invalid_request_error", "parameter_missing", NULL,
                                  "One of the following params should be provided for this "
                                  "request: payment_intent or charge.");
-        json_t *charge = ch ? json_object_get(e->objects, ch) : NULL;
+        json_t *charge = ch ? sl__emu_get(e, ch) : NULL;
         if (!is_a(charge, "charge") || !json_is_true(json_object_get(charge, "paid")))
             return pi_id && !ch
                        ? sl__emu_error(400, "invalid_request_error", "charge_not_refundable",
@@ -75,7 +75,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
         sl__emu_emit(e, "charge.refunded", charge, NULL, request_id, idem_key);
         return out;
     }
-    json_t *re = id ? json_object_get(e->objects, id) : NULL;
+    json_t *re = id ? sl__emu_get(e, id) : NULL;
     if (!is_a(re, "refund"))
         return sl__emu_no_such("refund", id ? id : "");
     json_t *prev = json_object();
@@ -113,7 +113,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
     if (strcmp(verb, "create") == 0) {
         const sl_emu_resource_t *r = sl__emu_resource("credit_notes", 12);
         const char *in = json_string_value(json_object_get(typed, "invoice"));
-        json_t *inv = in ? json_object_get(e->objects, in) : NULL;
+        json_t *inv = in ? sl__emu_get(e, in) : NULL;
         if (!is_a(inv, "invoice"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "invoice",
                                  "No such invoice: '%s'", in ? in : "");
@@ -174,8 +174,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
             json_decref(lines);
             return out;
         }
-        json_t *cn =
-            json_object_get(e->objects, json_string_value(json_object_get(out.body, "id")));
+        json_t *cn = sl__emu_get(e, json_string_value(json_object_get(out.body, "id")));
         json_decref(out.body);
         snprintf(url, sizeof url, "/v1/credit_notes/%s/lines",
                  json_string_value(json_object_get(cn, "id")));
@@ -206,7 +205,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
         sl__emu_emit(e, "credit_note.created", cn, NULL, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(cn), 0, NULL, 0, 0};
     }
-    json_t *cn = id ? json_object_get(e->objects, id) : NULL;
+    json_t *cn = id ? sl__emu_get(e, id) : NULL;
     if (!is_a(cn, "credit_note"))
         return sl__emu_no_such("credit_note", id ? id : "");
     if (strcmp(verb, "void") == 0) {
@@ -235,7 +234,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
 sl_emu_reply_t sl__emu_transfer_reversal(sl_emulator_t *e, const char *transfer_id, json_t *typed,
                                          const char *request_id, const char *idem_key)
 {
-    json_t *tr = transfer_id ? json_object_get(e->objects, transfer_id) : NULL;
+    json_t *tr = transfer_id ? sl__emu_get(e, transfer_id) : NULL;
     if (!is_a(tr, "transfer"))
         return sl__emu_no_such("transfer", transfer_id ? transfer_id : "");
     json_int_t amount = json_integer_value(json_object_get(tr, "amount"));

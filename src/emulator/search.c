@@ -166,7 +166,7 @@ sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_t *hits = json_array();
     const json_t *ids = json_object_get(e->lists, r->object);
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        const json_t *obj = json_object_get(e->objects, json_string_value(json_array_get(ids, i)));
+        const json_t *obj = sl__emu_get(e, json_string_value(json_array_get(ids, i)));
         if (!obj)
             continue;
         int ok = any ? 0 : 1;

@@ -137,7 +137,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         /* A quote's lines: answered statelessly, for a quote that is kept. */
         const char *pp = sl_op_path_param(op, 0);
         const char *qid = json_string_value(json_object_get(params, pp ? pp : "")) ?: "";
-        const json_t *q = json_object_get(e->objects, qid);
+        const json_t *q = sl__emu_get(e, qid);
         if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote"))
             return sl__emu_no_such("quote", qid);
         sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
@@ -242,7 +242,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(verb, "create") == 0)
             out = sl__emu_create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
-            json_t *obj = json_object_get(e->objects, ids);
+            json_t *obj = sl__emu_get(e, ids);
             out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
                                 r->object) == 0
                       ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0}
@@ -341,7 +341,7 @@ static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const c
     memcpy(id, rest, n);
     id[n] = '\0';
     pthread_mutex_lock(&e->lock);
-    const json_t *cs = json_object_get(e->objects, id);
+    const json_t *cs = sl__emu_get(e, id);
     sl_emu_reply_t out;
     if (!cs || strcmp(json_string_value(json_object_get(cs, "object")) ?: "", "checkout.session")) {
         out = sl__emu_no_such("payment_page", id);

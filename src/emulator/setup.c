@@ -18,7 +18,7 @@ static sl_emu_reply_t confirm(sl_emulator_t *e, json_t *si, const char *request_
                              "You cannot confirm this SetupIntent because it's missing a payment "
                              "method.");
     const sl_emu_card_t *card = sl__emu_card_of(e, pm);
-    json_t *pmo = json_object_get(e->objects, pm);
+    json_t *pmo = sl__emu_get(e, pm);
     if (card && card->decline_code && !(card->flags & SL_EMU_CARD_ATTACHES)) {
         json_t *lse = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:O}", "type", "card_error", "code",
                                 card->code, "decline_code", card->decline_code, "message",
@@ -62,7 +62,7 @@ sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const c
         json_object_set_new(typed, "payment_method", json_string(real));
     }
     const char *cus = json_string_value(json_object_get(typed, "customer"));
-    const json_t *co = cus ? json_object_get(e->objects, cus) : NULL;
+    const json_t *co = cus ? sl__emu_get(e, cus) : NULL;
     if (cus && (!co || strcmp(json_string_value(json_object_get(co, "object")) ?: "", "customer")))
         return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                              "No such customer: '%s'", cus);
@@ -75,7 +75,7 @@ sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const c
         sl_emu_reply_t cr = sl__emu_create(e, r, typed, request_id, idem_key);
         if (cr.status != 200)
             return cr;
-        json_t *si = json_object_get(e->objects, json_string_value(json_object_get(cr.body, "id")));
+        json_t *si = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
         json_decref(cr.body);
         char secret[40], cs[160];
         sl__emu_must_rand(sl__rand_token(secret, 24));
@@ -91,7 +91,7 @@ sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const c
         return do_confirm ? confirm(e, si, request_id, idem_key)
                           : (sl_emu_reply_t){200, json_deep_copy(si), 0, NULL, 0, 0};
     }
-    json_t *si = id ? json_object_get(e->objects, id) : NULL;
+    json_t *si = id ? sl__emu_get(e, id) : NULL;
     if (!si || strcmp(json_string_value(json_object_get(si, "object")) ?: "", "setup_intent"))
         return sl__emu_no_such("setup_intent", id ? id : "");
     const char *st = sl__emu_status_of(si);

@@ -78,7 +78,7 @@ sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *
             t = &transitions[i];
     if (!t)
         return (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
-    json_t *obj = id ? json_object_get(e->objects, id) : NULL;
+    json_t *obj = id ? sl__emu_get(e, id) : NULL;
     const char *dot = strrchr(op, '.');
     const sl_emu_resource_t *r = sl__emu_resource(op, (size_t)(dot - op));
     if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object))
@@ -248,7 +248,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     char id[80];
     const char *given = json_string_value(json_object_get(params, "id"));
     if (given && *given) {
-        if (json_object_get(e->objects, given)) {
+        if (sl__emu_get(e, given)) {
             json_decref(obj);
             return sl__emu_error(400, "invalid_request_error", "resource_already_exists", "id",
                                  "%s already exists.", given);
@@ -303,7 +303,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     sl__emu_apply(obj, params, NULL, 0);
     if (strcmp(r->object, "price") == 0)
         price_amounts(obj);
-    json_object_set(e->objects, id, obj);
+    sl__emu_put(e, id, obj);
     sl__emu_touch(e, id);
     sl__emu_list_append(e, r->object, id);
     json_t *out = json_deep_copy(obj);
@@ -328,7 +328,7 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
 sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
                               const json_t *params, const char *request_id, const char *idem_key)
 {
-    json_t *obj = json_object_get(e->objects, id);
+    json_t *obj = sl__emu_get(e, id);
     if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
         return sl__emu_no_such(r->object, id);
     json_t *previous = json_object();
@@ -346,11 +346,11 @@ sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, cons
 sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
                               const char *request_id)
 {
-    json_t *obj = json_object_get(e->objects, id);
+    json_t *obj = sl__emu_get(e, id);
     if (!obj || strcmp(json_string_value(json_object_get(obj, "object")) ?: "", r->object) != 0)
         return sl__emu_no_such(r->object, id);
     json_incref(obj);
-    json_object_del(e->objects, id);
+    sl__emu_del(e, id);
     sl__emu_forget(e, id);
     json_t *list = json_object_get(e->lists, r->object);
     for (size_t i = 0; i < json_array_size(list); i++)
@@ -387,6 +387,21 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
     sl__emu_deliver_event(e, ev, type);
     json_array_append_new(e->events, sl__emu_event_stub(ev));
     json_decref(ev);
+}
+
+json_t *sl__emu_get(sl_emulator_t *e, const char *id)
+{
+    return json_object_get(e->objects, id);
+}
+
+void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj)
+{
+    json_object_set(e->objects, id, obj);
+}
+
+void sl__emu_del(sl_emulator_t *e, const char *id)
+{
+    json_object_del(e->objects, id);
 }
 
 void sl__emu_trim_events(sl_emulator_t *e)
