@@ -118,7 +118,10 @@ sl_emu_reply_t sl__emu_promotion_codes(sl_emulator_t *e, const char *verb, const
     }
     const json_t *codes = json_object_get(e->lists, "promotion_code");
     for (size_t i = 0; i < json_array_size(codes); i++) {
-        const json_t *v = sl__emu_get(e, json_string_value(json_array_get(codes, i)));
+        const char *pid = json_string_value(json_array_get(codes, i));
+        if (!sl__emu_may_match(e, pid, "code", code))
+            continue;
+        const json_t *v = sl__emu_get(e, pid);
         if (json_is_true(json_object_get(v, "active")) &&
             strcmp(json_string_value(json_object_get(v, "code")) ?: "", code) == 0)
             return sl__emu_error(400, "invalid_request_error", "resource_already_exists", "code",
@@ -169,7 +172,10 @@ static void invoice_total(sl_emulator_t *e, json_t *inv)
     json_int_t total = 0;
     const json_t *items = json_object_get(e->lists, "invoiceitem");
     for (size_t i = 0; i < json_array_size(items); i++) {
-        const json_t *ii = sl__emu_get(e, json_string_value(json_array_get(items, i)));
+        const char *iid = json_string_value(json_array_get(items, i));
+        if (!sl__emu_may_match(e, iid, "invoice", id))
+            continue;
+        const json_t *ii = sl__emu_get(e, iid);
         if (!ii || strcmp(json_string_value(json_object_get(ii, "invoice")) ?: "", id))
             continue;
         json_int_t amount = json_integer_value(json_object_get(ii, "amount"));
@@ -252,6 +258,8 @@ static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
     json_t *v;
     json_array_foreach(json_object_get(e->lists, "invoiceitem"), i, v)
     {
+        if (!sl__emu_may_match(e, json_string_value(v), "customer", cus))
+            continue;
         const json_t *ii = sl__emu_get(e, json_string_value(v));
         if (!ii || !json_is_null(json_object_get(ii, "invoice")) ||
             strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus))
@@ -267,6 +275,8 @@ static sl_emu_reply_t upcoming(sl_emulator_t *e, const json_t *typed)
     }
     json_array_foreach(json_object_get(e->lists, "subscription"), i, v)
     {
+        if (!sl__emu_may_match(e, json_string_value(v), "customer", cus))
+            continue;
         const json_t *s = sl__emu_get(e, json_string_value(v));
         const char *st = sl__emu_status_of(s);
         if (!s || (sub && s != sub) ||
@@ -372,7 +382,10 @@ sl_emu_reply_t sl__emu_invoices(sl_emulator_t *e, const char *verb, const char *
         if (include) {
             const json_t *items = json_object_get(e->lists, "invoiceitem");
             for (size_t i = 0; i < json_array_size(items); i++) {
-                json_t *ii = sl__emu_get(e, json_string_value(json_array_get(items, i)));
+                const char *iid = json_string_value(json_array_get(items, i));
+                if (!sl__emu_may_match(e, iid, "customer", cus))
+                    continue;
+                json_t *ii = sl__emu_get(e, iid);
                 if (ii && json_is_null(json_object_get(ii, "invoice")) &&
                     strcmp(json_string_value(json_object_get(ii, "customer")) ?: "", cus) == 0)
                     json_object_set(ii, "invoice", json_object_get(inv, "id"));

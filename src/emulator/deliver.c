@@ -122,6 +122,8 @@ void sl__emu_deliver_event(sl_emulator_t *e, json_t *ev, const char *type)
         pending++;
         json_object_set_new(ev, "pending_webhooks", json_integer(pending));
     }
+    if (!pending)
+        return;
     payload = json_dumps(ev, JSON_INDENT(2));
     for (size_t i = 0; payload && i < json_array_size(ids); i++) {
         const char *we = json_string_value(json_array_get(ids, i));

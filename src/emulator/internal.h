@@ -31,7 +31,8 @@ typedef struct sl_emu_resource {
 /* A reply being built: status and JSON body. */
 typedef struct sl_emu_reply {
     unsigned status;
-    json_t *body;
+    json_t *body; /* or, as a JSON string, a kept object's text (sl__emu_text) that a retrieve
+                   * sends: made a tree once the lock is released */
     int replayed;
     char *html;    /* a page instead of JSON (the emulator's hosted checkout pages) */
     int stateless; /* answered from Stripe's example, nothing kept (Sluice-Stateless: true) */
@@ -46,7 +47,9 @@ struct sl_emulator {
     int port;
     char base_url[96];    /* http://HOST:PORT, for the hosted pages' URLs */
     pthread_mutex_t lock; /* guards everything below */
-    json_t *objects;      /* id -> object */
+    json_t *objects;      /* id -> object: its compact text, or its tree within a request */
+    json_t *thawed;       /* [ids] made trees by the request under way: sl__emu_freeze */
+    json_t *templates;    /* object type -> Stripe's example object, parsed */
     json_t *lists;        /* object type -> [ids], oldest first */
     json_t *events;       /* [event stubs: sl__emu_event_stub], oldest first */
     json_t *requests;     /* "METHOD /v1/path/{param}" -> API requests routed to that operation */
@@ -94,9 +97,28 @@ sl_emu_reply_t sl__emu_no_such(const char *object, const char *id);
 /* The kept object `id`, which the caller may change until the request ends, or NULL. */
 json_t *sl__emu_get(sl_emulator_t *e, const char *id);
 
+/* A copy of the kept object `id`, the caller's own (parsed from its text: a request that only
+ * reads needs no object written back), or NULL. */
+json_t *sl__emu_read(sl_emulator_t *e, const char *id);
+
+/* The JSON text of the kept object `id`, as a JSON string (a new reference), when it is kept as
+ * text and is of the type `type`; NULL otherwise (not kept, of another type, or in use as a
+ * tree). A retrieve sends it without a tree made under the lock. */
+json_t *sl__emu_text(sl_emulator_t *e, const char *id, const char *type);
+
+/* Whether the kept object `id` may have the string field `key` equal to `value`: exact for an
+ * object in use, a search of the text of one that is not (a yes may be wrong, a no never is).
+ * Scans of many objects ask it first, to read only the objects that may match. */
+int sl__emu_may_match(sl_emulator_t *e, const char *id, const char *key, const char *value);
+
 /* Keeps `obj` (a new reference is taken) as object `id`; sl__emu_del removes it. */
 void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj);
 void sl__emu_del(sl_emulator_t *e, const char *id);
+
+/* Turns the objects the request made trees back into text (what sl__emu_get returned is not to
+ * be used after it); sl__emu_unlock does so, then releases the lock. */
+void sl__emu_freeze(sl_emulator_t *e);
+void sl__emu_unlock(sl_emulator_t *e);
 
 /* The resource whose plural is plural[0..n), or NULL. */
 const sl_emu_resource_t *sl__emu_resource(const char *plural, size_t n);
@@ -155,8 +177,9 @@ int sl__emu_idem_seen(sl_emulator_t *e, const char *key, const char *fingerprint
 void sl__emu_idem_keep(sl_emulator_t *e, const char *key, const char *fingerprint,
                        const sl_emu_reply_t *r);
 
-/* Replaces a reply's body, which may hold live objects, by a copy of it: what gets expanded
- * and sent after the lock is released. */
+/* Replaces a reply's body, which may hold kept objects' trees, by a copy of it, before expand[]
+ * changes it. A reply needs no copy to be sent: sl__emu_freeze leaves the trees it holds to it
+ * alone, the kept objects being text again. */
 void sl__emu_snapshot(sl_emu_reply_t *r);
 
 /* --- Stateless answers (stateless.c) -----------------------------------------------------------

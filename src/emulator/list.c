@@ -24,20 +24,25 @@ static int created_matches(const json_t *filter, long long created)
     return 1;
 }
 
+/* Parameters of a list call that page or expand, or that it takes otherwise, not filters. */
+static int paging(const char *k)
+{
+    static const char *const names[] = {"limit", "starting_after", "ending_before",   "expand",
+                                        "type",  "types",          "delivery_success"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(k, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* Parameters of a list call that filter by an equal top-level field (email=, product=, ...). */
 static int filters_match(const json_t *obj, const json_t *params)
 {
-    static const char *const paging[] = {"limit",   "starting_after",  "ending_before",
-                                         "created", "expand",          "type",
-                                         "types",   "delivery_success"};
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)params, k, v)
     {
-        int skip = 0;
-        for (size_t i = 0; i < sizeof paging / sizeof *paging; i++)
-            skip |= strcmp(k, paging[i]) == 0;
-        if (skip || json_is_object(v) || json_is_array(v))
+        if (paging(k) || strcmp(k, "created") == 0 || json_is_object(v) || json_is_array(v))
             continue;
         const json_t *have = json_object_get(obj, k);
         if (!have || !json_equal(have, v))
@@ -45,6 +50,13 @@ static int filters_match(const json_t *obj, const json_t *params)
     }
     return created_matches(json_object_get(params, "created"),
                            json_integer_value(json_object_get(obj, "created")));
+}
+
+/* An item of a page: an object, or the id of one (a stub read back whole once the page is cut). */
+static const char *item_id(const json_t *item)
+{
+    return json_is_string(item) ? json_string_value(item)
+                                : json_string_value(json_object_get(item, "id")) ?: "";
 }
 
 sl_emu_reply_t sl__emu_page(json_t *items, const json_t *params, const char *url)
@@ -64,8 +76,7 @@ sl_emu_reply_t sl__emu_page(json_t *items, const json_t *params, const char *url
     if (anchor) {
         size_t at = n;
         for (size_t i = 0; i < n; i++)
-            if (strcmp(json_string_value(json_object_get(json_array_get(items, i), "id")) ?: "",
-                       anchor) == 0)
+            if (strcmp(item_id(json_array_get(items, i)), anchor) == 0)
                 at = i;
         if (at == n) {
             json_decref(items);
@@ -100,17 +111,59 @@ sl_emu_reply_t sl__emu_page(json_t *items, const json_t *params, const char *url
                             0};
 }
 
+/* Whether a list call filters (by created or an equal field), which needs the objects read. */
+static int filters(const json_t *params)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (!paging(k) && (strcmp(k, "created") == 0 || !(json_is_object(v) || json_is_array(v))))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether object `id` may pass the list's equal-string filters, asked before it is read. */
+static int may_match(sl_emulator_t *e, const char *id, const json_t *params)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        if (json_is_string(v) && !paging(k) && !sl__emu_may_match(e, id, k, json_string_value(v)))
+            return 0;
+    }
+    return 1;
+}
+
 sl_emu_reply_t sl__emu_list(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                             const char *url)
 {
+    /* The page is cut from the ids; only its objects are read (parsed) whole, unless a filter
+     * needs each one read. */
     json_t *items = json_array();
     const json_t *ids = json_object_get(e->lists, r->object);
+    int filtered = filters(params);
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        const json_t *obj = sl__emu_get(e, json_string_value(json_array_get(ids, i)));
-        if (obj && filters_match(obj, params))
-            json_array_append(items, (json_t *)obj);
+        json_t *id = json_array_get(ids, i);
+        if (filtered && !may_match(e, json_string_value(id), params))
+            continue;
+        json_t *obj = filtered ? sl__emu_read(e, json_string_value(id)) : NULL;
+        if (!filtered || (obj && filters_match(obj, params)))
+            json_array_append(items, id);
+        json_decref(obj);
     }
-    return sl__emu_page(items, params, url);
+    sl_emu_reply_t out = sl__emu_page(items, params, url);
+    json_t *data = json_object_get(out.body, "data");
+    for (size_t i = 0; i < json_array_size(data);) {
+        json_t *obj = sl__emu_read(e, json_string_value(json_array_get(data, i)));
+        if (obj)
+            json_array_set_new(data, i++, obj);
+        else
+            json_array_remove(data, i);
+    }
+    return out;
 }
 
 /* --- Events API ------------------------------------------------------------------------------ */
@@ -239,13 +292,13 @@ sl_emu_reply_t sl__emu_expand(sl_emulator_t *e, json_t *node, const char *path, 
             v = json_object_get(node, seg);
         }
     } else if (json_is_string(v)) {
-        const json_t *obj = sl__emu_get(e, json_string_value(v));
+        json_t *obj = sl__emu_read(e, json_string_value(v));
         if (!obj)
             return sl__emu_error(400, "invalid_request_error", "parameter_invalid", "expand",
                                  "This property cannot be expanded (%s): `%s` is not an object "
                                  "sluice emulate keeps.",
                                  whole, json_string_value(v));
-        json_object_set_new(node, seg, json_deep_copy(obj));
+        json_object_set_new(node, seg, obj);
         v = json_object_get(node, seg);
     }
     if (!v || !(json_is_object(v) || json_is_null(v) || json_is_string(v)))

@@ -375,7 +375,9 @@ sl_emu_reply_t sl__emu_customer_sources(sl_emulator_t *e, const char *verb, cons
         json_t *items = json_array();
         json_t *list = json_object_get(e->lists, "card");
         for (size_t i = json_array_size(list); i-- > 0;) {
-            json_t *c = sl__emu_get(e, json_string_value(json_array_get(list, i)));
+            const char *cid = json_string_value(json_array_get(list, i));
+            json_t *c =
+                sl__emu_may_match(e, cid, "customer", customer) ? sl__emu_get(e, cid) : NULL;
             if (c && strcmp(json_string_value(json_object_get(c, "customer")) ?: "", customer) == 0)
                 json_array_append(items, c);
         }

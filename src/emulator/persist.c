@@ -200,18 +200,7 @@ sl_err sl__emu_persist_open(sl_emulator_t *e, const char *file, char *err, size_
             sl__emu_list_append(e, type, id);
     }
     sqlite3_finalize(st);
-    /* A subscription and its items share the item objects. */
-    const json_t *subs = json_object_get(e->lists, "subscription");
-    for (size_t i = 0; i < json_array_size(subs); i++) {
-        json_t *sub = sl__emu_get(e, json_string_value(json_array_get(subs, i)));
-        json_t *data = json_object_get(json_object_get(sub, "items"), "data");
-        for (size_t k = 0; k < json_array_size(data); k++) {
-            json_t *item =
-                sl__emu_get(e, json_string_value(json_object_get(json_array_get(data, k), "id")));
-            if (item)
-                json_array_set(data, k, item);
-        }
-    }
+    sl__emu_freeze(e); /* kept as text, as between requests */
     st = NULL;
     sqlite3_prepare_v2(e->db, "SELECT json FROM events ORDER BY seq", -1, &st, NULL);
     while (st && sqlite3_step(st) == SQLITE_ROW) {

@@ -166,15 +166,17 @@ sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     json_t *hits = json_array();
     const json_t *ids = json_object_get(e->lists, r->object);
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        const json_t *obj = sl__emu_get(e, json_string_value(json_array_get(ids, i)));
+        json_t *id = json_array_get(ids, i);
+        json_t *obj = sl__emu_read(e, json_string_value(id));
         if (!obj)
             continue;
         int ok = any ? 0 : 1;
         for (size_t c = 0; c < n; c++)
             ok = any ? ok || clause_matches(&clauses[c], obj)
                      : ok && clause_matches(&clauses[c], obj);
-        if (ok)
-            json_array_append(hits, (json_t *)obj);
+        if (ok) /* by id: only the page's objects are read again */
+            json_array_append(hits, id);
+        json_decref(obj);
     }
     long long limit = json_is_integer(json_object_get(params, "limit"))
                           ? json_integer_value(json_object_get(params, "limit"))
@@ -183,7 +185,7 @@ sl_emu_reply_t sl__emu_search(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     size_t offset = page && !strncmp(page, "page_", 5) ? strtoul(page + 5, NULL, 10) : 0;
     json_t *data = json_array();
     for (size_t i = offset; i < json_array_size(hits) && json_array_size(data) < (size_t)limit; i++)
-        json_array_append(data, json_array_get(hits, i));
+        json_array_append_new(data, sl__emu_read(e, json_string_value(json_array_get(hits, i))));
     size_t next = offset + json_array_size(data);
     int more = next < json_array_size(hits);
     char next_page[32];

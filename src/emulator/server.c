@@ -98,6 +98,14 @@ const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *param
     return best;
 }
 
+/* A kept object's text in a reply (sl__emu_text) made a tree; the reference is taken. */
+static json_t *as_tree(json_t *text)
+{
+    json_t *tree = json_loadb(json_string_value(text), json_string_length(text), 0, NULL);
+    json_decref(text);
+    return tree ? tree : json_object();
+}
+
 /* The parameter a validation message names (between its first backquotes). */
 static void named_param(const char *msg, char *out, size_t n)
 {
@@ -242,11 +250,17 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(verb, "create") == 0)
             out = sl__emu_create(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
-            json_t *obj = sl__emu_get(e, ids);
-            out = obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
-                                r->object) == 0
-                      ? (sl_emu_reply_t){200, json_deep_copy(obj), 0, NULL, 0, 0}
-                      : sl__emu_no_such(r->object, ids);
+            json_t *raw = sl__emu_text(e, ids, r->object);
+            json_t *obj = raw ? NULL : sl__emu_read(e, ids);
+            if (raw)
+                out = (sl_emu_reply_t){200, raw, 0, NULL, 0, 0};
+            else if (obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "",
+                                   r->object) == 0)
+                out = (sl_emu_reply_t){200, obj, 0, NULL, 0, 0};
+            else {
+                json_decref(obj);
+                out = sl__emu_no_such(r->object, ids);
+            }
         } else if (strcmp(verb, "update") == 0 && ids)
             out = sl__emu_update(e, r, ids, typed, request_id, idem_key);
         else if (strcmp(verb, "delete") == 0 && ids)
@@ -363,8 +377,7 @@ static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const c
             sl__emu_trim_events(e);
         }
     }
-    sl__emu_snapshot(&out);
-    pthread_mutex_unlock(&e->lock);
+    sl__emu_unlock(e);
     return out;
 }
 
@@ -406,8 +419,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         if (strcmp(method, "GET") != 0)
             sl__emu_persist(e, out.body, events_before, NULL);
         sl__emu_trim_events(e);
-        sl__emu_snapshot(&out);
-        pthread_mutex_unlock(&e->lock);
+        sl__emu_unlock(e);
         json_decref(form);
         return out;
     }
@@ -453,7 +465,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
             json_integer_set(seen, json_integer_value(seen) + 1);
         else
             json_object_set_new(e->requests, what, json_integer(1));
-        pthread_mutex_unlock(&e->lock);
+        sl__emu_unlock(e);
     }
     json_t *body_params = json_deep_copy(params);
     for (size_t i = 0; i < sl_op_path_param_count(op); i++)
@@ -489,7 +501,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
             snprintf(fingerprint, fl, "%s?%s", path, enc ? enc : "");
         free(enc);
         if (sl__emu_idem_seen(e, idem_key, fingerprint, &out)) {
-            pthread_mutex_unlock(&e->lock);
+            sl__emu_unlock(e);
             free(fingerprint);
             json_decref(params);
             return out;
@@ -498,7 +510,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     json_t *expand = json_incref(json_object_get(params, "expand"));
     sl_emu_reply_t bad_expand = sl__emu_check_expand(expand);
     if (bad_expand.status) {
-        pthread_mutex_unlock(&e->lock);
+        sl__emu_unlock(e);
         json_decref(expand);
         free(fingerprint);
         json_decref(params);
@@ -517,7 +529,10 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         }
         json_decref(again);
     }
-    sl__emu_snapshot(&out);
+    if (json_is_string(out.body) && json_array_size(expand)) /* expanded as a tree */
+        out.body = as_tree(out.body);
+    if (json_array_size(expand))
+        sl__emu_snapshot(&out);
     for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
         sl_emu_reply_t bad =
@@ -532,7 +547,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     if (strcmp(method, "GET") != 0)
         sl__emu_persist(e, out.body, events_before, idem_key);
     sl__emu_trim_events(e);
-    pthread_mutex_unlock(&e->lock);
+    sl__emu_unlock(e);
     free(fingerprint);
     json_decref(params);
     return out;
@@ -565,6 +580,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     else
         r = handle(e, conn, method, rq->uri ? rq->uri : "/", rq->body.data ? rq->body.data : "",
                    rq->body.len, request_id);
+    if (json_is_string(r.body)) /* a kept object's text, made a tree outside the lock */
+        r.body = as_tree(r.body);
     char *text = r.html ? r.html : json_dumps(r.body, JSON_INDENT(2));
     json_decref(r.body);
     struct MHD_Response *resp =

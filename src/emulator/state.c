@@ -243,8 +243,15 @@ static void clear_example_times(json_t *obj, json_int_t now)
 sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *request_id, const char *idem_key)
 {
-    const char *tmpl = sl__fixture_json(r->object);
-    json_t *obj = tmpl ? json_loads(tmpl, 0, NULL) : json_object();
+    /* Stripe's example object, parsed once and copied (a copy costs less than a parse). */
+    json_t *tmpl = json_object_get(e->templates, r->object);
+    if (!tmpl) {
+        const char *text = sl__fixture_json(r->object);
+        tmpl = text ? json_loads(text, 0, NULL) : NULL;
+        json_object_set_new(e->templates, r->object, tmpl ? tmpl : json_object());
+        tmpl = json_object_get(e->templates, r->object);
+    }
+    json_t *obj = json_deep_copy(tmpl);
     char id[80];
     const char *given = json_string_value(json_object_get(params, "id"));
     if (given && *given) {
@@ -389,19 +396,132 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
     json_decref(ev);
 }
 
+/* Kept objects are compact JSON text between requests (a tree costs several times its text):
+ * e->objects maps an id to "<object type>\n<JSON>", or to its tree while a request uses it;
+ * e->thawed names the ids made trees since the last sl__emu_freeze. A subscription's items are
+ * the same trees as the subscription_item objects while thawed, as the code that changes one
+ * expects. */
+
+/* The JSON of a kept text, after its type. */
+static const char *text_json(const json_t *v, size_t *len)
+{
+    const char *s = json_string_value(v);
+    const char *nl = memchr(s, '\n', json_string_length(v));
+    const char *j = nl ? nl + 1 : s;
+    *len = json_string_length(v) - (size_t)(j - s);
+    return j;
+}
+
+static json_t *text_parse(const json_t *v)
+{
+    size_t n;
+    const char *j = text_json(v, &n);
+    return json_loadb(j, n, 0, NULL);
+}
+static void link_items(sl_emulator_t *e, json_t *sub)
+{
+    json_t *data = json_object_get(json_object_get(sub, "items"), "data");
+    for (size_t k = 0; k < json_array_size(data); k++) {
+        const char *iid = json_string_value(json_object_get(json_array_get(data, k), "id"));
+        json_t *item = iid ? sl__emu_get(e, iid) : NULL;
+        if (item)
+            json_array_set(data, k, item);
+    }
+}
+
 json_t *sl__emu_get(sl_emulator_t *e, const char *id)
 {
-    return json_object_get(e->objects, id);
+    json_t *v = id ? json_object_get(e->objects, id) : NULL;
+    if (!json_is_string(v))
+        return v;
+    json_t *tree = text_parse(v);
+    if (!tree) /* cannot be: the text was dumped from a tree */
+        return NULL;
+    json_object_set_new(e->objects, id, tree);
+    json_array_append_new(e->thawed, json_string(id));
+    const char *type = json_string_value(json_object_get(tree, "object")) ?: "";
+    if (strcmp(type, "subscription") == 0)
+        link_items(e, tree);
+    else if (strcmp(type, "subscription_item") == 0)
+        sl__emu_get(e, json_string_value(json_object_get(tree, "subscription")));
+    return tree;
+}
+
+json_t *sl__emu_read(sl_emulator_t *e, const char *id)
+{
+    json_t *v = id ? json_object_get(e->objects, id) : NULL;
+    if (!json_is_string(v))
+        return json_deep_copy(v);
+    return text_parse(v);
+}
+
+json_t *sl__emu_text(sl_emulator_t *e, const char *id, const char *type)
+{
+    const json_t *v = id ? json_object_get(e->objects, id) : NULL;
+    size_t tl = strlen(type), n;
+    if (!json_is_string(v) || json_string_length(v) <= tl ||
+        memcmp(json_string_value(v), type, tl) || json_string_value(v)[tl] != '\n')
+        return NULL;
+    const char *j = text_json(v, &n);
+    return json_stringn_nocheck(j, n);
+}
+
+int sl__emu_may_match(sl_emulator_t *e, const char *id, const char *key, const char *value)
+{
+    const json_t *v = id ? json_object_get(e->objects, id) : NULL;
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return strcmp(json_string_value(json_object_get(v, key)) ?: "", value) == 0;
+    /* "key":"value" as json_dumpb writes it, unless one has a character it escapes. */
+    char needle[256];
+    int n = snprintf(needle, sizeof needle, "\"%s\":\"%s\"", key, value);
+    if (n < 0 || (size_t)n >= sizeof needle)
+        return 1; /* cannot tell: the caller reads the object */
+    for (const char *const *part = (const char *const[]){key, value, NULL}; *part; part++)
+        for (const unsigned char *p = (const unsigned char *)*part; *p; p++)
+            if (*p < 0x20 || *p == '\\' || *p == '"')
+                return 1;
+    return memmem(json_string_value(v), json_string_length(v), needle, (size_t)n) != NULL;
 }
 
 void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj)
 {
     json_object_set(e->objects, id, obj);
+    json_array_append_new(e->thawed, json_string(id));
 }
 
 void sl__emu_del(sl_emulator_t *e, const char *id)
 {
     json_object_del(e->objects, id);
+}
+
+void sl__emu_freeze(sl_emulator_t *e)
+{
+    for (size_t i = 0; i < json_array_size(e->thawed); i++) {
+        const char *id = json_string_value(json_array_get(e->thawed, i));
+        json_t *v = json_object_get(e->objects, id);
+        if (!json_is_object(v))
+            continue;
+        const char *type = json_string_value(json_object_get(v, "object")) ?: "";
+        size_t tl = strlen(type), n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+        char *text = n ? malloc(tl + 1 + n) : NULL;
+        if (!text || json_dumpb(v, text + tl + 1, n, JSON_COMPACT) != n) {
+            free(text); /* no memory: it stays a tree, which is as correct */
+            continue;
+        }
+        memcpy(text, type, tl);
+        text[tl] = '\n';
+        json_object_set_new(e->objects, id, json_stringn_nocheck(text, tl + 1 + n));
+        free(text);
+    }
+    json_array_clear(e->thawed);
+}
+
+void sl__emu_unlock(sl_emulator_t *e)
+{
+    sl__emu_freeze(e);
+    pthread_mutex_unlock(&e->lock);
 }
 
 void sl__emu_trim_events(sl_emulator_t *e)
@@ -470,6 +590,8 @@ const char *sl__fixture_json(const char *object)
 void sl__emu_state_init(sl_emulator_t *e)
 {
     e->objects = json_object();
+    e->thawed = json_array();
+    e->templates = json_object();
     e->lists = json_object();
     e->events = json_array();
     e->requests = json_object();
@@ -484,6 +606,8 @@ void sl__emu_state_init(sl_emulator_t *e)
 void sl__emu_state_free(sl_emulator_t *e)
 {
     json_decref(e->objects);
+    json_decref(e->thawed);
+    json_decref(e->templates);
     json_decref(e->lists);
     json_decref(e->events);
     json_decref(e->requests);

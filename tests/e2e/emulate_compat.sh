@@ -110,6 +110,31 @@ check "kept operations carry no Sluice-Stateless" test -z "$(hdr Sluice-Stateles
 
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
+# --- Objects are kept as text between requests: filters and shared items still hold ---------
+start
+odd=$(printf 'quote"and\\back@example.com')
+curl -s -o /dev/null -u sk_test_x: "$url/v1/customers" --data-urlencode "email=$odd"
+curl -s -o /dev/null -u sk_test_x: "$url/v1/customers" -d email=plain@example.com
+req GET /v1/customers -u sk_test_x: -G --data-urlencode "email=$odd"
+check "a list filter by a value with a quote and a backslash finds its customer" \
+    test "$(j '.data | length')" = 1 -a "$(j '.data[0].email')" = "$odd"
+req GET /v1/customers -u sk_test_x: -G -d email=plain@example.com -d 'created[gte]=0'
+check "a list filter by email and created finds one customer" test "$(j '.data | length')" = 1
+cus=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=sub@example.com -d payment_method=pm_card_visa \
+    -d 'invoice_settings[default_payment_method]=pm_card_visa' | jq -r .id)
+prod=$(curl -s -u sk_test_x: "$url/v1/products" -d name=Seat | jq -r .id)
+price=$(curl -s -u sk_test_x: "$url/v1/prices" -d product="$prod" -d unit_amount=700 -d currency=usd \
+    -d 'recurring[interval]=month' | jq -r .id)
+sub=$(curl -s -u sk_test_x: "$url/v1/subscriptions" -d customer="$cus" -d "items[0][price]=$price" | jq -r .id)
+si=$(curl -s -u sk_test_x: "$url/v1/subscriptions/$sub" | jq -r '.items.data[0].id')
+curl -s -o /dev/null -u sk_test_x: "$url/v1/subscriptions/$sub" -d "items[0][id]=$si" -d 'items[0][quantity]=3'
+req GET "/v1/subscription_items/$si" -u sk_test_x:
+check "an item changed through its subscription is changed as an item too" test "$(j .quantity)" = 3
+req GET "/v1/subscriptions/$sub" -u sk_test_x:
+check "and the subscription shows it" test "$(j '.items.data[0].quantity')" = 3
+req GET "/v1/invoices/upcoming?customer=$cus" -u sk_test_x:
+check "the upcoming invoice prices the new quantity" test "$(j .amount_due)" = 2100
+
 # --- --max-events: a bounded event history, the oldest dropped --------------------------------
 start --max-events 20
 first=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=first@example.com | jq -r .id)
