@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -23,14 +24,41 @@ sl_err sl__rand_hex(char *out, size_t bytes)
     return SL_OK;
 }
 
+/* Random bytes drawn a kilobyte at a time per thread (a token per request made RAND_bytes a
+ * tenth of the emulator's time); a byte is cleared once handed out, and a forked child draws
+ * its own. */
+static _Thread_local unsigned char pool[1024];
+static _Thread_local size_t pool_left;
+static _Thread_local pid_t pool_pid;
+
+static sl_err pool_byte(unsigned char *out)
+{
+    pid_t pid = getpid();
+    if (!pool_left || pool_pid != pid) {
+        if (sl__rand_bytes(pool, sizeof pool))
+            return SL_EINTERNAL;
+        pool_left = sizeof pool;
+        pool_pid = pid;
+    }
+    unsigned char *b = &pool[sizeof pool - pool_left--];
+    *out = *b;
+    *b = 0;
+    return SL_OK;
+}
+
 sl_err sl__rand_token(char *out, size_t n)
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    unsigned char raw[64];
-    if (n > sizeof raw || sl__rand_bytes(raw, n))
+    const unsigned limit = 256 - 256 % (sizeof alphabet - 1); /* no bias: 248 = 4 x 62 */
+    if (n > 64)
         return SL_EINTERNAL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[raw[i] % (sizeof alphabet - 1)];
+    for (size_t i = 0; i < n;) {
+        unsigned char c;
+        if (pool_byte(&c))
+            return SL_EINTERNAL;
+        if (c < limit)
+            out[i++] = alphabet[c % (sizeof alphabet - 1)];
+    }
     out[n] = '\0';
     return SL_OK;
 }

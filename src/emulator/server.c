@@ -1,6 +1,7 @@
 /* The emulator's HTTP server: requests read with libmicrohttpd, checked as Stripe checks them
  * (bearer test key, the catalog's operation and parameters, Idempotency-Key, expand[]) and
  * dispatched to the resource that answers them, with Stripe's headers on every reply. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,23 @@ typedef struct request {
     char *uri;
 } request_t;
 
+/* The number of segments of each operation's path, to pass over those of another length. */
+static unsigned char op_segs[1024];
+static pthread_once_t op_segs_once = PTHREAD_ONCE_INIT;
+
+static void count_op_segs(void)
+{
+    for (size_t i = 0; i < sl_op_count() && i < sizeof op_segs; i++) {
+        unsigned n = 0;
+        for (const char *p = sl_op_path(sl_op_at(i)); *p; p++)
+            n += *p != '/' && (p == sl_op_path(sl_op_at(i)) || p[-1] == '/');
+        op_segs[i] = (unsigned char)(n < 255 ? n : 255);
+    }
+}
+
 const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *params)
 {
+    pthread_once(&op_segs_once, count_op_segs);
     const sl_op_t *best = NULL;
     int best_score = -1;
     char segs[EMU_MAX_SEGS][256];
@@ -49,6 +65,8 @@ const sl_op_t *sl__emu_route(const char *method, const char *path, json_t *param
         p += n;
     }
     for (size_t i = 0; i < sl_op_count(); i++) {
+        if (i < sizeof op_segs && op_segs[i] != nseg)
+            continue;
         const sl_op_t *op = sl_op_at(i);
         if (strcmp(sl_op_method(op), method) != 0)
             continue;

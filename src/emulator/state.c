@@ -383,7 +383,9 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
 {
     char id[64];
     sl__emu_must_rand(sl__rand_id("evt", id, sizeof id));
-    json_t *data = json_pack("{s:o}", "object", json_deep_copy(object)); /* as it is now */
+    /* The object as it is now: shared, not copied, as the event is made text (and the payload of
+     * its deliveries) before this returns and nothing changes it meanwhile. */
+    json_t *data = json_pack("{s:O}", "object", (json_t *)object);
     if (previous)
         json_object_set_new(data, "previous_attributes", previous);
     json_t *ev =
