@@ -87,10 +87,10 @@ static sl_emu_reply_t authorize(sl_emulator_t *e, json_t *typed, const char *req
     const sl_emu_resource_t *r = sl__emu_resource("issuing.authorizations", 22);
     sl_emu_resource_t quiet = *r; /* request, then created, once its fields are set */
     quiet.emits = 0;
-    json_t *p =
-        json_pack("{s:I,s:s,s:I,s:s,s:O,s:s?,s:b,s:s}", "amount", amount, "currency", cur,
-                  "merchant_amount", amount, "merchant_currency", cur, "card", card, "cardholder",
-                  id_of(json_object_get(card, "cardholder")), "approved", 1, "status", "pending");
+    json_t *p = json_pack(
+        "{s:I,s:s,s:I,s:s,s:o,s:s?,s:b,s:s}", "amount", amount, "currency", cur, "merchant_amount",
+        amount, "merchant_currency", cur, "card", json_deep_copy(card), "cardholder",
+        id_of(json_object_get(card, "cardholder")), "approved", 1, "status", "pending");
     const char *keep[] = {"authorization_method", "merchant_data",     "amount_details",
                           "network_data",         "verification_data", "wallet"};
     for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
@@ -167,6 +167,12 @@ sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *i
                                      "refund", amount, cur, typed, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(t), 0, NULL, 0, 0};
     }
+    if (strcmp(verb, "capture") && strcmp(verb, "reverse")) {
+        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
+                                           "sluice emulate does not keep %s", name);
+        out.unkept = 1;
+        return out;
+    }
     if (strcmp(sl__emu_status_of(obj), "pending"))
         return sl__emu_error(400, "invalid_request_error", "authorization_unexpected_state", NULL,
                              "Only a pending authorization can be %s; %s is %s.",
@@ -188,7 +194,7 @@ sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *i
         json_object_set_new(obj, "merchant_amount", json_integer(held - back));
         if (held == back)
             json_object_set_new(obj, "status", json_string("reversed"));
-    } else if (strcmp(verb, "capture") == 0) {
+    } else { /* capture */
         json_int_t amount = json_is_integer(json_object_get(typed, "capture_amount"))
                                 ? json_integer_value(json_object_get(typed, "capture_amount"))
                                 : held;
@@ -202,12 +208,6 @@ sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *i
         json_object_set_new(obj, "amount", json_integer(0));
         json_object_set_new(obj, "merchant_amount", json_integer(0));
         json_object_set_new(obj, "status", json_string("closed"));
-    } else {
-        json_decref(prev);
-        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                           "sluice emulate does not keep %s", name);
-        out.unkept = 1;
-        return out;
     }
     sl__emu_touch(e, id);
     sl__emu_emit(e, "issuing_authorization.updated", obj, prev, request_id, idem_key);

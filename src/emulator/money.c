@@ -151,12 +151,14 @@ sl_emu_reply_t sl__emu_money(sl_emulator_t *e, const char *name, const char *id,
         list = sl__emu_get(e, key);
     }
     json_array_insert(json_object_get(list, "data"), 0, txn);
+    json_t *reply = json_deep_copy(txn);
+    json_decref(txn); /* the list holds it */
     snprintf(url, sizeof url, "%s/cash_balance", id);
     sl__emu_touch(e, key);
     sl__emu_touch(e, url);
-    sl__emu_emit(e, "customer_cash_balance_transaction.created", txn, NULL, request_id, idem_key);
+    sl__emu_emit(e, "customer_cash_balance_transaction.created", reply, NULL, request_id, idem_key);
     sl__emu_emit(e, "cash_balance.funds_available", cb, NULL, request_id, idem_key);
-    return (sl_emu_reply_t){200, txn, 0, NULL, 0, 0};
+    return (sl_emu_reply_t){200, reply, 0, NULL, 0, 0};
 }
 
 sl_emu_reply_t sl__emu_report_runs(sl_emulator_t *e, json_t *typed, const char *request_id,

@@ -134,12 +134,12 @@ void sl__emu_settle(sl_emulator_t *e, const char *request_id)
                                 json_string("payment_method_provider_decline"));
             json_object_set_new(charge, "failure_message",
                                 json_string("The bank refused the debit."));
-            json_object_set_new(pi, "last_payment_error",
-                                json_pack("{s:s,s:s,s:s,s:O}", "type", "invalid_request_error",
-                                          "code", "payment_intent_payment_attempt_failed",
-                                          "message",
-                                          "The payment failed: the bank refused the debit.",
-                                          "payment_method", sl__emu_get(e, pm) ?: json_null()));
+            json_object_set_new(
+                pi, "last_payment_error",
+                json_pack("{s:s,s:s,s:s,s:o}", "type", "invalid_request_error", "code",
+                          "payment_intent_payment_attempt_failed", "message",
+                          "The payment failed: the bank refused the debit.", "payment_method",
+                          sl__emu_get(e, pm) ? json_deep_copy(sl__emu_get(e, pm)) : json_null()));
             json_object_set_new(pi, "status", json_string("requires_payment_method"));
             json_object_set_new(pi, "payment_method", json_null());
             sl__emu_emit(e, "charge.failed", charge, NULL, request_id, NULL);
