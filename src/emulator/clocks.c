@@ -27,10 +27,35 @@ static int on_clock(sl_emulator_t *e, const json_t *obj, const char *clock)
     return obj && strcmp(json_string_value(json_object_get(cus, "test_clock")) ?: "", clock) == 0;
 }
 
+/* The schedule's subscription takes the items of the phase it enters: the old items go, the
+ * phase's come (customer.subscription.updated). */
+static void enter_phase(sl_emulator_t *e, const json_t *ss, const json_t *phase,
+                        const char *request_id)
+{
+    const char *sub_id = json_string_value(json_object_get(ss, "subscription"));
+    const json_t *sub = sub_id ? sl__emu_get(e, sub_id) : NULL;
+    if (!sub)
+        return;
+    json_t *items = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(json_object_get(sub, "items"), "data"), i, it)
+        json_array_append_new(
+            items, json_pack("{s:O,s:b}", "id", json_object_get(it, "id"), "deleted", 1));
+    json_array_foreach(json_object_get(phase, "items"), i, it)
+        json_array_append_new(items, json_deep_copy(it));
+    json_t *params = json_pack("{s:o}", "items", items);
+    char id[96];
+    snprintf(id, sizeof id, "%s", sub_id);
+    json_decref(sl__emu_subscriptions(e, "update", id, params, request_id, NULL).body);
+    json_decref(params);
+}
+
 /* A schedule moves along as the clock passes (from, to]: into the phase that holds `to`
- * (subscription_schedule.updated), subscription_schedule.expiring 7 days before its last phase
- * ends, and at that end subscription_schedule.completed, its subscription released (it goes on
- * alone) or canceled, as end_behavior says. */
+ * (subscription_schedule.updated, its subscription given the phase's items),
+ * subscription_schedule.expiring 7 days before its last phase ends, and at that end
+ * subscription_schedule.completed, its subscription released (it goes on alone) or canceled, as
+ * end_behavior says. */
 static void schedule_passes(sl_emulator_t *e, const char *id, json_int_t from, json_int_t to,
                             const char *request_id)
 {
@@ -50,11 +75,14 @@ static void schedule_passes(sl_emulator_t *e, const char *id, json_int_t from, j
         if (i == 0 || s <= from || s > to || t <= to ||
             json_integer_value(json_object_get(cur, "start_date")) == s)
             continue;
-        json_t *prev = json_pack("{s:O}", "current_phase", cur);
+        json_t *prev = json_pack("{s:O?}", "current_phase", cur);
         json_object_set_new(ss, "current_phase",
                             json_pack("{s:I,s:I}", "start_date", s, "end_date", t));
         sl__emu_touch(e, id);
         sl__emu_emit(e, "subscription_schedule.updated", ss, prev, request_id, NULL);
+        enter_phase(e, ss, ph, request_id);
+        ss = sl__emu_get(e, id);
+        phases = json_object_get(ss, "phases");
     }
     if (from < end - 7 * 86400 && end - 7 * 86400 <= to) {
         sl__emu_touch(e, id);
@@ -65,7 +93,7 @@ static void schedule_passes(sl_emulator_t *e, const char *id, json_int_t from, j
     const char *sub = json_string_value(json_object_get(ss, "subscription"));
     char sub_id[96];
     snprintf(sub_id, sizeof sub_id, "%s", sub ? sub : "");
-    json_t *prev = json_pack("{s:s,s:O}", "status", "active", "current_phase",
+    json_t *prev = json_pack("{s:s,s:O?}", "status", "active", "current_phase",
                              json_object_get(ss, "current_phase"));
     json_object_set_new(ss, "status", json_string("completed"));
     json_object_set_new(ss, "completed_at", json_integer(end));

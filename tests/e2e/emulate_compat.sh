@@ -170,6 +170,23 @@ check "a schedule the clock passes the end of completes, its subscription cancel
         test "$(curl -s "${k[@]}" "$url/v1/subscriptions/$(echo "$ss" | jq -r .subscription)" | jq -r .status)" = canceled &&
         curl -s "${k[@]}" "$url/v1/events?type=subscription_schedule.expiring" | jq -e ".data | length == 1" >/dev/null'
 
+T=1704067200
+clk=$(curl -s "${k[@]}" "$url/v1/test_helpers/test_clocks" -d frozen_time=$T | jq -r .id)
+cus=$(curl -s "${k[@]}" "$url/v1/customers" -d test_clock="$clk" -d payment_method=pm_card_visa \
+    -d 'invoice_settings[default_payment_method]=pm_card_visa' | jq -r .id)
+prod=$(curl -s "${k[@]}" "$url/v1/products" -d name=Phased | jq -r .id)
+price=$(curl -s "${k[@]}" "$url/v1/prices" -d product="$prod" -d unit_amount=100 -d currency=usd -d 'recurring[interval]=month' | jq -r .id)
+curl -s "${k[@]}" "$url/v1/subscription_schedules" -d customer="$cus" -d start_date=$T -d end_behavior=release \
+    -d "phases[0][items][0][price]=$price" -d 'phases[0][iterations]=1' \
+    -d "phases[1][items][0][price]=$price" -d 'phases[1][items][0][quantity]=3' -d 'phases[1][iterations]=1' >"$tmp/ss"
+sub=$(jq -r .subscription "$tmp/ss")
+curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 31 * 86400))
+check "a test clock moves a schedule into its next phase: the subscription takes its items" \
+    test "$(curl -s "${k[@]}" "$url/v1/subscriptions/$sub" | jq -c '[.items.data[].quantity]')" = "[3]"
+curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 61 * 86400))
+check "at the schedule's end it completes and releases its subscription (end_behavior=release)" \
+    test "$(curl -s "${k[@]}" "$url/v1/subscription_schedules/$(jq -r .id "$tmp/ss")" | jq -c '[.status, .released_subscription, .subscription]')" = "[\"completed\",\"$sub\",null]"
+
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
 # --- --max-events: a bounded event history, the oldest dropped --------------------------------
