@@ -148,6 +148,12 @@ req POST "/v1/test_helpers/issuing/authorizations/$auth/capture" "${k[@]}"
 check "capturing it closes it and makes a transaction" \
     eval 'test "$(j .status)" = closed && test "$(j ".transactions[0].amount")" = -300 &&
         test "$(curl -s "${k[@]}" "$url/v1/issuing/transactions?card=$ic" | jq ".data | length")" = 1'
+req POST /v1/test_helpers/issuing/transactions/create_force_capture "${k[@]}" -d card="$ic" -d amount=4200 \
+    -d 'purchase_details[receipt][0][description]=Airport ride' -d 'purchase_details[receipt][0][quantity]=1' \
+    -d 'purchase_details[receipt][0][unit_cost]=4200'
+check "a forced capture with receipt lines records issuing_transaction.purchase_details_receipt_updated" \
+    eval 'test "$(j .amount)" = -4200 && test "$(j .type)" = capture &&
+        curl -s "${k[@]}" "$url/v1/events?type=issuing_transaction.purchase_details_receipt_updated" | jq -e ".data[0].data.object.id == \"$(j .id)\"" >/dev/null'
 req POST "/v1/issuing/cards/card_none/test/authorizations" "${k[@]}" -d held_amount=300
 check "an authorization on a card that does not exist is refused naming it" \
     test "$code" = 400 -a "$(j .error.param)" = card
