@@ -230,6 +230,7 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
                              NULL, "This Checkout Session is %s; only an open one can be paid.",
                              sl__emu_status_of(cs));
     sl__emu_touch(e, id); /* changed below even when the payment fails */
+    int unpaid = 0;
     const char *mode = json_string_value(json_object_get(cs, "mode")) ?: "payment";
     const char *pm_in =
         json_string_value(json_object_get(form, "payment_method")) ?: "pm_card_visa";
@@ -283,6 +284,8 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
         json_object_set(cs, "payment_intent", json_object_get(pi ? pi : paid.body, "id"));
         if (paid.status != 200)
             return paid;
+        /* A bank debit is not paid yet: it settles later (sl__emu_checkout_settled). */
+        unpaid = strcmp(sl__emu_status_of(paid.body), "processing") == 0;
         json_decref(paid.body);
     } else if (strcmp(mode, "subscription") == 0) {
         json_t *items = json_array();
@@ -314,9 +317,31 @@ sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const
                                   name, "phone", "tax_exempt", "none", "tax_ids"));
     json_object_set_new(cs, "status", json_string("complete"));
     json_object_set_new(cs, "payment_status",
-                        json_string(strcmp(mode, "setup") ? "paid" : "no_payment_required"));
+                        json_string(unpaid                  ? "unpaid"
+                                    : strcmp(mode, "setup") ? "paid"
+                                                            : "no_payment_required"));
     sl__emu_emit(e, "checkout.session.completed", cs, NULL, request_id, NULL);
     return (sl_emu_reply_t){200, json_deep_copy(cs), 0, NULL, 0, 0};
+}
+
+void sl__emu_checkout_settled(sl_emulator_t *e, const char *pi, int ok, const char *request_id)
+{
+    json_t *ids = json_object_get(e->lists, "checkout.session");
+    for (size_t i = json_array_size(ids); i-- > 0;) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        json_t *cs = sl__emu_get(e, id);
+        if (!cs || strcmp(json_string_value(json_object_get(cs, "payment_intent")) ?: "", pi) ||
+            strcmp(sl__emu_status_of(cs), "complete"))
+            continue;
+        if (ok)
+            json_object_set_new(cs, "payment_status", json_string("paid"));
+        sl__emu_touch(e, id);
+        sl__emu_emit(e,
+                     ok ? "checkout.session.async_payment_succeeded"
+                        : "checkout.session.async_payment_failed",
+                     cs, NULL, request_id, NULL);
+        return;
+    }
 }
 
 sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const char *id,

@@ -20,24 +20,125 @@ static sl_emu_reply_t unkept(const char *what, const char *verb)
     return out;
 }
 
-/* The subscriptions of the clock's customers whose period ended by `frozen` renew, each once. */
-static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t frozen,
+/* Whether the kept object's customer runs on test clock `clock`. */
+static int on_clock(sl_emulator_t *e, const json_t *obj, const char *clock)
+{
+    const json_t *cus = sl__emu_get(e, json_string_value(json_object_get(obj, "customer")) ?: "");
+    return obj && strcmp(json_string_value(json_object_get(cus, "test_clock")) ?: "", clock) == 0;
+}
+
+/* The schedule's subscription takes the items of the phase it enters: the old items go, the
+ * phase's come (customer.subscription.updated). */
+static void enter_phase(sl_emulator_t *e, const json_t *ss, const json_t *phase,
+                        const char *request_id)
+{
+    const char *sub_id = json_string_value(json_object_get(ss, "subscription"));
+    const json_t *sub = sub_id ? sl__emu_get(e, sub_id) : NULL;
+    if (!sub)
+        return;
+    json_t *items = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(json_object_get(sub, "items"), "data"), i, it)
+        json_array_append_new(
+            items, json_pack("{s:O,s:b}", "id", json_object_get(it, "id"), "deleted", 1));
+    json_array_foreach(json_object_get(phase, "items"), i, it)
+        json_array_append_new(items, json_deep_copy(it));
+    json_t *params = json_pack("{s:o}", "items", items);
+    char id[96];
+    snprintf(id, sizeof id, "%s", sub_id);
+    json_decref(sl__emu_subscriptions(e, "update", id, params, request_id, NULL).body);
+    json_decref(params);
+}
+
+/* A schedule moves along as the clock passes (from, to]: into the phase that holds `to`
+ * (subscription_schedule.updated, its subscription given the phase's items),
+ * subscription_schedule.expiring 7 days before its last phase ends, and at that end
+ * subscription_schedule.completed, its subscription released (it goes on alone) or canceled, as
+ * end_behavior says. */
+static void schedule_passes(sl_emulator_t *e, const char *id, json_int_t from, json_int_t to,
+                            const char *request_id)
+{
+    json_t *ss = sl__emu_get(e, id);
+    const json_t *phases = json_object_get(ss, "phases");
+    const json_t *last = json_array_get(phases, json_array_size(phases) - 1);
+    json_int_t end = json_integer_value(json_object_get(last, "end_date"));
+    if (!last || strcmp(sl__emu_status_of(ss), "active"))
+        return;
+    size_t i;
+    json_t *ph;
+    json_array_foreach(phases, i, ph)
+    {
+        json_int_t s = json_integer_value(json_object_get(ph, "start_date"));
+        json_int_t t = json_integer_value(json_object_get(ph, "end_date"));
+        const json_t *cur = json_object_get(ss, "current_phase");
+        if (i == 0 || s <= from || s > to || t <= to ||
+            json_integer_value(json_object_get(cur, "start_date")) == s)
+            continue;
+        json_t *prev = json_pack("{s:O?}", "current_phase", cur);
+        json_object_set_new(ss, "current_phase",
+                            json_pack("{s:I,s:I}", "start_date", s, "end_date", t));
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "subscription_schedule.updated", ss, prev, request_id, NULL);
+        enter_phase(e, ss, ph, request_id);
+        ss = sl__emu_get(e, id);
+        phases = json_object_get(ss, "phases");
+    }
+    if (from < end - 7 * 86400 && end - 7 * 86400 <= to) {
+        sl__emu_touch(e, id);
+        sl__emu_emit(e, "subscription_schedule.expiring", ss, NULL, request_id, NULL);
+    }
+    if (end > to)
+        return;
+    const char *sub = json_string_value(json_object_get(ss, "subscription"));
+    char sub_id[96];
+    snprintf(sub_id, sizeof sub_id, "%s", sub ? sub : "");
+    json_t *prev = json_pack("{s:s,s:O?}", "status", "active", "current_phase",
+                             json_object_get(ss, "current_phase"));
+    json_object_set_new(ss, "status", json_string("completed"));
+    json_object_set_new(ss, "completed_at", json_integer(end));
+    json_object_set_new(ss, "current_phase", json_null());
+    int cancel =
+        strcmp(json_string_value(json_object_get(ss, "end_behavior")) ?: "", "cancel") == 0;
+    if (*sub_id && !cancel) {
+        json_object_set_new(ss, "released_subscription", json_string(sub_id));
+        json_object_set_new(ss, "subscription", json_null());
+        json_t *so = sl__emu_get(e, sub_id);
+        if (so) {
+            json_object_set_new(so, "schedule", json_null());
+            sl__emu_touch(e, sub_id);
+        }
+    }
+    sl__emu_touch(e, id);
+    sl__emu_emit(e, "subscription_schedule.completed", ss, prev, request_id, NULL);
+    if (*sub_id && cancel)
+        json_decref(sl__emu_subscriptions(e, "cancel", sub_id, NULL, request_id, NULL).body);
+}
+
+/* As the clock passes (from, to]: its customers' schedules move along, and the subscriptions
+ * whose period ended by `to` renew, each once. */
+static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t from, json_int_t to,
                          const char *request_id)
 {
-    json_t *ids = json_deep_copy(json_object_get(e->lists, "subscription"));
+    json_t *ids = json_deep_copy(json_object_get(e->lists, "subscription_schedule"));
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
     {
+        if (on_clock(e, sl__emu_get(e, json_string_value(v)), clock))
+            schedule_passes(e, json_string_value(v), from, to, request_id);
+    }
+    json_decref(ids);
+    ids = json_deep_copy(json_object_get(e->lists, "subscription"));
+    json_array_foreach(ids, i, v)
+    {
         const json_t *sub = sl__emu_get(e, json_string_value(v));
-        const json_t *cus =
-            sl__emu_get(e, json_string_value(json_object_get(sub, "customer")) ?: "");
-        if (!sub || strcmp(json_string_value(json_object_get(cus, "test_clock")) ?: "", clock))
+        if (!on_clock(e, sub, clock))
             continue;
         const char *st = sl__emu_status_of(sub);
         if (strcmp(st, "active") && strcmp(st, "trialing") && strcmp(st, "past_due"))
             continue;
-        if (json_integer_value(json_object_get(sub, "current_period_end")) <= frozen)
+        if (json_integer_value(json_object_get(sub, "current_period_end")) <= to)
             json_decref(sl__emu_subscription_renew(e, json_string_value(v), request_id).body);
     }
     json_decref(ids);
@@ -75,7 +176,7 @@ sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const cha
     json_object_set_new(clock, "frozen_time", json_integer(to));
     sl__emu_touch(e, id);
     sl__emu_emit(e, "test_helpers.test_clock.advancing", clock, NULL, request_id, idem_key);
-    clock_passes(e, id, to, request_id);
+    clock_passes(e, id, from, to, request_id);
     json_t *reply = json_deep_copy(clock);
     json_object_set_new(clock, "status", json_string("ready"));
     sl__emu_emit(e, "test_helpers.test_clock.ready", clock, NULL, request_id, idem_key);

@@ -56,6 +56,7 @@ struct sl_emulator {
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
     json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */
+    json_t *settling;     /* [{id, ok}]: bank debits that settle when the request ends */
     unsigned long invoice_numbers; /* finalized invoices so far */
     /* --data FILE: every change is written through to SQLite at the end of its request */
     sqlite3 *db;
@@ -303,6 +304,12 @@ sl_emu_reply_t sl__emu_card_attach_check(sl_emulator_t *e, const char *id);
  * id made from a token lives until the thread's next call. */
 const char *sl__emu_payment_method_for(sl_emulator_t *e, const char *pm, sl_emu_reply_t *err);
 
+/* Settles the bank debits the request left processing whose test IBAN has a known outcome:
+ * succeeded (charge.succeeded, payment_intent.succeeded) or failed (charge.failed,
+ * payment_intent.payment_failed), and the checkout session paid with one. Called at the end of
+ * every request that changes state, after its reply was taken. */
+void sl__emu_settle(sl_emulator_t *e, const char *request_id);
+
 /* payment_intents.create/update/confirm/cancel/capture (typed parameters, changed). */
 sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key);
@@ -403,6 +410,44 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
                                               json_t *typed, const char *request_id,
                                               const char *idem_key);
 
+/* --- Money (money.c) ---------------------------------------------------------------------------
+ */
+
+/* balance.retrieve (what the kept charges paid, less refunds: available for
+ * pm_card_bypassPending, pending otherwise), customers.cash_balance.retrieve,
+ * customers.cash_balance_transactions.list and test_helpers.customers.fund_cash_balance
+ * (customer_cash_balance_transaction.created, cash_balance.funds_available), by operation name;
+ * id is the customer. */
+sl_emu_reply_t sl__emu_money(sl_emulator_t *e, const char *name, const char *id, json_t *typed,
+                             const char *request_id, const char *idem_key);
+
+/* Records balance.available with the balance as it is now (a payment that is available at
+ * once, as pm_card_bypassPending's is in test mode). */
+void sl__emu_balance_available(sl_emulator_t *e, const char *request_id, const char *idem_key);
+
+/* reporting.report_runs.create: the run succeeds at once (reporting.report_run.succeeded); its
+ * result file is not served (url null). */
+sl_emu_reply_t sl__emu_report_runs(sl_emulator_t *e, json_t *typed, const char *request_id,
+                                   const char *idem_key);
+
+/* --- Connect (connect.c) -----------------------------------------------------------------------
+ */
+
+/* accounts.create and accounts.delete (account.application.deauthorized); the rest is the
+ * generic resource's (update records account.updated). */
+sl_emu_reply_t sl__emu_accounts(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
+                                const char *request_id, const char *idem_key);
+
+/* --- Issuing (issuing.c) -----------------------------------------------------------------------
+ */
+
+/* The issuing test helpers, by operation name: test_helpers.issuing.authorizations.create
+ * (issuing_authorization.request, .created), .capture (a transaction) and .reverse
+ * (issuing_authorization.updated); test_helpers.issuing.transactions.create_force_capture,
+ * .create_unlinked_refund and .refund (issuing_transaction.created). id is the path's. */
+sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *id, json_t *typed,
+                               const char *request_id, const char *idem_key);
+
 /* --- Checkout (checkout.c) ---------------------------------------------------------------------
  */
 
@@ -418,6 +463,10 @@ sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, con
  * says otherwise), an email and a name. A decline answers 402 and the session stays open. */
 sl_emu_reply_t sl__emu_checkout_complete(sl_emulator_t *e, const char *id, const json_t *form,
                                          const char *request_id);
+
+/* The completed session paid with payment intent `pi`, which settled (ok) or failed: paid with
+ * checkout.session.async_payment_succeeded, or checkout.session.async_payment_failed. */
+void sl__emu_checkout_settled(sl_emulator_t *e, const char *pi, int ok, const char *request_id);
 
 /* payment_links.create/update. */
 sl_emu_reply_t sl__emu_payment_links(sl_emulator_t *e, const char *verb, const char *id,

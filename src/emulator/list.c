@@ -45,6 +45,8 @@ static int filters_match(const json_t *obj, const json_t *params)
         if (paging(k) || strcmp(k, "created") == 0 || json_is_object(v) || json_is_array(v))
             continue;
         const json_t *have = json_object_get(obj, k);
+        if (json_is_object(have) && json_is_string(v)) /* an expanded field: by its id */
+            have = json_object_get(have, "id");
         if (!have || !json_equal(have, v))
             return 0;
     }

@@ -53,6 +53,105 @@ static void dispute(sl_emulator_t *e, const sl_emu_card_t *card, json_t *charge,
 }
 
 /* Confirms a payment intent with its payment method: a charge that succeeds, or a decline. */
+/* A new charge for the payment intent with payment method pm, paid or failed; the kept charge.
+ * One that pays moves money: a balance transaction of its own; one that fails none. */
+static json_t *new_charge(sl_emulator_t *e, json_t *pi, const char *pm, int paid,
+                          const char *request_id, const char *idem_key)
+{
+    json_t *cparams = json_pack(
+        "{s:O,s:O,s:O,s:s,s:O,s:b,s:s}", "amount", json_object_get(pi, "amount"), "currency",
+        json_object_get(pi, "currency"), "payment_intent", json_object_get(pi, "id"),
+        "payment_method", pm, "customer", json_object_get(pi, "customer") ?: json_null(), "paid",
+        paid, "status", paid ? "succeeded" : "failed");
+    sl_emu_reply_t cr =
+        sl__emu_create(e, sl__emu_resource("charges", 7), cparams, request_id, idem_key);
+    json_decref(cparams);
+    json_t *charge = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
+    json_decref(cr.body);
+    char txn[64];
+    sl__emu_must_rand(sl__rand_id("txn", txn, sizeof txn));
+    json_object_set_new(charge, "balance_transaction", paid ? json_string(txn) : json_null());
+    json_object_set_new(pi, "latest_charge",
+                        json_string(json_string_value(json_object_get(charge, "id"))));
+    return charge;
+}
+
+/* Stripe's SEPA test IBANs whose debit settles soon after it is processing: 1 it succeeds, -1
+ * it fails. Others stay processing (the delayed ones take minutes on Stripe; any other IBAN
+ * has no known outcome). */
+static int iban_outcome(const json_t *pmo)
+{
+    static const struct {
+        const char *iban;
+        int outcome;
+    } ibans[] = {
+        {"AT611904300234573201", 1},
+        {"AT861904300235473202", -1},
+        {"BE62510007547061", 1},
+        {"BE68539007547034", -1},
+        {"DE89370400440532013000", 1},
+        {"DE62370400440532013001", -1},
+        {"EE382200221020145685", 1},
+        {"EE762200221020145680", -1},
+        {"FI2112345600000785", 1},
+        {"FI9112345600000786", -1},
+        {"FR1420041010050500013M02606", 1},
+        {"FR8420041010050500013M02607", -1},
+    };
+    const char *iban =
+        json_string_value(json_object_get(json_object_get(pmo, "sepa_debit"), "iban")) ?: "";
+    for (size_t i = 0; i < sizeof ibans / sizeof *ibans; i++)
+        if (strcmp(iban, ibans[i].iban) == 0)
+            return ibans[i].outcome;
+    return 0;
+}
+
+void sl__emu_settle(sl_emulator_t *e, const char *request_id)
+{
+    json_t *due = e->settling;
+    e->settling = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(due, i, s)
+    {
+        const char *id = json_string_value(json_object_get(s, "id"));
+        int ok = json_is_true(json_object_get(s, "ok"));
+        json_t *pi = sl__emu_get(e, id);
+        if (!pi || strcmp(sl__emu_status_of(pi), "processing"))
+            continue;
+        char pm[96];
+        snprintf(pm, sizeof pm, "%s",
+                 json_string_value(json_object_get(pi, "payment_method")) ?: "");
+        json_t *charge = new_charge(e, pi, pm, ok, request_id, NULL);
+        if (ok) {
+            json_object_set_new(charge, "captured", json_true());
+            json_object_set(pi, "amount_received", json_object_get(pi, "amount"));
+            json_object_set_new(pi, "status", json_string("succeeded"));
+            sl__emu_emit(e, "charge.succeeded", charge, NULL, request_id, NULL);
+            sl__emu_emit(e, "payment_intent.succeeded", pi, NULL, request_id, NULL);
+        } else {
+            json_object_set_new(charge, "failure_code",
+                                json_string("payment_method_provider_decline"));
+            json_object_set_new(charge, "failure_message",
+                                json_string("The bank refused the debit."));
+            json_object_set_new(
+                pi, "last_payment_error",
+                json_pack("{s:s,s:s,s:s,s:o}", "type", "invalid_request_error", "code",
+                          "payment_intent_payment_attempt_failed", "message",
+                          "The payment failed: the bank refused the debit.", "payment_method",
+                          sl__emu_get(e, pm) ? json_deep_copy(sl__emu_get(e, pm)) : json_null()));
+            json_object_set_new(pi, "status", json_string("requires_payment_method"));
+            json_object_set_new(pi, "payment_method", json_null());
+            sl__emu_emit(e, "charge.failed", charge, NULL, request_id, NULL);
+            sl__emu_emit(e, "payment_intent.payment_failed", pi, NULL, request_id, NULL);
+        }
+        sl__emu_touch(e, id);
+        sl__emu_touch(e, json_string_value(json_object_get(charge, "id")));
+        sl__emu_checkout_settled(e, id, ok, request_id);
+    }
+    json_decref(due);
+}
+
 static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *request_id,
                                      const char *idem_key)
 {
@@ -99,26 +198,13 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
         /* A bank debit takes days: the payment is processing until the bank answers. */
         json_object_set_new(pi, "status", json_string("processing"));
         sl__emu_emit(e, "payment_intent.processing", pi, NULL, request_id, idem_key);
+        int outcome = iban_outcome(pmo);
+        if (outcome) /* at the end of the request: after a checkout session completes */
+            json_array_append_new(e->settling,
+                                  json_pack("{s:s,s:b}", "id", pi_id, "ok", outcome > 0));
         return (sl_emu_reply_t){200, json_deep_copy(pi), 0, NULL, 0, 0};
     }
-    /* The charge, paid or failed. */
-    json_t *cparams = json_pack("{s:I,s:O,s:s,s:s,s:O,s:b,s:s}", "amount", amount, "currency",
-                                json_object_get(pi, "currency"), "payment_intent", pi_id,
-                                "payment_method", pm, "customer", json_object_get(pi, "customer"),
-                                "paid", card && card->decline_code ? 0 : 1, "status",
-                                card && card->decline_code ? "failed" : "succeeded");
-    sl_emu_reply_t cr =
-        sl__emu_create(e, sl__emu_resource("charges", 7), cparams, request_id, idem_key);
-    json_decref(cparams);
-    json_t *charge = sl__emu_get(e, json_string_value(json_object_get(cr.body, "id")));
-    json_decref(cr.body);
-    /* A charge that pays moves money: a balance transaction of its own; one that fails none. */
-    char txn[64];
-    sl__emu_must_rand(sl__rand_id("txn", txn, sizeof txn));
-    json_object_set_new(charge, "balance_transaction",
-                        card && card->decline_code ? json_null() : json_string(txn));
-    json_object_set_new(pi, "latest_charge",
-                        json_string(json_string_value(json_object_get(charge, "id"))));
+    json_t *charge = new_charge(e, pi, pm, !(card && card->decline_code), request_id, idem_key);
     if (card && card->decline_code) {
         json_object_set_new(charge, "failure_code", json_string(card->code));
         json_object_set_new(charge, "failure_message", json_string(card->message));
@@ -152,6 +238,8 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
         json_object_set_new(charge, "captured", json_true());
         sl__emu_emit(e, "charge.succeeded", charge, NULL, request_id, idem_key);
         sl__emu_emit(e, "payment_intent.succeeded", pi, NULL, request_id, idem_key);
+        if (card && strcmp(card->name, "bypassPending") == 0) /* available at once */
+            sl__emu_balance_available(e, request_id, idem_key);
     }
     if (card && (card->flags & SL_EMU_CARD_DISPUTE))
         dispute(e, card, charge, pi, request_id);

@@ -131,12 +131,50 @@ static void named_param(const char *msg, char *out, size_t n)
     snprintf(out, n, "%.*s", a && b ? (int)(b - a - 1) : 0, a ? a + 1 : "");
 }
 
+/* Operations a handler of their own answers, by name (or a prefix ending in '.'): the handler
+ * gets the operation's name, the path's first parameter as the id, and the typed parameters. */
+static const struct named_op {
+    const char *name;
+    sl_emu_reply_t (*fn)(sl_emulator_t *e, const char *name, const char *id, json_t *typed,
+                         const char *request_id, const char *idem_key);
+} named_ops[] = {
+    {"balance.retrieve", sl__emu_money},
+    {"customers.cash_balance.retrieve", sl__emu_money},
+    {"customers.cash_balance_transactions.list", sl__emu_money},
+    {"test_helpers.customers.fund_cash_balance", sl__emu_money},
+    {"test_helpers.issuing.authorizations.", sl__emu_issuing},
+    {"test_helpers.issuing.transactions.", sl__emu_issuing},
+};
+
+static const struct named_op *named_op(const char *name)
+{
+    for (size_t i = 0; i < sizeof named_ops / sizeof *named_ops; i++) {
+        size_t n = strlen(named_ops[i].name);
+        if (named_ops[i].name[n - 1] == '.' ? strncmp(name, named_ops[i].name, n) == 0
+                                            : strcmp(name, named_ops[i].name) == 0)
+            return &named_ops[i];
+    }
+    return NULL;
+}
+
 static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *params,
                                const char *path, const char *request_id, const char *idem_key)
 {
     const char *name = sl_op_name(op);
     const char *dot = strrchr(name, '.');
     const char *verb = dot + 1;
+    const struct named_op *h = named_op(name);
+    if (h) {
+        const char *pp = sl_op_path_param(op, 0);
+        json_t *id = json_incref(json_object_get(params, pp ? pp : ""));
+        for (size_t i = 0; i < sl_op_path_param_count(op); i++)
+            json_object_del(params, sl_op_path_param(op, i));
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out = h->fn(e, name, json_string_value(id), typed, request_id, idem_key);
+        json_decref(typed);
+        json_decref(id);
+        return out;
+    }
     if (strcmp(name, "events.list") == 0) {
         json_t *typed = sl__op_coerce(op, params); /* limit=100 and created[gt]=N as numbers */
         sl_emu_reply_t out = sl__emu_events_list(e, typed);
@@ -263,6 +301,11 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             out = sl__emu_subscription_schedules(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "disputes") == 0 && rw)
             out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "accounts") == 0 &&
+                 (strcmp(verb, "create") == 0 || strcmp(verb, "delete") == 0))
+            out = sl__emu_accounts(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "reporting.report_runs") == 0 && strcmp(verb, "create") == 0)
+            out = sl__emu_report_runs(e, typed, request_id, idem_key);
         else if ((out = sl__emu_transition(e, name, ids, request_id, idem_key)).status)
             ;
         else if (strcmp(verb, "create") == 0)
@@ -391,12 +434,36 @@ static sl_emu_reply_t payment_page(sl_emulator_t *e, const char *method, const c
         else {
             size_t events_before = json_array_size(e->events);
             out = sl__emu_checkout_complete(e, id, form, request_id);
+            sl__emu_snapshot(&out);
+            sl__emu_settle(e, request_id);
             sl__emu_persist(e, out.body, events_before, NULL);
             sl__emu_trim_events(e);
         }
     }
     sl__emu_unlock(e);
     return out;
+}
+
+/* POST /v1/issuing/cards/{card}/test/authorizations, the test route the Stripe CLI's
+ * issuing_authorization.request fixtures call (it is in no API description): Stripe's test
+ * helper test_helpers.issuing.authorizations.create, with held_amount and held_currency as its
+ * amount and currency. Fills params so; 0 when the path is another. */
+static int cli_authorization(const char *method, const char *path, json_t *params)
+{
+    const char *pre = "/v1/issuing/cards/", *post = "/test/authorizations";
+    size_t np = strlen(pre), nq = strlen(post), n = strlen(path);
+    if (strcmp(method, "POST") || n <= np + nq || strncmp(path, pre, np) ||
+        strcmp(path + n - nq, post) || memchr(path + np, '/', n - np - nq))
+        return 0;
+    json_object_set_new(params, "card", json_stringn(path + np, n - np - nq));
+    const char *moved[][2] = {{"held_amount", "amount"}, {"held_currency", "currency"}};
+    for (size_t i = 0; i < sizeof moved / sizeof *moved; i++) {
+        json_t *v = json_object_get(params, moved[i][0]);
+        if (v && !json_object_get(params, moved[i][1]))
+            json_object_set(params, moved[i][1], v);
+        json_object_del(params, moved[i][0]);
+    }
+    return 1;
 }
 
 /* The API key of a request, as Stripe takes it: "Authorization: Bearer KEY", or Basic auth with
@@ -434,6 +501,8 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         pthread_mutex_lock(&e->lock);
         size_t events_before = json_array_size(e->events);
         sl_emu_reply_t out = sl__emu_test_route(e, method, path, form, request_id);
+        sl__emu_snapshot(&out);
+        sl__emu_settle(e, request_id);
         if (strcmp(method, "GET") != 0)
             sl__emu_persist(e, out.body, events_before, NULL);
         sl__emu_trim_events(e);
@@ -466,7 +535,9 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         json_decref(params);
         return out;
     }
-    const sl_op_t *op = sl__emu_route(method, path, params);
+    const sl_op_t *op = cli_authorization(method, path, params)
+                            ? sl_op_find("test_helpers.issuing.authorizations.create")
+                            : sl__emu_route(method, path, params);
     if (!op) {
         json_decref(params);
         return sl__emu_error(404, "invalid_request_error", NULL, NULL,
@@ -561,6 +632,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         }
     }
     json_decref(expand);
+    sl__emu_settle(e, request_id);
     sl__emu_idem_keep(e, idem_key, fingerprint, &out);
     if (strcmp(method, "GET") != 0)
         sl__emu_persist(e, out.body, events_before, idem_key);

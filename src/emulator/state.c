@@ -48,6 +48,10 @@ static const sl_emu_resource_t resources[] = {
     {"issuing.cards", "issuing.card", "ic", 1, "issuing_card"},
     {"quotes", "quote", "qt", 1, NULL},
     {"identity.verification_sessions", "identity.verification_session", "vs", 1, NULL},
+    {"accounts", "account", "acct", 1, NULL}, /* account.updated; no account.created */
+    {"reporting.report_runs", "reporting.report_run", "frr", 0, NULL}, /* .succeeded */
+    {"issuing.authorizations", "issuing.authorization", "iauth", 1, "issuing_authorization"},
+    {"issuing.transactions", "issuing.transaction", "ipi", 1, "issuing_transaction"},
 };
 
 /* Operations that move an object of a kept resource from one status to another, with the event
@@ -600,6 +604,7 @@ void sl__emu_state_init(sl_emulator_t *e)
     e->idem = json_object();
     e->secrets = json_object();
     e->pm_tokens = json_object();
+    e->settling = json_array();
     e->seq = json_object();
     e->touched = json_object();
     e->gone = json_array();
@@ -616,6 +621,7 @@ void sl__emu_state_free(sl_emulator_t *e)
     json_decref(e->idem);
     json_decref(e->secrets);
     json_decref(e->pm_tokens);
+    json_decref(e->settling);
     json_decref(e->seq);
     json_decref(e->touched);
     json_decref(e->gone);

@@ -399,10 +399,6 @@ sl_err sl__fixture_run(sl_client_t *client, const json_t *doc, sl_fixture_step_f
         } else if (rc == SL_ESTRIPE && expected) {
             rc = SL_OK;
             json_object_set_new(done, name, resp.json ? json_incref(resp.json) : json_object());
-        } else if (rc == SL_OK && expected) {
-            snprintf(err, errlen, "%s: expected a %s error, but the request succeeded", where,
-                     expected);
-            rc = SL_ESTRIPE;
         } else if (rc) {
             snprintf(err, errlen, "%s: %s %s: %s", where, method, json_string_value(path),
                      resp.error.message[0] ? resp.error.message : sl_strerror(rc));

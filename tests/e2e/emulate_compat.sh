@@ -108,6 +108,91 @@ check "a stateless operation still checks its parameters" \
 req POST /v1/customers -u sk_test_x: -d email=kept@example.com
 check "kept operations carry no Sluice-Stateless" test -z "$(hdr Sluice-Stateless)"
 
+# --- State behind the Stripe CLI's fixtures: accounts, balance, cash balance, issuing, debits ---
+k=(-u sk_test_x:)
+acct=$(curl -s "${k[@]}" "$url/v1/accounts" -d type=express -d country=US | jq -r .id)
+req POST "/v1/accounts/$acct" "${k[@]}" -d 'metadata[tier]=gold'
+check "a connected account is kept: update records account.updated" \
+    eval 'test "$code" = 200 && test "$(j .metadata.tier)" = gold &&
+        curl -s "${k[@]}" "$url/v1/events?type=account.updated" | jq -e ".data[0].data.object.id == \"$acct\"" >/dev/null'
+req DELETE "/v1/accounts/$acct" "${k[@]}"
+check "deleting it records account.application.deauthorized; it is gone" \
+    eval 'test "$(j .deleted)" = true &&
+        curl -s "${k[@]}" "$url/v1/events?type=account.application.deauthorized" | jq -e ".data[0].data.object.object == \"application\"" >/dev/null &&
+        test "$(curl -s -o /dev/null -w "%{http_code}" "${k[@]}" "$url/v1/accounts/$acct")" = 404'
+before=$(curl -s "${k[@]}" "$url/v1/balance" | jq '[.available[] | select(.currency=="usd") | .amount] | add // 0')
+curl -s -o /dev/null "${k[@]}" "$url/v1/payment_intents" -d amount=700 -d currency=usd -d payment_method=pm_card_bypassPending -d confirm=true
+req GET /v1/balance "${k[@]}"
+check "pm_card_bypassPending makes funds available at once (GET /v1/balance, balance.available)" \
+    eval 'test "$(jq "[.available[] | select(.currency==\"usd\") | .amount] | add" "$tmp/body")" = $((before + 700)) &&
+        curl -s "${k[@]}" "$url/v1/events?type=balance.available" | jq -e ".data | length == 1" >/dev/null'
+cus=$(curl -s "${k[@]}" "$url/v1/customers" -d email=cash@example.com | jq -r .id)
+curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/customers/$cus/fund_cash_balance" -d amount=1000 -d currency=eur
+req POST "/v1/test_helpers/customers/$cus/fund_cash_balance" "${k[@]}" -d amount=500 -d currency=eur
+check "funding a cash balance answers its transaction (ending_balance adds up)" \
+    test "$(j .object)" = customer_cash_balance_transaction -a "$(j .ending_balance)" = 1500 -a "$(j .type)" = funded
+req GET "/v1/customers/$cus/cash_balance" "${k[@]}"
+check "the customer's cash balance is kept, with cash_balance.funds_available" \
+    eval 'test "$(j .available.eur)" = 1500 &&
+        test "$(curl -s "${k[@]}" "$url/v1/customers/$cus/cash_balance_transactions" | jq ".data | length")" = 2 &&
+        curl -s "${k[@]}" "$url/v1/events?type=cash_balance.funds_available" | jq -e ".data[0].data.object.customer == \"$cus\"" >/dev/null'
+ich=$(curl -s "${k[@]}" "$url/v1/issuing/cardholders" -d name=Jenny -d type=individual -d 'billing[address][line1]=1 Main' \
+    -d 'billing[address][city]=SF' -d 'billing[address][postal_code]=94103' -d 'billing[address][country]=US' | jq -r .id)
+ic=$(curl -s "${k[@]}" "$url/v1/issuing/cards" -d cardholder="$ich" -d currency=usd -d type=virtual -d status=active | jq -r .id)
+req POST "/v1/issuing/cards/$ic/test/authorizations" "${k[@]}" -d held_amount=300 -d authorization_method=online
+check "the Stripe CLI's POST /v1/issuing/cards/{card}/test/authorizations makes a kept authorization" \
+    eval 'test "$code" = 200 && test "$(j .amount)" = 300 && test "$(j .status)" = pending && test "$(j .card.id)" = "$ic" &&
+        test "$(curl -s "${k[@]}" "$url/v1/issuing/authorizations?card=$ic" | jq -r ".data[0].id")" = "$(j .id)"'
+auth=$(j .id)
+req POST "/v1/test_helpers/issuing/authorizations/$auth/capture" "${k[@]}"
+check "capturing it closes it and makes a transaction" \
+    eval 'test "$(j .status)" = closed && test "$(j ".transactions[0].amount")" = -300 &&
+        test "$(curl -s "${k[@]}" "$url/v1/issuing/transactions?card=$ic" | jq ".data | length")" = 1'
+req POST /v1/test_helpers/issuing/transactions/create_force_capture "${k[@]}" -d card="$ic" -d amount=4200 \
+    -d 'purchase_details[receipt][0][description]=Airport ride' -d 'purchase_details[receipt][0][quantity]=1' \
+    -d 'purchase_details[receipt][0][unit_cost]=4200'
+check "a forced capture with receipt lines records issuing_transaction.purchase_details_receipt_updated" \
+    eval 'test "$(j .amount)" = -4200 && test "$(j .type)" = capture &&
+        curl -s "${k[@]}" "$url/v1/events?type=issuing_transaction.purchase_details_receipt_updated" | jq -e ".data[0].data.object.id == \"$(j .id)\"" >/dev/null'
+req POST "/v1/issuing/cards/card_none/test/authorizations" "${k[@]}" -d held_amount=300
+check "an authorization on a card that does not exist is refused naming it" \
+    test "$code" = 400 -a "$(j .error.param)" = card
+sepa=$(curl -s "${k[@]}" "$url/v1/payment_methods" -d type=sepa_debit -d 'sepa_debit[iban]=AT861904300235473202' -d 'billing_details[name]=J' -d 'billing_details[email]=j@example.com' | jq -r .id)
+req POST /v1/payment_intents "${k[@]}" -d amount=900 -d currency=eur -d 'payment_method_types[]=sepa_debit' -d payment_method="$sepa" -d confirm=true
+pi=$(j .id)
+check "a failing SEPA test IBAN answers processing, then fails" \
+    eval 'test "$(j .status)" = processing &&
+        test "$(curl -s "${k[@]}" "$url/v1/payment_intents/$pi" | jq -r .status)" = requires_payment_method &&
+        curl -s "${k[@]}" "$url/v1/events?type=payment_intent.payment_failed" | jq -e ".data[0].data.object.id == \"$pi\"" >/dev/null'
+for f in checkout.session.async_payment_succeeded subscription_schedule.completed; do
+    "$bin" trigger "$f" --api-key sk_test_x --base-url "$url" >/dev/null 2>&1
+done
+cs=$(curl -s "${k[@]}" "$url/v1/events?type=checkout.session.async_payment_succeeded" | jq -r '.data[0].data.object.id')
+check "a Checkout Session paid by a SEPA test IBAN is paid after its async payment succeeds" \
+    test "$(curl -s "${k[@]}" "$url/v1/checkout/sessions/$cs" | jq -r .payment_status)" = paid
+ss=$(curl -s "${k[@]}" "$url/v1/events?type=subscription_schedule.completed" | jq -r '.data[0].data.object')
+check "a schedule the clock passes the end of completes, its subscription canceled (end_behavior=cancel)" \
+    eval 'test "$(echo "$ss" | jq -r .status)" = completed &&
+        test "$(curl -s "${k[@]}" "$url/v1/subscriptions/$(echo "$ss" | jq -r .subscription)" | jq -r .status)" = canceled &&
+        curl -s "${k[@]}" "$url/v1/events?type=subscription_schedule.expiring" | jq -e ".data | length == 1" >/dev/null'
+
+T=1704067200
+clk=$(curl -s "${k[@]}" "$url/v1/test_helpers/test_clocks" -d frozen_time=$T | jq -r .id)
+cus=$(curl -s "${k[@]}" "$url/v1/customers" -d test_clock="$clk" -d payment_method=pm_card_visa \
+    -d 'invoice_settings[default_payment_method]=pm_card_visa' | jq -r .id)
+prod=$(curl -s "${k[@]}" "$url/v1/products" -d name=Phased | jq -r .id)
+price=$(curl -s "${k[@]}" "$url/v1/prices" -d product="$prod" -d unit_amount=100 -d currency=usd -d 'recurring[interval]=month' | jq -r .id)
+curl -s "${k[@]}" "$url/v1/subscription_schedules" -d customer="$cus" -d start_date=$T -d end_behavior=release \
+    -d "phases[0][items][0][price]=$price" -d 'phases[0][iterations]=1' \
+    -d "phases[1][items][0][price]=$price" -d 'phases[1][items][0][quantity]=3' -d 'phases[1][iterations]=1' >"$tmp/ss"
+sub=$(jq -r .subscription "$tmp/ss")
+curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 31 * 86400))
+check "a test clock moves a schedule into its next phase: the subscription takes its items" \
+    test "$(curl -s "${k[@]}" "$url/v1/subscriptions/$sub" | jq -c '[.items.data[].quantity]')" = "[3]"
+curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 61 * 86400))
+check "at the schedule's end it completes and releases its subscription (end_behavior=release)" \
+    test "$(curl -s "${k[@]}" "$url/v1/subscription_schedules/$(jq -r .id "$tmp/ss")" | jq -c '[.status, .released_subscription, .subscription]')" = "[\"completed\",\"$sub\",null]"
+
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
 # --- Objects are kept as text between requests: filters and shared items still hold ---------

@@ -46,15 +46,16 @@ static void check_shape(const char *text, sl_err want_rc, const char *want_err)
 static void test_check_ok(void **state)
 {
     (void)state;
-    check_shape("{\"_meta\":{\"template_version\":0},\"fixtures\":["
-                "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
-                " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
-                "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-                " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
-                "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
-                "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
-                " \"expected_error_type\":\"invalid_request_error\"}]}",
-                SL_OK, NULL);
+    check_shape(
+        "{\"_meta\":{\"template_version\":0},\"fixtures\":["
+        "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"POST\","
+        " \"params\":{\"email\":\"${.env:EMAIL|a@b.c}\"}},"
+        "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+        " \"params\":{\"customer\":\"${customer:id}\",\"n\":[1,{\"x\":\"${customer:a.b}\"}]}},"
+        "{\"name\":\"get\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\"},"
+        "{\"name\":\"del\",\"path\":\"/v1/customers/${customer:id}\",\"method\":\"Delete\","
+        " \"expected_error_type\":\"invalid_request_error\"}]}",
+        SL_OK, NULL);
 }
 
 static void test_check_shape_errors(void **state)
@@ -67,13 +68,13 @@ static void test_check_shape_errors(void **state)
     check_shape("{\"fixtures\":[1]}", SL_EINVAL, "fixtures[0] is not an object");
     check_shape("{\"fixtures\":[{\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
                 "fixtures[0] has no \"name\"");
-    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}",
-                SL_EINVAL, "fixtures[0] () has no \"name\"");
+    check_shape("{\"fixtures\":[{\"name\":\"\",\"path\":\"/v1/x\",\"method\":\"get\"}]}", SL_EINVAL,
+                "fixtures[0] () has no \"name\"");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"get\"},"
                 "{\"name\":\"b\",\"method\":\"get\"}]}",
                 SL_EINVAL, "fixtures[1] (b) has no \"path\" starting with /");
-    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}",
-                SL_EINVAL, "fixtures[0] (b) has no \"path\" starting with /");
+    check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"v1/b\",\"method\":\"get\"}]}", SL_EINVAL,
+                "fixtures[0] (b) has no \"path\" starting with /");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\"}]}", SL_EINVAL,
                 "fixtures[0] (b) has no \"method\"");
     check_shape("{\"fixtures\":[{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"put\"}]}",
@@ -93,7 +94,8 @@ static void test_check_shape_errors(void **state)
                 SL_OK, NULL);
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
                 "\"params\":{\"t\":\"${time-now}\"}}]}",
-                SL_EINVAL, "fixtures[0] (a): `${time-now}` is not ${name:field.path} or ${.env:VAR}");
+                SL_EINVAL,
+                "fixtures[0] (a): `${time-now}` is not ${name:field.path} or ${.env:VAR}");
 }
 
 /* ${time-now-RFC3339} is now in UTC; ${generate-uuid} a new UUID each time; a repeated name
@@ -143,7 +145,8 @@ static void test_check_references(void **state)
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\","
                 "\"params\":{\"x\":\"${b:id}\"}},"
                 "{\"name\":\"b\",\"path\":\"/v1/b\",\"method\":\"post\"}]}",
-                SL_EINVAL, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+                SL_EINVAL,
+                "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     /* itself */
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a/${a:id}\",\"method\":\"get\"}]}",
                 SL_EINVAL,
@@ -160,7 +163,8 @@ static void test_check_references(void **state)
                 SL_EINVAL, "fixtures[1] (b): `${a:id` has ${ without its closing }");
     check_shape("{\"fixtures\":[{\"name\":\"a\",\"path\":\"/v1/a\",\"method\":\"post\"},"
                 "{\"name\":\"b\",\"path\":\"/v1/b/${a}\",\"method\":\"post\"}]}",
-                SL_EINVAL, "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
+                SL_EINVAL,
+                "fixtures[1] (b): `/v1/b/${a}` is not ${name:field.path} or ${.env:VAR}");
 }
 
 /* A run against the fake Stripe. */
@@ -277,19 +281,20 @@ static void test_run_references(void **state)
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"total\":1.5,\"paid\":true}");
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"in_1\",\"object\":\"invoice\"}");
     char err[512];
-    sl_err rc = run(f,
-                    "{\"fixtures\":["
-                    "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
-                    " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
-                    "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
-                    "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
-                    " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
-                    "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
-                    "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
-                    " (${customer:count} items, ${customer:meta})\"}},"
-                    "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
-                    " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
-                    err, sizeof err);
+    sl_err rc =
+        run(f,
+            "{\"fixtures\":["
+            "{\"name\":\"customer\",\"path\":\"/v1/customers\",\"method\":\"post\","
+            " \"params\":{\"email\":\"${.env:SLUICE_TEST_FIXTURE_EMAIL|x@example.com}\","
+            "  \"metadata\":{\"n\":3,\"flag\":true,\"r\":0.5}}},"
+            "{\"name\":\"invoice\",\"path\":\"/v1/invoices\",\"method\":\"post\","
+            " \"params\":{\"customer\":\"${customer:id}\",\"count\":\"${customer:count}\","
+            "  \"item\":\"${customer:items.data.1.id}\",\"meta\":\"${customer:meta}\","
+            "  \"description\":\"for ${customer:email} in ${customer:address|nowhere}"
+            " (${customer:count} items, ${customer:meta})\"}},"
+            "{\"name\":\"fetch\",\"path\":\"/v1/invoices/${invoice:id}\",\"method\":\"get\","
+            " \"params\":{\"expand\":[\"${invoice:total}\",\"${invoice:paid}\"]}}]}",
+            err, sizeof err);
     assert_int_equal(rc, SL_OK);
     assert_string_equal(err, "");
     assert_int_equal(fake_stripe_request_count(f->fake), 3);
@@ -405,11 +410,11 @@ static void test_run_expected_error_mismatch(void **state)
                              "invalid_request_error: No such price");
     assert_int_equal(fake_stripe_request_count(f->fake), 1);
 
+    /* As in the Stripe CLI, an expected error is allowed, not required: a success goes on. */
     fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"pi_1\"}");
-    assert_int_equal(run(f, doc, err, sizeof err), SL_ESTRIPE);
-    assert_string_equal(err, "fixtures[0] (pay): expected a card_error error, but the request "
-                             "succeeded");
-    assert_int_equal(fake_stripe_request_count(f->fake), 2);
+    fake_stripe_push(f->fake, 200, NULL, "{\"id\":\"cus_1\"}");
+    assert_int_equal(run(f, doc, err, sizeof err), SL_OK);
+    assert_int_equal(fake_stripe_request_count(f->fake), 3);
 }
 
 static void test_run_stops_on_error(void **state)
@@ -444,8 +449,8 @@ static void test_run_refuses_bad_shape(void **state)
                          "\"params\":{\"x\":\"${b:id}\"}}]}",
                          err, sizeof err),
                      SL_EINVAL);
-    assert_string_equal(err,
-                        "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
+    assert_string_equal(
+        err, "fixtures[0] (a): `${b:id}` refers to `b`, which is not an earlier request");
     assert_int_equal(fake_stripe_request_count(f->fake), 0);
     assert_string_equal(f->steps, "");
 }
@@ -495,12 +500,9 @@ static void test_shipped(void **state)
         if (sl__fixture_check(d, err, sizeof err) != SL_OK)
             fail_msg("%s: %s", name, err);
 
-        /* each runs to the end when every answer has an id (expected card errors aside) */
-        int expects_error = strstr(text, "expected_error_type") != NULL;
+        /* each runs to the end when every answer has an id (an expected error may not come) */
         sl_err rc = sl__fixture_run(f->client, d, NULL, NULL, err, sizeof err);
-        if (expects_error)
-            assert_int_equal(rc, SL_ESTRIPE);
-        else if (rc != SL_OK)
+        if (rc != SL_OK)
             fail_msg("%s: %s", name, err);
         json_decref(d);
     }
