@@ -329,7 +329,7 @@ void sl__emu_checkout_settled(sl_emulator_t *e, const char *pi, int ok, const ch
     json_t *ids = json_object_get(e->lists, "checkout.session");
     for (size_t i = json_array_size(ids); i-- > 0;) {
         const char *id = json_string_value(json_array_get(ids, i));
-        json_t *cs = sl__emu_get(e, id);
+        json_t *cs = sl__emu_may_match(e, id, "payment_intent", pi) ? sl__emu_get(e, id) : NULL;
         if (!cs || strcmp(json_string_value(json_object_get(cs, "payment_intent")) ?: "", pi) ||
             strcmp(sl__emu_status_of(cs), "complete"))
             continue;

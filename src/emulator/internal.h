@@ -107,8 +107,9 @@ json_t *sl__emu_read(sl_emulator_t *e, const char *id);
  * tree). A retrieve sends it without a tree made under the lock. */
 json_t *sl__emu_text(sl_emulator_t *e, const char *id, const char *type);
 
-/* Whether the kept object `id` may have the string field `key` equal to `value`: exact for an
- * object in use, a search of the text of one that is not (a yes may be wrong, a no never is).
+/* Whether the kept object `id` may have the string field `key` equal to `value` (or an object
+ * there with that id): exact for an object in use, a search of the text of one that is not (a
+ * yes may be wrong; a no is never wrong, but for an object field: ask for "id" too).
  * Scans of many objects ask it first, to read only the objects that may match. */
 int sl__emu_may_match(sl_emulator_t *e, const char *id, const char *key, const char *value);
 

@@ -133,7 +133,9 @@ static int may_match(sl_emulator_t *e, const char *id, const json_t *params)
     json_t *v;
     json_object_foreach((json_t *)params, k, v)
     {
-        if (json_is_string(v) && !paging(k) && !sl__emu_may_match(e, id, k, json_string_value(v)))
+        /* "field":"value", or an expanded field with "id":"value" */
+        if (json_is_string(v) && !paging(k) && !sl__emu_may_match(e, id, k, json_string_value(v)) &&
+            !sl__emu_may_match(e, id, "id", json_string_value(v)))
             return 0;
     }
     return 1;

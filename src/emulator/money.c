@@ -43,10 +43,12 @@ static json_t *balance_now(sl_emulator_t *e)
     json_t *v;
     json_array_foreach(json_object_get(e->lists, "charge"), i, v)
     {
-        const json_t *ch = sl__emu_get(e, json_string_value(v));
+        json_t *ch = sl__emu_read(e, json_string_value(v)); /* read: none is changed */
         if (!is_a(ch, "charge") || !json_is_true(json_object_get(ch, "captured")) ||
-            strcmp(sl__emu_status_of(ch), "succeeded"))
+            strcmp(sl__emu_status_of(ch), "succeeded")) {
+            json_decref(ch);
             continue;
+        }
         json_int_t net = json_integer_value(json_object_get(ch, "amount")) -
                          json_integer_value(json_object_get(ch, "amount_refunded"));
         const sl_emu_card_t *card =
@@ -54,6 +56,7 @@ static json_t *balance_now(sl_emulator_t *e)
         int now = card && strcmp(card->name, "bypassPending") == 0;
         add_funds(now ? available : pending,
                   json_string_value(json_object_get(ch, "currency")) ?: "usd", net);
+        json_decref(ch);
     }
     if (!json_array_size(available))
         add_funds(available, "usd", 0);

@@ -477,8 +477,12 @@ int sl__emu_may_match(sl_emulator_t *e, const char *id, const char *key, const c
     const json_t *v = id ? json_object_get(e->objects, id) : NULL;
     if (!v)
         return 0;
-    if (!json_is_string(v))
-        return strcmp(json_string_value(json_object_get(v, key)) ?: "", value) == 0;
+    if (!json_is_string(v)) {
+        const json_t *f = json_object_get(v, key);
+        if (json_is_object(f)) /* expanded: by its id */
+            f = json_object_get(f, "id");
+        return strcmp(json_string_value(f) ?: "", value) == 0;
+    }
     /* "key":"value" as json_dumpb writes it, unless one has a character it escapes. */
     char needle[256];
     int n = snprintf(needle, sizeof needle, "\"%s\":\"%s\"", key, value);
