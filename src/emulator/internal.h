@@ -33,7 +33,7 @@ typedef struct sl_emu_reply {
     unsigned status;
     json_t *body;
     int replayed;
-    char *html;    /* a page instead of JSON (the emulator's hosted checkout pages) */
+    char *html;    /* a page instead of JSON (hosted checkout pages; a quote's PDF: "%PDF-...") */
     int stateless; /* answered from Stripe's example, nothing kept (Sluice-Stateless: true) */
     int unkept;    /* a 501 for an operation the emulator does not keep */
 } sl_emu_reply_t;
@@ -385,6 +385,11 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
 
 /* The line items kept beside a checkout session or payment link ("<id>/line_items"), or NULL. */
 json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner);
+
+/* quotes.create/update: line_items[] (a price or price_data each) kept beside the quote as a
+ * checkout session's are, its amounts their total. */
+sl_emu_reply_t sl__emu_quotes_write(sl_emulator_t *e, const char *verb, const char *id,
+                                    json_t *typed, const char *request_id, const char *idem_key);
 
 /* checkout.sessions.create/expire. */
 sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, const char *id,
