@@ -14,7 +14,7 @@
 #   SDK_FAILURES=DIR keeps each run's failures (one line each, with the message) in DIR.
 # Needs (installed with apt-get when missing): golang-go, golang-github-stretchr-testify-dev,
 # golang-golang-x-net-dev, socat and openssl for Go (its suite speaks HTTPS only);
-# python3-pytest, python3-pytest-mock, python3-requests for Python.
+# python3-pytest, python3-pytest-mock, python3-requests, python3-typing-extensions for Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bench/sdk_suites.sh SDK_DIR..." >&2; exit 2; }
@@ -123,6 +123,7 @@ for sdk in "$@"; do
         need /usr/lib/python3/dist-packages/pytest python3-pytest
         need /usr/lib/python3/dist-packages/pytest_mock python3-pytest-mock
         need /usr/lib/python3/dist-packages/requests python3-requests
+        need /usr/lib/python3/dist-packages/typing_extensions.py python3-typing-extensions
     else
         echo "$sdk: neither a stripe-go nor a stripe-python checkout" >&2
         exit 2

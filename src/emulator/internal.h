@@ -380,6 +380,18 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
                                               json_t *typed, const char *request_id,
                                               const char *idem_key);
 
+/* --- Uploads (multipart.c) ----------------------------------------------------------------------
+ */
+
+struct sl_buf; /* core/buf.h */
+
+/* A multipart/form-data body (ctype its Content-Type, with the boundary) as a form body: each
+ * part's name and value, percent-encoded and joined with '&'; a file part's value is its file
+ * name, since the emulator keeps no file's bytes. Returns 0 with out filled (within out's cap),
+ * or -1 when ctype is not multipart/form-data with a boundary (out left as it was). Parts
+ * without a name, and what follows a part with no end, are left out. */
+int sl__emu_multipart_form(const char *ctype, const char *body, size_t len, struct sl_buf *out);
+
 /* --- Checkout (checkout.c) ---------------------------------------------------------------------
  */
 

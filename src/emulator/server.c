@@ -1,11 +1,9 @@
 /* The emulator's HTTP server: requests read with libmicrohttpd, checked as Stripe checks them
  * (bearer test key, the catalog's operation and parameters, Idempotency-Key, expand[]) and
  * dispatched to the resource that answers them, with Stripe's headers on every reply. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -421,73 +419,6 @@ static int api_key(struct MHD_Connection *conn, char *out, size_t n)
     return out[0] != '\0';
 }
 
-/* Appends bytes to a form body, percent-encoded except for unreserved characters. */
-static void form_escape(sl_buf_t *out, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-            sl__buf_append(out, p + i, 1);
-        else
-            sl__buf_printf(out, "%%%02X", c);
-    }
-}
-
-/* A multipart/form-data body (how the SDKs upload files to POST /v1/files) as the form body
- * Stripe's other requests send: each part's name and value; a file part's value is its file
- * name, since the emulator keeps no file's bytes. 0 and out filled, or -1 when the body is not
- * multipart (out left empty). */
-static int multipart_form(const char *ctype, const char *body, size_t len, sl_buf_t *out)
-{
-    const char *b = ctype ? strstr(ctype, "boundary=") : NULL;
-    if (!ctype || strncasecmp(ctype, "multipart/form-data", 19) || !b)
-        return -1;
-    char delim[256];
-    b += 9;
-    size_t bl = strcspn(b, ";");
-    if (b[0] == '"')
-        bl = strcspn(++b, "\"");
-    if (!bl || bl > 200)
-        return -1;
-    snprintf(delim, sizeof delim, "--%.*s", (int)bl, b);
-    size_t dl = strlen(delim);
-    const char *end = body + len;
-    const char *p = memmem(body, len, delim, dl);
-    while (p) {
-        p += dl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            break; /* the closing delimiter */
-        const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hdr_end)
-            break;
-        const char *value = hdr_end + 4;
-        const char *next = memmem(value, (size_t)(end - value), delim, dl);
-        if (!next)
-            break;
-        size_t vl = (size_t)(next - value);
-        if (vl >= 2 && value[vl - 2] == '\r' && value[vl - 1] == '\n')
-            vl -= 2;
-        char headers[1024];
-        snprintf(headers, sizeof headers, "%.*s", (int)(hdr_end - p), p);
-        const char *name = strstr(headers, " name=\""), *file = strstr(headers, "filename=\"");
-        if (name) {
-            name += 7;
-            if (out->len)
-                sl__buf_append(out, "&", 1);
-            form_escape(out, name, strcspn(name, "\""));
-            sl__buf_append(out, "=", 1);
-            if (file) {
-                file += 10;
-                form_escape(out, file, strcspn(file, "\""));
-            } else {
-                form_escape(out, value, vl);
-            }
-        }
-        p = next;
-    }
-    return 0;
-}
-
 static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, const char *method,
                              const char *uri, const char *body, size_t len, const char *request_id)
 {
@@ -669,9 +600,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         sl_buf_t parts;
         sl__buf_init(&parts, EMU_MAX_BODY);
         const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-        int multipart =
-            strcmp(method, "POST") == 0 &&
-            multipart_form(ctype, rq->body.data ? rq->body.data : "", rq->body.len, &parts) == 0;
+        int multipart = strcmp(method, "POST") == 0 &&
+                        sl__emu_multipart_form(ctype, rq->body.data ? rq->body.data : "",
+                                               rq->body.len, &parts) == 0;
         const sl_buf_t *in = multipart ? &parts : &rq->body;
         r = handle(e, conn, method, rq->uri ? rq->uri : "/", in->data ? in->data : "", in->len,
                    request_id);
