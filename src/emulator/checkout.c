@@ -110,7 +110,8 @@ json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner)
 
 /* Creates a session or link from typed parameters (line_items dropped), with `items` (whose
  * reference it takes) kept beside it, listed at lines_url (%s: the id), and its url the hosted
- * page /_sluice/PAGE/ID. The live object, or NULL with *err the create's error reply. */
+ * page /_sluice/PAGE/ID (none when page is NULL). The live object, or NULL with *err the create's
+ * error reply. */
 static json_t *create_with_items(sl_emulator_t *e, const sl_emu_resource_t *r, json_t *typed,
                                  json_t *items, const char *lines_url, const char *page,
                                  const char *request_id, const char *idem_key, sl_emu_reply_t *err)
@@ -133,8 +134,10 @@ static json_t *create_with_items(sl_emulator_t *e, const sl_emu_resource_t *r, j
     sl__emu_put(e, key, lines);
     json_decref(lines);
     sl__emu_touch(e, key);
-    snprintf(page_url, sizeof page_url, "%s/_sluice/%s/%s", e->base_url, page, id);
-    json_object_set_new(obj, "url", json_string(page_url));
+    if (page) { /* a quote has no hosted page */
+        snprintf(page_url, sizeof page_url, "%s/_sluice/%s/%s", e->base_url, page, id);
+        json_object_set_new(obj, "url", json_string(page_url));
+    }
     return obj;
 }
 
@@ -407,4 +410,53 @@ sl_emu_reply_t sl__emu_payment_link_complete(sl_emulator_t *e, const char *id, c
     snprintf(cs_id, sizeof cs_id, "%s", json_string_value(json_object_get(cr.body, "id")) ?: "");
     json_decref(cr.body);
     return sl__emu_checkout_complete(e, cs_id, form, request_id);
+}
+
+sl_emu_reply_t sl__emu_quotes_write(sl_emulator_t *e, const char *verb, const char *id,
+                                    json_t *typed, const char *request_id, const char *idem_key)
+{
+    const sl_emu_resource_t *r = sl__emu_resource("quotes", 6);
+    json_t *in = json_object_get(typed, "line_items");
+    json_t *items = NULL;
+    json_int_t total = 0;
+    char currency[8] = "";
+    if (in) {
+        int recurring = 0;
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
+        items =
+            line_items_of(e, in, request_id, &total, currency, sizeof currency, &recurring, &err);
+        if (!items)
+            return err;
+    }
+    json_t *q;
+    if (strcmp(verb, "create") == 0) {
+        sl_emu_reply_t err = {0, NULL, 0, NULL, 0, 0};
+        q = create_with_items(e, r, typed, items ? items : json_array(), "/v1/quotes/%s/line_items",
+                              NULL, request_id, idem_key, &err);
+        if (!q)
+            return err;
+    } else {
+        q = id ? sl__emu_get(e, id) : NULL;
+        if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote")) {
+            json_decref(items);
+            return sl__emu_no_such("quote", id ? id : "");
+        }
+        json_object_del(typed, "line_items");
+        sl_emu_reply_t up = sl__emu_update(e, r, id, typed, request_id, idem_key);
+        json_decref(up.body);
+        if (items) {
+            char key[128];
+            snprintf(key, sizeof key, "%s/line_items", id);
+            json_t *lines = sl__emu_get(e, key);
+            json_object_set_new(lines, "data", items);
+            sl__emu_touch(e, key);
+        }
+    }
+    if (items) {
+        json_object_set_new(q, "amount_subtotal", json_integer(total));
+        json_object_set_new(q, "amount_total", json_integer(total));
+        if (currency[0])
+            json_object_set_new(q, "currency", json_string(currency));
+    }
+    return (sl_emu_reply_t){200, json_deep_copy(q), 0, NULL, 0, 0};
 }

@@ -34,7 +34,7 @@ typedef struct sl_emu_reply {
     json_t *body; /* or, as a JSON string, a kept object's text (sl__emu_text) that a retrieve
                    * sends: made a tree once the lock is released */
     int replayed;
-    char *html;    /* a page instead of JSON (the emulator's hosted checkout pages) */
+    char *html;    /* a page instead of JSON (hosted checkout pages; a quote's PDF: "%PDF-...") */
     int stateless; /* answered from Stripe's example, nothing kept (Sluice-Stateless: true) */
     int unkept;    /* a 501 for an operation the emulator does not keep */
 } sl_emu_reply_t;
@@ -449,11 +449,28 @@ sl_emu_reply_t sl__emu_accounts(sl_emulator_t *e, const char *verb, const char *
 sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *id, json_t *typed,
                                const char *request_id, const char *idem_key);
 
+/* --- Uploads (multipart.c) ----------------------------------------------------------------------
+ */
+
+struct sl_buf; /* core/buf.h */
+
+/* A multipart/form-data body (ctype its Content-Type, with the boundary) as a form body: each
+ * part's name and value, percent-encoded and joined with '&'; a file part's value is its file
+ * name, since the emulator keeps no file's bytes. Returns 0 with out filled (within out's cap),
+ * or -1 when ctype is not multipart/form-data with a boundary (out left as it was). Parts
+ * without a name, and what follows a part with no end, are left out. */
+int sl__emu_multipart_form(const char *ctype, const char *body, size_t len, struct sl_buf *out);
+
 /* --- Checkout (checkout.c) ---------------------------------------------------------------------
  */
 
 /* The line items kept beside a checkout session or payment link ("<id>/line_items"), or NULL. */
 json_t *sl__emu_line_items(sl_emulator_t *e, const char *owner);
+
+/* quotes.create/update: line_items[] (a price or price_data each) kept beside the quote as a
+ * checkout session's are, its amounts their total. */
+sl_emu_reply_t sl__emu_quotes_write(sl_emulator_t *e, const char *verb, const char *id,
+                                    json_t *typed, const char *request_id, const char *idem_key);
 
 /* checkout.sessions.create/expire. */
 sl_emu_reply_t sl__emu_checkout_sessions(sl_emulator_t *e, const char *verb, const char *id,

@@ -198,12 +198,41 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
     size_t nl = strlen(name);
     if (strncmp(name, "quotes.", 7) == 0 && nl > 5 && strcmp(name + nl - 5, ".list") == 0 &&
         strcmp(name, "quotes.list")) {
-        /* A quote's lines: answered statelessly, for a quote that is kept. */
+        /* A quote's lines (all of them upfront: the emulator bills no quote's later phases). */
         const char *pp = sl_op_path_param(op, 0);
         const char *qid = json_string_value(json_object_get(params, pp ? pp : "")) ?: "";
         const json_t *q = sl__emu_get(e, qid);
         if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote"))
             return sl__emu_no_such("quote", qid);
+        const json_t *li = sl__emu_line_items(e, qid);
+        json_object_del(params, pp);
+        json_t *typed = sl__op_coerce(op, params);
+        sl_emu_reply_t out =
+            sl__emu_page(li ? json_copy(json_object_get(li, "data")) : json_array(), typed, path);
+        json_decref(typed);
+        return out;
+    }
+    if (strcmp(name, "quotes.pdf.retrieve") == 0) {
+        /* A kept quote's PDF: one blank page (the emulator lays out no documents). */
+        const char *qid = json_string_value(json_object_get(params, "quote")) ?: "";
+        const json_t *q = sl__emu_get(e, qid);
+        if (!q || strcmp(json_string_value(json_object_get(q, "object")) ?: "", "quote"))
+            return sl__emu_no_such("quote", qid);
+        static const char pdf[] =
+            "%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n"
+            "2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n"
+            "3 0 obj <</Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]>> endobj\n"
+            "trailer <</Root 1 0 R>>\n%%EOF\n";
+        sl_emu_reply_t out = {200, NULL, 0, strdup(pdf), 0, 0};
+        return out;
+    }
+    if (strncmp(name, "credit_notes.preview", 20) == 0) {
+        /* A preview keeps nothing: answered statelessly, for an invoice that is kept. */
+        const char *in = json_string_value(json_object_get(params, "invoice")) ?: "";
+        const json_t *inv = sl__emu_get(e, in);
+        if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
+            return sl__emu_error(400, "invalid_request_error", "resource_missing", "invoice",
+                                 "No such invoice: '%s'", in);
         sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                            "sluice emulate does not keep %s", name);
         out.unkept = 1;
@@ -265,6 +294,9 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         int rw = strcmp(verb, "retrieve") && strcmp(verb, "list") && strcmp(verb, "search");
         if (pi_write)
             out = sl__emu_payment_intents(e, verb, ids, typed, request_id, idem_key);
+        else if (strcmp(r->plural, "quotes") == 0 &&
+                 (strcmp(verb, "create") == 0 || strcmp(verb, "update") == 0))
+            out = sl__emu_quotes_write(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "invoices") == 0 && rw)
             out = sl__emu_invoices(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "subscriptions") == 0 && rw && strcmp(verb, "delete"))
@@ -276,16 +308,18 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
             out = sl__emu_checkout_sessions(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "payment_links") == 0 && rw)
             out = sl__emu_payment_links(e, verb, ids, typed, request_id, idem_key);
-        else if (strcmp(r->plural, "subscription_items") == 0 && rw)
+        else if (strcmp(r->plural, "subscription_items") == 0 && rw) {
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate changes subscription items through their "
                                 "subscription only");
-        else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
+            out.unkept = 1;
+        } else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
             out = sl__emu_invoiceitems_write(e, verb, ids, typed, request_id, idem_key);
-        else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0)
+        else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0) {
             out = sl__emu_error(501, "api_error", "not_implemented", NULL,
                                 "sluice emulate makes charges through payment intents only");
-        else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
+            out.unkept = 1;
+        } else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
             out = sl__emu_payment_methods(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "refunds") == 0 && rw)
             out = sl__emu_refunds(e, verb, ids, typed, request_id, idem_key);
@@ -622,7 +656,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
         out.body = as_tree(out.body);
     if (json_array_size(expand))
         sl__emu_snapshot(&out);
-    for (size_t i = 0; out.status == 200 && i < json_array_size(expand); i++) {
+    for (size_t i = 0; out.status == 200 && out.body && i < json_array_size(expand); i++) {
         const char *x = json_string_value(json_array_get(expand, i));
         sl_emu_reply_t bad =
             x ? sl__emu_expand(e, out.body, x, x) : (sl_emu_reply_t){0, NULL, 0, NULL, 0, 0};
@@ -667,9 +701,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (sl__rand_id("req", request_id, sizeof request_id)) /* nothing has changed yet */
         r = sl__emu_error(500, "api_error", NULL, NULL,
                           "The emulator has no randomness to make ids with; try again later.");
-    else
-        r = handle(e, conn, method, rq->uri ? rq->uri : "/", rq->body.data ? rq->body.data : "",
-                   rq->body.len, request_id);
+    else {
+        sl_buf_t parts;
+        sl__buf_init(&parts, EMU_MAX_BODY);
+        const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        int multipart = strcmp(method, "POST") == 0 &&
+                        sl__emu_multipart_form(ctype, rq->body.data ? rq->body.data : "",
+                                               rq->body.len, &parts) == 0;
+        const sl_buf_t *in = multipart ? &parts : &rq->body;
+        r = handle(e, conn, method, rq->uri ? rq->uri : "/", in->data ? in->data : "", in->len,
+                   request_id);
+        sl__buf_cleanup(&parts);
+    }
     if (json_is_string(r.body)) /* a kept object's text, made a tree outside the lock */
         r.body = as_tree(r.body);
     char *text = r.html ? r.html : json_dumps(r.body, JSON_INDENT(2));
@@ -681,10 +724,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type",
-                            r.html ? "text/html; charset=utf-8" : "application/json");
+                            !r.html                            ? "application/json"
+                            : strncmp(r.html, "%PDF-", 5) == 0 ? "application/pdf"
+                                                               : "text/html; charset=utf-8");
     if (request_id[0])
         MHD_add_response_header(resp, "Request-Id", request_id);
     MHD_add_response_header(resp, "Stripe-Version", sl_catalog_api_version());
+    /* The SDKs' own test suites first ask their peer for this header and stop when it is missing
+     * or older than they need: the stateless mock's release that answers the catalog's API
+     * version (2023-08-16) is 0.171.0. */
+    MHD_add_response_header(resp, "Stripe-Mock-Version", "0.171.0");
     if (r.replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     /* As Stripe: a write's reply names its Idempotency-Key; what is not implemented is not worth

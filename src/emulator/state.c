@@ -187,8 +187,26 @@ static void amount_decimal(json_t *o, const char *field, const char *decimal)
         json_object_set_new(o, decimal, json_is_integer(v) ? json_string(dec) : json_null());
 }
 
+/* Tiers as Stripe shows them: a tier up to "inf" has up_to null; decimals beside amounts. */
+static void tier_amounts(json_t *tiers)
+{
+    size_t i;
+    json_t *tier;
+    json_array_foreach(tiers, i, tier)
+    {
+        if (json_is_string(json_object_get(tier, "up_to")))
+            json_object_set_new(tier, "up_to", json_null()); /* inf */
+        if (!json_object_get(tier, "flat_amount"))
+            json_object_set_new(tier, "flat_amount", json_null());
+        if (!json_object_get(tier, "unit_amount"))
+            json_object_set_new(tier, "unit_amount", json_null());
+        amount_decimal(tier, "unit_amount", "unit_amount_decimal");
+        amount_decimal(tier, "flat_amount", "flat_amount_decimal");
+    }
+}
+
 /* A price's amounts as Stripe shows them: decimals beside amounts, in each currency option and
- * tier too; a tier up to "inf" has up_to null. */
+ * tier too. */
 static void price_amounts(json_t *price)
 {
     amount_decimal(price, "unit_amount", "unit_amount_decimal");
@@ -202,19 +220,20 @@ static void price_amounts(json_t *price)
         if (!json_object_get(opt, "custom_unit_amount"))
             json_object_set_new(opt, "custom_unit_amount", json_null());
     }
-    size_t i;
-    json_t *tier;
-    json_array_foreach(json_object_get(price, "tiers"), i, tier)
-    {
-        if (json_is_string(json_object_get(tier, "up_to")))
-            json_object_set_new(tier, "up_to", json_null()); /* inf */
-        if (!json_object_get(tier, "flat_amount"))
-            json_object_set_new(tier, "flat_amount", json_null());
-        if (!json_object_get(tier, "unit_amount"))
-            json_object_set_new(tier, "unit_amount", json_null());
-        amount_decimal(tier, "unit_amount", "unit_amount_decimal");
-        amount_decimal(tier, "flat_amount", "flat_amount_decimal");
-    }
+    tier_amounts(json_object_get(price, "tiers"));
+}
+
+/* A plan's amounts: its own amount (none when tiered, not the example's), its tiers as a
+ * price's. */
+static void plan_amounts(json_t *plan, const json_t *params)
+{
+    if (!json_object_get(params, "amount"))
+        json_object_set_new(plan, "amount", json_null());
+    json_object_del(plan, "amount_decimal");
+    amount_decimal(plan, "amount", "amount_decimal");
+    if (json_is_string(json_object_get(params, "amount_decimal")))
+        json_object_set(plan, "amount_decimal", json_object_get(params, "amount_decimal"));
+    tier_amounts(json_object_get(plan, "tiers"));
 }
 
 /* The example objects' timestamps are all 1234567890: a new object's own times are now (when it
@@ -314,6 +333,8 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     sl__emu_apply(obj, params, NULL, 0);
     if (strcmp(r->object, "price") == 0)
         price_amounts(obj);
+    else if (strcmp(r->object, "plan") == 0)
+        plan_amounts(obj, params);
     sl__emu_put(e, id, obj);
     sl__emu_touch(e, id);
     sl__emu_list_append(e, r->object, id);

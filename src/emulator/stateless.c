@@ -3,6 +3,7 @@
  * operation's response type, with the request's parameters applied and a fresh id, and nothing
  * is kept (the server marks such replies with Sluice-Stateless: true). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,15 +13,68 @@
 #include "sluice/catalog.h"
 #include "stripe/catalog.h"
 
-/* Whether a request's value may stand in the example's field: the same JSON type, or a field
- * the example leaves null, or numbers of either kind. */
-static int fits(const json_t *example, const json_t *given)
+/* The request's value as it may stand in the example's field, or NULL when it may not: the same
+ * JSON type (numbers of either kind), or any value where the example is null; an integer given as
+ * text where the example has an integer; and an object only with those of its fields that the
+ * example's object has and that fit in turn, so that capabilities[card_payments][requested]=true
+ * leaves the example's "active" in place rather than an object where a string belongs. */
+static json_t *fitted(const json_t *example, const json_t *given, int depth)
 {
-    if (json_is_null(example) || json_typeof(example) == json_typeof(given))
-        return 1;
-    if (json_is_number(example) && json_is_number(given))
-        return 1;
-    return json_is_boolean(example) && json_is_boolean(given);
+    /* A null field, or an empty object such as metadata's, takes what is given. */
+    if (json_is_null(example) || depth > 16 ||
+        (json_is_object(example) && !json_object_size(example) && json_is_object(given)))
+        return json_deep_copy(given);
+    if (json_is_object(example) && json_is_object(given)) {
+        json_t *out = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)given, k, v)
+        {
+            const json_t *cur = json_object_get(example, k);
+            json_t *fit = cur ? fitted(cur, v, depth + 1) : NULL;
+            if (fit)
+                json_object_set_new(out, k, fit);
+        }
+        return out;
+    }
+    if (json_is_integer(example) && json_is_string(given)) {
+        const char *t = json_string_value(given);
+        char *end;
+        long long n = strtoll(t, &end, 10);
+        return *t && !*end ? json_integer(n) : NULL;
+    }
+    if (json_typeof(example) == json_typeof(given) ||
+        (json_is_number(example) && json_is_number(given)) ||
+        (json_is_boolean(example) && json_is_boolean(given)))
+        return json_deep_copy(given);
+    return NULL;
+}
+
+/* Every string in `v` that holds `from` with `from` replaced by `to`. */
+static void replace_id(json_t *v, const char *from, const char *to, int depth)
+{
+    if (depth > 32)
+        return;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c)
+        {
+            const char *t = json_string_value(c);
+            const char *at = t ? strstr(t, from) : NULL;
+            if (at) {
+                char *out = NULL;
+                if (asprintf(&out, "%.*s%s%s", (int)(at - t), t, to, at + strlen(from)) >= 0)
+                    json_object_set_new(v, k, json_string(out));
+                free(out);
+            } else {
+                replace_id(c, from, to, depth + 1);
+            }
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            replace_id(json_array_get(v, i), from, to, depth + 1);
+    }
 }
 
 /* The example object of `type` ("customer"), with the request's parameters that name its fields
@@ -34,26 +88,28 @@ static json_t *example_object(const char *type, const json_t *params, const char
     json_int_t now = (json_int_t)time(NULL);
     if (json_object_get(obj, "created"))
         json_object_set_new(obj, "created", json_integer(now));
-    const char *ex = json_string_value(json_object_get(obj, "id"));
-    if (ex && fresh) {
-        char prefix[48], made[96];
+    char ex[256] = "", made[256] = "";
+    snprintf(ex, sizeof ex, "%s", json_string_value(json_object_get(obj, "id")) ?: "");
+    if (*ex && fresh) {
+        char prefix[48];
         const char *us = strrchr(ex, '_');
         snprintf(prefix, sizeof prefix, "%.*s", us ? (int)(us - ex) : 0, ex);
-        if (prefix[0]) {
+        if (prefix[0])
             sl__emu_must_rand(sl__rand_id(prefix, made, sizeof made));
-            json_object_set_new(obj, "id", json_string(made));
-        }
-    } else if (ex && id) {
-        json_object_set_new(obj, "id", json_string(id));
+    } else if (*ex && id) {
+        snprintf(made, sizeof made, "%s", id);
     }
+    if (*made) /* its own id wherever the example names it (the URLs of its lists) */
+        replace_id(obj, ex, made, 0);
     json_t *apply = json_object();
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)params, k, v)
     {
         const json_t *cur = json_object_get(obj, k);
-        if (strcmp(k, "expand") && strcmp(k, "id") && cur && fits(cur, v))
-            json_object_set(apply, k, v);
+        json_t *fit = strcmp(k, "expand") && strcmp(k, "id") && cur ? fitted(cur, v, 0) : NULL;
+        if (fit)
+            json_object_set_new(apply, k, fit);
     }
     sl__emu_apply(obj, apply, NULL, 0);
     json_decref(apply);

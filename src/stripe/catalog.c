@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "sluice/catalog.h"
@@ -298,6 +299,13 @@ static int text_is_number(const char *s)
     return *end == '\0';
 }
 
+/* A boolean as a form gives it: true or false in any case (stripe-python 6 sends True and False,
+ * and Stripe takes them). 1 for true, 0 for false, -1 when it is not a boolean. */
+static int text_boolean(const char *s)
+{
+    return strcasecmp(s, "true") == 0 ? 1 : strcasecmp(s, "false") == 0 ? 0 : -1;
+}
+
 static const char *expected_text(const sl_cat_shape_t *sh, char *buf, size_t n)
 {
     static const char *const names[] = {
@@ -397,7 +405,7 @@ static int validate_text(vctx_t *v, const sl_cat_shape_t *sh, const char *s, sl_
     }
     if (((sh->kinds & SL_KIND_INTEGER) && text_is_integer(s)) ||
         ((sh->kinds & SL_KIND_NUMBER) && text_is_number(s)) ||
-        ((sh->kinds & SL_KIND_BOOLEAN) && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)))
+        ((sh->kinds & SL_KIND_BOOLEAN) && text_boolean(s) >= 0))
         return 0;
     if (sh->nenums && (sh->kinds & SL_KIND_STRING)) {
         sl_buf_t list;
@@ -608,9 +616,8 @@ static json_t *coerce(const sl_cat_shape_t *sh, const json_t *v, int depth)
             return json_integer(strtoll(t, NULL, 10));
         if (!text_ok && (sh->kinds & SL_KIND_NUMBER) && text_is_number(t))
             return json_real(strtod(t, NULL));
-        if (!text_ok && (sh->kinds & SL_KIND_BOOLEAN) &&
-            (strcmp(t, "true") == 0 || strcmp(t, "false") == 0))
-            return json_boolean(t[0] == 't');
+        if (!text_ok && (sh->kinds & SL_KIND_BOOLEAN) && text_boolean(t) >= 0)
+            return json_boolean(text_boolean(t));
         return json_incref((json_t *)v);
     }
     if (json_is_object(v) && (sh->kinds & SL_KIND_ARRAY) && !(sh->kinds & SL_KIND_OBJECT) &&

@@ -180,11 +180,11 @@ T=1704067200
 clk=$(curl -s "${k[@]}" "$url/v1/test_helpers/test_clocks" -d frozen_time=$T | jq -r .id)
 cus=$(curl -s "${k[@]}" "$url/v1/customers" -d test_clock="$clk" -d payment_method=pm_card_visa \
     -d 'invoice_settings[default_payment_method]=pm_card_visa' | jq -r .id)
-prod=$(curl -s "${k[@]}" "$url/v1/products" -d name=Phased | jq -r .id)
-price=$(curl -s "${k[@]}" "$url/v1/prices" -d product="$prod" -d unit_amount=100 -d currency=usd -d 'recurring[interval]=month' | jq -r .id)
+phased_prod=$(curl -s "${k[@]}" "$url/v1/products" -d name=Phased | jq -r .id)
+phased_price=$(curl -s "${k[@]}" "$url/v1/prices" -d product="$phased_prod" -d unit_amount=100 -d currency=usd -d 'recurring[interval]=month' | jq -r .id)
 curl -s "${k[@]}" "$url/v1/subscription_schedules" -d customer="$cus" -d start_date=$T -d end_behavior=release \
-    -d "phases[0][items][0][price]=$price" -d 'phases[0][iterations]=1' \
-    -d "phases[1][items][0][price]=$price" -d 'phases[1][items][0][quantity]=3' -d 'phases[1][iterations]=1' >"$tmp/ss"
+    -d "phases[0][items][0][price]=$phased_price" -d 'phases[0][iterations]=1' \
+    -d "phases[1][items][0][price]=$phased_price" -d 'phases[1][items][0][quantity]=3' -d 'phases[1][iterations]=1' >"$tmp/ss"
 sub=$(jq -r .subscription "$tmp/ss")
 curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 31 * 86400))
 check "a test clock moves a schedule into its next phase: the subscription takes its items" \
@@ -192,6 +192,59 @@ check "a test clock moves a schedule into its next phase: the subscription takes
 curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((T + 61 * 86400))
 check "at the schedule's end it completes and releases its subscription (end_behavior=release)" \
     test "$(curl -s "${k[@]}" "$url/v1/subscription_schedules/$(jq -r .id "$tmp/ss")" | jq -c '[.status, .released_subscription, .subscription]')" = "[\"completed\",\"$sub\",null]"
+
+# --- What the official SDKs' suites send (bench/sdk_suites.sh) ------------------------------
+req GET / -u sk_test_x:
+check "replies carry Stripe-Mock-Version, which the SDKs' suites ask their peer for" \
+    test -n "$(hdr Stripe-Mock-Version)"
+req POST /v1/tax_rates -u sk_test_x: -d display_name=VAT -d percentage=20 -d inclusive=False -d active=True
+check "booleans as stripe-python 6 sends them (True, False)" \
+    test "$code" = 200 -a "$(j .inclusive)" = false -a "$(j .active)" = true
+printf 'evidence' >"$tmp/upload.txt"
+req POST /v1/files -u sk_test_x: -F purpose=dispute_evidence -F "file=@$tmp/upload.txt" \
+    -F 'file_link_data[create]=true'
+check "a multipart/form-data upload (POST /v1/files) is read as a form" \
+    test "$code" = 200 -a "$(j .purpose)" = dispute_evidence -a "$(hdr Sluice-Stateless)" = true
+req POST /v1/files -u sk_test_x: -F "file=@$tmp/upload.txt"
+check "a multipart upload's parameters are checked" test "$code" = 400 -a "$(j .error.param)" = purpose
+req POST /v1/tokens -u sk_test_x: -d 'card[number]=4242424242424242' -d 'card[exp_month]=12' \
+    -d 'card[exp_year]=2030' -d 'card[cvc]=123'
+check "a stateless reply types nested values as the example does (card[exp_month] a number)" \
+    eval 'test "$code" = 200 && jq -e ".card.exp_month == 12 and .card.exp_year == 2030" "$tmp/body" >/dev/null'
+req GET /v1/application_fees/fee_given -u sk_test_x:
+check "a stateless retrieve names its own id in its lists' URLs" \
+    test "$(j .id)" = fee_given -a "$(j .refunds.url)" = /v1/application_fees/fee_given/refunds
+req POST /v1/charges -u sk_test_x: -d amount=500 -d currency=usd -d source=tok_visa
+check "charges.create answers statelessly (the emulator charges through payment intents)" \
+    test "$code" = 200 -a "$(hdr Sluice-Stateless)" = true -a "$(j .amount)" = 500
+req POST /v1/subscription_items -u sk_test_x: -d subscription=sub_x -d price=price_x -d quantity=3
+check "subscription_items.create answers statelessly" \
+    test "$code" = 200 -a "$(hdr Sluice-Stateless)" = true -a "$(j .quantity)" = 3
+req POST /v1/plans -u sk_test_x: -d currency=usd -d interval=month -d product="$prod" \
+    -d billing_scheme=tiered -d tiers_mode=graduated -d 'tiers[0][up_to]=5' \
+    -d 'tiers[0][unit_amount]=500' -d 'tiers[1][up_to]=inf' -d 'tiers[1][unit_amount]=400'
+check "a tiered plan: no amount, its last tier up to null (inf), decimals beside amounts" \
+    eval 'test "$code" = 200 && jq -e ".amount == null and .tiers[0].up_to == 5 and .tiers[1].up_to == null and .tiers[1].unit_amount_decimal == \"400\"" "$tmp/body" >/dev/null'
+req POST /v1/plans -u sk_test_x: -d currency=usd -d interval=month -d product="$prod" -d amount=700
+check "a plan's amount_decimal is its amount, not the example's" test "$(j .amount_decimal)" = 700
+qcus=$(curl -s -u sk_test_x: "$url/v1/customers" -d email=q@example.com | jq -r .id)
+req POST /v1/quotes -u sk_test_x: -d customer="$qcus" -d "line_items[0][price]=$price" \
+    -d 'line_items[0][quantity]=3'
+quote=$(j .id)
+check "a quote's line items are kept beside it, its amounts their total" \
+    eval 'test "$code" = 200 && test "$(j .amount_total)" = 4500 && jq -e "has(\"line_items\") | not" "$tmp/body" >/dev/null'
+req GET "/v1/quotes/$quote/line_items" -u sk_test_x:
+check "GET /v1/quotes/{id}/line_items lists them" \
+    test "$code" = 200 -a "$(j '.data[0].quantity')" = 3 -a "$(j '.data[0].price.id')" = "$price"
+req GET "/v1/quotes/$quote/pdf" -u sk_test_x:
+check "a kept quote's PDF is a PDF" eval 'test "$code" = 200 && hdr Content-Type | grep -q application/pdf && head -c 5 "$tmp/body" | grep -q "%PDF-"'
+req GET /v1/quotes/qt_123/pdf -u sk_test_x:
+check "the PDF of a quote not kept is Stripe's 404" test "$code" = 404
+req GET /v1/quotes/qt_123/line_items -u sk_test_x:
+check "the lines of a quote not kept are Stripe's 404" test "$code" = 404
+req GET '/v1/credit_notes/preview?invoice=in_123' -u sk_test_x:
+check "a credit note preview names the invoice it cannot find" \
+    eval 'test "$code" = 400 && test "$(j .error.param)" = invoice && j .error.message | grep -q in_123'
 
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 

@@ -142,6 +142,22 @@ static void test_validation_accepts(void **state)
     assert_accepts("invoices.list", "{\"created\":{\"gt\":1700000000}}");
     assert_accepts("coupons.create", "{\"percent_off\":\"12.5\",\"duration\":\"once\"}");
     assert_accepts("products.create", "{\"name\":\"x\",\"shippable\":true}");
+    /* stripe-python 6 sends booleans as Python writes them; Stripe takes them. */
+    assert_accepts("products.create", "{\"name\":\"x\",\"shippable\":\"True\"}");
+    assert_accepts("tax_rates.create", "{\"display_name\":\"VAT\",\"percentage\":\"20\","
+                                       "\"inclusive\":\"False\"}");
+}
+
+static void test_coerce_types_booleans_in_any_case(void **state)
+{
+    (void)state;
+    json_t *p = json_loads("{\"name\":\"x\",\"shippable\":\"True\",\"active\":\"FALSE\"}", 0, NULL);
+    json_t *typed = sl__op_coerce(sl_op_find("products.create"), p);
+    assert_true(json_is_true(json_object_get(typed, "shippable")));
+    assert_true(json_is_false(json_object_get(typed, "active")));
+    assert_string_equal(json_string_value(json_object_get(typed, "name")), "x");
+    json_decref(typed);
+    json_decref(p);
 }
 
 static void test_call_init_fills_path_parameters(void **state)
@@ -500,6 +516,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_event_types),
         cmocka_unit_test(test_validation_rejects),
         cmocka_unit_test(test_validation_accepts),
+        cmocka_unit_test(test_coerce_types_booleans_in_any_case),
         cmocka_unit_test(test_call_init_fills_path_parameters),
         cmocka_unit_test(test_every_operation_routes),
         cmocka_unit_test(test_aliases_table),
