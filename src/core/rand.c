@@ -1,8 +1,9 @@
 #include "core/rand.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -26,19 +27,32 @@ sl_err sl__rand_hex(char *out, size_t bytes)
 
 /* Random bytes drawn a kilobyte at a time per thread (a token per request made RAND_bytes a
  * tenth of the emulator's time); a byte is cleared once handed out, and a forked child draws
- * its own. */
+ * its own (no getpid() per byte: a system call). */
 static _Thread_local unsigned char pool[1024];
 static _Thread_local size_t pool_left;
-static _Thread_local pid_t pool_pid;
+static _Thread_local unsigned pool_forks;
+static atomic_uint forks; /* raised in a forked child, whose pools are then drawn anew */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&forks, 1);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
 
 static sl_err pool_byte(unsigned char *out)
 {
-    pid_t pid = getpid();
-    if (!pool_left || pool_pid != pid) {
+    pthread_once(&atfork_once, register_atfork);
+    unsigned gen = atomic_load(&forks);
+    if (!pool_left || pool_forks != gen) {
         if (sl__rand_bytes(pool, sizeof pool))
             return SL_EINTERNAL;
         pool_left = sizeof pool;
-        pool_pid = pid;
+        pool_forks = gen;
     }
     unsigned char *b = &pool[sizeof pool - pool_left--];
     *out = *b;
