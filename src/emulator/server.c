@@ -336,7 +336,8 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(r->plural, "disputes") == 0 && rw)
             out = sl__emu_disputes(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "accounts") == 0 &&
-                 (strcmp(verb, "create") == 0 || strcmp(verb, "delete") == 0))
+                 (strcmp(verb, "create") == 0 || strcmp(verb, "update") == 0 ||
+                  strcmp(verb, "delete") == 0))
             out = sl__emu_accounts(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "reporting.report_runs") == 0 && strcmp(verb, "create") == 0)
             out = sl__emu_report_runs(e, typed, request_id, idem_key);

@@ -193,6 +193,13 @@ curl -s -o /dev/null "${k[@]}" "$url/v1/test_helpers/test_clocks/$clk/advance" -
 check "at the schedule's end it completes and releases its subscription (end_behavior=release)" \
     test "$(curl -s "${k[@]}" "$url/v1/subscription_schedules/$(jq -r .id "$tmp/ss")" | jq -c '[.status, .released_subscription, .subscription]')" = "[\"completed\",\"$sub\",null]"
 
+req POST /v1/accounts "${k[@]}" -d type=custom -d country=US -d 'capabilities[card_payments][requested]=true' \
+    -d 'capabilities[transfers][requested]=false'
+check "an account's capabilities are statuses (strings), as the SDKs decode them" \
+    test "$(jq -c .capabilities "$tmp/body")" = '{"card_payments":"active","transfers":"inactive"}'
+req POST "/v1/accounts/$(j .id)" "${k[@]}" -d 'capabilities[transfers][requested]=true'
+check "asking for a capability later makes it active" test "$(j .capabilities.transfers)" = active
+
 # --- What the official SDKs' suites send (bench/sdk_suites.sh) ------------------------------
 req GET / -u sk_test_x:
 check "replies carry Stripe-Mock-Version, which the SDKs' suites ask their peer for" \
