@@ -7,17 +7,9 @@
 
 #include "emulator/internal.h"
 
-static int is_a(const json_t *obj, const char *type)
-{
-    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
-}
-
 static sl_emu_reply_t unkept(const char *what, const char *verb)
 {
-    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                       "sluice emulate does not keep %s.%s", what, verb);
-    out.unkept = 1;
-    return out;
+    return sl__emu_unkept("sluice emulate does not keep %s.%s", what, verb);
 }
 
 /* Whether the kept object's customer runs on test clock `clock`. */
@@ -157,7 +149,7 @@ sl_emu_reply_t sl__emu_test_clocks(sl_emulator_t *e, const char *verb, const cha
         return sl__emu_create(e, r, typed, request_id, idem_key);
     }
     json_t *clock = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(clock, "test_helpers.test_clock"))
+    if (!sl__emu_is_a(clock, "test_helpers.test_clock"))
         return sl__emu_no_such("test_helpers.test_clock", id ? id : "");
     if (strcmp(verb, "delete") == 0)
         return sl__emu_delete(e, r, id, request_id);
@@ -194,7 +186,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
             return unkept("subscription_schedules.create from_subscription", "create");
         const char *cus = json_string_value(json_object_get(typed, "customer"));
         const json_t *co = cus ? sl__emu_get(e, cus) : NULL;
-        if (!is_a(co, "customer"))
+        if (!sl__emu_is_a(co, "customer"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "customer",
                                  "No such customer: '%s'", cus ? cus : "");
         json_t *phases = json_object_get(typed, "phases");
@@ -269,7 +261,7 @@ sl_emu_reply_t sl__emu_subscription_schedules(sl_emulator_t *e, const char *verb
         return (sl_emu_reply_t){200, json_deep_copy(ss), 0, NULL, 0, 0};
     }
     json_t *ss = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(ss, "subscription_schedule"))
+    if (!sl__emu_is_a(ss, "subscription_schedule"))
         return sl__emu_no_such("subscription_schedule", id ? id : "");
     const char *st = sl__emu_status_of(ss);
     int open = !strcmp(st, "active") || !strcmp(st, "not_started");

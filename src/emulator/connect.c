@@ -71,8 +71,6 @@ sl_emu_reply_t sl__emu_accounts(sl_emulator_t *e, const char *verb, const char *
         json_decref(app);
         return out;
     }
-    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                       "sluice emulate does not keep accounts.%s", verb);
-    out.unkept = 1;
+    sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep accounts.%s", verb);
     return out;
 }

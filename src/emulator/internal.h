@@ -92,6 +92,10 @@ void sl__emu_must_rand(sl_err rc);
 sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code, const char *param,
                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* A 501 for an operation the emulator does not keep (unkept: answered statelessly unless
+ * --strict). */
+sl_emu_reply_t sl__emu_unkept(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* 404 "No such <object>: '<id>'". */
 sl_emu_reply_t sl__emu_no_such(const char *object, const char *id);
 
@@ -136,6 +140,9 @@ void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id);
  * object `id`, with its event; status 0 when `op` is no such operation. */
 sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
                                   const char *request_id, const char *idem_key);
+
+/* Whether obj is a kept object of the type (its "object" field); NULL is none. */
+int sl__emu_is_a(const json_t *obj, const char *type);
 
 /* An object's status field, or "". */
 const char *sl__emu_status_of(const json_t *obj);

@@ -10,11 +10,6 @@
 #include "core/rand.h"
 #include "emulator/internal.h"
 
-static int is_a(const json_t *obj, const char *type)
-{
-    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
-}
-
 /* The id of what a field holds: a string, or an expanded object's id. */
 static const char *id_of(const json_t *v)
 {
@@ -26,10 +21,10 @@ static json_t *card_of(sl_emulator_t *e, const json_t *typed, sl_emu_reply_t *er
 {
     const char *cid = json_string_value(json_object_get(typed, "card"));
     json_t *card = cid ? sl__emu_get(e, cid) : NULL;
-    if (!is_a(card, "issuing.card"))
+    if (!sl__emu_is_a(card, "issuing.card"))
         *err = sl__emu_error(400, "invalid_request_error", "resource_missing", "card",
                              "No such issuing card: '%s'", cid ? cid : "");
-    return is_a(card, "issuing.card") ? card : NULL;
+    return sl__emu_is_a(card, "issuing.card") ? card : NULL;
 }
 
 /* Creates a transaction of `type` (capture, refund) of `amount` (negative: money out of the
@@ -144,7 +139,7 @@ sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *i
     }
     int on_auth = strncmp(name, "test_helpers.issuing.authorizations.", 36) == 0;
     json_t *obj = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(obj, on_auth ? "issuing.authorization" : "issuing.transaction"))
+    if (!sl__emu_is_a(obj, on_auth ? "issuing.authorization" : "issuing.transaction"))
         return sl__emu_no_such(on_auth ? "issuing.authorization" : "issuing.transaction",
                                id ? id : "");
     const char *verb = strrchr(name, '.') + 1;
@@ -168,9 +163,7 @@ sl_emu_reply_t sl__emu_issuing(sl_emulator_t *e, const char *name, const char *i
         return (sl_emu_reply_t){200, json_deep_copy(t), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "capture") && strcmp(verb, "reverse")) {
-        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                           "sluice emulate does not keep %s", name);
-        out.unkept = 1;
+        sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep %s", name);
         return out;
     }
     if (strcmp(sl__emu_status_of(obj), "pending"))

@@ -11,11 +11,6 @@
 #include "emulator/fixtures.h"
 #include "emulator/internal.h"
 
-static int is_a(const json_t *obj, const char *type)
-{
-    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
-}
-
 /* Adds amount in currency to a balance list ([{amount, currency, source_types: {card}}]). */
 static void add_funds(json_t *list, const char *currency, json_int_t amount)
 {
@@ -44,7 +39,7 @@ static json_t *balance_now(sl_emulator_t *e)
     json_array_foreach(json_object_get(e->lists, "charge"), i, v)
     {
         json_t *ch = sl__emu_read(e, json_string_value(v)); /* read: none is changed */
-        if (!is_a(ch, "charge") || !json_is_true(json_object_get(ch, "captured")) ||
+        if (!sl__emu_is_a(ch, "charge") || !json_is_true(json_object_get(ch, "captured")) ||
             strcmp(sl__emu_status_of(ch), "succeeded")) {
             json_decref(ch);
             continue;
@@ -100,7 +95,7 @@ sl_emu_reply_t sl__emu_money(sl_emulator_t *e, const char *name, const char *id,
     if (strcmp(name, "balance.retrieve") == 0)
         return (sl_emu_reply_t){200, balance_now(e), 0, NULL, 0, 0};
     const json_t *cus = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(cus, "customer"))
+    if (!sl__emu_is_a(cus, "customer"))
         return sl__emu_no_such("customer", id ? id : "");
     char key[160], url[160];
     snprintf(key, sizeof key, "%s/cash_balance_transactions", id);

@@ -379,9 +379,8 @@ sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const
         return (sl_emu_reply_t){200, json_deep_copy(pmo), 0, NULL, 0, 0};
     }
     if (strcmp(verb, "attach") && strcmp(verb, "detach")) {
-        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                           "sluice emulate does not keep payment_methods.%s", verb);
-        out.unkept = 1;
+        sl_emu_reply_t out =
+            sl__emu_unkept("sluice emulate does not keep payment_methods.%s", verb);
         return out;
     }
     char made[80];

@@ -8,11 +8,6 @@
 #include "core/rand.h"
 #include "emulator/internal.h"
 
-static int is_a(const json_t *obj, const char *type)
-{
-    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
-}
-
 sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *id, json_t *typed,
                                const char *request_id, const char *idem_key)
 {
@@ -21,7 +16,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
         const char *ch = json_string_value(json_object_get(typed, "charge"));
         const char *pi_id = json_string_value(json_object_get(typed, "payment_intent"));
         json_t *pi = pi_id ? sl__emu_get(e, pi_id) : NULL;
-        if (pi_id && !is_a(pi, "payment_intent"))
+        if (pi_id && !sl__emu_is_a(pi, "payment_intent"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "payment_intent",
                                  "No such payment_intent: '%s'", pi_id);
         if (!ch && pi)
@@ -31,7 +26,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
                                  "One of the following params should be provided for this "
                                  "request: payment_intent or charge.");
         json_t *charge = ch ? sl__emu_get(e, ch) : NULL;
-        if (!is_a(charge, "charge") || !json_is_true(json_object_get(charge, "paid")))
+        if (!sl__emu_is_a(charge, "charge") || !json_is_true(json_object_get(charge, "paid")))
             return pi_id && !ch
                        ? sl__emu_error(400, "invalid_request_error", "charge_not_refundable",
                                        "payment_intent",
@@ -76,7 +71,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
         return out;
     }
     json_t *re = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(re, "refund"))
+    if (!sl__emu_is_a(re, "refund"))
         return sl__emu_no_such("refund", id ? id : "");
     json_t *prev = json_object();
     if (strcmp(verb, "cancel") == 0) {
@@ -94,9 +89,7 @@ sl_emu_reply_t sl__emu_refunds(sl_emulator_t *e, const char *verb, const char *i
     }
     if (strcmp(verb, "update")) {
         json_decref(prev);
-        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                           "sluice emulate does not keep refunds.%s", verb);
-        out.unkept = 1;
+        sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep refunds.%s", verb);
         return out;
     }
     sl__emu_apply(re, typed, prev, 0);
@@ -114,7 +107,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
         const sl_emu_resource_t *r = sl__emu_resource("credit_notes", 12);
         const char *in = json_string_value(json_object_get(typed, "invoice"));
         json_t *inv = in ? sl__emu_get(e, in) : NULL;
-        if (!is_a(inv, "invoice"))
+        if (!sl__emu_is_a(inv, "invoice"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "invoice",
                                  "No such invoice: '%s'", in ? in : "");
         const char *st = sl__emu_status_of(inv);
@@ -206,7 +199,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
         return (sl_emu_reply_t){200, json_deep_copy(cn), 0, NULL, 0, 0};
     }
     json_t *cn = id ? sl__emu_get(e, id) : NULL;
-    if (!is_a(cn, "credit_note"))
+    if (!sl__emu_is_a(cn, "credit_note"))
         return sl__emu_no_such("credit_note", id ? id : "");
     if (strcmp(verb, "void") == 0) {
         if (strcmp(sl__emu_status_of(cn), "issued"))
@@ -225,9 +218,7 @@ sl_emu_reply_t sl__emu_credit_notes(sl_emulator_t *e, const char *verb, const ch
         sl__emu_emit(e, "credit_note.updated", cn, prev, request_id, idem_key);
         return (sl_emu_reply_t){200, json_deep_copy(cn), 0, NULL, 0, 0};
     }
-    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                       "sluice emulate does not keep credit_notes.%s", verb);
-    out.unkept = 1;
+    sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep credit_notes.%s", verb);
     return out;
 }
 
@@ -235,7 +226,7 @@ sl_emu_reply_t sl__emu_transfer_reversal(sl_emulator_t *e, const char *transfer_
                                          const char *request_id, const char *idem_key)
 {
     json_t *tr = transfer_id ? sl__emu_get(e, transfer_id) : NULL;
-    if (!is_a(tr, "transfer"))
+    if (!sl__emu_is_a(tr, "transfer"))
         return sl__emu_no_such("transfer", transfer_id ? transfer_id : "");
     json_int_t amount = json_integer_value(json_object_get(tr, "amount"));
     json_int_t reversed = json_integer_value(json_object_get(tr, "amount_reversed"));

@@ -233,9 +233,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         if (!inv || strcmp(json_string_value(json_object_get(inv, "object")) ?: "", "invoice"))
             return sl__emu_error(400, "invalid_request_error", "resource_missing", "invoice",
                                  "No such invoice: '%s'", in);
-        sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                           "sluice emulate does not keep %s", name);
-        out.unkept = 1;
+        sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep %s", name);
         return out;
     }
     if (strcmp(name, "checkout.sessions.line_items.list") == 0 ||
@@ -309,16 +307,12 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(r->plural, "payment_links") == 0 && rw)
             out = sl__emu_payment_links(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "subscription_items") == 0 && rw) {
-            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                "sluice emulate changes subscription items through their "
-                                "subscription only");
-            out.unkept = 1;
+            out = sl__emu_unkept("sluice emulate changes subscription items through their "
+                                 "subscription only");
         } else if (strcmp(r->plural, "invoiceitems") == 0 && rw)
             out = sl__emu_invoiceitems_write(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "charges") == 0 && strcmp(verb, "create") == 0) {
-            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                "sluice emulate makes charges through payment intents only");
-            out.unkept = 1;
+            out = sl__emu_unkept("sluice emulate makes charges through payment intents only");
         } else if (strcmp(r->plural, "payment_methods") == 0 && rw && strcmp(verb, "delete"))
             out = sl__emu_payment_methods(e, verb, ids, typed, request_id, idem_key);
         else if (strcmp(r->plural, "refunds") == 0 && rw)
@@ -366,9 +360,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if (strcmp(verb, "search") == 0)
             out = sl__emu_search(e, r, typed, path);
         else {
-            out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                "sluice emulate does not implement %s yet", name);
-            out.unkept = 1;
+            out = sl__emu_unkept("sluice emulate does not implement %s yet", name);
         }
         json_decref(typed);
         json_decref(id);

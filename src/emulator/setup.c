@@ -135,8 +135,6 @@ sl_emu_reply_t sl__emu_setup_intents(sl_emulator_t *e, const char *verb, const c
             json_object_set_new(si, "status", json_string("requires_confirmation"));
         return (sl_emu_reply_t){200, json_deep_copy(si), 0, NULL, 0, 0};
     }
-    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL,
-                                       "sluice emulate does not keep setup_intents.%s", verb);
-    out.unkept = 1;
+    sl_emu_reply_t out = sl__emu_unkept("sluice emulate does not keep setup_intents.%s", verb);
     return out;
 }

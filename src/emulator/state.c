@@ -126,6 +126,18 @@ sl_emu_reply_t sl__emu_error(unsigned status, const char *type, const char *code
     return (sl_emu_reply_t){status, json_pack("{s:o}", "error", e), 0, NULL, 0, 0};
 }
 
+sl_emu_reply_t sl__emu_unkept(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_emu_reply_t out = sl__emu_error(501, "api_error", "not_implemented", NULL, "%s", msg);
+    out.unkept = 1;
+    return out;
+}
+
 sl_emu_reply_t sl__emu_no_such(const char *object, const char *id)
 {
     return sl__emu_error(404, "invalid_request_error", "resource_missing", "id", "No such %s: '%s'",
@@ -599,6 +611,11 @@ void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id)
         json_object_set_new(e->lists, type, list);
     }
     json_array_append_new(list, json_string(id));
+}
+
+int sl__emu_is_a(const json_t *obj, const char *type)
+{
+    return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;
 }
 
 const char *sl__emu_status_of(const json_t *obj)
