@@ -567,7 +567,7 @@ sl_emu_reply_t sl__emu_invoiceitems_write(sl_emulator_t *e, const char *verb, co
                              ? json_integer_value(json_object_get(typed, "quantity"))
                              : 1;
         const json_t *price =
-            sl__emu_get(e, json_string_value(json_object_get(typed, "price")) ?: "");
+            sl__emu_price(e, json_string_value(json_object_get(typed, "price")) ?: "");
         if (!json_object_get(typed, "amount")) {
             json_int_t unit = json_is_integer(json_object_get(typed, "unit_amount"))
                                   ? json_integer_value(json_object_get(typed, "unit_amount"))
@@ -662,7 +662,7 @@ static sl_emu_reply_t check_item_changes(sl_emulator_t *e, const json_t *sub, co
             return sl__emu_error(400, "invalid_request_error", "parameter_missing", param,
                                  "A new subscription item needs a price.");
         }
-        const json_t *price = pid ? sl__emu_get(e, pid) : NULL;
+        const json_t *price = pid ? sl__emu_price(e, pid) : NULL;
         if (pid && (!price || !json_is_object(json_object_get(price, "recurring")))) {
             snprintf(param, sizeof param, "items[%zu][price]", i);
             return sl__emu_error(
@@ -684,7 +684,8 @@ static void apply_item_changes(sl_emulator_t *e, json_t *sub, const json_t *chan
     for (size_t i = 0; i < json_array_size(changes); i++) {
         const json_t *c = json_array_get(changes, i);
         const char *iid = json_string_value(json_object_get(c, "id"));
-        const json_t *price = sl__emu_get(e, json_string_value(json_object_get(c, "price")) ?: "");
+        const json_t *price =
+            sl__emu_price(e, json_string_value(json_object_get(c, "price")) ?: "");
         const json_t *qty = json_object_get(c, "quantity");
         if (!iid) {
             json_array_append_new(
@@ -842,7 +843,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         for (size_t i = 0; i < json_array_size(items_in); i++) {
             const char *pid =
                 json_string_value(json_object_get(json_array_get(items_in, i), "price"));
-            const json_t *price = pid ? sl__emu_get(e, pid) : NULL;
+            const json_t *price = pid ? sl__emu_price(e, pid) : NULL;
             if (!price || !json_is_object(json_object_get(price, "recurring"))) {
                 char param[48];
                 snprintf(param, sizeof param, "items[%zu][price]", i);
@@ -889,7 +890,7 @@ sl_emu_reply_t sl__emu_subscriptions(sl_emulator_t *e, const char *verb, const c
         json_int_t period = 0;
         for (size_t i = 0; i < json_array_size(items); i++) {
             const json_t *in = json_array_get(items, i);
-            const json_t *price = sl__emu_get(e, json_string_value(json_object_get(in, "price")));
+            const json_t *price = sl__emu_price(e, json_string_value(json_object_get(in, "price")));
             json_int_t qty = json_is_integer(json_object_get(in, "quantity"))
                                  ? json_integer_value(json_object_get(in, "quantity"))
                                  : 1;

@@ -141,6 +141,10 @@ void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id);
 sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,
                                   const char *request_id, const char *idem_key);
 
+/* The kept price `id`, or the price a kept plan `id` is (the legacy items[][plan]), or what
+ * else the id names (the caller checks it is a recurring price), or NULL. */
+json_t *sl__emu_price(sl_emulator_t *e, const char *id);
+
 /* Whether obj is a kept object of the type (its "object" field); NULL is none. */
 int sl__emu_is_a(const json_t *obj, const char *type);
 

@@ -124,6 +124,32 @@ static json_t *as_tree(json_t *text)
     return tree ? tree : json_object();
 }
 
+/* The legacy `plan` of a subscription's item, which Stripe still takes though API 2023-08-16 no
+ * longer lists it: a plan is a price of the same id (sl__emu_price), so it is asked as one. */
+static void plan_as_price(json_t *item)
+{
+    json_t *plan = json_object_get(item, "plan");
+    if (json_is_string(plan) && !json_object_get(item, "price")) {
+        json_object_set(item, "price", plan);
+        json_object_del(item, "plan");
+    }
+}
+
+static void legacy_plans(const sl_op_t *op, json_t *params)
+{
+    if (strncmp(sl_op_name(op), "subscription", 12))
+        return; /* subscriptions, subscription_items, subscription_schedules */
+    if (strncmp(sl_op_name(op), "subscription_items.", 19) == 0)
+        plan_as_price(params);
+    size_t i, k;
+    json_t *v, *ph;
+    json_array_foreach(json_object_get(params, "items"), i, v) plan_as_price(v);
+    json_array_foreach(json_object_get(params, "phases"), k, ph)
+    {
+        json_array_foreach(json_object_get(ph, "items"), i, v) plan_as_price(v);
+    }
+}
+
 /* The parameter a validation message names (between its first backquotes). */
 static void named_param(const char *msg, char *out, size_t n)
 {
@@ -583,6 +609,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
             json_object_set_new(e->requests, what, json_integer(1));
         sl__emu_unlock(e);
     }
+    legacy_plans(op, params);
     json_t *body_params = json_deep_copy(params);
     for (size_t i = 0; i < sl_op_path_param_count(op); i++)
         json_object_del(body_params, sl_op_path_param(op, i));

@@ -613,6 +613,38 @@ void sl__emu_list_append(sl_emulator_t *e, const char *type, const char *id)
     json_array_append_new(list, json_string(id));
 }
 
+json_t *sl__emu_price(sl_emulator_t *e, const char *id)
+{
+    json_t *obj = id ? sl__emu_get(e, id) : NULL;
+    if (!sl__emu_is_a(obj, "plan"))
+        return obj;
+    /* A plan is a price with its id (Stripe made Plans prices): the price it is, kept beside it
+     * as "<plan>/price" and made again from it each time, so that it follows the plan. */
+    char key[160];
+    snprintf(key, sizeof key, "%s/price", id);
+    const json_t *amount = json_object_get(obj, "amount");
+    json_t *price = json_pack(
+        "{s:s,s:s,s:O,s:O,s:O,s:O,s:b,s:n,s:o,s:O,s:O,s:{s:O,s:O,s:O,s:O,s:n},s:s,s:O,s:n,s:s,s:O,"
+        "s:O}",
+        "id", id, "object", "price", "active", json_object_get(obj, "active"), "billing_scheme",
+        json_object_get(obj, "billing_scheme"), "created", json_object_get(obj, "created"),
+        "currency", json_object_get(obj, "currency"), "livemode", 0, "lookup_key", "metadata",
+        json_deep_copy(json_object_get(obj, "metadata")), "nickname",
+        json_object_get(obj, "nickname"), "product", json_object_get(obj, "product"), "recurring",
+        "aggregate_usage", json_object_get(obj, "aggregate_usage"), "interval",
+        json_object_get(obj, "interval"), "interval_count", json_object_get(obj, "interval_count"),
+        "usage_type", json_object_get(obj, "usage_type"), "trial_period_days", "tax_behavior",
+        "unspecified", "tiers_mode", json_object_get(obj, "tiers_mode"), "transform_quantity",
+        "type", "recurring", "unit_amount", amount ? amount : json_null(), "unit_amount_decimal",
+        json_object_get(obj, "amount_decimal") ?: json_null());
+    if (!price)
+        return NULL;
+    sl__emu_put(e, key, price);
+    sl__emu_touch(e, key);
+    json_decref(price);
+    return sl__emu_get(e, key);
+}
+
 int sl__emu_is_a(const json_t *obj, const char *type)
 {
     return obj && strcmp(json_string_value(json_object_get(obj, "object")) ?: "", type) == 0;

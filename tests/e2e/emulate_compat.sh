@@ -277,6 +277,12 @@ req GET "/v1/subscription_items/$si" -u sk_test_x:
 check "an item changed through its subscription is changed as an item too" test "$(j .quantity)" = 3
 req GET "/v1/subscriptions/$sub" -u sk_test_x:
 check "and the subscription shows it" test "$(j '.items.data[0].quantity')" = 3
+curl -s -o /dev/null -u sk_test_x: "$url/v1/plans" -d id=gold -d product="$prod" -d amount=2000 -d currency=usd -d interval=month
+req POST /v1/subscriptions -u sk_test_x: -d customer="$cus" -d 'items[0][plan]=gold' -d 'items[0][quantity]=2'
+check "the legacy items[][plan] subscribes to a plan as to the price it is, and bills it" \
+    eval 'test "$code" = 200 && test "$(j .status)" = active && test "$(j ".items.data[0].price.id")" = gold &&
+        test "$(curl -s -u sk_test_x: "$url/v1/invoices/$(j .latest_invoice)" | jq .amount_paid)" = 4000'
+curl -s -o /dev/null -u sk_test_x: "$url/v1/subscriptions/$(j .id)" -X DELETE
 req GET "/v1/invoices/upcoming?customer=$cus" -u sk_test_x:
 check "the upcoming invoice prices the new quantity" test "$(j .amount_due)" = 2100
 
