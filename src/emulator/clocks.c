@@ -107,8 +107,9 @@ static void schedule_passes(sl_emulator_t *e, const char *id, json_int_t from, j
         json_decref(sl__emu_subscriptions(e, "cancel", sub_id, NULL, request_id, NULL).body);
 }
 
-/* As the clock passes (from, to]: its customers' schedules move along, and the subscriptions
- * whose period ended by `to` renew, each once. */
+/* As the clock passes (from, to]: its customers' schedules move along, trials three days from
+ * their end say so (customer.subscription.trial_will_end), and the subscriptions whose period
+ * ended by `to` renew, each once. */
 static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t from, json_int_t to,
                          const char *request_id)
 {
@@ -130,6 +131,11 @@ static void clock_passes(sl_emulator_t *e, const char *clock, json_int_t from, j
         const char *st = sl__emu_status_of(sub);
         if (strcmp(st, "active") && strcmp(st, "trialing") && strcmp(st, "past_due"))
             continue;
+        /* Stripe tells three days before a trial ends. */
+        json_int_t warn = json_integer_value(json_object_get(sub, "trial_end")) - 3 * 86400;
+        if (strcmp(st, "trialing") == 0 && json_is_integer(json_object_get(sub, "trial_end")) &&
+            warn > from && warn <= to)
+            sl__emu_emit(e, "customer.subscription.trial_will_end", sub, NULL, request_id, NULL);
         if (json_integer_value(json_object_get(sub, "current_period_end")) <= to)
             json_decref(sl__emu_subscription_renew(e, json_string_value(v), request_id).body);
     }

@@ -73,6 +73,8 @@ static sl_emu_reply_t hosted_page(sl_emulator_t *e, const char *kind, const char
  *   GET  /_sluice/pay/{plink}             the page of a payment link
  *   POST /_sluice/pay/{plink}/complete    buy through it
  *   POST /_sluice/subscriptions/{sub}/renew  the next billing period starts now
+ *   POST /_sluice/payouts/{po}/paid|failed    a payout arrives, or fails
+ *   POST /_sluice/topups/{tu}/succeeded|failed  a top-up's funds come, or do not
  *   GET  /_sluice/requests                how many API requests came, by operation */
 sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const char *path,
                                   const json_t *form, const char *request_id)
@@ -100,10 +102,19 @@ sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const ch
         return (sl_emu_reply_t){200, json_pack("{s:O}", "requests", e->requests), 0, NULL, 0, 0};
     if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
         return sl__emu_subscription_renew(e, id, request_id);
+    if (post &&
+        ((!strcmp(kind, "payouts") && (!strcmp(action, "paid") || !strcmp(action, "failed"))) ||
+         (!strcmp(kind, "topups") &&
+          (!strcmp(action, "succeeded") || !strcmp(action, "failed"))))) {
+        char op[64];
+        snprintf(op, sizeof op, "%s.%s", kind, action);
+        return sl__emu_transition(e, op, id, request_id, NULL);
+    }
     return sl__emu_error(404, "invalid_request_error", NULL, NULL,
                          "Unrecognized test route (%s: %s). sluice emulate's test routes: GET "
                          "/_sluice/checkout/{id}, POST /_sluice/checkout/{id}/complete, GET "
                          "/_sluice/pay/{id}, POST /_sluice/pay/{id}/complete, POST "
-                         "/_sluice/subscriptions/{id}/renew.",
+                         "/_sluice/subscriptions/{id}/renew, POST /_sluice/payouts/{id}/paid "
+                         "(or /failed), POST /_sluice/topups/{id}/succeeded (or /failed).",
                          method, path);
 }

@@ -50,6 +50,21 @@ static void dispute(sl_emulator_t *e, const sl_emu_card_t *card, json_t *charge,
         json_object_set_new(details, "due_by", json_integer((json_int_t)time(NULL) + 7 * 86400));
     json_object_set_new(charge, "disputed", json_true());
     sl__emu_emit(e, "charge.dispute.created", obj, NULL, request_id, NULL);
+    if (!inquiry) /* a dispute takes the disputed amount back at once; an inquiry does not */
+        sl__emu_emit(e, "charge.dispute.funds_withdrawn", obj, NULL, request_id, NULL);
+}
+
+/* Stripe's test evidence: uncategorized_text "winning_evidence" wins the dispute at once,
+ * "losing_evidence" loses it; NULL for other evidence. */
+static const char *test_outcome(const json_t *typed)
+{
+    const char *text = json_string_value(
+        json_object_get(json_object_get(typed, "evidence"), "uncategorized_text"));
+    if (text && strcmp(text, "winning_evidence") == 0)
+        return "won";
+    if (text && strcmp(text, "losing_evidence") == 0)
+        return "lost";
+    return NULL;
 }
 
 /* Confirms a payment intent with its payment method: a charge that succeeds, or a decline. */
@@ -584,6 +599,7 @@ sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *
         return sl__emu_error(400, "invalid_request_error", NULL, NULL,
                              "This dispute is already closed");
     json_t *prev = json_object();
+    const char *outcome = strcmp(verb, "update") == 0 ? test_outcome(typed) : NULL;
     if (strcmp(verb, "close") == 0) {
         json_object_set_new(prev, "status", json_string(st));
         json_object_set_new(
@@ -603,5 +619,13 @@ sl_emu_reply_t sl__emu_disputes(sl_emulator_t *e, const char *verb, const char *
     sl__emu_touch(e, id);
     sl__emu_emit(e, strcmp(verb, "close") == 0 ? "charge.dispute.closed" : "charge.dispute.updated",
                  dp, prev, request_id, idem_key);
+    if (outcome) { /* the evidence decides it at once, as in Stripe's test mode */
+        int inquiry = strncmp(sl__emu_status_of(dp), "warning_", 8) == 0;
+        json_t *before = json_pack("{s:s}", "status", sl__emu_status_of(dp));
+        json_object_set_new(dp, "status", json_string(inquiry ? "warning_closed" : outcome));
+        sl__emu_emit(e, "charge.dispute.closed", dp, before, request_id, idem_key);
+        if (!inquiry && strcmp(outcome, "won") == 0)
+            sl__emu_emit(e, "charge.dispute.funds_reinstated", dp, NULL, request_id, idem_key);
+    }
     return (sl_emu_reply_t){200, json_deep_copy(dp), 0, NULL, 0, 0};
 }

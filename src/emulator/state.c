@@ -71,6 +71,12 @@ static const struct transition {
      "identity.verification_session.redacted"},
     {"payouts.cancel", "pending", "canceled", "payout.canceled"},
     {"topups.cancel", "pending", "canceled", "topup.canceled"},
+    /* What Stripe does outside the API as the money moves, asked of the test routes
+     * POST /_sluice/payouts/{id}/paid and so on (no API operation has these names). */
+    {"payouts.paid", "pending|in_transit", "paid", "payout.paid"},
+    {"payouts.failed", "pending|in_transit", "failed", "payout.failed"},
+    {"topups.succeeded", "pending", "succeeded", "topup.succeeded"},
+    {"topups.failed", "pending", "failed", "topup.failed"},
 };
 
 sl_emu_reply_t sl__emu_transition(sl_emulator_t *e, const char *op, const char *id,

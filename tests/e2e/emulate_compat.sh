@@ -255,6 +255,38 @@ check "a credit note preview names the invoice it cannot find" \
 
 (cd "$(dirname "$0")/../node" && node emulator_compat.js "$url") || rc=1
 
+# --- What Stripe does outside the API: test routes, test evidence, a test clock --------------
+po=$(curl -s -u sk_test_x: "$url/v1/payouts" -d amount=500 -d currency=usd | jq -r .id)
+req POST "/_sluice/payouts/$po/paid"
+check "POST /_sluice/payouts/{id}/paid: the payout arrives, with payout.paid" \
+    eval 'test "$(j .status)" = paid &&
+        curl -s -u sk_test_x: "$url/v1/events?type=payout.paid" | jq -e ".data[0].data.object.id == \"$po\"" >/dev/null'
+req POST "/_sluice/payouts/$po/failed"
+check "a paid payout cannot fail afterwards" test "$code" = 400
+tu=$(curl -s -u sk_test_x: "$url/v1/topups" -d amount=700 -d currency=usd | jq -r .id)
+req POST "/_sluice/topups/$tu/failed"
+check "POST /_sluice/topups/{id}/failed: topup.failed" \
+    eval 'test "$(j .status)" = failed && curl -s -u sk_test_x: "$url/v1/events?type=topup.failed" | jq -e ".data | length == 1" >/dev/null'
+curl -s -o /dev/null -u sk_test_x: "$url/v1/payment_intents" -d amount=3000 -d currency=usd \
+    -d payment_method=pm_card_createDispute -d confirm=true
+dp=$(curl -s -u sk_test_x: "$url/v1/disputes" | jq -r '.data[0].id')
+req POST "/v1/disputes/$dp" -u sk_test_x: -d 'evidence[uncategorized_text]=winning_evidence'
+check "Stripe's test evidence winning_evidence wins a dispute: funds withdrawn, then reinstated" \
+    eval 'test "$(j .status)" = won &&
+        test "$(curl -s -u sk_test_x: "$url/v1/events?type=charge.dispute.*&limit=100" | jq -c "[.data[] | select(.data.object.id == \"$dp\") | .type] | reverse")" = \
+            "[\"charge.dispute.created\",\"charge.dispute.funds_withdrawn\",\"charge.dispute.updated\",\"charge.dispute.closed\",\"charge.dispute.funds_reinstated\"]"'
+now=$(date +%s)
+clk=$(curl -s -u sk_test_x: "$url/v1/test_helpers/test_clocks" -d frozen_time="$now" | jq -r .id)
+tcus=$(curl -s -u sk_test_x: "$url/v1/customers" -d test_clock="$clk" | jq -r .id)
+tprod=$(curl -s -u sk_test_x: "$url/v1/products" -d name=Trial | jq -r .id)
+tprice=$(curl -s -u sk_test_x: "$url/v1/prices" -d product="$tprod" -d unit_amount=900 -d currency=usd \
+    -d 'recurring[interval]=month' | jq -r .id)
+tsub=$(curl -s -u sk_test_x: "$url/v1/subscriptions" -d customer="$tcus" -d "items[0][price]=$tprice" \
+    -d trial_period_days=14 | jq -r .id)
+curl -s -o /dev/null -u sk_test_x: "$url/v1/test_helpers/test_clocks/$clk/advance" -d frozen_time=$((now + 12 * 86400))
+check "a test clock passing three days before a trial's end records trial_will_end" \
+    eval 'curl -s -u sk_test_x: "$url/v1/events?type=customer.subscription.trial_will_end" | jq -e ".data[0].data.object.id == \"$tsub\"" >/dev/null'
+
 # --- Objects are kept as text between requests: filters and shared items still hold ---------
 start
 odd=$(printf 'quote"and\\back@example.com')
