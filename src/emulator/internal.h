@@ -126,6 +126,12 @@ void sl__emu_del(sl_emulator_t *e, const char *id);
 void sl__emu_freeze(sl_emulator_t *e);
 void sl__emu_unlock(sl_emulator_t *e);
 
+/* The same for a request whose reply `body` may be a kept object's tree itself (as
+ * sl__emu_create_shared makes it): that reply becomes the object's text (a JSON string, see
+ * sl_emu_reply_t), dumped once for both. */
+void sl__emu_freeze_reply(sl_emulator_t *e, json_t **body);
+void sl__emu_unlock_reply(sl_emulator_t *e, sl_emu_reply_t *out);
+
 /* The resource whose plural is plural[0..n), or NULL. */
 const sl_emu_resource_t *sl__emu_resource(const char *plural, size_t n);
 
@@ -160,6 +166,12 @@ void sl__emu_apply(json_t *obj, const json_t *params, json_t *previous, int meta
  * them. Replies hold copies; the kept object is e->objects[id]. */
 sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *request_id, const char *idem_key);
+/* sl__emu_create whose reply is the kept object's tree itself, not a copy: for a caller that
+ * changes nothing in the reply and returns it to the request, which ends with
+ * sl__emu_unlock_reply. */
+sl_emu_reply_t sl__emu_create_shared(sl_emulator_t *e, const sl_emu_resource_t *r,
+                                     const json_t *params, const char *request_id,
+                                     const char *idem_key);
 sl_emu_reply_t sl__emu_update(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,
                               const json_t *params, const char *request_id, const char *idem_key);
 sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, const char *id,

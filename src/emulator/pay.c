@@ -562,7 +562,7 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
     if (strcmp(verb, "update") == 0)
         json_decref(sl__emu_discount(e, sl__emu_get(e, id), disc, request_id, idem_key, NULL).body);
     sl_emu_reply_t out = strcmp(verb, "create") == 0
-                             ? sl__emu_create(e, r, typed, request_id, idem_key)
+                             ? sl__emu_create_shared(e, r, typed, request_id, idem_key)
                              : sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
     if (out.status == 200 && strcmp(verb, "create") == 0 && json_object_size(disc)) {
         json_t *cus = sl__emu_get(e, json_string_value(json_object_get(out.body, "id")));

@@ -364,7 +364,7 @@ static sl_emu_reply_t dispatch(sl_emulator_t *e, const sl_op_t *op, json_t *para
         else if ((out = sl__emu_transition(e, name, ids, request_id, idem_key)).status)
             ;
         else if (strcmp(verb, "create") == 0)
-            out = sl__emu_create(e, r, typed, request_id, idem_key);
+            out = sl__emu_create_shared(e, r, typed, request_id, idem_key);
         else if (strcmp(verb, "retrieve") == 0 && ids) {
             json_t *raw = sl__emu_text(e, ids, r->object);
             json_t *obj = raw ? NULL : sl__emu_read(e, ids);
@@ -691,7 +691,7 @@ static sl_emu_reply_t handle(sl_emulator_t *e, struct MHD_Connection *conn, cons
     if (strcmp(method, "GET") != 0)
         sl__emu_persist(e, out.body, events_before, idem_key);
     sl__emu_trim_events(e);
-    sl__emu_unlock(e);
+    sl__emu_unlock_reply(e, &out);
     free(fingerprint);
     json_decref(params);
     return out;

@@ -281,8 +281,24 @@ static void clear_example_times(json_t *obj, json_int_t now)
     }
 }
 
+static sl_emu_reply_t create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                             const char *request_id, const char *idem_key, int shared);
+
 sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                               const char *request_id, const char *idem_key)
+{
+    return create(e, r, params, request_id, idem_key, 0);
+}
+
+sl_emu_reply_t sl__emu_create_shared(sl_emulator_t *e, const sl_emu_resource_t *r,
+                                     const json_t *params, const char *request_id,
+                                     const char *idem_key)
+{
+    return create(e, r, params, request_id, idem_key, 1);
+}
+
+static sl_emu_reply_t create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
+                             const char *request_id, const char *idem_key, int shared)
 {
     /* Stripe's example object, parsed once and copied (a copy costs less than a parse). */
     json_t *tmpl = json_object_get(e->templates, r->object);
@@ -356,8 +372,9 @@ sl_emu_reply_t sl__emu_create(sl_emulator_t *e, const sl_emu_resource_t *r, cons
     sl__emu_put(e, id, obj);
     sl__emu_touch(e, id);
     sl__emu_list_append(e, r->object, id);
-    json_t *out = json_deep_copy(obj);
-    if (strcmp(r->object, "webhook_endpoint") == 0) {
+    int secret_shown = strcmp(r->object, "webhook_endpoint") == 0;
+    json_t *out = shared && !secret_shown ? json_incref(obj) : json_deep_copy(obj);
+    if (secret_shown) {
         char secret[64];
         sl__emu_must_rand(sl__rand_token(secret, 32));
         char whsec[80];
@@ -545,31 +562,68 @@ void sl__emu_del(sl_emulator_t *e, const char *id)
     json_object_del(e->objects, id);
 }
 
-void sl__emu_freeze(sl_emulator_t *e)
+/* A growing buffer for json_dump_callback: the object's text written once, after its type. */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+} text_buf_t;
+
+static int text_put(const char *chunk, size_t n, void *arg)
 {
+    text_buf_t *b = arg;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, chunk, n);
+    b->len += n;
+    return 0;
+}
+
+void sl__emu_freeze_reply(sl_emulator_t *e, json_t **body)
+{
+    text_buf_t b = {0};
     for (size_t i = 0; i < json_array_size(e->thawed); i++) {
         const char *id = json_string_value(json_array_get(e->thawed, i));
         json_t *v = json_object_get(e->objects, id);
         if (!json_is_object(v))
             continue;
         const char *type = json_string_value(json_object_get(v, "object")) ?: "";
-        size_t tl = strlen(type), n = json_dumpb(v, NULL, 0, JSON_COMPACT);
-        char *text = n ? malloc(tl + 1 + n) : NULL;
-        if (!text || json_dumpb(v, text + tl + 1, n, JSON_COMPACT) != n) {
-            free(text); /* no memory: it stays a tree, which is as correct */
-            continue;
+        size_t tl = strlen(type);
+        b.len = 0;
+        if (text_put(type, tl, &b) || text_put("\n", 1, &b) ||
+            json_dump_callback(v, text_put, &b, JSON_COMPACT))
+            continue;             /* no memory: it stays a tree, which is as correct */
+        if (body && *body == v) { /* the reply is this object: it is sent as the text */
+            json_decref(*body);
+            *body = json_stringn_nocheck(b.data + tl + 1, b.len - tl - 1);
         }
-        memcpy(text, type, tl);
-        text[tl] = '\n';
-        json_object_set_new(e->objects, id, json_stringn_nocheck(text, tl + 1 + n));
-        free(text);
+        json_object_set_new(e->objects, id, json_stringn_nocheck(b.data, b.len));
     }
+    free(b.data);
     json_array_clear(e->thawed);
+}
+
+void sl__emu_freeze(sl_emulator_t *e)
+{
+    sl__emu_freeze_reply(e, NULL);
 }
 
 void sl__emu_unlock(sl_emulator_t *e)
 {
     sl__emu_freeze(e);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void sl__emu_unlock_reply(sl_emulator_t *e, sl_emu_reply_t *out)
+{
+    sl__emu_freeze_reply(e, out->status == 200 ? &out->body : NULL);
     pthread_mutex_unlock(&e->lock);
 }
 
