@@ -438,24 +438,82 @@ sl_emu_reply_t sl__emu_delete(sl_emulator_t *e, const sl_emu_resource_t *r, cons
         0};
 }
 
+/* A growing buffer for json_dump_callback: the object's text written once, after its type. */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+} text_buf_t;
+
+static int text_put(const char *chunk, size_t n, void *arg)
+{
+    text_buf_t *b = arg;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, chunk, n);
+    b->len += n;
+    return 0;
+}
+
+/* A string as JSON into b ("null" for NULL or a string that is not UTF-8). */
+static int put_string(text_buf_t *b, const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    int rc = v ? json_dump_callback(v, text_put, b, JSON_ENCODE_ANY) : text_put("null", 4, b);
+    json_decref(v);
+    return rc;
+}
+
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
                   const char *request_id, const char *idem_key)
 {
     char id[64];
     sl__emu_must_rand(sl__rand_id("evt", id, sizeof id));
-    /* The object as it is now: shared, not copied, as the event is made text (and the payload of
-     * its deliveries) before this returns and nothing changes it meanwhile. */
-    json_t *data = json_pack("{s:O}", "object", (json_t *)object);
-    if (previous)
-        json_object_set_new(data, "previous_attributes", previous);
-    json_t *ev =
-        json_pack("{s:s,s:s,s:s,s:I,s:o,s:b,s:i,s:{s:s,s:s?},s:s}", "id", id, "object", "event",
-                  "api_version", sl_catalog_api_version(), "created", (json_int_t)time(NULL),
-                  "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id", request_id,
-                  "idempotency_key", idem_key, "type", type);
-    sl__emu_deliver_event(e, ev, type);
-    json_array_append_new(e->events, sl__emu_event_stub(ev));
-    json_decref(ev);
+    json_int_t now = (json_int_t)time(NULL);
+    if (json_array_size(json_object_get(e->lists, "webhook_endpoint"))) {
+        /* The object as it is now: shared, not copied, as the event is made text (and the
+         * payload of its deliveries) before this returns and nothing changes it meanwhile. */
+        json_t *data = json_pack("{s:O}", "object", (json_t *)object);
+        if (previous)
+            json_object_set_new(data, "previous_attributes", previous);
+        json_t *ev = json_pack("{s:s,s:s,s:s,s:I,s:o,s:b,s:i,s:{s:s,s:s?},s:s}", "id", id, "object",
+                               "event", "api_version", sl_catalog_api_version(), "created", now,
+                               "data", data, "livemode", 0, "pending_webhooks", 0, "request", "id",
+                               request_id, "idempotency_key", idem_key, "type", type);
+        sl__emu_deliver_event(e, ev, type);
+        json_array_append_new(e->events, sl__emu_event_stub(ev));
+        json_decref(ev);
+        return;
+    }
+    /* No endpoint to deliver to: the event is only kept, as text, written straight from the
+     * object (the same text a tree of it would give, without the tree). */
+    text_buf_t b = {0};
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "{\"id\":\"%s\",\"object\":\"event\",\"api_version\":\"%s\",\"created\":%lld,"
+                     "\"data\":{\"object\":",
+                     id, sl_catalog_api_version(), (long long)now);
+    static const char tail[] = "},\"livemode\":false,\"pending_webhooks\":0,\"request\":{\"id\":";
+    int bad = n < 0 || (size_t)n >= sizeof head || text_put(head, (size_t)n, &b) ||
+              json_dump_callback(object, text_put, &b, JSON_COMPACT);
+    if (!bad && previous)
+        bad = text_put(",\"previous_attributes\":", 23, &b) ||
+              json_dump_callback(previous, text_put, &b, JSON_COMPACT);
+    bad = bad || text_put(tail, sizeof tail - 1, &b) || put_string(&b, request_id) ||
+          text_put(",\"idempotency_key\":", 19, &b) || put_string(&b, idem_key) ||
+          text_put("},\"type\":", 9, &b) || put_string(&b, type) || text_put("}", 1, &b);
+    json_decref(previous);
+    if (!bad)
+        json_array_append_new(e->events, json_pack("{s:s,s:s,s:I,s:s%}", "id", id, "type", type,
+                                                   "created", now, "text", b.data, b.len));
+    free(b.data);
 }
 
 /* Kept objects are compact JSON text between requests (a tree costs several times its text):
@@ -560,30 +618,6 @@ void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj)
 void sl__emu_del(sl_emulator_t *e, const char *id)
 {
     json_object_del(e->objects, id);
-}
-
-/* A growing buffer for json_dump_callback: the object's text written once, after its type. */
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-} text_buf_t;
-
-static int text_put(const char *chunk, size_t n, void *arg)
-{
-    text_buf_t *b = arg;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, chunk, n);
-    b->len += n;
-    return 0;
 }
 
 void sl__emu_freeze_reply(sl_emulator_t *e, json_t **body)
