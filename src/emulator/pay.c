@@ -564,7 +564,10 @@ sl_emu_reply_t sl__emu_customers_write(sl_emulator_t *e, const char *verb, const
     sl_emu_reply_t out = strcmp(verb, "create") == 0
                              ? sl__emu_create_shared(e, r, typed, request_id, idem_key)
                              : sl__emu_update(e, r, id ? id : "", typed, request_id, idem_key);
-    if (out.status == 200 && strcmp(verb, "create") == 0 && json_object_size(disc)) {
+    /* disc holds coupon and promotion_code, null when not asked for. */
+    int discounted = json_is_string(json_object_get(disc, "coupon")) ||
+                     json_is_string(json_object_get(disc, "promotion_code"));
+    if (out.status == 200 && strcmp(verb, "create") == 0 && discounted) {
         json_t *cus = sl__emu_get(e, json_string_value(json_object_get(out.body, "id")));
         json_decref(sl__emu_discount(e, cus, disc, request_id, idem_key, NULL).body);
         json_decref(out.body);
