@@ -50,6 +50,8 @@ struct sl_emulator {
     json_t *objects;      /* id -> object: its compact text, or its tree within a request */
     json_t *thawed;       /* [ids] made trees by the request under way: sl__emu_freeze */
     json_t *templates;    /* object type -> Stripe's example object, parsed */
+    char made_id[96];     /* the object the request's create made, and the text it wrote of */
+    json_t *made_text;    /* it, until anything reaches it again (state.c: made_forget) */
     json_t *lists;        /* object type -> [ids], oldest first */
     json_t *events;       /* [event stubs: sl__emu_event_stub], oldest first */
     json_t *requests;     /* "METHOD /v1/path/{param}" -> API requests routed to that operation */

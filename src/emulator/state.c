@@ -281,6 +281,24 @@ static void clear_example_times(json_t *obj, json_int_t now)
     }
 }
 
+/* create() keeps the text it wrote of the object it made (e->made_text) for sl__emu_freeze,
+ * until anything reaches that object again (sl__emu_get, put, del), which may change it. */
+static void made_forget(sl_emulator_t *e)
+{
+    json_decref(e->made_text);
+    e->made_text = NULL;
+    e->made_id[0] = '\0';
+}
+
+static void made_reached(sl_emulator_t *e, const char *id)
+{
+    if (e->made_text && id && strcmp(id, e->made_id) == 0)
+        made_forget(e);
+}
+
+static void emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                 const char *request_id, const char *idem_key, json_t **object_text);
+
 static sl_emu_reply_t create(sl_emulator_t *e, const sl_emu_resource_t *r, const json_t *params,
                              const char *request_id, const char *idem_key, int shared);
 
@@ -385,8 +403,15 @@ static sl_emu_reply_t create(sl_emulator_t *e, const sl_emu_resource_t *r, const
     if (r->emits) {
         char type[96];
         snprintf(type, sizeof type, "%s.created", r->event ? r->event : r->object);
-        if (sl_event_type_known(type)) /* Stripe has no quote.updated */
-            sl__emu_emit(e, type, obj, NULL, request_id, idem_key);
+        if (sl_event_type_known(type)) { /* Stripe has no quote.updated */
+            json_t *text = NULL;
+            emit(e, type, obj, NULL, request_id, idem_key, shared ? &text : NULL);
+            if (text) { /* the object's text, written once for the event, the store and reply */
+                made_forget(e);
+                snprintf(e->made_id, sizeof e->made_id, "%s", id);
+                e->made_text = text;
+            }
+        }
     }
     json_decref(obj);
     return (sl_emu_reply_t){200, out, 0, NULL, 0, 0};
@@ -471,9 +496,22 @@ static int put_string(text_buf_t *b, const char *s)
     return rc;
 }
 
+/* sl__emu_emit; *object_text (when given) is set to the object's kept text ("<type>\n<JSON>")
+ * when the event was written as text from it, NULL otherwise. */
+static void emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                 const char *request_id, const char *idem_key, json_t **object_text);
+
 void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
                   const char *request_id, const char *idem_key)
 {
+    emit(e, type, object, previous, request_id, idem_key, NULL);
+}
+
+static void emit(sl_emulator_t *e, const char *type, const json_t *object, json_t *previous,
+                 const char *request_id, const char *idem_key, json_t **object_text)
+{
+    if (object_text)
+        *object_text = NULL;
     char id[64];
     sl__emu_must_rand(sl__rand_id("evt", id, sizeof id));
     json_int_t now = (json_int_t)time(NULL);
@@ -503,6 +541,18 @@ void sl__emu_emit(sl_emulator_t *e, const char *type, const json_t *object, json
     static const char tail[] = "},\"livemode\":false,\"pending_webhooks\":0,\"request\":{\"id\":";
     int bad = n < 0 || (size_t)n >= sizeof head || text_put(head, (size_t)n, &b) ||
               json_dump_callback(object, text_put, &b, JSON_COMPACT);
+    if (!bad && object_text) { /* the object's text as it is kept: "<type>\n<JSON>" */
+        const char *otype = json_string_value(json_object_get(object, "object")) ?: "";
+        size_t tl = strlen(otype), ol = b.len - (size_t)n;
+        char *kept = malloc(tl + 1 + ol);
+        if (kept) {
+            memcpy(kept, otype, tl);
+            kept[tl] = '\n';
+            memcpy(kept + tl + 1, b.data + n, ol);
+            *object_text = json_stringn_nocheck(kept, tl + 1 + ol);
+            free(kept);
+        }
+    }
     if (!bad && previous)
         bad = text_put(",\"previous_attributes\":", 23, &b) ||
               json_dump_callback(previous, text_put, &b, JSON_COMPACT);
@@ -551,6 +601,7 @@ static void link_items(sl_emulator_t *e, json_t *sub)
 
 json_t *sl__emu_get(sl_emulator_t *e, const char *id)
 {
+    made_reached(e, id);
     json_t *v = id ? json_object_get(e->objects, id) : NULL;
     if (!json_is_string(v))
         return v;
@@ -611,12 +662,14 @@ int sl__emu_may_match(sl_emulator_t *e, const char *id, const char *key, const c
 
 void sl__emu_put(sl_emulator_t *e, const char *id, json_t *obj)
 {
+    made_reached(e, id);
     json_object_set(e->objects, id, obj);
     json_array_append_new(e->thawed, json_string(id));
 }
 
 void sl__emu_del(sl_emulator_t *e, const char *id)
 {
+    made_reached(e, id);
     json_object_del(e->objects, id);
 }
 
@@ -631,8 +684,11 @@ void sl__emu_freeze_reply(sl_emulator_t *e, json_t **body)
         const char *type = json_string_value(json_object_get(v, "object")) ?: "";
         size_t tl = strlen(type);
         b.len = 0;
-        if (text_put(type, tl, &b) || text_put("\n", 1, &b) ||
-            json_dump_callback(v, text_put, &b, JSON_COMPACT))
+        if (e->made_text && strcmp(id, e->made_id) == 0) { /* written already, unchanged since */
+            if (text_put(json_string_value(e->made_text), json_string_length(e->made_text), &b))
+                continue;
+        } else if (text_put(type, tl, &b) || text_put("\n", 1, &b) ||
+                   json_dump_callback(v, text_put, &b, JSON_COMPACT))
             continue;             /* no memory: it stays a tree, which is as correct */
         if (body && *body == v) { /* the reply is this object: it is sent as the text */
             json_decref(*body);
@@ -641,6 +697,7 @@ void sl__emu_freeze_reply(sl_emulator_t *e, json_t **body)
         json_object_set_new(e->objects, id, json_stringn_nocheck(b.data, b.len));
     }
     free(b.data);
+    made_forget(e);
     json_array_clear(e->thawed);
 }
 
@@ -783,6 +840,7 @@ void sl__emu_state_free(sl_emulator_t *e)
     json_decref(e->objects);
     json_decref(e->thawed);
     json_decref(e->templates);
+    json_decref(e->made_text);
     json_decref(e->lists);
     json_decref(e->events);
     json_decref(e->requests);
