@@ -54,7 +54,7 @@ struct sl_emulator {
     json_t *made_text;    /* it, until anything reaches it again (state.c: made_forget) */
     json_t *lists;        /* object type -> [ids], oldest first */
     json_t *events;       /* [event stubs: sl__emu_event_stub], oldest first */
-    json_t *requests;     /* "METHOD /v1/path/{param}" -> API requests routed to that operation */
+    unsigned long *hits;  /* API requests routed to each operation, by catalog index (atomic) */
     json_t *idem;         /* idempotency key -> {fingerprint, status, body} */
     json_t *secrets;      /* webhook endpoint id -> whsec_ */
     json_t *pm_tokens;    /* payment method id -> the test token it came from (pm_card_visa) */

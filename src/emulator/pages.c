@@ -98,8 +98,18 @@ sl_emu_reply_t sl__emu_test_route(sl_emulator_t *e, const char *method, const ch
                                        "<p>Payment received (sluice emulate; no real money)."),
                                 0,
                                 0};
-    if (!strcmp(kind, "requests") && !post && !id[0])
-        return (sl_emu_reply_t){200, json_pack("{s:O}", "requests", e->requests), 0, NULL, 0, 0};
+    if (!strcmp(kind, "requests") && !post && !id[0]) {
+        json_t *seen = json_object();
+        for (size_t i = 0; e->hits && i < sl_op_count(); i++) {
+            unsigned long n = __atomic_load_n(&e->hits[i], __ATOMIC_RELAXED);
+            char what[600];
+            snprintf(what, sizeof what, "%s %s", sl_op_method(sl_op_at(i)),
+                     sl_op_path(sl_op_at(i)));
+            if (n)
+                json_object_set_new(seen, what, json_integer((json_int_t)n));
+        }
+        return (sl_emu_reply_t){200, json_pack("{s:o}", "requests", seen), 0, NULL, 0, 0};
+    }
     if (!strcmp(kind, "subscriptions") && post && !strcmp(action, "renew"))
         return sl__emu_subscription_renew(e, id, request_id);
     if (post &&

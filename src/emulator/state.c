@@ -825,7 +825,7 @@ void sl__emu_state_init(sl_emulator_t *e)
     e->templates = json_object();
     e->lists = json_object();
     e->events = json_array();
-    e->requests = json_object();
+    e->hits = calloc(sl_op_count() ? sl_op_count() : 1, sizeof *e->hits);
     e->idem = json_object();
     e->secrets = json_object();
     e->pm_tokens = json_object();
@@ -843,7 +843,7 @@ void sl__emu_state_free(sl_emulator_t *e)
     json_decref(e->made_text);
     json_decref(e->lists);
     json_decref(e->events);
-    json_decref(e->requests);
+    free(e->hits);
     json_decref(e->idem);
     json_decref(e->secrets);
     json_decref(e->pm_tokens);
