@@ -94,7 +94,7 @@ static json_t *new_charge(sl_emulator_t *e, json_t *pi, const char *pm, int paid
 /* Stripe's SEPA test IBANs whose debit settles soon after it is processing: 1 it succeeds, -1
  * it fails. Others stay processing (the delayed ones take minutes on Stripe; any other IBAN
  * has no known outcome). */
-static int iban_outcome(const json_t *pmo)
+static int iban_outcome(const char *iban)
 {
     static const struct {
         const char *iban;
@@ -113,8 +113,6 @@ static int iban_outcome(const json_t *pmo)
         {"FR1420041010050500013M02606", 1},
         {"FR8420041010050500013M02607", -1},
     };
-    const char *iban =
-        json_string_value(json_object_get(json_object_get(pmo, "sepa_debit"), "iban")) ?: "";
     for (size_t i = 0; i < sizeof ibans / sizeof *ibans; i++)
         if (strcmp(iban, ibans[i].iban) == 0)
             return ibans[i].outcome;
@@ -213,7 +211,11 @@ static sl_emu_reply_t confirm_intent(sl_emulator_t *e, json_t *pi, const char *r
         /* A bank debit takes days: the payment is processing until the bank answers. */
         json_object_set_new(pi, "status", json_string("processing"));
         sl__emu_emit(e, "payment_intent.processing", pi, NULL, request_id, idem_key);
-        int outcome = iban_outcome(pmo);
+        /* what a SEPA payment method's IBAN will do, noted when it was made (sepa_create) */
+        const char *note = json_string_value(json_object_get(e->pm_tokens, pm)) ?: "";
+        int outcome = strcmp(note, "sepa_debit:succeeds") == 0 ? 1
+                      : strcmp(note, "sepa_debit:fails") == 0  ? -1
+                                                               : 0;
         if (outcome) /* at the end of the request: after a checkout session completes */
             json_array_append_new(e->settling,
                                   json_pack("{s:s,s:b}", "id", pi_id, "ok", outcome > 0));
@@ -355,12 +357,43 @@ sl_emu_reply_t sl__emu_payment_intents(sl_emulator_t *e, const char *verb, const
                           idem_key);
 }
 
+/* payment_methods.create with type=sepa_debit and sepa_debit[iban]: as Stripe, the IBAN is not
+ * kept, only its country, bank code and last four; what a test IBAN will do is noted beside the
+ * payment method (e->pm_tokens), for the debit to settle as Stripe's test IBANs do. */
+static sl_emu_reply_t sepa_create(sl_emulator_t *e, const sl_emu_resource_t *r, json_t *typed,
+                                  const char *request_id, const char *idem_key)
+{
+    json_t *sepa = json_object_get(typed, "sepa_debit");
+    char iban[64];
+    snprintf(iban, sizeof iban, "%s", json_string_value(json_object_get(sepa, "iban")) ?: "");
+    size_t n = strlen(iban);
+    if (n < 8)
+        return sl__emu_error(400, "invalid_request_error", "invalid_bank_account_iban",
+                             "sepa_debit[iban]", "The IBAN you provided (%s) is invalid.", iban);
+    char fp[20];
+    sl__emu_must_rand(sl__rand_token(fp, 16));
+    json_object_set_new(typed, "sepa_debit",
+                        json_pack("{s:s#,s:n,s:s#,s:s,s:n,s:s}", "bank_code", iban + 4, (int)4,
+                                  "branch_code", "country", iban, (int)2, "fingerprint", fp,
+                                  "generated_from", "last4", iban + n - 4));
+    sl_emu_reply_t out = sl__emu_create(e, r, typed, request_id, idem_key);
+    int outcome = iban_outcome(iban);
+    const char *pm = json_string_value(json_object_get(out.body, "id"));
+    if (out.status == 200 && pm && outcome)
+        json_object_set_new(e->pm_tokens, pm,
+                            json_string(outcome > 0 ? "sepa_debit:succeeds" : "sepa_debit:fails"));
+    return out;
+}
+
 sl_emu_reply_t sl__emu_payment_methods(sl_emulator_t *e, const char *verb, const char *id,
                                        json_t *typed, const char *request_id, const char *idem_key)
 {
     const sl_emu_resource_t *r = sl__emu_resource("payment_methods", 15);
     if (strcmp(verb, "create") == 0) {
         const char *type = json_string_value(json_object_get(typed, "type"));
+        if (type && strcmp(type, "sepa_debit") == 0 &&
+            json_is_string(json_object_get(json_object_get(typed, "sepa_debit"), "iban")))
+            return sepa_create(e, r, typed, request_id, idem_key);
         json_t *card = json_object_get(typed, "card");
         if (!type || strcmp(type, "card") || !json_is_object(card))
             return sl__emu_create(e, r, typed, request_id, idem_key);

@@ -158,6 +158,10 @@ req POST "/v1/issuing/cards/card_none/test/authorizations" "${k[@]}" -d held_amo
 check "an authorization on a card that does not exist is refused naming it" \
     test "$code" = 400 -a "$(j .error.param)" = card
 sepa=$(curl -s "${k[@]}" "$url/v1/payment_methods" -d type=sepa_debit -d 'sepa_debit[iban]=AT861904300235473202' -d 'billing_details[name]=J' -d 'billing_details[email]=j@example.com' | jq -r .id)
+req GET "/v1/payment_methods/$sepa" "${k[@]}"
+check "a SEPA payment method keeps no IBAN, only its country, bank code and last four" \
+    eval 'test "$(j .sepa_debit.last4)" = 3202 -a "$(j .sepa_debit.country)" = AT && ! grep -q AT861904300235473202 "$tmp/body"'
+
 req POST /v1/payment_intents "${k[@]}" -d amount=900 -d currency=eur -d 'payment_method_types[]=sepa_debit' -d payment_method="$sepa" -d confirm=true
 pi=$(j .id)
 check "a failing SEPA test IBAN answers processing, then fails" \
