@@ -51,6 +51,13 @@ req POST /v1/customers -u sk_test_basic: -H 'Idempotency-Key: echo-1' -d email=i
 check "a write's reply echoes its Idempotency-Key" test "$(hdr Idempotency-Key)" = echo-1
 req GET /v1/customers -u sk_test_basic:
 check "a read's reply has no Idempotency-Key" test -z "$(hdr Idempotency-Key)"
+cid=$(curl -s -A node -u sk_test_x: "$url/v1/customers" -d email=lines@example.com | jq -r .id)
+req GET "/v1/customers/$cid" -u sk_test_x: -A node
+check "replies to code are compact JSON, a kept object's text as it is (one line)" \
+    eval 'test "$(wc -l <"$tmp/body")" = 0 && test "$(j .id)" = "$cid"'
+req GET "/v1/customers/$cid" -u sk_test_x: -A curl/8.0
+check "replies to curl are indented, as Stripe's mock answers curl" \
+    eval 'test "$(wc -l <"$tmp/body")" -gt 10 && test "$(j .id)" = "$cid"'
 start --strict
 req POST /v1/radar/value_lists -u sk_test_basic: -d alias=blocked -d name=Blocked
 check "--strict: an operation not kept answers 501 with Stripe-Should-Retry: false" \

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,26 +66,26 @@ static size_t seq(const char *s)
 static void test_utf8_seq(void **state)
 {
     (void)state;
-    assert_int_equal(seq("\xc3\xa9"), 2);             /* é */
-    assert_int_equal(seq("\xe2\x82\xac"), 3);         /* € */
-    assert_int_equal(seq("\xf0\x9f\x98\x80"), 4);     /* 😀 */
-    assert_int_equal(seq("\xf4\x8f\xbf\xbf"), 4);     /* U+10FFFF */
-    assert_int_equal(seq("\xed\x9f\xbf"), 3);         /* U+D7FF, just below the surrogates */
-    assert_int_equal(seq("\xee\x80\x80"), 3);         /* U+E000, just above */
+    assert_int_equal(seq("\xc3\xa9"), 2);         /* é */
+    assert_int_equal(seq("\xe2\x82\xac"), 3);     /* € */
+    assert_int_equal(seq("\xf0\x9f\x98\x80"), 4); /* 😀 */
+    assert_int_equal(seq("\xf4\x8f\xbf\xbf"), 4); /* U+10FFFF */
+    assert_int_equal(seq("\xed\x9f\xbf"), 3);     /* U+D7FF, just below the surrogates */
+    assert_int_equal(seq("\xee\x80\x80"), 3);     /* U+E000, just above */
 
-    assert_int_equal(seq("\xc0\x80"), 0);             /* overlong NUL */
-    assert_int_equal(seq("\xc1\xbf"), 0);             /* overlong 0x7F */
-    assert_int_equal(seq("\xe0\x80\x80"), 0);         /* overlong, 3 bytes */
-    assert_int_equal(seq("\xe0\x9f\xbf"), 0);         /* U+07FF in 3 bytes */
-    assert_int_equal(seq("\xf0\x80\x80\x80"), 0);     /* overlong, 4 bytes */
-    assert_int_equal(seq("\xf0\x8f\xbf\xbf"), 0);     /* U+FFFF in 4 bytes */
-    assert_int_equal(seq("\xed\xa0\x80"), 0);         /* U+D800 */
-    assert_int_equal(seq("\xed\xbf\xbf"), 0);         /* U+DFFF */
-    assert_int_equal(seq("\xf4\x90\x80\x80"), 0);     /* U+110000 */
+    assert_int_equal(seq("\xc0\x80"), 0);         /* overlong NUL */
+    assert_int_equal(seq("\xc1\xbf"), 0);         /* overlong 0x7F */
+    assert_int_equal(seq("\xe0\x80\x80"), 0);     /* overlong, 3 bytes */
+    assert_int_equal(seq("\xe0\x9f\xbf"), 0);     /* U+07FF in 3 bytes */
+    assert_int_equal(seq("\xf0\x80\x80\x80"), 0); /* overlong, 4 bytes */
+    assert_int_equal(seq("\xf0\x8f\xbf\xbf"), 0); /* U+FFFF in 4 bytes */
+    assert_int_equal(seq("\xed\xa0\x80"), 0);     /* U+D800 */
+    assert_int_equal(seq("\xed\xbf\xbf"), 0);     /* U+DFFF */
+    assert_int_equal(seq("\xf4\x90\x80\x80"), 0); /* U+110000 */
     assert_int_equal(seq("\xf5\x80\x80\x80"), 0);
     assert_int_equal(seq("\xff"), 0);
-    assert_int_equal(seq("\x80"), 0);                 /* a lone continuation byte */
-    assert_int_equal(seq("\xc3\x28"), 0);             /* a bad continuation byte */
+    assert_int_equal(seq("\x80"), 0);     /* a lone continuation byte */
+    assert_int_equal(seq("\xc3\x28"), 0); /* a bad continuation byte */
     assert_int_equal(sl__utf8_seq((const unsigned char *)"\xe2\x82\xac", 2), 0); /* cut short */
 }
 
@@ -142,8 +144,7 @@ static void test_utf8_put(void **state)
             fail_msg("U+%04X: %zu bytes", cp, n);
         if (sl__utf8_bad_at(out, n) != n)
             fail_msg("U+%04X is not well-formed once written", cp);
-        unsigned back = n == 1 ? (unsigned char)out[0]
-                               : (unsigned char)out[0] & (0xFFu >> (n + 1));
+        unsigned back = n == 1 ? (unsigned char)out[0] : (unsigned char)out[0] & (0xFFu >> (n + 1));
         for (size_t i = 1; i < n; i++)
             back = back << 6 | ((unsigned char)out[i] & 0x3F);
         if (back != cp)
@@ -157,6 +158,33 @@ static int all_of(const char *s, const char *set)
 }
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+/* Tokens come from a per-thread pool: a forked child must draw its own, not the bytes its
+ * parent is about to hand out. */
+static void test_rand_fork(void **state)
+{
+    (void)state;
+    char warm[16], mine[16], child[16] = "";
+    assert_int_equal(sl__rand_token(warm, 14), SL_OK); /* the pool is filled */
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char t[16] = "";
+        sl__rand_token(t, 14);
+        ssize_t w = write(fd[1], t, sizeof t);
+        _exit(w == (ssize_t)sizeof t ? 0 : 1);
+    }
+    close(fd[1]);
+    assert_int_equal(read(fd[0], child, sizeof child), (ssize_t)sizeof child);
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_int_equal(sl__rand_token(mine, 14), SL_OK);
+    assert_int_equal(strlen(child), 14);
+    assert_string_not_equal(child, mine);
+}
 
 static void test_rand(void **state)
 {
@@ -216,8 +244,8 @@ static void test_uuid4(void **state)
             else
                 assert_non_null(strchr("0123456789abcdef", u[j]));
         }
-        assert_int_equal(u[14], '4');                   /* version 4 */
-        assert_non_null(strchr("89ab", u[19]));          /* RFC 4122 variant */
+        assert_int_equal(u[14], '4');           /* version 4 */
+        assert_non_null(strchr("89ab", u[19])); /* RFC 4122 variant */
     }
     assert_int_equal(sl__uuid4(v), SL_OK);
     assert_string_not_equal(u, v);
@@ -236,8 +264,8 @@ static void test_clock(void **state)
         clock_gettime(CLOCK_REALTIME, &now);
         struct timespec dl = sl__deadline_ms(d);
         assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
-        double diff = (double)(dl.tv_sec - now.tv_sec) * 1e3 +
-                      (double)(dl.tv_nsec - now.tv_nsec) / 1e6;
+        double diff =
+            (double)(dl.tv_sec - now.tv_sec) * 1e3 + (double)(dl.tv_nsec - now.tv_nsec) / 1e6;
         assert_true(diff >= (double)d - 1 && diff < (double)d + 500);
     }
     struct timespec dl = sl__deadline_ms(999); /* nanoseconds carried into seconds */
@@ -302,8 +330,7 @@ static void test_listen_refused(void **state)
                   "--listen `127.0.0.1:80a`: the port must be a number from 0 to 65535");
     check_refused("127.0.0.1:-1",
                   "--listen `127.0.0.1:-1`: the port must be a number from 0 to 65535");
-    check_refused("[::1]:http",
-                  "--listen `[::1]:http`: the port must be a number from 0 to 65535");
+    check_refused("[::1]:http", "--listen `[::1]:http`: the port must be a number from 0 to 65535");
     char longhost[400];
     memset(longhost, 'h', 300);
     snprintf(longhost + 300, sizeof longhost - 300, ":80");
@@ -313,11 +340,16 @@ static void test_listen_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hex),        cmocka_unit_test(test_utf8_seq),
-        cmocka_unit_test(test_utf8_bad_at), cmocka_unit_test(test_utf8_put),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_utf8_seq),
+        cmocka_unit_test(test_utf8_bad_at),
+        cmocka_unit_test(test_utf8_put),
         cmocka_unit_test(test_log_str),
-        cmocka_unit_test(test_rand),       cmocka_unit_test(test_uuid4),
-        cmocka_unit_test(test_clock),      cmocka_unit_test(test_listen_ok),
+        cmocka_unit_test(test_rand),
+        cmocka_unit_test(test_rand_fork),
+        cmocka_unit_test(test_uuid4),
+        cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_listen_ok),
         cmocka_unit_test(test_listen_refused),
     };
     return cmocka_run_group_tests_name("helpers", tests, NULL, NULL);
